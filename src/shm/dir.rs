@@ -1,0 +1,238 @@
+//! The per-user directory that holds every segment, lock and state file, and safe ways to open
+//! files in it.
+//!
+//! # Platform-specific behaviour
+//! - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed tmpfs, like POSIX shared memory), or the temp
+//!   dir when `/dev/shm` is missing.
+//! - macOS: `$TMPDIR/shmimage-<uid>`; macOS gives every user a private `TMPDIR` under
+//!   `/var/folders`, the same for all of that user's processes, so two windows meet there.
+//! - Windows: `%TEMP%\shmimage-<user>`, which is inside the user's profile.
+//!
+//! `SHMIMAGE_DIR` overrides the location (tests use it for isolation). Wherever it is, the
+//! directory must be a real directory owned by this user and closed to everyone else (0700): that
+//! is what keeps other users from reading, replacing or blocking our segments, and what keeps
+//! anyone else from planting symlinks in it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::ShmError;
+
+/// Environment variable that overrides the segment directory.
+pub const DIR_ENV: &str = "SHMIMAGE_DIR";
+
+/// A checked, private directory for segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDir {
+    path: PathBuf,
+}
+
+impl SegmentDir {
+    /// The directory for this user: `SHMIMAGE_DIR` if set, else the platform default.
+    pub fn for_current_user() -> Result<Self, ShmError> {
+        match std::env::var_os(DIR_ENV) {
+            Some(dir) if !dir.is_empty() => Self::at(PathBuf::from(dir)),
+            _ => Self::at(default_path()),
+        }
+    }
+
+    /// Uses `path`, creating it (0700) if missing and refusing it unless it is a real directory
+    /// that belongs to this user and to nobody else.
+    pub fn at(path: impl Into<PathBuf>) -> Result<Self, ShmError> {
+        let path = path.into();
+        match fs::symlink_metadata(&path) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => create_private_dir(&path)?,
+            Err(err) => return Err(ShmError::io("checking the segment directory", &path, err)),
+            Ok(meta) => check_private_dir(&path, &meta)?,
+        }
+        Ok(Self { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn default_path() -> PathBuf {
+    let base = Path::new("/dev/shm");
+    let base = if base.is_dir() { base.to_path_buf() } else { std::env::temp_dir() };
+    base.join(format!("shmimage-{}", super::sys::effective_uid()))
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn default_path() -> PathBuf {
+    std::env::temp_dir().join(format!("shmimage-{}", super::sys::effective_uid()))
+}
+
+#[cfg(windows)]
+fn default_path() -> PathBuf {
+    let user = std::env::var("USERNAME").unwrap_or_else(|_| "user".to_owned());
+    let user: String = user.chars().filter(|c| !matches!(c, '\\' | '/' | ':')).collect();
+    std::env::temp_dir().join(format!("shmimage-{user}"))
+}
+
+fn create_private_dir(path: &Path) -> Result<(), ShmError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(false);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(path) {
+        Ok(()) => Ok(()),
+        // Another process created it at the same moment: check what is there now.
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            let meta = fs::symlink_metadata(path)
+                .map_err(|err| ShmError::io("checking the segment directory", path, err))?;
+            check_private_dir(path, &meta)
+        }
+        Err(err) => Err(ShmError::io("creating the segment directory", path, err)),
+    }
+}
+
+fn check_private_dir(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
+    if !meta.file_type().is_dir() {
+        let what = if meta.file_type().is_symlink() { "a symbolic link" } else { "not a directory" };
+        return Err(ShmError::PermissionDenied {
+            path: path.to_path_buf(),
+            detail: format!("the segment directory is {what}; remove it or set {DIR_ENV} to another directory"),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let me = super::sys::effective_uid();
+        if meta.uid() != me {
+            return Err(ShmError::PermissionDenied {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "the segment directory belongs to uid {}, not to you (uid {me}); remove it or set {DIR_ENV}",
+                    meta.uid()
+                ),
+            });
+        }
+        if meta.mode() & 0o077 != 0 {
+            // Ours, but opened up (by hand or a umask-less tool): close it again.
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+                .map_err(|err| ShmError::io("making the segment directory private", path, err))?;
+        }
+    }
+    Ok(())
+}
+
+/// What kind of thing sits at a path, without following a symlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    Missing,
+    RegularFile,
+    Other(&'static str),
+}
+
+pub(crate) fn entry_at(path: &Path) -> Result<Entry, ShmError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(classify(&meta.file_type())),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Entry::Missing),
+        Err(err) => Err(ShmError::io("checking", path, err)),
+    }
+}
+
+fn classify(file_type: &fs::FileType) -> Entry {
+    if file_type.is_file() {
+        Entry::RegularFile
+    } else if file_type.is_symlink() {
+        Entry::Other("a symbolic link")
+    } else if file_type.is_dir() {
+        Entry::Other("a directory")
+    } else {
+        Entry::Other("a special file (FIFO, socket or device)")
+    }
+}
+
+/// How to open a segment file: never through a symlink and never blocking on a FIFO.
+pub(crate) enum OpenFor {
+    Reading,
+    ReadWrite,
+    CreatingNew,
+}
+
+/// Opens a file inside the segment directory and checks that it is a regular file.
+pub(crate) fn open_file(path: &Path, how: OpenFor) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    match how {
+        OpenFor::Reading => options.read(true),
+        OpenFor::ReadWrite => options.read(true).write(true),
+        OpenFor::CreatingNew => options.read(true).write(true).create_new(true),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
+    }
+    let file = options.open(path)?;
+    match classify(&file.metadata()?.file_type()) {
+        Entry::RegularFile => Ok(file),
+        Entry::Other(what) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is {what}, not a segment file", path.display()),
+        )),
+        Entry::Missing => Err(io::ErrorKind::NotFound.into()),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn creates_a_private_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SegmentDir::at(tmp.path().join("segments")).unwrap();
+        let mode = fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn closes_an_opened_up_directory_of_ours() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("segments");
+        fs::create_dir(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
+        SegmentDir::at(&path).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn refuses_a_symlink_in_place_of_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("elsewhere");
+        fs::create_dir(&target).unwrap();
+        let link = tmp.path().join("segments");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = SegmentDir::at(&link).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[test]
+    fn open_file_refuses_symlinks_and_fifos() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("target");
+        fs::write(&target, b"x").unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open_file(&link, OpenFor::Reading).is_err());
+        let fifo = tmp.path().join("fifo");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(status.success());
+        // Must return an error at once rather than block waiting for a FIFO writer.
+        let err = open_file(&fifo, OpenFor::Reading).unwrap_err();
+        assert!(err.to_string().contains("special file"), "{err}");
+        assert!(open_file(&target, OpenFor::Reading).is_ok());
+    }
+}

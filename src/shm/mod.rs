@@ -1,0 +1,550 @@
+//! Named shared memory with Qt's `QSharedMemory` vocabulary and a lifetime that is the same on
+//! every OS: a segment exists exactly while some live process is attached to it.
+//!
+//! How that contract is kept, without ever guessing from PIDs:
+//! - Each publish writes a new segment file `<native>.g<generation>.seg` in the private
+//!   directory; files are written once and never truncated, so readers that have one mapped
+//!   keep a valid mapping while a newer image is published.
+//! - Every attached process holds a shared file lock on the segment file it mapped. The OS drops
+//!   that lock when the process exits or is killed, so "nobody holds it" means "nobody is
+//!   attached": such a file is a leftover and is removed by the next create, attach or detach
+//!   (under the key's lock, so never while someone is attaching to it).
+//! - The key's lock ([`lock`]) serialises create, attach, detach and every copy.
+
+mod dir;
+mod error;
+mod key;
+mod lock;
+mod sys;
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use dir::{DIR_ENV, SegmentDir};
+pub use error::{SharedMemoryError, ShmError};
+pub use key::{native_key_for, validate_native_key};
+
+use dir::{Entry, OpenFor};
+use lock::{KeyLock, KeyLockGuard};
+use sys::Mapping;
+
+/// How long `lock()` waits for another process before giving up.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Qt's `QSharedMemory::AccessMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// One segment file found on disk for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentFile {
+    pub path: PathBuf,
+    pub generation: u64,
+    pub size: u64,
+    /// Some live process is attached (holds the file's shared lock).
+    pub live: bool,
+}
+
+/// A leftover that [`clean`] removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reclaimed {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// Qt's `QSharedMemory`: a key, the segment attached under it (if any), and its lock.
+pub struct SharedMemory {
+    key: Option<String>,
+    native_key: String,
+    dir: SegmentDir,
+    key_lock: Option<KeyLock>,
+    lock_timeout: Duration,
+    attached: Option<Attachment>,
+}
+
+struct Attachment {
+    /// Kept open: its shared lock is what marks this process as attached.
+    file: File,
+    mapping: Mapping,
+    path: PathBuf,
+    generation: u64,
+}
+
+impl SharedMemory {
+    /// A handle for `key` in this user's segment directory. Nothing is created until
+    /// [`create`](Self::create) or [`attach`](Self::attach).
+    pub fn new(key: &str) -> Result<Self, ShmError> {
+        Self::in_dir(key, SegmentDir::for_current_user()?)
+    }
+
+    pub fn in_dir(key: &str, dir: SegmentDir) -> Result<Self, ShmError> {
+        let native_key = native_key_for(key)?;
+        Ok(Self::with_parts(Some(key.to_owned()), native_key, dir))
+    }
+
+    /// Like Qt's `setNativeKey`: the files are named after `native_key` exactly.
+    pub fn with_native_key(native_key: &str, dir: SegmentDir) -> Result<Self, ShmError> {
+        validate_native_key(native_key)?;
+        Ok(Self::with_parts(None, native_key.to_owned(), dir))
+    }
+
+    fn with_parts(key: Option<String>, native_key: String, dir: SegmentDir) -> Self {
+        Self { key, native_key, dir, key_lock: None, lock_timeout: DEFAULT_LOCK_TIMEOUT, attached: None }
+    }
+
+    pub fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
+    }
+
+    /// The key as given, or `None` when a native key was set directly.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    pub fn native_key(&self) -> &str {
+        &self.native_key
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The key for messages: the user's key, or the native key if there is none.
+    fn display_key(&self) -> String {
+        self.key.clone().unwrap_or_else(|| self.native_key.clone())
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.attached.is_some()
+    }
+
+    /// Size in bytes of the attached segment (0 when detached), as Qt's `size()`.
+    pub fn size(&self) -> usize {
+        self.attached.as_ref().map_or(0, |a| a.mapping.len())
+    }
+
+    /// Generation of the attached segment: it grows with every publish under this key.
+    pub fn generation(&self) -> Option<u64> {
+        self.attached.as_ref().map(|a| a.generation)
+    }
+
+    /// Path of the attached segment file.
+    pub fn path(&self) -> Option<&Path> {
+        self.attached.as_ref().map(|a| a.path.as_path())
+    }
+
+    pub fn access_mode(&self) -> Option<AccessMode> {
+        self.attached.as_ref().map(|a| {
+            if a.mapping.is_writable() { AccessMode::ReadWrite } else { AccessMode::ReadOnly }
+        })
+    }
+
+    /// Creates and attaches (read-write) a segment of `size` bytes. Like Qt, fails with
+    /// `AlreadyExists` while a live process is attached to one under this key; a dead
+    /// process's leftover does not count and is removed first.
+    pub fn create(&mut self, size: usize) -> Result<(), ShmError> {
+        self.create_segment(size, false)
+    }
+
+    /// Creates a new segment even if one exists: readers that attach from now on get the new
+    /// one, readers already attached keep theirs. This is how a second publisher replaces the
+    /// image without ever truncating a file someone else has mapped.
+    pub fn create_replacing(&mut self, size: usize) -> Result<(), ShmError> {
+        self.create_segment(size, true)
+    }
+
+    fn create_segment(&mut self, size: usize, replace: bool) -> Result<(), ShmError> {
+        if size == 0 {
+            return Err(ShmError::InvalidSize { size: 0, reason: "a segment needs at least one byte".to_owned() });
+        }
+        self.detach();
+        let display_key = self.display_key();
+        let (dir, native_key) = (self.dir.path(), self.native_key.as_str());
+        let key_lock = open_key_lock(&mut self.key_lock, dir, native_key)?;
+        let mut guard = key_lock.acquire(self.lock_timeout)?;
+        let files = reclaim_stale(dir, native_key)?;
+        if !replace && files.iter().any(|f| f.live) {
+            return Err(ShmError::AlreadyExists { key: display_key });
+        }
+        let newest_on_disk = files.iter().map(|f| f.generation).max().unwrap_or(0);
+        let generation = guard.next_generation(newest_on_disk);
+        let path = segment_path(dir, native_key, generation);
+        let attachment = new_segment_file(&path, dir, size, generation)?;
+        drop(guard);
+        self.attached = Some(attachment);
+        Ok(())
+    }
+
+    /// Attaches to the newest live segment under this key, as Qt's `attach(mode)`. Read-only
+    /// attaches map the file read-only.
+    pub fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError> {
+        if self.attached.is_some() {
+            return Ok(());
+        }
+        let display_key = self.display_key();
+        let (dir, native_key) = (self.dir.path(), self.native_key.as_str());
+        let key_lock = open_key_lock(&mut self.key_lock, dir, native_key)?;
+        let _guard = key_lock.acquire(self.lock_timeout)?;
+        let newest = reclaim_stale(dir, native_key)?
+            .into_iter()
+            .filter(|f| f.live)
+            .max_by_key(|f| f.generation)
+            .ok_or(ShmError::NotFound { key: display_key })?;
+        self.attached = Some(attach_file(&newest, mode)?);
+        Ok(())
+    }
+
+    /// Detaches, as Qt's `detach()`: returns false if nothing was attached. If this was the last
+    /// process attached, the segment is removed.
+    pub fn detach(&mut self) -> bool {
+        let Some(attachment) = self.attached.take() else {
+            return false;
+        };
+        let path = attachment.path.clone();
+        // Closing the file releases our shared lock; after that the file is stale if nobody else
+        // holds it, and is removed under the key lock.
+        drop(attachment);
+        if let Ok(key_lock) = open_key_lock(&mut self.key_lock, self.dir.path(), &self.native_key) {
+            if let Ok(_guard) = key_lock.acquire(self.lock_timeout) {
+                if let Err(err) = remove_if_stale(&path) {
+                    log::warn!("could not remove {} after detaching: {err}", path.display());
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes the key's lock and gives access to the attached segment's bytes while it is held.
+    pub fn lock(&mut self) -> Result<SegmentAccess<'_>, ShmError> {
+        if self.attached.is_none() {
+            return Err(ShmError::NotAttached);
+        }
+        let key_lock = open_key_lock(&mut self.key_lock, self.dir.path(), &self.native_key)?;
+        let Some(attachment) = self.attached.as_mut() else {
+            return Err(ShmError::NotAttached);
+        };
+        let guard = key_lock.acquire(self.lock_timeout)?;
+        // The file must still cover the mapping, or touching the lost pages would raise SIGBUS.
+        let file_len = attachment.file.metadata().map(|m| m.len()).unwrap_or(0);
+        if file_len < attachment.mapping.len() as u64 {
+            return Err(ShmError::Tampered {
+                path: attachment.path.clone(),
+                detail: format!("it was cut from {} to {file_len} bytes", attachment.mapping.len()),
+            });
+        }
+        Ok(SegmentAccess { attachment, _guard: guard })
+    }
+
+    /// Every segment file under this key, live or leftover, without changing anything.
+    pub fn segment_files(&mut self) -> Result<Vec<SegmentFile>, ShmError> {
+        let key_lock = open_key_lock(&mut self.key_lock, self.dir.path(), &self.native_key)?;
+        let _guard = key_lock.acquire(self.lock_timeout)?;
+        let mut files = list_segment_files(self.dir.path(), &self.native_key)?;
+        files.sort_by_key(|f| f.generation);
+        Ok(files)
+    }
+
+    /// Path of the key's lock file (Unix) for display; Windows uses a named mutex.
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.path().join(format!("{}.lock", self.native_key))
+    }
+}
+
+/// Opens the key's lock on first use; a free function so that the borrow covers only that field.
+fn open_key_lock<'a>(slot: &'a mut Option<KeyLock>, dir: &Path, native_key: &str) -> Result<&'a KeyLock, ShmError> {
+    if slot.is_none() {
+        *slot = Some(KeyLock::open(dir, native_key)?);
+    }
+    slot.as_ref().ok_or(ShmError::NotAttached)
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // Errors cannot be reported from drop; a leftover is reclaimed by the next user anyway.
+        self.detach();
+    }
+}
+
+/// Access to the segment's bytes while the key's lock is held (Qt's `lock()` … `unlock()`).
+/// There is deliberately no `&[u8]` into the segment: bytes are copied in or out, and the copy
+/// is what gets validated.
+pub struct SegmentAccess<'a> {
+    attachment: &'a mut Attachment,
+    _guard: KeyLockGuard<'a>,
+}
+
+impl SegmentAccess<'_> {
+    pub fn size(&self) -> usize {
+        self.attachment.mapping.len()
+    }
+
+    /// Copies `dst.len()` bytes from `offset` into `dst`.
+    pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), ShmError> {
+        if self.attachment.mapping.copy_out(offset, dst) {
+            Ok(())
+        } else {
+            Err(self.out_of_range(offset, dst.len()))
+        }
+    }
+
+    /// Copies `src` into the segment at `offset` (read-write attachments only).
+    pub fn write(&mut self, offset: usize, src: &[u8]) -> Result<(), ShmError> {
+        if !self.attachment.mapping.is_writable() {
+            return Err(ShmError::ReadOnly);
+        }
+        if self.attachment.mapping.copy_in(offset, src) {
+            Ok(())
+        } else {
+            Err(self.out_of_range(offset, src.len()))
+        }
+    }
+
+    /// Makes written bytes visible to readers of the file (not only of the mapping).
+    pub fn flush(&self) -> Result<(), ShmError> {
+        self.attachment.mapping.flush().map_err(|err| ShmError::io("flushing", &self.attachment.path, err))
+    }
+
+    fn out_of_range(&self, offset: usize, len: usize) -> ShmError {
+        ShmError::InvalidSize {
+            size: self.size() as u64,
+            reason: format!("bytes {offset}..{} lie outside the segment", offset.saturating_add(len)),
+        }
+    }
+}
+
+fn segment_path(dir: &Path, native_key: &str, generation: u64) -> PathBuf {
+    dir.join(format!("{native_key}.g{generation}.seg"))
+}
+
+/// Parses `<native>.g<generation>.seg`, returning the native key and generation.
+fn parse_segment_name(name: &str) -> Option<(&str, u64)> {
+    let stem = name.strip_suffix(".seg")?;
+    let (native_key, generation) = stem.rsplit_once(".g")?;
+    let generation = generation.parse().ok().filter(|g| *g > 0)?;
+    validate_native_key(native_key).ok()?;
+    Some((native_key, generation))
+}
+
+/// Lists the segment files of one key with their liveness. Anything at a segment name that is
+/// not a regular file (a planted symlink, a directory) is an error rather than skipped, so the
+/// user learns about it.
+fn list_segment_files(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, ShmError> {
+    let entries = fs::read_dir(dir).map_err(|err| ShmError::io("listing the segment directory", dir, err))?;
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((owner, generation)) = name.to_str().and_then(parse_segment_name) else {
+            continue;
+        };
+        if owner != native_key {
+            continue;
+        }
+        let path = entry.path();
+        if let Entry::Other(what) = dir::entry_at(&path)? {
+            return Err(ShmError::Tampered { path, detail: format!("{what} sits where a segment file should be") });
+        }
+        let file = match dir::open_file(&path, OpenFor::Reading) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(ShmError::io("opening a segment file", &path, err)),
+        };
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        files.push(SegmentFile { path, generation, size, live: is_held(&file) });
+    }
+    Ok(files)
+}
+
+/// True while some process holds the file's shared "attached" lock.
+fn is_held(file: &File) -> bool {
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Removes the leftovers of dead processes and returns what is still there.
+fn reclaim_stale(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, ShmError> {
+    let mut kept = Vec::new();
+    for file in list_segment_files(dir, native_key)? {
+        if file.live || !remove_if_stale(&file.path)? {
+            kept.push(file);
+        }
+    }
+    Ok(kept)
+}
+
+/// Removes `path` if no process holds it. Must be called with the key's lock held, so nobody
+/// can be between opening the file and locking it.
+fn remove_if_stale(path: &Path) -> Result<bool, ShmError> {
+    let file = match dir::open_file(path, OpenFor::Reading) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(ShmError::io("opening a segment file", path, err)),
+    };
+    if file.try_lock().is_err() {
+        return Ok(false);
+    }
+    // Removed while we hold the exclusive lock, so nobody can attach in between.
+    fs::remove_file(path).map_err(|err| ShmError::io("removing a leftover segment", path, err))?;
+    Ok(true)
+}
+
+fn new_segment_file(path: &Path, dir: &Path, size: usize, generation: u64) -> Result<Attachment, ShmError> {
+    let file = dir::open_file(path, OpenFor::CreatingNew).map_err(|err| ShmError::io("creating", path, err))?;
+    let cleanup = |err: ShmError| {
+        let _ = fs::remove_file(path);
+        err
+    };
+    // Held from the first moment, so nobody can mistake the new file for a leftover.
+    file.try_lock_shared().map_err(|err| cleanup(ShmError::LockFailed { path: path.to_path_buf(), source: err.into() }))?;
+    // Reserve the pages now: on a full /dev/shm this fails here, instead of SIGBUS on first write.
+    fs4::FileExt::allocate(&file, size as u64).map_err(|err| {
+        cleanup(match err.raw_os_error() {
+            Some(code) if is_out_of_space(code) => {
+                ShmError::OutOfResources { needed: size as u64, dir: dir.to_path_buf(), source: err }
+            }
+            _ => ShmError::io("reserving space for", path, err),
+        })
+    })?;
+    let mapping = Mapping::read_write(&file, size).map_err(|err| cleanup(ShmError::io("mapping", path, err)))?;
+    Ok(Attachment { file, mapping, path: path.to_path_buf(), generation })
+}
+
+fn is_out_of_space(code: i32) -> bool {
+    #[cfg(unix)]
+    return code == libc::ENOSPC || code == libc::EDQUOT || code == libc::EFBIG;
+    #[cfg(windows)]
+    return code == 112 /* ERROR_DISK_FULL */ || code == 39 /* ERROR_HANDLE_DISK_FULL */;
+}
+
+fn attach_file(segment: &SegmentFile, mode: AccessMode) -> Result<Attachment, ShmError> {
+    let path = &segment.path;
+    let how = match mode {
+        AccessMode::ReadOnly => OpenFor::Reading,
+        AccessMode::ReadWrite => OpenFor::ReadWrite,
+    };
+    let file = dir::open_file(path, how).map_err(|err| ShmError::io("opening", path, err))?;
+    file.try_lock_shared().map_err(|err| ShmError::LockFailed { path: path.clone(), source: err.into() })?;
+    let size = file.metadata().map_err(|err| ShmError::io("checking", path, err))?.len();
+    let len = usize::try_from(size).ok().filter(|len| *len > 0).ok_or_else(|| ShmError::Tampered {
+        path: path.clone(),
+        detail: format!("its size of {size} bytes cannot be mapped"),
+    })?;
+    let mapping = match mode {
+        AccessMode::ReadOnly => Mapping::read_only(&file, len),
+        AccessMode::ReadWrite => Mapping::read_write(&file, len),
+    }
+    .map_err(|err| ShmError::io("mapping", path, err))?;
+    Ok(Attachment { file, mapping, path: path.clone(), generation: segment.generation })
+}
+
+/// Removes every leftover of dead processes in `dir`, for all keys (`shmimage clean`).
+pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
+    let entries = fs::read_dir(dir.path()).map_err(|err| ShmError::io("listing the segment directory", dir.path(), err))?;
+    let mut native_keys: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(parse_segment_name).map(|(k, _)| k.to_owned()))
+        .collect();
+    native_keys.sort();
+    native_keys.dedup();
+    let mut removed = Vec::new();
+    for native_key in native_keys {
+        let key_lock = KeyLock::open(dir.path(), &native_key)?;
+        let _guard = key_lock.acquire(DEFAULT_LOCK_TIMEOUT)?;
+        for file in list_segment_files(dir.path(), &native_key)? {
+            if !file.live && remove_if_stale(&file.path)? {
+                removed.push(Reclaimed { path: file.path, size: file.size });
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> (tempfile::TempDir, SegmentDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SegmentDir::at(tmp.path().join("seg")).unwrap();
+        (tmp, dir)
+    }
+
+    #[test]
+    fn attach_fails_when_nothing_is_shared() {
+        let (_tmp, dir) = scratch();
+        let mut shm = SharedMemory::in_dir("nothing", dir).unwrap();
+        let err = shm.attach(AccessMode::ReadOnly).unwrap_err();
+        assert_eq!(err.kind(), SharedMemoryError::NotFound);
+    }
+
+    #[test]
+    fn create_is_exclusive_while_the_creator_lives() {
+        let (_tmp, dir) = scratch();
+        let mut first = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        first.create(10).unwrap();
+        let mut second = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        assert_eq!(second.create(10).unwrap_err().kind(), SharedMemoryError::AlreadyExists);
+        second.create_replacing(20).unwrap();
+        assert_eq!(second.generation(), Some(2));
+    }
+
+    #[test]
+    fn bytes_round_trip_and_last_detach_removes_the_segment() {
+        let (_tmp, dir) = scratch();
+        let mut writer = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        writer.create(5).unwrap();
+        writer.lock().unwrap().write(0, b"hello").unwrap();
+        let path = writer.path().unwrap().to_path_buf();
+
+        let mut reader = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        reader.attach(AccessMode::ReadOnly).unwrap();
+        assert_eq!(reader.size(), 5);
+        let mut out = [0u8; 5];
+        {
+            let mut access = reader.lock().unwrap();
+            access.read(0, &mut out).unwrap();
+            assert_eq!(access.write(0, b"x").unwrap_err().kind(), SharedMemoryError::PermissionDenied);
+            assert!(access.read(1, &mut out).is_err());
+        }
+        assert_eq!(&out, b"hello");
+        assert!(reader.detach());
+        assert!(path.exists(), "the writer is still attached");
+        assert!(writer.detach());
+        assert!(!path.exists());
+        assert!(!writer.detach());
+    }
+
+    #[test]
+    fn readers_get_the_newest_live_generation() {
+        let (_tmp, dir) = scratch();
+        let mut old = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        old.create(1).unwrap();
+        let mut new = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        new.create_replacing(2).unwrap();
+        let mut reader = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        reader.attach(AccessMode::ReadOnly).unwrap();
+        assert_eq!(reader.size(), 2);
+        reader.detach();
+        drop(new);
+        reader.attach(AccessMode::ReadOnly).unwrap();
+        assert_eq!(reader.size(), 1, "falls back to the older image whose publisher still lives");
+    }
+
+    #[test]
+    fn segment_names_parse_only_when_well_formed() {
+        assert_eq!(parse_segment_name("abc_12.g7.seg"), Some(("abc_12", 7)));
+        assert_eq!(parse_segment_name("abc.g0.seg"), None);
+        assert_eq!(parse_segment_name("abc.gx.seg"), None);
+        assert_eq!(parse_segment_name(".x.g1.seg"), None);
+        assert_eq!(parse_segment_name("abc.lock"), None);
+    }
+}
