@@ -6,3 +6,6 @@
 //! the window in `gui` (feature `gui`).
 
 pub mod shm;
+pub mod codec;
+pub mod share;
+pub mod cli;

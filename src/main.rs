@@ -1,1 +1,38 @@
-fn main() {}
+//! Start-up only: parse the command line, run a command or open the window, print one error line.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use shmimage::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    match cli::run(&cli, &mut std::io::stdout()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => open_window(&cli),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "gui")]
+fn open_window(cli: &Cli) -> ExitCode {
+    match shmimage::gui::run(&cli.key, cli.image.clone()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: cannot open the window: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_window(_cli: &Cli) -> ExitCode {
+    use clap::CommandFactory;
+    eprintln!("this build has no window (built without the `gui` feature); use a command:\n");
+    let _ = Cli::command().print_help();
+    ExitCode::FAILURE
+}

@@ -20,6 +20,8 @@ use super::dir::{self, Entry, OpenFor};
 
 /// Layout of the state file: holder pid (u32 LE), reserved (u32), last generation (u64 LE).
 const STATE_LEN: usize = 16;
+/// First wait between lock attempts; it doubles up to 10 ms, so short waits stay short.
+const FIRST_PAUSE: Duration = Duration::from_micros(200);
 
 pub(crate) struct KeyLock {
     lock: NamedLock,
@@ -55,10 +57,14 @@ impl KeyLock {
     /// [`ShmError::LockTimeout`] naming its pid, never a hang.
     pub(crate) fn acquire(&self, timeout: Duration) -> Result<KeyLockGuard<'_>, ShmError> {
         let started = Instant::now();
-        let mut pause = Duration::from_micros(200);
+        let mut pause = FIRST_PAUSE;
         let guard = loop {
             match self.lock.try_lock() {
                 Ok(guard) => break guard,
+                Err(named_lock::Error::WouldBlock) if pause == FIRST_PAUSE => {
+                    let holder = self.holder_pid().map(|pid| format!(" by pid {pid}")).unwrap_or_default();
+                    log::info!("waiting for the lock held{holder} ({})", self.lock_path.display());
+                }
                 Err(named_lock::Error::WouldBlock) => {}
                 Err(err) => {
                     return Err(ShmError::LockFailed {

@@ -1,0 +1,164 @@
+//! The command line: `put`, `get`, `info`, `clean` and `bench` for scripts, tests and QA, and the
+//! window when no command is given.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::codec::{self, Encoding};
+use crate::share::{self, DEFAULT_KEY, Endpoint, ShareError};
+use crate::shm::{self, SegmentDir};
+
+#[derive(Debug, Parser)]
+#[command(name = "shmimage", version, about = "Share an image between processes through named shared memory.",
+    long_about = "Share an image between processes through named shared memory.\n\n\
+        With no command, opens the window (run it twice: load an image in one window, \
+        display it in the other). The commands below do the same from a terminal.")]
+pub struct Cli {
+    /// Key under which the image is shared (Qt's example uses QSharedMemoryExample).
+    #[arg(long, global = true, default_value = DEFAULT_KEY)]
+    pub key: String,
+
+    /// Image to publish when the window opens.
+    pub image: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish IMAGE; print "ready" when a reader can fetch it, then share it until Ctrl-C,
+    /// SIGTERM, or --hold-ms.
+    Put {
+        image: PathBuf,
+        /// raw (RGBA8 pixels, fastest) or png (compact).
+        #[arg(long, default_value = "raw")]
+        encoding: Encoding,
+        /// Stop sharing after this many milliseconds instead of waiting for a signal.
+        #[arg(long)]
+        hold_ms: Option<u64>,
+    },
+    /// Fetch the shared image and save it to OUT (format from OUT's extension).
+    Get { out: PathBuf },
+    /// Describe what is shared under the key: paths, size, encoding, dimensions, publisher, liveness.
+    Info,
+    /// Remove what dead processes left behind, for every key, saying what was removed.
+    Clean,
+}
+
+/// Runs a command; `Ok(false)` means no command was given (the caller opens the window).
+pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
+    let Some(command) = &cli.command else {
+        return Ok(false);
+    };
+    match command {
+        Command::Put { image, encoding, hold_ms } => put(&cli.key, image, *encoding, *hold_ms, out)?,
+        Command::Get { out: path } => get(&cli.key, path, out)?,
+        Command::Info => info(&cli.key, out)?,
+        Command::Clean => clean(out)?,
+    }
+    Ok(true)
+}
+
+fn put(key: &str, path: &Path, encoding: Encoding, hold_ms: Option<u64>, out: &mut dyn Write) -> Result<(), ShareError> {
+    // Installed first, so a signal that arrives while publishing still ends in a clean detach.
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let handler = ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    });
+    if let Err(err) = handler {
+        log::warn!("cannot catch Ctrl-C/SIGTERM ({err}); the segment is still reclaimed after exit");
+    }
+    let loaded = codec::decode_file(path)?;
+    let endpoint = Endpoint::new(key)?;
+    let publication = share::publish(&endpoint, &loaded.image, encoding)?;
+    let header = &publication.header;
+    let note = loaded.note.map(|n| format!(" ({n})")).unwrap_or_default();
+    writeln!(
+        out,
+        "ready key={key:?} generation={} {}x{} encoding={} bytes={} in {:.1} ms{note}",
+        header.generation,
+        header.width,
+        header.height,
+        header.encoding,
+        publication.segment_size,
+        publication.stages.total.as_secs_f64() * 1000.0,
+    )
+    .ok();
+    out.flush().ok();
+    let _ = match hold_ms {
+        Some(ms) => stop_rx.recv_timeout(Duration::from_millis(ms)).ok(),
+        None => stop_rx.recv().ok(),
+    };
+    publication.withdraw();
+    writeln!(out, "stopped sharing key {key:?}").ok();
+    Ok(())
+}
+
+fn get(key: &str, path: &Path, out: &mut dyn Write) -> Result<(), ShareError> {
+    let endpoint = Endpoint::new(key)?;
+    let fetched = share::fetch(&endpoint)?;
+    codec::save_image(&fetched.image, path)?;
+    let header = &fetched.header;
+    writeln!(
+        out,
+        "saved {}x{} image (encoding {}, generation {}, from pid {}) to {}",
+        header.width,
+        header.height,
+        header.encoding,
+        header.generation,
+        header.publisher_pid,
+        path.display()
+    )
+    .ok();
+    Ok(())
+}
+
+fn info(key: &str, out: &mut dyn Write) -> Result<(), ShareError> {
+    let endpoint = Endpoint::new(key)?;
+    let inspection = share::inspect(&endpoint)?;
+    let mut text = format!(
+        "key:        {}\nnative key: {}\ndirectory:  {}\nlock:       {}\n",
+        inspection.key,
+        inspection.native_key,
+        inspection.dir.display(),
+        inspection.lock_path.display()
+    );
+    if inspection.segments.is_empty() {
+        text.push_str("segments:   none (nothing is shared under this key)\n");
+    }
+    for (file, header) in &inspection.segments {
+        let state = if file.live { "live" } else { "leftover of a dead process (run `shmimage clean`)" };
+        text.push_str(&format!(
+            "segment:    {}\n  state:      {state}\n  generation: {}\n  size:       {} bytes\n",
+            file.path.display(),
+            file.generation,
+            file.size
+        ));
+        match header {
+            Ok(h) => text.push_str(&format!(
+                "  encoding:   {}\n  dimensions: {}x{}\n  publisher:  pid {}\n",
+                h.encoding, h.width, h.height, h.publisher_pid
+            )),
+            Err(err) => text.push_str(&format!("  contents:   unreadable: {err}\n")),
+        }
+    }
+    write!(out, "{text}").ok();
+    Ok(())
+}
+
+fn clean(out: &mut dyn Write) -> Result<(), ShareError> {
+    let dir = SegmentDir::for_current_user()?;
+    let removed = shm::clean(&dir)?;
+    if removed.is_empty() {
+        writeln!(out, "nothing to clean in {}", dir.path().display()).ok();
+    }
+    for item in removed {
+        writeln!(out, "removed {} ({} bytes, left by a dead process)", item.path.display(), item.size).ok();
+    }
+    Ok(())
+}

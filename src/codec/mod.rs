@@ -1,0 +1,270 @@
+//! Images in and out of bytes: decoding files (with limits and EXIF orientation), the segment
+//! header, and the two payload encodings. Knows nothing of shared memory or windows.
+
+pub mod header;
+
+use std::fmt;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits, RgbaImage};
+
+pub use header::{HEADER_LEN, Header};
+
+/// Largest width or height accepted from a file or a segment.
+pub const MAX_SIDE: u32 = 65_535;
+/// Largest pixel count accepted: 256 megapixels, 1 GiB as RGBA8.
+pub const MAX_PIXELS: u64 = 256 * 1024 * 1024;
+/// Memory a decoder may allocate on top of the image itself (intermediate buffers).
+const MAX_DECODER_ALLOC: u64 = 2 * MAX_PIXELS * 4;
+
+/// File extensions this build decodes, for the file dialog's filter.
+pub const SUPPORTED_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "ico", "pbm", "pgm", "ppm", "pam", "tga", "qoi",
+];
+
+/// How the pixels are stored after the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// RGBA8 pixels, row by row: no encoding work at all, the fastest.
+    #[default]
+    Raw,
+    /// A PNG file: compact, costs compression time.
+    Png,
+}
+
+impl Encoding {
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Raw => 1,
+            Self::Png => 2,
+        }
+    }
+
+    pub fn from_code(code: u32) -> Option<Self> {
+        match code {
+            1 => Some(Self::Raw),
+            2 => Some(Self::Png),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Raw => "raw",
+            Self::Png => "png",
+        })
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "raw" => Ok(Self::Raw),
+            "png" => Ok(Self::Png),
+            other => Err(format!("unknown encoding {other:?}: use raw or png")),
+        }
+    }
+}
+
+/// Everything that can be wrong with an image file or a segment's contents.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("cannot read {path}: {source}", path = path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+
+    #[error("{what} is not an image this program can read (it reads {formats})",
+        formats = SUPPORTED_EXTENSIONS.join(", "))]
+    NotAnImage { what: String },
+
+    #[error("{what} is a damaged {format} image: {detail}")]
+    Damaged { what: String, format: String, detail: String },
+
+    #[error("the image is {width}x{height} pixels, over the limit of {MAX_SIDE} pixels a side and {limit} megapixels",
+        limit = MAX_PIXELS / (1024 * 1024))]
+    TooLarge { width: u32, height: u32 },
+
+    #[error("cannot encode the image: {detail}")]
+    Encode { detail: String },
+
+    #[error("the segment is too short ({len} bytes) to hold an image header")]
+    TooShort { len: u64 },
+
+    #[error("the segment does not hold a shmimage image: it starts with {starts_with}")]
+    ForeignData { starts_with: String },
+
+    #[error("the segment was written by a newer shmimage (format version {found}, this one reads {})", header::FORMAT_VERSION)]
+    UnsupportedVersion { found: u32 },
+
+    #[error("the image is incomplete: its publisher stopped while writing it; publish it again")]
+    Incomplete,
+
+    #[error("the segment's header is damaged (its checksum does not match)")]
+    HeaderDamaged,
+
+    #[error("the segment uses an unknown encoding (code {code})")]
+    UnknownEncoding { code: u32 },
+
+    #[error("the segment claims {claimed} bytes of image but holds only {available}")]
+    PayloadTooLong { claimed: u64, available: u64 },
+
+    #[error("the segment claims a {width}x{height} raw image but holds {payload_len} bytes of pixels")]
+    SizeMismatch { width: u32, height: u32, payload_len: u64 },
+
+    #[error("the image is torn: its checksum is {actual:08x}, the header says {expected:08x}; it was changed while being read, try again")]
+    ChecksumMismatch { expected: u32, actual: u32 },
+}
+
+/// An image decoded from a file, as RGBA8 and upright.
+#[derive(Debug, Clone)]
+pub struct LoadedImage {
+    pub image: RgbaImage,
+    pub format: ImageFormat,
+    /// Something the user should know about the conversion, e.g. "first frame of an animation".
+    pub note: Option<String>,
+}
+
+/// Reads and decodes an image file. See [`decode_bytes`].
+pub fn decode_file(path: &Path) -> Result<LoadedImage, CodecError> {
+    let bytes = std::fs::read(path).map_err(|source| CodecError::Unreadable { path: path.to_path_buf(), source })?;
+    decode_bytes(&bytes, &path.display().to_string())
+}
+
+/// Decodes any supported format into upright RGBA8. The size in the file's header is checked
+/// against the limits before the pixels are allocated, so a decompression bomb costs nothing.
+/// 16-bit, grey, palette and CMYK images are converted; EXIF orientation is applied.
+pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError> {
+    let not_an_image = || CodecError::NotAnImage { what: what.to_owned() };
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| not_an_image())?;
+    let format = reader.format().ok_or_else(not_an_image)?;
+    reader.limits(decode_limits());
+    let damaged = |err: image::ImageError| damaged(what, format, err);
+    let mut decoder = reader.into_decoder().map_err(damaged)?;
+    let (width, height) = decoder.dimensions();
+    header::check_dimensions(width, height)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(damaged)?;
+    image.apply_orientation(orientation);
+    let note = (format == ImageFormat::Gif && is_animated_gif(bytes)).then(|| "animated GIF: showing its first frame".to_owned());
+    Ok(LoadedImage { image: image.into_rgba8(), format, note })
+}
+
+fn decode_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+    limits
+}
+
+fn damaged(what: &str, format: ImageFormat, err: image::ImageError) -> CodecError {
+    match err {
+        image::ImageError::Limits(_) => CodecError::Damaged {
+            what: what.to_owned(),
+            format: format_name(format),
+            detail: "it needs more memory than the limit allows".to_owned(),
+        },
+        image::ImageError::Unsupported(_) => CodecError::NotAnImage { what: what.to_owned() },
+        other => CodecError::Damaged { what: what.to_owned(), format: format_name(format), detail: other.to_string() },
+    }
+}
+
+fn format_name(format: ImageFormat) -> String {
+    format.extensions_str().first().map_or_else(|| format!("{format:?}"), |ext| ext.to_ascii_uppercase())
+}
+
+fn is_animated_gif(bytes: &[u8]) -> bool {
+    use image::AnimationDecoder;
+    let Ok(decoder) = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)) else {
+        return false;
+    };
+    decoder.into_frames().take(2).filter(Result::is_ok).count() == 2
+}
+
+/// Encodes RGBA8 pixels as a PNG with fast settings: speed matters more than size here.
+pub fn encode_png(image: &RgbaImage) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(image.as_raw().len() / 2);
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgba8)
+        .map_err(|err| CodecError::Encode { detail: err.to_string() })?;
+    Ok(out)
+}
+
+/// Saves an image in the format named by `path`'s extension; formats without alpha get RGB.
+pub fn save_image(image: &RgbaImage, path: &Path) -> Result<(), CodecError> {
+    let format = ImageFormat::from_path(path).map_err(|_| CodecError::NotAnImage {
+        what: format!("{} (unknown extension)", path.display()),
+    })?;
+    let saved = if matches!(format, ImageFormat::Jpeg | ImageFormat::Pnm) {
+        DynamicImage::ImageRgba8(image.clone()).to_rgb8().save_with_format(path, format)
+    } else {
+        image.save_with_format(path, format)
+    };
+    saved.map_err(|err| match err {
+        image::ImageError::IoError(source) => CodecError::Unreadable { path: path.to_path_buf(), source },
+        other => CodecError::Encode { detail: format!("{}: {other}", path.display()) },
+    })
+}
+
+/// Turns a checked payload back into pixels. `payload` must already match `header.payload_crc`.
+pub fn decode_payload(header: &Header, payload: Vec<u8>) -> Result<RgbaImage, CodecError> {
+    let (width, height) = (header.width, header.height);
+    let image = match header.encoding {
+        Encoding::Raw => RgbaImage::from_raw(width, height, payload)
+            .ok_or(CodecError::SizeMismatch { width, height, payload_len: header.payload_len })?,
+        Encoding::Png => {
+            let loaded = decode_bytes(&payload, "the shared PNG")?;
+            if loaded.format != ImageFormat::Png {
+                return Err(CodecError::NotAnImage { what: "the shared PNG".to_owned() });
+            }
+            loaded.image
+        }
+    };
+    if image.dimensions() != (width, height) {
+        return Err(CodecError::SizeMismatch { width, height, payload_len: header.payload_len });
+    }
+    Ok(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(width: u32, height: u32) -> RgbaImage {
+        RgbaImage::from_fn(width, height, |x, y| image::Rgba([x as u8, y as u8, (x ^ y) as u8, 255 - x as u8]))
+    }
+
+    #[test]
+    fn png_round_trip_is_pixel_exact() {
+        let image = gradient(40, 30);
+        let png = encode_png(&image).unwrap();
+        let header = Header {
+            encoding: Encoding::Png,
+            width: 40,
+            height: 30,
+            publisher_pid: 1,
+            payload_len: png.len() as u64,
+            generation: 1,
+            payload_crc: 0,
+        };
+        assert_eq!(decode_payload(&header, png).unwrap(), image);
+    }
+
+    #[test]
+    fn text_is_not_an_image() {
+        let err = decode_bytes(b"hello, I am text", "notes.png").unwrap_err();
+        assert!(matches!(err, CodecError::NotAnImage { .. }), "{err}");
+    }
+
+    #[test]
+    fn encodings_parse_from_the_command_line() {
+        assert_eq!("PNG".parse::<Encoding>().unwrap(), Encoding::Png);
+        assert!("jpeg".parse::<Encoding>().is_err());
+    }
+}

@@ -1,0 +1,265 @@
+//! The example's two slots as a library: publish an image under a key, fetch the image under a
+//! key. The CLI and the window are thin users of this module.
+
+use std::time::{Duration, Instant};
+
+use image::RgbaImage;
+
+use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
+use crate::shm::{AccessMode, SegmentDir, SegmentFile, SharedMemory, ShmError};
+
+/// The key Qt's example uses, and ours by default.
+pub const DEFAULT_KEY: &str = "QSharedMemoryExample";
+
+/// Bytes copied between checksum updates: small enough to stay in cache while the CRC reads them.
+const CHUNK: usize = 256 * 1024;
+
+/// Test hook: when set to a number of milliseconds, `publish` stops halfway through the copy,
+/// says so on stderr, and sleeps that long while holding the lock, so a test can kill it there.
+pub const PAUSE_MID_COPY_ENV: &str = "SHMIMAGE_TEST_PAUSE_MID_COPY_MS";
+
+/// Overrides how long to wait for another process's lock, in milliseconds.
+pub const LOCK_TIMEOUT_ENV: &str = "SHMIMAGE_LOCK_TIMEOUT_MS";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    #[error(transparent)]
+    Shm(#[from] ShmError),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+/// Where images are shared: a key in a segment directory.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub key: String,
+    pub dir: SegmentDir,
+    pub lock_timeout: Duration,
+}
+
+impl Endpoint {
+    /// `key` in this user's default directory.
+    pub fn new(key: &str) -> Result<Self, ShareError> {
+        Ok(Self::in_dir(key, SegmentDir::for_current_user()?))
+    }
+
+    /// `key` in `dir`. The lock timeout is [`DEFAULT_LOCK_TIMEOUT`](crate::shm::DEFAULT_LOCK_TIMEOUT)
+    /// unless `SHMIMAGE_LOCK_TIMEOUT_MS` says otherwise.
+    pub fn in_dir(key: &str, dir: SegmentDir) -> Self {
+        let lock_timeout = std::env::var(LOCK_TIMEOUT_ENV)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(crate::shm::DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
+        Self { key: key.to_owned(), dir, lock_timeout }
+    }
+
+    pub fn shared_memory(&self) -> Result<SharedMemory, ShmError> {
+        let mut shm = SharedMemory::in_dir(&self.key, self.dir.clone())?;
+        shm.set_lock_timeout(self.lock_timeout);
+        Ok(shm)
+    }
+}
+
+/// Time spent in each stage, for the status line and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stages {
+    pub encode: Duration,
+    pub create: Duration,
+    pub attach: Duration,
+    pub lock: Duration,
+    pub copy: Duration,
+    pub checksum: Duration,
+    pub decode: Duration,
+    pub total: Duration,
+}
+
+/// A published image: shared for as long as this value lives (the publisher stays attached).
+pub struct Publication {
+    shm: SharedMemory,
+    pub header: Header,
+    pub segment_size: usize,
+    pub stages: Stages,
+}
+
+impl Publication {
+    pub fn native_key(&self) -> &str {
+        self.shm.native_key()
+    }
+
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.shm.path()
+    }
+
+    /// Stops sharing: detaches, and the segment disappears unless a reader is attached.
+    pub fn withdraw(mut self) {
+        self.shm.detach();
+    }
+}
+
+/// Qt's `loadFromFile` after the dialog: encode, create a segment sized to it, lock, copy,
+/// unlock, stay attached. A newer publish under the same key replaces the image for new readers.
+pub fn publish(endpoint: &Endpoint, image: &RgbaImage, encoding: Encoding) -> Result<Publication, ShareError> {
+    let started = Instant::now();
+    let mut stages = Stages::default();
+    header::check_dimensions(image.width(), image.height())?;
+
+    let encoded;
+    let payload: &[u8] = match encoding {
+        Encoding::Raw => image.as_raw(),
+        Encoding::Png => {
+            encoded = codec::encode_png(image)?;
+            &encoded
+        }
+    };
+    stages.encode = started.elapsed();
+
+    let mut shm = endpoint.shared_memory()?;
+    let step = Instant::now();
+    shm.create_replacing(HEADER_LEN + payload.len())?;
+    stages.create = step.elapsed();
+    let generation = shm.generation().unwrap_or_default();
+
+    let step = Instant::now();
+    let mut access = shm.lock()?;
+    stages.lock = step.elapsed();
+
+    let step = Instant::now();
+    let pause = pause_mid_copy();
+    // With the test hook, copy in two halves so there is a "middle" to stop at.
+    let chunk_len = if pause.is_some() { payload.len().div_ceil(2).max(1) } else { CHUNK };
+    let mut crc = crc32fast::Hasher::new();
+    for (index, chunk) in payload.chunks(chunk_len).enumerate() {
+        if let Some(pause) = pause.filter(|_| index == 1) {
+            eprintln!("paused mid-copy");
+            std::thread::sleep(pause);
+        }
+        access.write(HEADER_LEN + index * chunk_len, chunk)?;
+        crc.update(chunk);
+    }
+    let header = Header {
+        encoding,
+        width: image.width(),
+        height: image.height(),
+        publisher_pid: std::process::id(),
+        payload_len: payload.len() as u64,
+        generation,
+        payload_crc: crc.finalize(),
+    };
+    access.write(0, &header.to_bytes())?;
+    // The commit word goes last: a reader that sees it knows every byte before it is in place.
+    access.write(header::COMMIT_OFFSET, &header::COMMIT_WORD)?;
+    let segment_size = access.size();
+    drop(access);
+    stages.copy = step.elapsed();
+    stages.total = started.elapsed();
+    Ok(Publication { shm, header, segment_size, stages })
+}
+
+fn pause_mid_copy() -> Option<Duration> {
+    let ms = std::env::var(PAUSE_MID_COPY_ENV).ok()?.parse().ok()?;
+    Some(Duration::from_millis(ms))
+}
+
+/// A fetched image, with what its header said.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub image: RgbaImage,
+    pub header: Header,
+    pub segment_size: usize,
+    pub stages: Stages,
+}
+
+/// Qt's `loadFromMemory`: attach, lock, copy out, unlock, detach; then validate the private copy
+/// and decode it.
+pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
+    let started = Instant::now();
+    let mut stages = Stages::default();
+    let mut shm = endpoint.shared_memory()?;
+    shm.attach(AccessMode::ReadOnly)?;
+    stages.attach = started.elapsed();
+
+    let step = Instant::now();
+    let access = shm.lock()?;
+    stages.lock = step.elapsed();
+
+    let step = Instant::now();
+    let segment_size = access.size();
+    let mut header_bytes = [0u8; HEADER_LEN];
+    access.read(0, &mut header_bytes)?;
+    let header = Header::parse(&header_bytes, segment_size as u64)?;
+    // Header::parse bounded payload_len by the segment size, so this allocation is bounded too.
+    let mut payload = vec![0u8; header.payload_len as usize];
+    let mut crc = crc32fast::Hasher::new();
+    let mut checksum_time = Duration::ZERO;
+    for (index, chunk) in payload.chunks_mut(CHUNK).enumerate() {
+        access.read(HEADER_LEN + index * CHUNK, chunk)?;
+        let crc_step = Instant::now();
+        crc.update(chunk);
+        checksum_time += crc_step.elapsed();
+    }
+    drop(access);
+    shm.detach();
+    stages.copy = step.elapsed() - checksum_time;
+    stages.checksum = checksum_time;
+
+    let actual = crc.finalize();
+    if actual != header.payload_crc {
+        return Err(CodecError::ChecksumMismatch { expected: header.payload_crc, actual }.into());
+    }
+    let step = Instant::now();
+    let image = codec::decode_payload(&header, payload)?;
+    stages.decode = step.elapsed();
+    stages.total = started.elapsed();
+    Ok(Fetched { image, header, segment_size, stages })
+}
+
+/// What `shmimage info` and the window's inspector show about a key.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub key: String,
+    pub native_key: String,
+    pub dir: std::path::PathBuf,
+    pub lock_path: std::path::PathBuf,
+    /// Every segment file of the key, oldest first, each with its header if it could be read.
+    pub segments: Vec<(SegmentFile, Result<Header, String>)>,
+}
+
+impl Inspection {
+    /// The segment a reader would get now: the newest live one.
+    pub fn current(&self) -> Option<&(SegmentFile, Result<Header, String>)> {
+        self.segments.iter().rev().find(|(file, _)| file.live)
+    }
+}
+
+/// Looks at a key without changing anything (leftovers are listed, not removed).
+pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
+    let mut shm = endpoint.shared_memory()?;
+    let files = shm.segment_files()?;
+    let segments = files
+        .into_iter()
+        .map(|file| {
+            let header = read_header_of(&file).map_err(|err| err.to_string());
+            (file, header)
+        })
+        .collect();
+    Ok(Inspection {
+        key: endpoint.key.clone(),
+        native_key: shm.native_key().to_owned(),
+        dir: shm.dir().to_path_buf(),
+        lock_path: shm.lock_path(),
+        segments,
+    })
+}
+
+/// Reads a segment file's header with plain file I/O, without attaching (so that inspecting a
+/// leftover does not make it look live).
+fn read_header_of(file: &SegmentFile) -> Result<Header, ShareError> {
+    use std::io::Read;
+    let mut bytes = [0u8; HEADER_LEN];
+    let mut handle = std::fs::File::open(&file.path)
+        .map_err(|err| ShmError::Io { action: "opening", path: file.path.clone(), source: err })?;
+    let read = handle
+        .read(&mut bytes)
+        .map_err(|err| ShmError::Io { action: "reading", path: file.path.clone(), source: err })?;
+    Ok(Header::parse(&bytes[..read], file.size)?)
+}
