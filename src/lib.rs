@@ -9,3 +9,5 @@ pub mod shm;
 pub mod codec;
 pub mod share;
 pub mod cli;
+#[cfg(feature = "gui")]
+pub mod gui;

@@ -213,6 +213,12 @@ pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
     Ok(Fetched { image, header, segment_size, stages })
 }
 
+/// The generation a reader would get now, if anything is shared: cheap enough to poll.
+pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError> {
+    let mut shm = endpoint.shared_memory()?;
+    Ok(shm.segment_files()?.iter().filter(|f| f.live).map(|f| f.generation).max())
+}
+
 /// What `shmimage info` and the window's inspector show about a key.
 #[derive(Debug, Clone)]
 pub struct Inspection {

@@ -3,4 +3,6 @@
 mod lifetime;
 mod share;
 mod stress;
+#[cfg(feature = "gui")]
+mod gui;
 mod util;

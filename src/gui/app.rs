@@ -1,0 +1,583 @@
+//! The window's state and drawing. Clicks become [`Command`]s applied after layout; everything
+//! slow is handed to the [`Worker`], so drawing never waits.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText, TextureHandle, TextureOptions};
+
+use super::worker::{self, DisplayImage, Outcome, Worker};
+use crate::codec::{CodecError, Encoding, SUPPORTED_EXTENSIONS};
+use crate::share::{self, Endpoint, Inspection, Publication, ShareError};
+use crate::shm::{SegmentDir, ShmError};
+
+/// Qt's idle text, nearly word for word.
+pub const IDLE_TEXT: &str = "Launch two of these windows. In the first, press the top button and load an image \
+    from a file. In the second, press the bottom button and display the loaded image from shared memory.";
+/// The status line before anything has happened (the idle text itself fills the image area).
+pub const READY_TEXT: &str = "Ready.";
+pub const LOAD_FILE_LABEL: &str = "Load image from file";
+pub const LOAD_MEMORY_LABEL: &str = "Load image from shared memory";
+const LOAD_FILE_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+const LOAD_MEMORY_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
+const INSPECTOR_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+const FOLLOW_POLL: Duration = Duration::from_millis(300);
+const INSPECT_POLL: Duration = Duration::from_secs(1);
+
+pub fn window_title(key: &str) -> String {
+    format!("Shared Memory Image — {key} — pid {}", std::process::id())
+}
+
+/// Where "Load image from file" gets its path: the native dialog, or (in tests) a fixed answer,
+/// `None` meaning the user cancelled.
+pub enum FilePicker {
+    Native,
+    Fixed(Option<PathBuf>),
+}
+
+#[must_use]
+enum Command {
+    LoadFromFile,
+    LoadPath(PathBuf),
+    LoadFromMemory,
+    OpenAnotherWindow,
+    Crash,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    LoadingFile,
+    Fetching,
+}
+
+/// The image on screen and what to say about it.
+pub struct Shown {
+    pub texture: TextureHandle,
+    /// Size of the image itself; the texture may be smaller (downscaled to the GPU's limit).
+    pub full_size: [usize; 2],
+    pub caption: String,
+}
+
+pub struct ShmImageApp {
+    pub key: String,
+    pub encoding: Encoding,
+    pub follow: bool,
+    pub file_picker: FilePicker,
+    /// Shown in the bottom line; errors are red.
+    pub status: String,
+    pub status_is_error: bool,
+    pub busy: Option<Job>,
+    pub shown: Option<Shown>,
+    pub inspector_open: bool,
+    pub inspection: Option<Result<Inspection, String>>,
+    dir: Option<SegmentDir>,
+    dir_error: Option<String>,
+    worker: Worker,
+    ctx: egui::Context,
+    publication: Option<Publication>,
+    shown_generation: Option<u64>,
+    probing: bool,
+    last_probe: Instant,
+    inspecting: bool,
+    last_inspect: Option<Instant>,
+    actual_size: bool,
+    confirm_crash: bool,
+    busy_since: Instant,
+}
+
+impl ShmImageApp {
+    /// `dir` is the segment directory (`None` if it could not be opened: the error is shown).
+    pub fn new(ctx: egui::Context, key: &str, dir: Option<SegmentDir>) -> Self {
+        let dir_error = match (&dir, SegmentDir::for_current_user()) {
+            (None, Err(err)) => Some(err.to_string()),
+            _ => None,
+        };
+        Self {
+            key: key.to_owned(),
+            encoding: Encoding::Raw,
+            follow: false,
+            file_picker: FilePicker::Native,
+            status: READY_TEXT.to_owned(),
+            status_is_error: false,
+            busy: None,
+            shown: None,
+            inspector_open: false,
+            inspection: None,
+            dir,
+            dir_error,
+            worker: Worker::new(ctx.clone()),
+            ctx,
+            publication: None,
+            shown_generation: None,
+            probing: false,
+            last_probe: Instant::now(),
+            inspecting: false,
+            last_inspect: None,
+            actual_size: false,
+            confirm_crash: false,
+            busy_since: Instant::now(),
+        }
+    }
+
+    fn endpoint(&self) -> Result<Endpoint, String> {
+        match &self.dir {
+            Some(dir) => Ok(Endpoint::in_dir(&self.key, dir.clone())),
+            None => Err(self.dir_error.clone().unwrap_or_else(|| "the segment directory cannot be used".to_owned())),
+        }
+    }
+
+    fn max_texture_side(&self) -> usize {
+        self.ctx.input(|i| i.max_texture_side)
+    }
+
+    /// Publishes the image at `path` (what the dialog, a drop or the command line give).
+    pub fn load_path(&mut self, path: PathBuf) {
+        let endpoint = match self.endpoint() {
+            Ok(endpoint) => endpoint,
+            Err(err) => return self.set_error(err),
+        };
+        let (encoding, max_side) = (self.encoding, self.max_texture_side());
+        self.start(Job::LoadingFile, format!("Loading {}…", path.display()));
+        self.worker.spawn(move || worker::load_and_publish(endpoint, path, encoding, max_side));
+    }
+
+    fn load_from_file(&mut self) {
+        match &self.file_picker {
+            FilePicker::Fixed(Some(path)) => self.load_path(path.clone()),
+            FilePicker::Fixed(None) => {}
+            FilePicker::Native => {
+                let endpoint = match self.endpoint() {
+                    Ok(endpoint) => endpoint,
+                    Err(err) => return self.set_error(err),
+                };
+                // The dialog future is made here (macOS wants dialogs started from the main
+                // thread) and awaited on the worker, so the window keeps drawing meanwhile.
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title(LOAD_FILE_LABEL)
+                    .add_filter("Images", SUPPORTED_EXTENSIONS)
+                    .add_filter("All files", &["*"])
+                    .pick_file();
+                let (encoding, max_side) = (self.encoding, self.max_texture_side());
+                self.start(Job::LoadingFile, "Choose an image…".to_owned());
+                self.worker.spawn(move || match pollster::block_on(dialog) {
+                    Some(file) => worker::load_and_publish(endpoint, file.path().to_path_buf(), encoding, max_side),
+                    None => Outcome::Cancelled,
+                });
+            }
+        }
+    }
+
+    fn load_from_memory(&mut self) {
+        let endpoint = match self.endpoint() {
+            Ok(endpoint) => endpoint,
+            Err(err) => return self.set_error(err),
+        };
+        let max_side = self.max_texture_side();
+        self.start(Job::Fetching, "Loading the image from shared memory…".to_owned());
+        self.worker.spawn(move || worker::fetch(endpoint, max_side));
+    }
+
+    fn start(&mut self, job: Job, status: String) {
+        self.busy = Some(job);
+        self.busy_since = Instant::now();
+        self.status = status;
+        self.status_is_error = false;
+    }
+
+    fn set_error(&mut self, message: String) {
+        self.busy = None;
+        self.status = message;
+        self.status_is_error = true;
+    }
+
+    fn apply(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Cancelled => {
+                self.busy = None;
+                self.status = if self.shown.is_some() { "Cancelled; the image is unchanged.".to_owned() } else { READY_TEXT.to_owned() };
+                self.status_is_error = false;
+            }
+            Outcome::Published { image, publication, path, note, elapsed } => {
+                let header = publication.header;
+                let file = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let caption = format!(
+                    "{file} · {}x{} · {} · {} in shared memory · shared in {:.1} ms",
+                    header.width,
+                    header.height,
+                    header.encoding,
+                    human_bytes(publication.segment_size as u64),
+                    elapsed.as_secs_f64() * 1000.0
+                );
+                if let Some(old) = self.publication.replace(publication) {
+                    Worker::drop_in_background(old);
+                }
+                self.shown_generation = Some(header.generation);
+                self.show(image, caption);
+                self.busy = None;
+                self.status = format!(
+                    "Shared {file} under key \"{}\" (generation {}); press \"{LOAD_MEMORY_LABEL}\" in another window.{}",
+                    self.key,
+                    header.generation,
+                    note.map(|n| format!(" Note: {n}.")).unwrap_or_default()
+                );
+                self.status_is_error = false;
+                self.last_inspect = None;
+            }
+            Outcome::LoadFailed { path: _, error } => {
+                let message = match &error {
+                    ShareError::Codec(CodecError::NotAnImage { .. }) => {
+                        format!("Selected file is not an image, please select another. ({error})")
+                    }
+                    _ => format!("Unable to load the image: {error}."),
+                };
+                self.set_error(message);
+            }
+            Outcome::Fetched { image, header, segment_size, elapsed } => {
+                let caption = format!(
+                    "{}x{} · {} · {} from shared memory · generation {} from pid {} · read in {:.1} ms",
+                    header.width,
+                    header.height,
+                    header.encoding,
+                    human_bytes(segment_size as u64),
+                    header.generation,
+                    header.publisher_pid,
+                    elapsed.as_secs_f64() * 1000.0
+                );
+                self.shown_generation = Some(header.generation);
+                self.show(image, caption);
+                self.busy = None;
+                self.status = format!(
+                    "Showing the image shared under key \"{}\" by pid {} (generation {}).",
+                    self.key, header.publisher_pid, header.generation
+                );
+                self.status_is_error = false;
+            }
+            Outcome::FetchFailed(error) => {
+                let message = match &error {
+                    ShareError::Shm(ShmError::NotFound { .. }) => {
+                        format!("Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{}\".)", self.key)
+                    }
+                    _ => format!("Unable to load the image from shared memory: {error}."),
+                };
+                self.set_error(message);
+            }
+            Outcome::Inspected(result) => {
+                self.inspecting = false;
+                self.inspection = Some(result.map_err(|err| err.to_string()));
+            }
+            Outcome::Probed(result) => {
+                self.probing = false;
+                if let Ok(Some(generation)) = result {
+                    if self.follow && self.busy.is_none() && Some(generation) != self.shown_generation {
+                        self.load_from_memory();
+                    }
+                }
+            }
+        }
+    }
+
+    fn show(&mut self, image: DisplayImage, caption: String) {
+        let texture = self.ctx.load_texture("shown-image", image.pixels, TextureOptions::LINEAR);
+        // Replacing the handle frees the previous texture.
+        self.shown = Some(Shown { texture, full_size: image.full_size, caption });
+    }
+
+    /// Background polling for follow mode and the open inspector.
+    fn schedule_polls(&mut self) {
+        if self.follow {
+            if !self.probing && self.busy.is_none() && self.last_probe.elapsed() >= FOLLOW_POLL {
+                if let Ok(endpoint) = self.endpoint() {
+                    self.probing = true;
+                    self.last_probe = Instant::now();
+                    self.worker.spawn(move || Outcome::Probed(share::newest_generation(&endpoint)));
+                }
+            }
+            self.ctx.request_repaint_after(FOLLOW_POLL);
+        }
+        if self.inspector_open {
+            if !self.inspecting && self.last_inspect.is_none_or(|t| t.elapsed() >= INSPECT_POLL) {
+                if let Ok(endpoint) = self.endpoint() {
+                    self.inspecting = true;
+                    self.last_inspect = Some(Instant::now());
+                    self.worker.spawn(move || Outcome::Inspected(share::inspect(&endpoint)));
+                }
+            }
+            self.ctx.request_repaint_after(INSPECT_POLL);
+        }
+    }
+
+    /// Draws one frame. Kept free of eframe so tests can drive it without a window.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        while let Some(outcome) = self.worker.poll() {
+            self.apply(outcome);
+        }
+        self.schedule_polls();
+        let mut commands = Vec::new();
+        self.shortcuts_and_drops(ui.ctx(), &mut commands);
+
+        egui::Panel::top("key-bar").show(ui, |ui| self.key_bar(ui, &mut commands));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
+        if self.inspector_open {
+            egui::Panel::right("inspector").resizable(true).default_size(320.0).show(ui, |ui| self.inspector(ui, &mut commands));
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.main_area(ui, &mut commands));
+        self.crash_confirmation(ui.ctx(), &mut commands);
+
+        for command in commands {
+            match command {
+                Command::LoadFromFile => self.load_from_file(),
+                Command::LoadPath(path) => self.load_path(path),
+                Command::LoadFromMemory => self.load_from_memory(),
+                Command::OpenAnotherWindow => self.open_another_window(),
+                Command::Crash => std::process::abort(),
+            }
+        }
+    }
+
+    fn shortcuts_and_drops(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+        let idle = self.busy.is_none();
+        ctx.input_mut(|input| {
+            if input.consume_shortcut(&LOAD_FILE_SHORTCUT) && idle {
+                commands.push(Command::LoadFromFile);
+            }
+            if input.consume_shortcut(&LOAD_MEMORY_SHORTCUT) && idle {
+                commands.push(Command::LoadFromMemory);
+            }
+            if input.consume_shortcut(&INSPECTOR_SHORTCUT) {
+                self.inspector_open = !self.inspector_open;
+            }
+            if idle {
+                if let Some(path) = input.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).find(|p| !p.as_os_str().is_empty()) {
+                    commands.push(Command::LoadPath(path));
+                }
+            }
+        });
+    }
+
+    fn key_bar(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        ui.horizontal(|ui| {
+            let key_label = ui.label("Key:");
+            let edit = ui.add(egui::TextEdit::singleline(&mut self.key).desired_width(200.0)).labelled_by(key_label.id);
+            if edit.changed() {
+                self.shown_generation = None;
+                self.last_inspect = None;
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
+            }
+            let encoding_label = ui.label("Encoding:");
+            egui::ComboBox::from_id_salt("encoding")
+                .selected_text(self.encoding.to_string())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.encoding, Encoding::Raw, "raw (fastest)");
+                    ui.selectable_value(&mut self.encoding, Encoding::Png, "png (smallest)");
+                })
+                .response
+                .labelled_by(encoding_label.id)
+                .on_hover_text("How the image is stored in the segment");
+            if ui.button("Open another window").on_hover_text("Start a second shmimage with the same key").clicked() {
+                commands.push(Command::OpenAnotherWindow);
+            }
+            ui.toggle_value(&mut self.inspector_open, "Inspector").on_hover_text(shortcut_hint(ui, &INSPECTOR_SHORTCUT));
+        });
+    }
+
+    fn status_line(&self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            if self.busy.is_some() {
+                ui.spinner();
+                ui.ctx().request_repaint_after(Duration::from_millis(100));
+            }
+            let text = RichText::new(&self.status);
+            let text = if self.status_is_error { text.color(Color32::from_rgb(220, 60, 60)) } else { text };
+            ui.label(text);
+        });
+    }
+
+    fn main_area(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        let idle = self.busy.is_none();
+        let wide = egui::vec2(ui.available_width(), 32.0);
+        let file_button = ui
+            .add_enabled(idle, egui::Button::new(LOAD_FILE_LABEL).min_size(wide))
+            .on_hover_text(format!("Choose an image and share it ({}); or drop a file on the window", shortcut_hint(ui, &LOAD_FILE_SHORTCUT)));
+        if file_button.clicked() {
+            commands.push(Command::LoadFromFile);
+        }
+
+        let image_height = (ui.available_height() - 44.0).max(40.0);
+        let area = egui::vec2(ui.available_width(), image_height);
+        ui.allocate_ui(area, |ui| {
+            ui.set_min_size(area);
+            self.image_area(ui);
+        });
+
+        ui.horizontal(|ui| {
+            let button_width = (ui.available_width() - 90.0).max(120.0);
+            let memory_button = ui
+                .add_enabled(idle, egui::Button::new(LOAD_MEMORY_LABEL).min_size(egui::vec2(button_width, 32.0)))
+                .on_hover_text(format!("Show the image shared under the key ({})", shortcut_hint(ui, &LOAD_MEMORY_SHORTCUT)));
+            if memory_button.clicked() {
+                commands.push(Command::LoadFromMemory);
+            }
+            ui.checkbox(&mut self.follow, "Follow").on_hover_text("Show every new image published under the key");
+        });
+    }
+
+    fn image_area(&mut self, ui: &mut egui::Ui) {
+        let Some(shown) = &self.shown else {
+            ui.centered_and_justified(|ui| {
+                let text = if self.busy.is_some() { "Working…" } else { IDLE_TEXT };
+                ui.label(RichText::new(text).size(15.0));
+            });
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(&shown.caption).small());
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let label = if self.actual_size { "Fit" } else { "100%" };
+                if ui.small_button(label).on_hover_text("Toggle between fit-to-window and actual pixels").clicked() {
+                    self.actual_size = !self.actual_size;
+                }
+            });
+        });
+        let texture_size = shown.texture.size_vec2();
+        if self.actual_size {
+            // One image pixel per screen pixel (a downscaled texture is stretched back to full size).
+            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32) / ui.ctx().pixels_per_point();
+            egui::ScrollArea::both().show(ui, |ui| {
+                ui.add(egui::Image::new((shown.texture.id(), full)));
+            });
+        } else {
+            let available = ui.available_size();
+            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32) / ui.ctx().pixels_per_point();
+            // Never enlarge: an image that fits is drawn 1:1, so it stays crisp.
+            let scale = (available.x / full.x).min(available.y / full.y).min(1.0);
+            let size = if texture_size.x > 0.0 { full * scale } else { full };
+            ui.centered_and_justified(|ui| {
+                ui.add(egui::Image::new((shown.texture.id(), size)));
+            });
+        }
+    }
+
+    fn inspector(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        ui.heading("Segment inspector");
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            match &self.inspection {
+                None => {
+                    ui.spinner();
+                }
+                Some(Err(err)) => {
+                    ui.colored_label(Color32::from_rgb(220, 60, 60), err);
+                }
+                Some(Ok(inspection)) => inspection_grid(ui, inspection),
+            }
+            ui.separator();
+            ui.label(RichText::new("Lifetime").strong());
+            ui.label(
+                "A segment exists while at least one live process is attached to it. When the last one \
+                 detaches or dies in any way (kill -9 included), the segment is gone for everyone: \
+                 attaching says nothing is shared, and the next publish succeeds. A dead process's files \
+                 are removed by the next create or attach. This is the same on Linux, macOS and Windows; \
+                 Qt's example instead leaves a crashed writer's segment behind on Linux.",
+            );
+            ui.separator();
+            if ui.button("Simulate a crash…").on_hover_text("Abort this process, to watch the other window cope").clicked() {
+                self.confirm_crash = true;
+            }
+        });
+        let _ = commands;
+    }
+
+    fn crash_confirmation(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+        if !self.confirm_crash {
+            return;
+        }
+        let modal = egui::Modal::new(egui::Id::unique("confirm-crash")).show(ctx, |ui| {
+            ui.heading("Simulate a crash?");
+            ui.label("This window's process will abort at once, like a crash: it gets no chance to clean up. \
+                      The other windows keep working, and what this process shared disappears.");
+            ui.horizontal(|ui| {
+                if ui.button("Crash now").clicked() {
+                    commands.push(Command::Crash);
+                }
+                if ui.button("Cancel").clicked() {
+                    self.confirm_crash = false;
+                }
+            });
+        });
+        if modal.should_close() {
+            self.confirm_crash = false;
+        }
+    }
+
+    fn open_another_window(&mut self) {
+        let spawned = std::env::current_exe().and_then(|exe| std::process::Command::new(exe).arg("--key").arg(&self.key).spawn());
+        match spawned {
+            // The child is not waited for: it is an independent window.
+            Ok(child) => {
+                self.status = format!("Opened another window (pid {}).", child.id());
+                self.status_is_error = false;
+            }
+            Err(err) => self.set_error(format!("Could not open another window: {err}.")),
+        }
+    }
+}
+
+fn inspection_grid(ui: &mut egui::Ui, inspection: &Inspection) {
+    egui::Grid::new("inspection").num_columns(2).striped(true).show(ui, |ui| {
+        let mut row = |name: &str, value: String| {
+            ui.label(name);
+            ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+            ui.end_row();
+        };
+        row("Key", inspection.key.clone());
+        row("Native key", inspection.native_key.clone());
+        row("Directory", inspection.dir.display().to_string());
+        row("Lock", inspection.lock_path.display().to_string());
+        if inspection.segments.is_empty() {
+            row("Segment", "none: nothing is shared".to_owned());
+        }
+        for (file, header) in inspection.segments.iter().rev() {
+            row("Segment", file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            row("  State", if file.live { "live".to_owned() } else { "leftover of a dead process".to_owned() });
+            row("  Generation", file.generation.to_string());
+            row("  Size", format!("{} ({} bytes)", human_bytes(file.size), file.size));
+            match header {
+                Ok(h) => {
+                    row("  Encoding", h.encoding.to_string());
+                    row("  Dimensions", format!("{}x{}", h.width, h.height));
+                    row("  Publisher", format!("pid {}", h.publisher_pid));
+                }
+                Err(err) => row("  Contents", format!("unreadable: {err}")),
+            }
+        }
+    });
+}
+
+fn shortcut_hint(ui: &egui::Ui, shortcut: &KeyboardShortcut) -> String {
+    ui.ctx().format_shortcut(shortcut)
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} bytes") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+impl eframe::App for ShmImageApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        ShmImageApp::ui(self, ui);
+    }
+}
+
+impl Drop for ShmImageApp {
+    fn drop(&mut self) {
+        // Detach here, on exit, rather than leave it to process teardown.
+        if let Some(publication) = self.publication.take() {
+            publication.withdraw();
+        }
+    }
+}

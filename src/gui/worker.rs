@@ -1,0 +1,115 @@
+//! Work that must not run on the UI thread (dialogs, decoding, encoding, lock waits, copies):
+//! each job runs on its own thread and reports back through a channel, then wakes the UI.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use image::RgbaImage;
+
+use crate::codec::{self, Encoding, Header};
+use crate::share::{self, Endpoint, Inspection, Publication, ShareError};
+
+/// A picture ready to become a texture, already scaled to fit the GPU's texture limit.
+pub struct DisplayImage {
+    pub pixels: egui::ColorImage,
+    /// Size of the image itself, before any downscaling for display.
+    pub full_size: [usize; 2],
+}
+
+/// What a finished job reports.
+pub enum Outcome {
+    /// The dialog was cancelled: nothing changes.
+    Cancelled,
+    Published { image: DisplayImage, publication: Publication, path: PathBuf, note: Option<String>, elapsed: Duration },
+    LoadFailed { path: Option<PathBuf>, error: ShareError },
+    Fetched { image: DisplayImage, header: Header, segment_size: usize, elapsed: Duration },
+    FetchFailed(ShareError),
+    Inspected(Result<Inspection, ShareError>),
+    /// Follow mode's cheap poll: the newest live generation, if any.
+    Probed(Result<Option<u64>, ShareError>),
+}
+
+pub struct Worker {
+    results: Receiver<Outcome>,
+    sender: Sender<Outcome>,
+    repaint: egui::Context,
+}
+
+impl Worker {
+    pub fn new(repaint: egui::Context) -> Self {
+        let (sender, results) = channel();
+        Self { results, sender, repaint }
+    }
+
+    /// Runs `job` on a new thread; its outcome arrives through [`Worker::poll`].
+    pub fn spawn(&self, job: impl FnOnce() -> Outcome + Send + 'static) {
+        let sender = self.sender.clone();
+        let repaint = self.repaint.clone();
+        let spawned = std::thread::Builder::new().name("shmimage-worker".to_owned()).spawn(move || {
+            let _ = sender.send(job());
+            repaint.request_repaint();
+        });
+        if let Err(err) = spawned {
+            log::error!("cannot start a worker thread: {err}");
+        }
+    }
+
+    pub fn poll(&self) -> Option<Outcome> {
+        self.results.try_recv().ok()
+    }
+
+    /// Drops a value on a worker thread: a publication's drop detaches, which takes the lock.
+    pub fn drop_in_background<T: Send + 'static>(value: T) {
+        let _ = std::thread::Builder::new().name("shmimage-detach".to_owned()).spawn(move || drop(value));
+    }
+}
+
+/// Decodes `path`, shows it and publishes it (Qt's `loadFromFile`).
+pub fn load_and_publish(endpoint: Endpoint, path: PathBuf, encoding: Encoding, max_side: usize) -> Outcome {
+    let started = Instant::now();
+    let loaded = match codec::decode_file(&path) {
+        Ok(loaded) => loaded,
+        Err(error) => return Outcome::LoadFailed { path: Some(path), error: error.into() },
+    };
+    match share::publish(&endpoint, &loaded.image, encoding) {
+        Ok(publication) => Outcome::Published {
+            image: display_image(loaded.image, max_side),
+            publication,
+            path,
+            note: loaded.note,
+            elapsed: started.elapsed(),
+        },
+        Err(error) => Outcome::LoadFailed { path: Some(path), error },
+    }
+}
+
+/// Fetches and shows the shared image (Qt's `loadFromMemory`).
+pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
+    let started = Instant::now();
+    match share::fetch(&endpoint) {
+        Ok(fetched) => Outcome::Fetched {
+            image: display_image(fetched.image, max_side),
+            header: fetched.header,
+            segment_size: fetched.segment_size,
+            elapsed: started.elapsed(),
+        },
+        Err(error) => Outcome::FetchFailed(error),
+    }
+}
+
+/// Converts to egui's format, downscaling first if a side exceeds what the GPU can hold.
+pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
+    let full_size = [image.width() as usize, image.height() as usize];
+    let max_side = max_side.max(1) as u32;
+    let image = if image.width() > max_side || image.height() > max_side {
+        let scale = f64::from(max_side) / f64::from(image.width().max(image.height()));
+        let width = ((f64::from(image.width()) * scale).round() as u32).clamp(1, max_side);
+        let height = ((f64::from(image.height()) * scale).round() as u32).clamp(1, max_side);
+        image::imageops::thumbnail(&image, width, height)
+    } else {
+        image
+    };
+    let size = [image.width() as usize, image.height() as usize];
+    DisplayImage { pixels: egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()), full_size }
+}

@@ -1,0 +1,129 @@
+//! UI tests: the real app, driven through its accessibility tree (no GPU, no window), with the
+//! file dialog replaced through the app's `file_picker` seam.
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use shmimage::gui::app::{IDLE_TEXT, Job, LOAD_FILE_LABEL, LOAD_MEMORY_LABEL, READY_TEXT};
+use shmimage::gui::{FilePicker, ShmImageApp};
+use shmimage::shm::SegmentDir;
+
+use crate::util::{Scratch, test_image};
+
+fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
+    let dir = SegmentDir::at(scratch.seg_dir()).expect("segment dir");
+    let ctx = egui::Context::default();
+    let app = ShmImageApp::new(ctx, &scratch.key, Some(dir));
+    Harness::builder().with_size(egui::vec2(800.0, 600.0)).build_ui_state(|ui, app: &mut ShmImageApp| app.ui(ui), app)
+}
+
+/// Steps the UI until the background job is over (with a deadline, never a fixed sleep).
+fn settle(harness: &mut Harness<'_, ShmImageApp>) {
+    let started = Instant::now();
+    loop {
+        harness.step();
+        if harness.state().busy.is_none() {
+            harness.run_steps(2);
+            return;
+        }
+        assert!(started.elapsed() < crate::util::DEADLINE, "still busy: {}", harness.state().status);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn idle_window_explains_the_demo_and_shows_both_buttons() {
+    let scratch = Scratch::new("gui-idle");
+    let mut harness = harness(&scratch);
+    harness.run_steps(2);
+    harness.get_by_label(LOAD_FILE_LABEL);
+    harness.get_by_label(LOAD_MEMORY_LABEL);
+    assert!(!harness.query_all_by_label(IDLE_TEXT).collect::<Vec<_>>().is_empty());
+}
+
+#[test]
+fn load_from_file_shows_and_shares_the_image_and_disables_buttons_while_busy() {
+    let scratch = Scratch::new("gui-load");
+    let path = scratch.save("photo.png", &test_image(120, 80, 5));
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(path));
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    harness.step();
+    assert_eq!(harness.state().busy, Some(Job::LoadingFile));
+    harness.step();
+    if harness.state().busy.is_some() {
+        assert!(harness.get_by_label(LOAD_MEMORY_LABEL).accesskit_node().is_disabled(), "buttons are disabled while busy");
+    }
+    settle(&mut harness);
+    let shown = harness.state().shown.as_ref().expect("an image is shown");
+    assert_eq!(shown.full_size, [120, 80]);
+    assert!(harness.state().status.starts_with("Shared photo.png"), "{}", harness.state().status);
+    // And another process can fetch it.
+    let out = scratch.path("out.png");
+    scratch.ok(&["get", out.to_str().unwrap()]);
+    assert_eq!(crate::util::load(&out), test_image(120, 80, 5));
+}
+
+#[test]
+fn cancelling_the_dialog_changes_nothing() {
+    let scratch = Scratch::new("gui-cancel");
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(None);
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    settle(&mut harness);
+    assert!(harness.state().shown.is_none());
+    assert_eq!(harness.state().status, READY_TEXT);
+}
+
+#[test]
+fn a_text_file_gets_qts_message_with_the_reason() {
+    let scratch = Scratch::new("gui-text");
+    let path = scratch.path("notes.png");
+    std::fs::write(&path, "hello").unwrap();
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(path));
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    settle(&mut harness);
+    let status = &harness.state().status;
+    assert!(status.starts_with("Selected file is not an image, please select another."), "{status}");
+    assert!(status.contains("notes.png"), "{status}");
+    assert!(harness.state().status_is_error);
+}
+
+#[test]
+fn load_from_memory_with_nothing_shared_says_load_an_image_first() {
+    let scratch = Scratch::new("gui-nothing");
+    let mut harness = harness(&scratch);
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_MEMORY_LABEL).click();
+    settle(&mut harness);
+    let status = &harness.state().status;
+    assert!(status.starts_with("Unable to attach to shared memory segment. Load an image first."), "{status}");
+}
+
+#[test]
+fn load_from_memory_shows_what_another_process_published() {
+    let scratch = Scratch::new("gui-cross-process");
+    let input = scratch.save("in.png", &test_image(64, 32, 8));
+    let publisher = scratch.put(&input, &[]);
+    let mut harness = harness(&scratch);
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_MEMORY_LABEL).click();
+    settle(&mut harness);
+    let shown = harness.state().shown.as_ref().expect("image shown");
+    assert_eq!(shown.full_size, [64, 32]);
+    let pid = publisher.child.id();
+    assert!(harness.state().status.contains(&format!("by pid {pid}")), "{}", harness.state().status);
+}
+
+#[test]
+fn an_image_larger_than_the_texture_limit_is_downscaled_for_display() {
+    let image = test_image(3000, 1000, 1);
+    let display = shmimage::gui::worker::display_image(image, 1024);
+    assert_eq!(display.full_size, [3000, 1000]);
+    assert_eq!(display.pixels.size, [1024, 341]);
+}
