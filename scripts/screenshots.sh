@@ -18,7 +18,7 @@ for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 
 window_of() { # pid -> window id, waiting up to 60 s
   for _ in $(seq 600); do
-    w=$(xdotool search --pid "$1" --name "Shared Memory Image" 2>/dev/null | head -n1 || true)
+    w=$(xdotool search --name "pid $1\$" 2>/dev/null | head -n1 || true)
     [ -n "$w" ] && { echo "$w"; return; }
     sleep 0.1
   done
@@ -39,4 +39,6 @@ xdotool key --window "$reader" ctrl+i
 sleep 3
 mkdir -p screenshots
 import -window root screenshots/side-by-side.png
+for w in "$writer" "$reader"; do echo "window $w pid $(xdotool getwindowpid "$w") name $(xdotool getwindowname "$w")"; done
+echo "processes: ${pids[*]}"; cat "$work/writer.log" "$work/reader.log"
 echo "wrote screenshots/side-by-side.png"

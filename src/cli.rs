@@ -13,10 +13,14 @@ use crate::share::{self, DEFAULT_KEY, Endpoint, ShareError};
 use crate::shm::{self, SegmentDir};
 
 #[derive(Debug, Parser)]
-#[command(name = "shmimage", version, about = "Share an image between processes through named shared memory.",
+#[command(
+    name = "shmimage",
+    version,
+    about = "Share an image between processes through named shared memory.",
     long_about = "Share an image between processes through named shared memory.\n\n\
         With no command, opens the window (run it twice: load an image in one window, \
-        display it in the other). The commands below do the same from a terminal.")]
+        display it in the other). The commands below do the same from a terminal."
+)]
 pub struct Cli {
     /// Key under which the image is shared (Qt's example uses QSharedMemoryExample).
     #[arg(long, global = true, default_value = DEFAULT_KEY)]
@@ -56,7 +60,11 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
         return Ok(false);
     };
     match command {
-        Command::Put { image, encoding, hold_ms } => put(&cli.key, image, *encoding, *hold_ms, out)?,
+        Command::Put {
+            image,
+            encoding,
+            hold_ms,
+        } => put(&cli.key, image, *encoding, *hold_ms, out)?,
         Command::Get { out: path } => get(&cli.key, path, out)?,
         Command::Info => info(&cli.key, out)?,
         Command::Clean => clean(out)?,
@@ -64,14 +72,22 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
     Ok(true)
 }
 
-fn put(key: &str, path: &Path, encoding: Encoding, hold_ms: Option<u64>, out: &mut dyn Write) -> Result<(), ShareError> {
+fn put(
+    key: &str,
+    path: &Path,
+    encoding: Encoding,
+    hold_ms: Option<u64>,
+    out: &mut dyn Write,
+) -> Result<(), ShareError> {
     // Installed first, so a signal that arrives while publishing still ends in a clean detach.
     let (stop_tx, stop_rx) = mpsc::channel();
     let handler = ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     });
     if let Err(err) = handler {
-        log::warn!("cannot catch Ctrl-C/SIGTERM ({err}); the segment is still reclaimed after exit");
+        log::warn!(
+            "cannot catch Ctrl-C/SIGTERM ({err}); the segment is still reclaimed after exit"
+        );
     }
     let loaded = codec::decode_file(path)?;
     let endpoint = Endpoint::new(key)?;
@@ -132,7 +148,11 @@ fn info(key: &str, out: &mut dyn Write) -> Result<(), ShareError> {
         text.push_str("segments:   none (nothing is shared under this key)\n");
     }
     for (file, header) in &inspection.segments {
-        let state = if file.live { "live" } else { "leftover of a dead process (run `shmimage clean`)" };
+        let state = if file.live {
+            "live"
+        } else {
+            "leftover of a dead process (run `shmimage clean`)"
+        };
         text.push_str(&format!(
             "segment:    {}\n  state:      {state}\n  generation: {}\n  size:       {} bytes\n",
             file.path.display(),
@@ -158,7 +178,13 @@ fn clean(out: &mut dyn Write) -> Result<(), ShareError> {
         writeln!(out, "nothing to clean in {}", dir.path().display()).ok();
     }
     for item in removed {
-        writeln!(out, "removed {} ({} bytes, left by a dead process)", item.path.display(), item.size).ok();
+        writeln!(
+            out,
+            "removed {} ({} bytes, left by a dead process)",
+            item.path.display(),
+            item.size
+        )
+        .ok();
     }
     Ok(())
 }

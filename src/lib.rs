@@ -5,9 +5,9 @@
 //! image encodings), [`share`] (publish and fetch, used by the CLI and the window), [`cli`], and
 //! the window in `gui` (feature `gui`).
 
-pub mod shm;
-pub mod codec;
-pub mod share;
 pub mod cli;
+pub mod codec;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod share;
+pub mod shm;

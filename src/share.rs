@@ -50,7 +50,11 @@ impl Endpoint {
             .ok()
             .and_then(|ms| ms.parse().ok())
             .map_or(crate::shm::DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
-        Self { key: key.to_owned(), dir, lock_timeout }
+        Self {
+            key: key.to_owned(),
+            dir,
+            lock_timeout,
+        }
     }
 
     pub fn shared_memory(&self) -> Result<SharedMemory, ShmError> {
@@ -98,7 +102,11 @@ impl Publication {
 
 /// Qt's `loadFromFile` after the dialog: encode, create a segment sized to it, lock, copy,
 /// unlock, stay attached. A newer publish under the same key replaces the image for new readers.
-pub fn publish(endpoint: &Endpoint, image: &RgbaImage, encoding: Encoding) -> Result<Publication, ShareError> {
+pub fn publish(
+    endpoint: &Endpoint,
+    image: &RgbaImage,
+    encoding: Encoding,
+) -> Result<Publication, ShareError> {
     let started = Instant::now();
     let mut stages = Stages::default();
     header::check_dimensions(image.width(), image.height())?;
@@ -126,7 +134,11 @@ pub fn publish(endpoint: &Endpoint, image: &RgbaImage, encoding: Encoding) -> Re
     let step = Instant::now();
     let pause = pause_mid_copy();
     // With the test hook, copy in two halves so there is a "middle" to stop at.
-    let chunk_len = if pause.is_some() { payload.len().div_ceil(2).max(1) } else { CHUNK };
+    let chunk_len = if pause.is_some() {
+        payload.len().div_ceil(2).max(1)
+    } else {
+        CHUNK
+    };
     let mut crc = crc32fast::Hasher::new();
     for (index, chunk) in payload.chunks(chunk_len).enumerate() {
         if let Some(pause) = pause.filter(|_| index == 1) {
@@ -152,7 +164,12 @@ pub fn publish(endpoint: &Endpoint, image: &RgbaImage, encoding: Encoding) -> Re
     drop(access);
     stages.copy = step.elapsed();
     stages.total = started.elapsed();
-    Ok(Publication { shm, header, segment_size, stages })
+    Ok(Publication {
+        shm,
+        header,
+        segment_size,
+        stages,
+    })
 }
 
 fn pause_mid_copy() -> Option<Duration> {
@@ -204,19 +221,33 @@ pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
 
     let actual = crc.finalize();
     if actual != header.payload_crc {
-        return Err(CodecError::ChecksumMismatch { expected: header.payload_crc, actual }.into());
+        return Err(CodecError::ChecksumMismatch {
+            expected: header.payload_crc,
+            actual,
+        }
+        .into());
     }
     let step = Instant::now();
     let image = codec::decode_payload(&header, payload)?;
     stages.decode = step.elapsed();
     stages.total = started.elapsed();
-    Ok(Fetched { image, header, segment_size, stages })
+    Ok(Fetched {
+        image,
+        header,
+        segment_size,
+        stages,
+    })
 }
 
 /// The generation a reader would get now, if anything is shared: cheap enough to poll.
 pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError> {
     let mut shm = endpoint.shared_memory()?;
-    Ok(shm.segment_files()?.iter().filter(|f| f.live).map(|f| f.generation).max())
+    Ok(shm
+        .segment_files()?
+        .iter()
+        .filter(|f| f.live)
+        .map(|f| f.generation)
+        .max())
 }
 
 /// What `shmimage info` and the window's inspector show about a key.
@@ -262,10 +293,15 @@ pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
 fn read_header_of(file: &SegmentFile) -> Result<Header, ShareError> {
     use std::io::Read;
     let mut bytes = [0u8; HEADER_LEN];
-    let mut handle = std::fs::File::open(&file.path)
-        .map_err(|err| ShmError::Io { action: "opening", path: file.path.clone(), source: err })?;
-    let read = handle
-        .read(&mut bytes)
-        .map_err(|err| ShmError::Io { action: "reading", path: file.path.clone(), source: err })?;
+    let mut handle = std::fs::File::open(&file.path).map_err(|err| ShmError::Io {
+        action: "opening",
+        path: file.path.clone(),
+        source: err,
+    })?;
+    let read = handle.read(&mut bytes).map_err(|err| ShmError::Io {
+        action: "reading",
+        path: file.path.clone(),
+        source: err,
+    })?;
     Ok(Header::parse(&bytes[..read], file.size)?)
 }

@@ -64,7 +64,9 @@ impl Header {
             return Err(CodecError::TooShort { len: segment_len });
         }
         if bytes[0..8] != MAGIC {
-            return Err(CodecError::ForeignData { starts_with: describe_start(bytes) });
+            return Err(CodecError::ForeignData {
+                starts_with: describe_start(bytes),
+            });
         }
         let version = u32_at(bytes, 8);
         if version != FORMAT_VERSION {
@@ -77,8 +79,10 @@ impl Header {
         if crc32fast::hash(&bytes[..HEADER_CRC_OFFSET]) != stored_crc {
             return Err(CodecError::HeaderDamaged);
         }
-        let encoding = Encoding::from_code(u32_at(bytes, 12))
-            .ok_or(CodecError::UnknownEncoding { code: u32_at(bytes, 12) })?;
+        let encoding =
+            Encoding::from_code(u32_at(bytes, 12)).ok_or(CodecError::UnknownEncoding {
+                code: u32_at(bytes, 12),
+            })?;
         let header = Self {
             encoding,
             width: u32_at(bytes, 16),
@@ -95,7 +99,10 @@ impl Header {
     fn check_sizes(&self, segment_len: u64) -> Result<(), CodecError> {
         let available = segment_len - HEADER_LEN as u64;
         if self.payload_len > available {
-            return Err(CodecError::PayloadTooLong { claimed: self.payload_len, available });
+            return Err(CodecError::PayloadTooLong {
+                claimed: self.payload_len,
+                available,
+            });
         }
         check_dimensions(self.width, self.height)?;
         if self.encoding == Encoding::Raw {
@@ -179,15 +186,30 @@ mod tests {
         let good = committed(&sample());
         let mut uncommitted = good.clone();
         uncommitted[COMMIT_OFFSET] = 0;
-        assert!(matches!(Header::parse(&uncommitted, 88), Err(CodecError::Incomplete)));
+        assert!(matches!(
+            Header::parse(&uncommitted, 88),
+            Err(CodecError::Incomplete)
+        ));
         let mut flipped = good.clone();
         flipped[17] ^= 1;
-        assert!(matches!(Header::parse(&flipped, 88), Err(CodecError::HeaderDamaged)));
+        assert!(matches!(
+            Header::parse(&flipped, 88),
+            Err(CodecError::HeaderDamaged)
+        ));
         let mut newer = good.clone();
         newer[8] = 2;
-        assert!(matches!(Header::parse(&newer, 88), Err(CodecError::UnsupportedVersion { found: 2 })));
-        assert!(matches!(Header::parse(&good, 80), Err(CodecError::PayloadTooLong { .. })));
-        assert!(matches!(Header::parse(&good[..10], 10), Err(CodecError::TooShort { .. })));
+        assert!(matches!(
+            Header::parse(&newer, 88),
+            Err(CodecError::UnsupportedVersion { found: 2 })
+        ));
+        assert!(matches!(
+            Header::parse(&good, 80),
+            Err(CodecError::PayloadTooLong { .. })
+        ));
+        assert!(matches!(
+            Header::parse(&good[..10], 10),
+            Err(CodecError::TooShort { .. })
+        ));
         let qt = [&[0u8, 0, 0, 1][..], b"\x89PNG\r\n\x1a\n", &[0; 52]].concat();
         let err = Header::parse(&qt, 64).unwrap_err();
         assert!(err.to_string().contains("Qt"), "{err}");
@@ -200,9 +222,15 @@ mod tests {
         header.height = 100_000;
         header.payload_len = 4 * 100_000 * 100_000;
         let bytes = committed(&header);
-        assert!(matches!(Header::parse(&bytes, u64::MAX / 2), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(
+            Header::parse(&bytes, u64::MAX / 2),
+            Err(CodecError::TooLarge { .. })
+        ));
         let mut liar = sample();
         liar.payload_len = 4 << 30;
-        assert!(matches!(Header::parse(&committed(&liar), 88), Err(CodecError::PayloadTooLong { .. })));
+        assert!(matches!(
+            Header::parse(&committed(&liar), 88),
+            Err(CodecError::PayloadTooLong { .. })
+        ));
     }
 }

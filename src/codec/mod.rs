@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits, RgbaImage};
+use image::{
+    DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits, RgbaImage,
+};
 
 pub use header::{HEADER_LEN, Header};
 
@@ -22,7 +24,8 @@ const MAX_DECODER_ALLOC: u64 = 2 * MAX_PIXELS * 4;
 
 /// File extensions this build decodes, for the file dialog's filter.
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "ico", "pbm", "pgm", "ppm", "pam", "tga", "qoi",
+    "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "ico", "pbm", "pgm", "ppm", "pam",
+    "tga", "qoi",
 ];
 
 /// How the pixels are stored after the header.
@@ -77,14 +80,21 @@ impl FromStr for Encoding {
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     #[error("cannot read {path}: {source}", path = path.display())]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{what} is not an image this program can read (it reads {formats})",
         formats = SUPPORTED_EXTENSIONS.join(", "))]
     NotAnImage { what: String },
 
     #[error("{what} is a damaged {format} image: {detail}")]
-    Damaged { what: String, format: String, detail: String },
+    Damaged {
+        what: String,
+        format: String,
+        detail: String,
+    },
 
     #[error("the image is {width}x{height} pixels, over the limit of {MAX_SIDE} pixels a side and {limit} megapixels",
         limit = MAX_PIXELS / (1024 * 1024))]
@@ -99,7 +109,10 @@ pub enum CodecError {
     #[error("the segment does not hold a shmimage image: it starts with {starts_with}")]
     ForeignData { starts_with: String },
 
-    #[error("the segment was written by a newer shmimage (format version {found}, this one reads {})", header::FORMAT_VERSION)]
+    #[error(
+        "the segment was written by a newer shmimage (format version {found}, this one reads {})",
+        header::FORMAT_VERSION
+    )]
     UnsupportedVersion { found: u32 },
 
     #[error("the image is incomplete: its publisher stopped while writing it; publish it again")]
@@ -114,10 +127,18 @@ pub enum CodecError {
     #[error("the segment claims {claimed} bytes of image but holds only {available}")]
     PayloadTooLong { claimed: u64, available: u64 },
 
-    #[error("the segment claims a {width}x{height} raw image but holds {payload_len} bytes of pixels")]
-    SizeMismatch { width: u32, height: u32, payload_len: u64 },
+    #[error(
+        "the segment claims a {width}x{height} raw image but holds {payload_len} bytes of pixels"
+    )]
+    SizeMismatch {
+        width: u32,
+        height: u32,
+        payload_len: u64,
+    },
 
-    #[error("the image is torn: its checksum is {actual:08x}, the header says {expected:08x}; it was changed while being read, try again")]
+    #[error(
+        "the image is torn: its checksum is {actual:08x}, the header says {expected:08x}; it was changed while being read, try again"
+    )]
     ChecksumMismatch { expected: u32, actual: u32 },
 }
 
@@ -132,7 +153,10 @@ pub struct LoadedImage {
 
 /// Reads and decodes an image file. See [`decode_bytes`].
 pub fn decode_file(path: &Path) -> Result<LoadedImage, CodecError> {
-    let bytes = std::fs::read(path).map_err(|source| CodecError::Unreadable { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| CodecError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     decode_bytes(&bytes, &path.display().to_string())
 }
 
@@ -140,19 +164,30 @@ pub fn decode_file(path: &Path) -> Result<LoadedImage, CodecError> {
 /// against the limits before the pixels are allocated, so a decompression bomb costs nothing.
 /// 16-bit, grey, palette and CMYK images are converted; EXIF orientation is applied.
 pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError> {
-    let not_an_image = || CodecError::NotAnImage { what: what.to_owned() };
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| not_an_image())?;
+    let not_an_image = || CodecError::NotAnImage {
+        what: what.to_owned(),
+    };
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| not_an_image())?;
     let format = reader.format().ok_or_else(not_an_image)?;
     reader.limits(decode_limits());
     let damaged = |err: image::ImageError| damaged(what, format, err);
     let mut decoder = reader.into_decoder().map_err(damaged)?;
     let (width, height) = decoder.dimensions();
     header::check_dimensions(width, height)?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(damaged)?;
     image.apply_orientation(orientation);
-    let note = (format == ImageFormat::Gif && is_animated_gif(bytes)).then(|| "animated GIF: showing its first frame".to_owned());
-    Ok(LoadedImage { image: image.into_rgba8(), format, note })
+    let note = (format == ImageFormat::Gif && is_animated_gif(bytes))
+        .then(|| "animated GIF: showing its first frame".to_owned());
+    Ok(LoadedImage {
+        image: image.into_rgba8(),
+        format,
+        note,
+    })
 }
 
 fn decode_limits() -> Limits {
@@ -170,13 +205,22 @@ fn damaged(what: &str, format: ImageFormat, err: image::ImageError) -> CodecErro
             format: format_name(format),
             detail: "it needs more memory than the limit allows".to_owned(),
         },
-        image::ImageError::Unsupported(_) => CodecError::NotAnImage { what: what.to_owned() },
-        other => CodecError::Damaged { what: what.to_owned(), format: format_name(format), detail: other.to_string() },
+        image::ImageError::Unsupported(_) => CodecError::NotAnImage {
+            what: what.to_owned(),
+        },
+        other => CodecError::Damaged {
+            what: what.to_owned(),
+            format: format_name(format),
+            detail: other.to_string(),
+        },
     }
 }
 
 fn format_name(format: ImageFormat) -> String {
-    format.extensions_str().first().map_or_else(|| format!("{format:?}"), |ext| ext.to_ascii_uppercase())
+    format
+        .extensions_str()
+        .first()
+        .map_or_else(|| format!("{format:?}"), |ext| ext.to_ascii_uppercase())
 }
 
 fn is_animated_gif(bytes: &[u8]) -> bool {
@@ -191,8 +235,15 @@ fn is_animated_gif(bytes: &[u8]) -> bool {
 pub fn encode_png(image: &RgbaImage) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(image.as_raw().len() / 2);
     PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
-        .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgba8)
-        .map_err(|err| CodecError::Encode { detail: err.to_string() })?;
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgba8,
+        )
+        .map_err(|err| CodecError::Encode {
+            detail: err.to_string(),
+        })?;
     Ok(out)
 }
 
@@ -202,13 +253,20 @@ pub fn save_image(image: &RgbaImage, path: &Path) -> Result<(), CodecError> {
         what: format!("{} (unknown extension)", path.display()),
     })?;
     let saved = if matches!(format, ImageFormat::Jpeg | ImageFormat::Pnm) {
-        DynamicImage::ImageRgba8(image.clone()).to_rgb8().save_with_format(path, format)
+        DynamicImage::ImageRgba8(image.clone())
+            .to_rgb8()
+            .save_with_format(path, format)
     } else {
         image.save_with_format(path, format)
     };
     saved.map_err(|err| match err {
-        image::ImageError::IoError(source) => CodecError::Unreadable { path: path.to_path_buf(), source },
-        other => CodecError::Encode { detail: format!("{}: {other}", path.display()) },
+        image::ImageError::IoError(source) => CodecError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => CodecError::Encode {
+            detail: format!("{}: {other}", path.display()),
+        },
     })
 }
 
@@ -216,18 +274,29 @@ pub fn save_image(image: &RgbaImage, path: &Path) -> Result<(), CodecError> {
 pub fn decode_payload(header: &Header, payload: Vec<u8>) -> Result<RgbaImage, CodecError> {
     let (width, height) = (header.width, header.height);
     let image = match header.encoding {
-        Encoding::Raw => RgbaImage::from_raw(width, height, payload)
-            .ok_or(CodecError::SizeMismatch { width, height, payload_len: header.payload_len })?,
+        Encoding::Raw => {
+            RgbaImage::from_raw(width, height, payload).ok_or(CodecError::SizeMismatch {
+                width,
+                height,
+                payload_len: header.payload_len,
+            })?
+        }
         Encoding::Png => {
             let loaded = decode_bytes(&payload, "the shared PNG")?;
             if loaded.format != ImageFormat::Png {
-                return Err(CodecError::NotAnImage { what: "the shared PNG".to_owned() });
+                return Err(CodecError::NotAnImage {
+                    what: "the shared PNG".to_owned(),
+                });
             }
             loaded.image
         }
     };
     if image.dimensions() != (width, height) {
-        return Err(CodecError::SizeMismatch { width, height, payload_len: header.payload_len });
+        return Err(CodecError::SizeMismatch {
+            width,
+            height,
+            payload_len: header.payload_len,
+        });
     }
     Ok(image)
 }
@@ -237,7 +306,9 @@ mod tests {
     use super::*;
 
     fn gradient(width: u32, height: u32) -> RgbaImage {
-        RgbaImage::from_fn(width, height, |x, y| image::Rgba([x as u8, y as u8, (x ^ y) as u8, 255 - x as u8]))
+        RgbaImage::from_fn(width, height, |x, y| {
+            image::Rgba([x as u8, y as u8, (x ^ y) as u8, 255 - x as u8])
+        })
     }
 
     #[test]

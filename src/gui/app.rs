@@ -122,7 +122,10 @@ impl ShmImageApp {
     fn endpoint(&self) -> Result<Endpoint, String> {
         match &self.dir {
             Some(dir) => Ok(Endpoint::in_dir(&self.key, dir.clone())),
-            None => Err(self.dir_error.clone().unwrap_or_else(|| "the segment directory cannot be used".to_owned())),
+            None => Err(self
+                .dir_error
+                .clone()
+                .unwrap_or_else(|| "the segment directory cannot be used".to_owned())),
         }
     }
 
@@ -138,7 +141,8 @@ impl ShmImageApp {
         };
         let (encoding, max_side) = (self.encoding, self.max_texture_side());
         self.start(Job::LoadingFile, format!("Loading {}…", path.display()));
-        self.worker.spawn(move || worker::load_and_publish(endpoint, path, encoding, max_side));
+        self.worker
+            .spawn(move || worker::load_and_publish(endpoint, path, encoding, max_side));
     }
 
     fn load_from_file(&mut self) {
@@ -160,7 +164,12 @@ impl ShmImageApp {
                 let (encoding, max_side) = (self.encoding, self.max_texture_side());
                 self.start(Job::LoadingFile, "Choose an image…".to_owned());
                 self.worker.spawn(move || match pollster::block_on(dialog) {
-                    Some(file) => worker::load_and_publish(endpoint, file.path().to_path_buf(), encoding, max_side),
+                    Some(file) => worker::load_and_publish(
+                        endpoint,
+                        file.path().to_path_buf(),
+                        encoding,
+                        max_side,
+                    ),
                     None => Outcome::Cancelled,
                 });
             }
@@ -173,7 +182,10 @@ impl ShmImageApp {
             Err(err) => return self.set_error(err),
         };
         let max_side = self.max_texture_side();
-        self.start(Job::Fetching, "Loading the image from shared memory…".to_owned());
+        self.start(
+            Job::Fetching,
+            "Loading the image from shared memory…".to_owned(),
+        );
         self.worker.spawn(move || worker::fetch(endpoint, max_side));
     }
 
@@ -194,12 +206,25 @@ impl ShmImageApp {
         match outcome {
             Outcome::Cancelled => {
                 self.busy = None;
-                self.status = if self.shown.is_some() { "Cancelled; the image is unchanged.".to_owned() } else { READY_TEXT.to_owned() };
+                self.status = if self.shown.is_some() {
+                    "Cancelled; the image is unchanged.".to_owned()
+                } else {
+                    READY_TEXT.to_owned()
+                };
                 self.status_is_error = false;
             }
-            Outcome::Published { image, publication, path, note, elapsed } => {
+            Outcome::Published {
+                image,
+                publication,
+                path,
+                note,
+                elapsed,
+            } => {
                 let header = publication.header;
-                let file = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let file = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 let caption = format!(
                     "{file} · {}x{} · {} · {} in shared memory · shared in {:.1} ms",
                     header.width,
@@ -232,7 +257,12 @@ impl ShmImageApp {
                 };
                 self.set_error(message);
             }
-            Outcome::Fetched { image, header, segment_size, elapsed } => {
+            Outcome::Fetched {
+                image,
+                header,
+                segment_size,
+                elapsed,
+            } => {
                 let caption = format!(
                     "{}x{} · {} · {} from shared memory · generation {} from pid {} · read in {:.1} ms",
                     header.width,
@@ -255,7 +285,10 @@ impl ShmImageApp {
             Outcome::FetchFailed(error) => {
                 let message = match &error {
                     ShareError::Shm(ShmError::NotFound { .. }) => {
-                        format!("Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{}\".)", self.key)
+                        format!(
+                            "Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{}\".)",
+                            self.key
+                        )
                     }
                     _ => format!("Unable to load the image from shared memory: {error}."),
                 };
@@ -268,7 +301,10 @@ impl ShmImageApp {
             Outcome::Probed(result) => {
                 self.probing = false;
                 if let Ok(Some(generation)) = result {
-                    if self.follow && self.busy.is_none() && Some(generation) != self.shown_generation {
+                    if self.follow
+                        && self.busy.is_none()
+                        && Some(generation) != self.shown_generation
+                    {
                         self.load_from_memory();
                     }
                 }
@@ -277,9 +313,15 @@ impl ShmImageApp {
     }
 
     fn show(&mut self, image: DisplayImage, caption: String) {
-        let texture = self.ctx.load_texture("shown-image", image.pixels, TextureOptions::LINEAR);
+        let texture = self
+            .ctx
+            .load_texture("shown-image", image.pixels, TextureOptions::LINEAR);
         // Replacing the handle frees the previous texture.
-        self.shown = Some(Shown { texture, full_size: image.full_size, caption });
+        self.shown = Some(Shown {
+            texture,
+            full_size: image.full_size,
+            caption,
+        });
     }
 
     /// Background polling for follow mode and the open inspector.
@@ -289,17 +331,23 @@ impl ShmImageApp {
                 if let Ok(endpoint) = self.endpoint() {
                     self.probing = true;
                     self.last_probe = Instant::now();
-                    self.worker.spawn(move || Outcome::Probed(share::newest_generation(&endpoint)));
+                    self.worker
+                        .spawn(move || Outcome::Probed(share::newest_generation(&endpoint)));
                 }
             }
             self.ctx.request_repaint_after(FOLLOW_POLL);
         }
         if self.inspector_open {
-            if !self.inspecting && self.last_inspect.is_none_or(|t| t.elapsed() >= INSPECT_POLL) {
+            if !self.inspecting
+                && self
+                    .last_inspect
+                    .is_none_or(|t| t.elapsed() >= INSPECT_POLL)
+            {
                 if let Ok(endpoint) = self.endpoint() {
                     self.inspecting = true;
                     self.last_inspect = Some(Instant::now());
-                    self.worker.spawn(move || Outcome::Inspected(share::inspect(&endpoint)));
+                    self.worker
+                        .spawn(move || Outcome::Inspected(share::inspect(&endpoint)));
                 }
             }
             self.ctx.request_repaint_after(INSPECT_POLL);
@@ -318,7 +366,10 @@ impl ShmImageApp {
         egui::Panel::top("key-bar").show(ui, |ui| self.key_bar(ui, &mut commands));
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         if self.inspector_open {
-            egui::Panel::right("inspector").resizable(true).default_size(320.0).show(ui, |ui| self.inspector(ui, &mut commands));
+            egui::Panel::right("inspector")
+                .resizable(true)
+                .default_size(320.0)
+                .show(ui, |ui| self.inspector(ui, &mut commands));
         }
         egui::CentralPanel::default().show(ui, |ui| self.main_area(ui, &mut commands));
         self.crash_confirmation(ui.ctx(), &mut commands);
@@ -347,7 +398,13 @@ impl ShmImageApp {
                 self.inspector_open = !self.inspector_open;
             }
             if idle {
-                if let Some(path) = input.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).find(|p| !p.as_os_str().is_empty()) {
+                if let Some(path) = input
+                    .raw
+                    .dropped_files
+                    .iter()
+                    .map(|f| f.path().to_path_buf())
+                    .find(|p| !p.as_os_str().is_empty())
+                {
                     commands.push(Command::LoadPath(path));
                 }
             }
@@ -357,11 +414,14 @@ impl ShmImageApp {
     fn key_bar(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         ui.horizontal(|ui| {
             let key_label = ui.label("Key:");
-            let edit = ui.add(egui::TextEdit::singleline(&mut self.key).desired_width(200.0)).labelled_by(key_label.id);
+            let edit = ui
+                .add(egui::TextEdit::singleline(&mut self.key).desired_width(200.0))
+                .labelled_by(key_label.id);
             if edit.changed() {
                 self.shown_generation = None;
                 self.last_inspect = None;
-                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
+                ui.ctx()
+                    .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
             }
             let encoding_label = ui.label("Encoding:");
             egui::ComboBox::from_id_salt("encoding")
@@ -373,10 +433,15 @@ impl ShmImageApp {
                 .response
                 .labelled_by(encoding_label.id)
                 .on_hover_text("How the image is stored in the segment");
-            if ui.button("Open another window").on_hover_text("Start a second shmimage with the same key").clicked() {
+            if ui
+                .button("Open another window")
+                .on_hover_text("Start a second shmimage with the same key")
+                .clicked()
+            {
                 commands.push(Command::OpenAnotherWindow);
             }
-            ui.toggle_value(&mut self.inspector_open, "Inspector").on_hover_text(shortcut_hint(ui, &INSPECTOR_SHORTCUT));
+            ui.toggle_value(&mut self.inspector_open, "Inspector")
+                .on_hover_text(shortcut_hint(ui, &INSPECTOR_SHORTCUT));
         });
     }
 
@@ -387,7 +452,11 @@ impl ShmImageApp {
                 ui.ctx().request_repaint_after(Duration::from_millis(100));
             }
             let text = RichText::new(&self.status);
-            let text = if self.status_is_error { text.color(Color32::from_rgb(220, 60, 60)) } else { text };
+            let text = if self.status_is_error {
+                text.color(Color32::from_rgb(220, 60, 60))
+            } else {
+                text
+            };
             ui.label(text);
         });
     }
@@ -397,7 +466,10 @@ impl ShmImageApp {
         let wide = egui::vec2(ui.available_width(), 32.0);
         let file_button = ui
             .add_enabled(idle, egui::Button::new(LOAD_FILE_LABEL).min_size(wide))
-            .on_hover_text(format!("Choose an image and share it ({}); or drop a file on the window", shortcut_hint(ui, &LOAD_FILE_SHORTCUT)));
+            .on_hover_text(format!(
+                "Choose an image and share it ({}); or drop a file on the window",
+                shortcut_hint(ui, &LOAD_FILE_SHORTCUT)
+            ));
         if file_button.clicked() {
             commands.push(Command::LoadFromFile);
         }
@@ -412,19 +484,30 @@ impl ShmImageApp {
         ui.horizontal(|ui| {
             let button_width = (ui.available_width() - 90.0).max(120.0);
             let memory_button = ui
-                .add_enabled(idle, egui::Button::new(LOAD_MEMORY_LABEL).min_size(egui::vec2(button_width, 32.0)))
-                .on_hover_text(format!("Show the image shared under the key ({})", shortcut_hint(ui, &LOAD_MEMORY_SHORTCUT)));
+                .add_enabled(
+                    idle,
+                    egui::Button::new(LOAD_MEMORY_LABEL).min_size(egui::vec2(button_width, 32.0)),
+                )
+                .on_hover_text(format!(
+                    "Show the image shared under the key ({})",
+                    shortcut_hint(ui, &LOAD_MEMORY_SHORTCUT)
+                ));
             if memory_button.clicked() {
                 commands.push(Command::LoadFromMemory);
             }
-            ui.checkbox(&mut self.follow, "Follow").on_hover_text("Show every new image published under the key");
+            ui.checkbox(&mut self.follow, "Follow")
+                .on_hover_text("Show every new image published under the key");
         });
     }
 
     fn image_area(&mut self, ui: &mut egui::Ui) {
         let Some(shown) = &self.shown else {
             ui.centered_and_justified(|ui| {
-                let text = if self.busy.is_some() { "Working…" } else { IDLE_TEXT };
+                let text = if self.busy.is_some() {
+                    "Working…"
+                } else {
+                    IDLE_TEXT
+                };
                 ui.label(RichText::new(text).size(15.0));
             });
             return;
@@ -433,7 +516,11 @@ impl ShmImageApp {
             ui.label(RichText::new(&shown.caption).small());
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let label = if self.actual_size { "Fit" } else { "100%" };
-                if ui.small_button(label).on_hover_text("Toggle between fit-to-window and actual pixels").clicked() {
+                if ui
+                    .small_button(label)
+                    .on_hover_text("Toggle between fit-to-window and actual pixels")
+                    .clicked()
+                {
                     self.actual_size = !self.actual_size;
                 }
             });
@@ -441,16 +528,22 @@ impl ShmImageApp {
         let texture_size = shown.texture.size_vec2();
         if self.actual_size {
             // One image pixel per screen pixel (a downscaled texture is stretched back to full size).
-            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32) / ui.ctx().pixels_per_point();
+            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32)
+                / ui.ctx().pixels_per_point();
             egui::ScrollArea::both().show(ui, |ui| {
                 ui.add(egui::Image::new((shown.texture.id(), full)));
             });
         } else {
             let available = ui.available_size();
-            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32) / ui.ctx().pixels_per_point();
+            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32)
+                / ui.ctx().pixels_per_point();
             // Never enlarge: an image that fits is drawn 1:1, so it stays crisp.
             let scale = (available.x / full.x).min(available.y / full.y).min(1.0);
-            let size = if texture_size.x > 0.0 { full * scale } else { full };
+            let size = if texture_size.x > 0.0 {
+                full * scale
+            } else {
+                full
+            };
             ui.centered_and_justified(|ui| {
                 ui.add(egui::Image::new((shown.texture.id(), size)));
             });
@@ -509,7 +602,12 @@ impl ShmImageApp {
     }
 
     fn open_another_window(&mut self) {
-        let spawned = std::env::current_exe().and_then(|exe| std::process::Command::new(exe).arg("--key").arg(&self.key).spawn());
+        let spawned = std::env::current_exe().and_then(|exe| {
+            std::process::Command::new(exe)
+                .arg("--key")
+                .arg(&self.key)
+                .spawn()
+        });
         match spawned {
             // The child is not waited for: it is an independent window.
             Ok(child) => {
@@ -522,34 +620,53 @@ impl ShmImageApp {
 }
 
 fn inspection_grid(ui: &mut egui::Ui, inspection: &Inspection) {
-    egui::Grid::new("inspection").num_columns(2).striped(true).show(ui, |ui| {
-        let mut row = |name: &str, value: String| {
-            ui.label(name);
-            ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
-            ui.end_row();
-        };
-        row("Key", inspection.key.clone());
-        row("Native key", inspection.native_key.clone());
-        row("Directory", inspection.dir.display().to_string());
-        row("Lock", inspection.lock_path.display().to_string());
-        if inspection.segments.is_empty() {
-            row("Segment", "none: nothing is shared".to_owned());
-        }
-        for (file, header) in inspection.segments.iter().rev() {
-            row("Segment", file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-            row("  State", if file.live { "live".to_owned() } else { "leftover of a dead process".to_owned() });
-            row("  Generation", file.generation.to_string());
-            row("  Size", format!("{} ({} bytes)", human_bytes(file.size), file.size));
-            match header {
-                Ok(h) => {
-                    row("  Encoding", h.encoding.to_string());
-                    row("  Dimensions", format!("{}x{}", h.width, h.height));
-                    row("  Publisher", format!("pid {}", h.publisher_pid));
-                }
-                Err(err) => row("  Contents", format!("unreadable: {err}")),
+    egui::Grid::new("inspection")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut row = |name: &str, value: String| {
+                ui.label(name);
+                ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+                ui.end_row();
+            };
+            row("Key", inspection.key.clone());
+            row("Native key", inspection.native_key.clone());
+            row("Directory", inspection.dir.display().to_string());
+            row("Lock", inspection.lock_path.display().to_string());
+            if inspection.segments.is_empty() {
+                row("Segment", "none: nothing is shared".to_owned());
             }
-        }
-    });
+            for (file, header) in inspection.segments.iter().rev() {
+                row(
+                    "Segment",
+                    file.path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
+                row(
+                    "  State",
+                    if file.live {
+                        "live".to_owned()
+                    } else {
+                        "leftover of a dead process".to_owned()
+                    },
+                );
+                row("  Generation", file.generation.to_string());
+                row(
+                    "  Size",
+                    format!("{} ({} bytes)", human_bytes(file.size), file.size),
+                );
+                match header {
+                    Ok(h) => {
+                        row("  Encoding", h.encoding.to_string());
+                        row("  Dimensions", format!("{}x{}", h.width, h.height));
+                        row("  Publisher", format!("pid {}", h.publisher_pid));
+                    }
+                    Err(err) => row("  Contents", format!("unreadable: {err}")),
+                }
+            }
+        });
 }
 
 fn shortcut_hint(ui: &egui::Ui, shortcut: &KeyboardShortcut) -> String {
@@ -564,7 +681,11 @@ pub fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} bytes") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 impl eframe::App for ShmImageApp {

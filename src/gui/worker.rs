@@ -21,9 +21,23 @@ pub struct DisplayImage {
 pub enum Outcome {
     /// The dialog was cancelled: nothing changes.
     Cancelled,
-    Published { image: DisplayImage, publication: Publication, path: PathBuf, note: Option<String>, elapsed: Duration },
-    LoadFailed { path: Option<PathBuf>, error: ShareError },
-    Fetched { image: DisplayImage, header: Header, segment_size: usize, elapsed: Duration },
+    Published {
+        image: DisplayImage,
+        publication: Publication,
+        path: PathBuf,
+        note: Option<String>,
+        elapsed: Duration,
+    },
+    LoadFailed {
+        path: Option<PathBuf>,
+        error: ShareError,
+    },
+    Fetched {
+        image: DisplayImage,
+        header: Header,
+        segment_size: usize,
+        elapsed: Duration,
+    },
     FetchFailed(ShareError),
     Inspected(Result<Inspection, ShareError>),
     /// Follow mode's cheap poll: the newest live generation, if any.
@@ -39,17 +53,23 @@ pub struct Worker {
 impl Worker {
     pub fn new(repaint: egui::Context) -> Self {
         let (sender, results) = channel();
-        Self { results, sender, repaint }
+        Self {
+            results,
+            sender,
+            repaint,
+        }
     }
 
     /// Runs `job` on a new thread; its outcome arrives through [`Worker::poll`].
     pub fn spawn(&self, job: impl FnOnce() -> Outcome + Send + 'static) {
         let sender = self.sender.clone();
         let repaint = self.repaint.clone();
-        let spawned = std::thread::Builder::new().name("shmimage-worker".to_owned()).spawn(move || {
-            let _ = sender.send(job());
-            repaint.request_repaint();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("shmimage-worker".to_owned())
+            .spawn(move || {
+                let _ = sender.send(job());
+                repaint.request_repaint();
+            });
         if let Err(err) = spawned {
             log::error!("cannot start a worker thread: {err}");
         }
@@ -61,16 +81,28 @@ impl Worker {
 
     /// Drops a value on a worker thread: a publication's drop detaches, which takes the lock.
     pub fn drop_in_background<T: Send + 'static>(value: T) {
-        let _ = std::thread::Builder::new().name("shmimage-detach".to_owned()).spawn(move || drop(value));
+        let _ = std::thread::Builder::new()
+            .name("shmimage-detach".to_owned())
+            .spawn(move || drop(value));
     }
 }
 
 /// Decodes `path`, shows it and publishes it (Qt's `loadFromFile`).
-pub fn load_and_publish(endpoint: Endpoint, path: PathBuf, encoding: Encoding, max_side: usize) -> Outcome {
+pub fn load_and_publish(
+    endpoint: Endpoint,
+    path: PathBuf,
+    encoding: Encoding,
+    max_side: usize,
+) -> Outcome {
     let started = Instant::now();
     let loaded = match codec::decode_file(&path) {
         Ok(loaded) => loaded,
-        Err(error) => return Outcome::LoadFailed { path: Some(path), error: error.into() },
+        Err(error) => {
+            return Outcome::LoadFailed {
+                path: Some(path),
+                error: error.into(),
+            };
+        }
     };
     match share::publish(&endpoint, &loaded.image, encoding) {
         Ok(publication) => Outcome::Published {
@@ -80,7 +112,10 @@ pub fn load_and_publish(endpoint: Endpoint, path: PathBuf, encoding: Encoding, m
             note: loaded.note,
             elapsed: started.elapsed(),
         },
-        Err(error) => Outcome::LoadFailed { path: Some(path), error },
+        Err(error) => Outcome::LoadFailed {
+            path: Some(path),
+            error,
+        },
     }
 }
 
@@ -111,5 +146,8 @@ pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
         image
     };
     let size = [image.width() as usize, image.height() as usize];
-    DisplayImage { pixels: egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()), full_size }
+    DisplayImage {
+        pixels: egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
+        full_size,
+    }
 }

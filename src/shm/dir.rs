@@ -57,7 +57,11 @@ impl SegmentDir {
 #[cfg(target_os = "linux")]
 fn default_path() -> PathBuf {
     let base = Path::new("/dev/shm");
-    let base = if base.is_dir() { base.to_path_buf() } else { std::env::temp_dir() };
+    let base = if base.is_dir() {
+        base.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
     base.join(format!("shmimage-{}", super::sys::effective_uid()))
 }
 
@@ -69,7 +73,10 @@ fn default_path() -> PathBuf {
 #[cfg(windows)]
 fn default_path() -> PathBuf {
     let user = std::env::var("USERNAME").unwrap_or_else(|_| "user".to_owned());
-    let user: String = user.chars().filter(|c| !matches!(c, '\\' | '/' | ':')).collect();
+    let user: String = user
+        .chars()
+        .filter(|c| !matches!(c, '\\' | '/' | ':'))
+        .collect();
     std::env::temp_dir().join(format!("shmimage-{user}"))
 }
 
@@ -92,10 +99,16 @@ fn create_private_dir(path: &Path) -> Result<(), ShmError> {
 
 fn check_private_dir(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
     if !meta.file_type().is_dir() {
-        let what = if meta.file_type().is_symlink() { "a symbolic link" } else { "not a directory" };
+        let what = if meta.file_type().is_symlink() {
+            "a symbolic link"
+        } else {
+            "not a directory"
+        };
         return Err(ShmError::PermissionDenied {
             path: path.to_path_buf(),
-            detail: format!("the segment directory is {what}; remove it or set {DIR_ENV} to another directory"),
+            detail: format!(
+                "the segment directory is {what}; remove it or set {DIR_ENV} to another directory"
+            ),
         });
     }
     #[cfg(unix)]
@@ -166,7 +179,9 @@ pub(crate) fn open_file(path: &Path, how: OpenFor) -> io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     #[cfg(windows)]
     {
@@ -205,7 +220,10 @@ mod tests {
         fs::create_dir(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
         SegmentDir::at(&path).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]
@@ -228,7 +246,10 @@ mod tests {
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(open_file(&link, OpenFor::Reading).is_err());
         let fifo = tmp.path().join("fifo");
-        let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(status.success());
         // Must return an error at once rather than block waiting for a FIFO writer.
         let err = open_file(&fifo, OpenFor::Reading).unwrap_err();

@@ -38,14 +38,21 @@ pub enum ShmError {
 
     #[error("the segment is locked by another process{holder}; waited {waited:?}, try again when it finishes",
         holder = holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default())]
-    LockTimeout { holder: Option<u32>, waited: Duration },
+    LockTimeout {
+        holder: Option<u32>,
+        waited: Duration,
+    },
 
     #[error("cannot lock {path}: {source}", path = path.display())]
     LockFailed { path: PathBuf, source: io::Error },
 
     #[error("not enough shared memory for {needed} bytes in {dir}: {source}; free some space or share a smaller image",
         dir = dir.display())]
-    OutOfResources { needed: u64, dir: PathBuf, source: io::Error },
+    OutOfResources {
+        needed: u64,
+        dir: PathBuf,
+        source: io::Error,
+    },
 
     #[error("no segment is attached; attach or create one first")]
     NotAttached,
@@ -57,7 +64,11 @@ pub enum ShmError {
     Tampered { path: PathBuf, detail: String },
 
     #[error("{action} failed for {path}: {source}", path = path.display())]
-    Io { action: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl ShmError {

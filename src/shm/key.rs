@@ -74,12 +74,23 @@ mod tests {
     #[test]
     fn hostile_keys_become_safe_bounded_names() {
         let long = "a".repeat(10_000);
-        for key in ["../../etc/x", "a\0b", long.as_str(), "😀🎉", "/", "C:\\Windows", ".."] {
+        for key in [
+            "../../etc/x",
+            "a\0b",
+            long.as_str(),
+            "😀🎉",
+            "/",
+            "C:\\Windows",
+            "..",
+        ] {
             let native = native_key_for(key).unwrap();
             assert!(validate_native_key(&native).is_ok(), "{key:?} -> {native}");
             assert!(native.len() <= MAX_READABLE_CHARS + 41);
         }
-        assert_ne!(native_key_for("a/b").unwrap(), native_key_for("ab").unwrap());
+        assert_ne!(
+            native_key_for("a/b").unwrap(),
+            native_key_for("ab").unwrap()
+        );
     }
 
     #[test]

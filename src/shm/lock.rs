@@ -48,9 +48,16 @@ impl KeyLock {
                 });
             }
         }
-        let lock = create_named_lock(&lock_path, native_key)
-            .map_err(|err| ShmError::LockFailed { path: lock_path.clone(), source: io::Error::other(err) })?;
-        Ok(Self { lock, lock_path, state_path })
+        let lock =
+            create_named_lock(&lock_path, native_key).map_err(|err| ShmError::LockFailed {
+                path: lock_path.clone(),
+                source: io::Error::other(err),
+            })?;
+        Ok(Self {
+            lock,
+            lock_path,
+            state_path,
+        })
     }
 
     /// Takes the lock, polling until `timeout`; a holder that never lets go gives
@@ -62,8 +69,14 @@ impl KeyLock {
             match self.lock.try_lock() {
                 Ok(guard) => break guard,
                 Err(named_lock::Error::WouldBlock) if pause == FIRST_PAUSE => {
-                    let holder = self.holder_pid().map(|pid| format!(" by pid {pid}")).unwrap_or_default();
-                    log::info!("waiting for the lock held{holder} ({})", self.lock_path.display());
+                    let holder = self
+                        .holder_pid()
+                        .map(|pid| format!(" by pid {pid}"))
+                        .unwrap_or_default();
+                    log::info!(
+                        "waiting for the lock held{holder} ({})",
+                        self.lock_path.display()
+                    );
                 }
                 Err(named_lock::Error::WouldBlock) => {}
                 Err(err) => {
@@ -74,7 +87,10 @@ impl KeyLock {
                 }
             }
             if started.elapsed() >= timeout {
-                return Err(ShmError::LockTimeout { holder: self.holder_pid(), waited: timeout });
+                return Err(ShmError::LockTimeout {
+                    holder: self.holder_pid(),
+                    waited: timeout,
+                });
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(10));
@@ -85,7 +101,11 @@ impl KeyLock {
                 _ => Err(err),
             })
             .map_err(|err| ShmError::io("opening the state file", &self.state_path, err))?;
-        let mut held = KeyLockGuard { state, _owner: PhantomData, _guard: guard };
+        let mut held = KeyLockGuard {
+            state,
+            _owner: PhantomData,
+            _guard: guard,
+        };
         held.write_holder(std::process::id());
         Ok(held)
     }
@@ -143,13 +163,21 @@ fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
 #[cfg(windows)]
 fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
     let read = std::os::windows::fs::FileExt::seek_read(file, buf, offset)?;
-    if read == buf.len() { Ok(()) } else { Err(io::ErrorKind::UnexpectedEof.into()) }
+    if read == buf.len() {
+        Ok(())
+    } else {
+        Err(io::ErrorKind::UnexpectedEof.into())
+    }
 }
 
 #[cfg(windows)]
 fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
     let written = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
-    if written == buf.len() { Ok(()) } else { Err(io::ErrorKind::WriteZero.into()) }
+    if written == buf.len() {
+        Ok(())
+    } else {
+        Err(io::ErrorKind::WriteZero.into())
+    }
 }
 
 #[cfg(unix)]

@@ -94,7 +94,14 @@ impl SharedMemory {
     }
 
     fn with_parts(key: Option<String>, native_key: String, dir: SegmentDir) -> Self {
-        Self { key, native_key, dir, key_lock: None, lock_timeout: DEFAULT_LOCK_TIMEOUT, attached: None }
+        Self {
+            key,
+            native_key,
+            dir,
+            key_lock: None,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            attached: None,
+        }
     }
 
     pub fn set_lock_timeout(&mut self, timeout: Duration) {
@@ -140,7 +147,11 @@ impl SharedMemory {
 
     pub fn access_mode(&self) -> Option<AccessMode> {
         self.attached.as_ref().map(|a| {
-            if a.mapping.is_writable() { AccessMode::ReadWrite } else { AccessMode::ReadOnly }
+            if a.mapping.is_writable() {
+                AccessMode::ReadWrite
+            } else {
+                AccessMode::ReadOnly
+            }
         })
     }
 
@@ -160,7 +171,10 @@ impl SharedMemory {
 
     fn create_segment(&mut self, size: usize, replace: bool) -> Result<(), ShmError> {
         if size == 0 {
-            return Err(ShmError::InvalidSize { size: 0, reason: "a segment needs at least one byte".to_owned() });
+            return Err(ShmError::InvalidSize {
+                size: 0,
+                reason: "a segment needs at least one byte".to_owned(),
+            });
         }
         self.detach();
         let display_key = self.display_key();
@@ -234,10 +248,16 @@ impl SharedMemory {
         if file_len < attachment.mapping.len() as u64 {
             return Err(ShmError::Tampered {
                 path: attachment.path.clone(),
-                detail: format!("it was cut from {} to {file_len} bytes", attachment.mapping.len()),
+                detail: format!(
+                    "it was cut from {} to {file_len} bytes",
+                    attachment.mapping.len()
+                ),
             });
         }
-        Ok(SegmentAccess { attachment, _guard: guard })
+        Ok(SegmentAccess {
+            attachment,
+            _guard: guard,
+        })
     }
 
     /// Every segment file under this key, live or leftover, without changing anything.
@@ -256,7 +276,11 @@ impl SharedMemory {
 }
 
 /// Opens the key's lock on first use; a free function so that the borrow covers only that field.
-fn open_key_lock<'a>(slot: &'a mut Option<KeyLock>, dir: &Path, native_key: &str) -> Result<&'a KeyLock, ShmError> {
+fn open_key_lock<'a>(
+    slot: &'a mut Option<KeyLock>,
+    dir: &Path,
+    native_key: &str,
+) -> Result<&'a KeyLock, ShmError> {
     if slot.is_none() {
         *slot = Some(KeyLock::open(dir, native_key)?);
     }
@@ -306,13 +330,19 @@ impl SegmentAccess<'_> {
 
     /// Makes written bytes visible to readers of the file (not only of the mapping).
     pub fn flush(&self) -> Result<(), ShmError> {
-        self.attachment.mapping.flush().map_err(|err| ShmError::io("flushing", &self.attachment.path, err))
+        self.attachment
+            .mapping
+            .flush()
+            .map_err(|err| ShmError::io("flushing", &self.attachment.path, err))
     }
 
     fn out_of_range(&self, offset: usize, len: usize) -> ShmError {
         ShmError::InvalidSize {
             size: self.size() as u64,
-            reason: format!("bytes {offset}..{} lie outside the segment", offset.saturating_add(len)),
+            reason: format!(
+                "bytes {offset}..{} lie outside the segment",
+                offset.saturating_add(len)
+            ),
         }
     }
 }
@@ -334,7 +364,8 @@ fn parse_segment_name(name: &str) -> Option<(&str, u64)> {
 /// not a regular file (a planted symlink, a directory) is an error rather than skipped, so the
 /// user learns about it.
 fn list_segment_files(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, ShmError> {
-    let entries = fs::read_dir(dir).map_err(|err| ShmError::io("listing the segment directory", dir, err))?;
+    let entries =
+        fs::read_dir(dir).map_err(|err| ShmError::io("listing the segment directory", dir, err))?;
     let mut files = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -346,7 +377,10 @@ fn list_segment_files(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, 
         }
         let path = entry.path();
         if let Entry::Other(what) = dir::entry_at(&path)? {
-            return Err(ShmError::Tampered { path, detail: format!("{what} sits where a segment file should be") });
+            return Err(ShmError::Tampered {
+                path,
+                detail: format!("{what} sits where a segment file should be"),
+            });
         }
         let file = match dir::open_file(&path, OpenFor::Reading) {
             Ok(file) => file,
@@ -354,7 +388,12 @@ fn list_segment_files(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, 
             Err(err) => return Err(ShmError::io("opening a segment file", &path, err)),
         };
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        files.push(SegmentFile { path, generation, size, live: is_held(&file) });
+        files.push(SegmentFile {
+            path,
+            generation,
+            size,
+            live: is_held(&file),
+        });
     }
     Ok(files)
 }
@@ -397,25 +436,44 @@ fn remove_if_stale(path: &Path) -> Result<bool, ShmError> {
     Ok(true)
 }
 
-fn new_segment_file(path: &Path, dir: &Path, size: usize, generation: u64) -> Result<Attachment, ShmError> {
-    let file = dir::open_file(path, OpenFor::CreatingNew).map_err(|err| ShmError::io("creating", path, err))?;
+fn new_segment_file(
+    path: &Path,
+    dir: &Path,
+    size: usize,
+    generation: u64,
+) -> Result<Attachment, ShmError> {
+    let file = dir::open_file(path, OpenFor::CreatingNew)
+        .map_err(|err| ShmError::io("creating", path, err))?;
     let cleanup = |err: ShmError| {
         let _ = fs::remove_file(path);
         err
     };
     // Held from the first moment, so nobody can mistake the new file for a leftover.
-    file.try_lock_shared().map_err(|err| cleanup(ShmError::LockFailed { path: path.to_path_buf(), source: err.into() }))?;
+    file.try_lock_shared().map_err(|err| {
+        cleanup(ShmError::LockFailed {
+            path: path.to_path_buf(),
+            source: err.into(),
+        })
+    })?;
     // Reserve the pages now: on a full /dev/shm this fails here, instead of SIGBUS on first write.
     fs4::FileExt::allocate(&file, size as u64).map_err(|err| {
         cleanup(match err.raw_os_error() {
-            Some(code) if is_out_of_space(code) => {
-                ShmError::OutOfResources { needed: size as u64, dir: dir.to_path_buf(), source: err }
-            }
+            Some(code) if is_out_of_space(code) => ShmError::OutOfResources {
+                needed: size as u64,
+                dir: dir.to_path_buf(),
+                source: err,
+            },
             _ => ShmError::io("reserving space for", path, err),
         })
     })?;
-    let mapping = Mapping::read_write(&file, size).map_err(|err| cleanup(ShmError::io("mapping", path, err)))?;
-    Ok(Attachment { file, mapping, path: path.to_path_buf(), generation })
+    let mapping = Mapping::read_write(&file, size)
+        .map_err(|err| cleanup(ShmError::io("mapping", path, err)))?;
+    Ok(Attachment {
+        file,
+        mapping,
+        path: path.to_path_buf(),
+        generation,
+    })
 }
 
 fn is_out_of_space(code: i32) -> bool {
@@ -432,26 +490,46 @@ fn attach_file(segment: &SegmentFile, mode: AccessMode) -> Result<Attachment, Sh
         AccessMode::ReadWrite => OpenFor::ReadWrite,
     };
     let file = dir::open_file(path, how).map_err(|err| ShmError::io("opening", path, err))?;
-    file.try_lock_shared().map_err(|err| ShmError::LockFailed { path: path.clone(), source: err.into() })?;
-    let size = file.metadata().map_err(|err| ShmError::io("checking", path, err))?.len();
-    let len = usize::try_from(size).ok().filter(|len| *len > 0).ok_or_else(|| ShmError::Tampered {
+    file.try_lock_shared().map_err(|err| ShmError::LockFailed {
         path: path.clone(),
-        detail: format!("its size of {size} bytes cannot be mapped"),
+        source: err.into(),
     })?;
+    let size = file
+        .metadata()
+        .map_err(|err| ShmError::io("checking", path, err))?
+        .len();
+    let len = usize::try_from(size)
+        .ok()
+        .filter(|len| *len > 0)
+        .ok_or_else(|| ShmError::Tampered {
+            path: path.clone(),
+            detail: format!("its size of {size} bytes cannot be mapped"),
+        })?;
     let mapping = match mode {
         AccessMode::ReadOnly => Mapping::read_only(&file, len),
         AccessMode::ReadWrite => Mapping::read_write(&file, len),
     }
     .map_err(|err| ShmError::io("mapping", path, err))?;
-    Ok(Attachment { file, mapping, path: path.clone(), generation: segment.generation })
+    Ok(Attachment {
+        file,
+        mapping,
+        path: path.clone(),
+        generation: segment.generation,
+    })
 }
 
 /// Removes every leftover of dead processes in `dir`, for all keys (`shmimage clean`).
 pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
-    let entries = fs::read_dir(dir.path()).map_err(|err| ShmError::io("listing the segment directory", dir.path(), err))?;
+    let entries = fs::read_dir(dir.path())
+        .map_err(|err| ShmError::io("listing the segment directory", dir.path(), err))?;
     let mut native_keys: Vec<String> = entries
         .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(parse_segment_name).map(|(k, _)| k.to_owned()))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(parse_segment_name)
+                .map(|(k, _)| k.to_owned())
+        })
         .collect();
     native_keys.sort();
     native_keys.dedup();
@@ -461,7 +539,10 @@ pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
         let _guard = key_lock.acquire(DEFAULT_LOCK_TIMEOUT)?;
         for file in list_segment_files(dir.path(), &native_key)? {
             if !file.live && remove_if_stale(&file.path)? {
-                removed.push(Reclaimed { path: file.path, size: file.size });
+                removed.push(Reclaimed {
+                    path: file.path,
+                    size: file.size,
+                });
             }
         }
     }
@@ -492,7 +573,10 @@ mod tests {
         let mut first = SharedMemory::in_dir("k", dir.clone()).unwrap();
         first.create(10).unwrap();
         let mut second = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        assert_eq!(second.create(10).unwrap_err().kind(), SharedMemoryError::AlreadyExists);
+        assert_eq!(
+            second.create(10).unwrap_err().kind(),
+            SharedMemoryError::AlreadyExists
+        );
         second.create_replacing(20).unwrap();
         assert_eq!(second.generation(), Some(2));
     }
@@ -512,7 +596,10 @@ mod tests {
         {
             let mut access = reader.lock().unwrap();
             access.read(0, &mut out).unwrap();
-            assert_eq!(access.write(0, b"x").unwrap_err().kind(), SharedMemoryError::PermissionDenied);
+            assert_eq!(
+                access.write(0, b"x").unwrap_err().kind(),
+                SharedMemoryError::PermissionDenied
+            );
             assert!(access.read(1, &mut out).is_err());
         }
         assert_eq!(&out, b"hello");
@@ -536,7 +623,11 @@ mod tests {
         reader.detach();
         drop(new);
         reader.attach(AccessMode::ReadOnly).unwrap();
-        assert_eq!(reader.size(), 1, "falls back to the older image whose publisher still lives");
+        assert_eq!(
+            reader.size(),
+            1,
+            "falls back to the older image whose publisher still lives"
+        );
     }
 
     #[test]

@@ -77,7 +77,9 @@ impl Mapping {
         }
         // SAFETY: the destination range lies inside the writable mapping (checked above) and `src`
         // is a private buffer, so the two cannot overlap.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), map.as_mut_ptr().add(offset), src.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), map.as_mut_ptr().add(offset), src.len())
+        };
         true
     }
 

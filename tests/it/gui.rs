@@ -15,7 +15,9 @@ fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
     let dir = SegmentDir::at(scratch.seg_dir()).expect("segment dir");
     let ctx = egui::Context::default();
     let app = ShmImageApp::new(ctx, &scratch.key, Some(dir));
-    Harness::builder().with_size(egui::vec2(800.0, 600.0)).build_ui_state(|ui, app: &mut ShmImageApp| app.ui(ui), app)
+    Harness::builder()
+        .with_size(egui::vec2(800.0, 600.0))
+        .build_ui_state(|ui, app: &mut ShmImageApp| app.ui(ui), app)
 }
 
 /// Steps the UI until the background job is over (with a deadline, never a fixed sleep).
@@ -27,7 +29,11 @@ fn settle(harness: &mut Harness<'_, ShmImageApp>) {
             harness.run_steps(2);
             return;
         }
-        assert!(started.elapsed() < crate::util::DEADLINE, "still busy: {}", harness.state().status);
+        assert!(
+            started.elapsed() < crate::util::DEADLINE,
+            "still busy: {}",
+            harness.state().status
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -39,7 +45,12 @@ fn idle_window_explains_the_demo_and_shows_both_buttons() {
     harness.run_steps(2);
     harness.get_by_label(LOAD_FILE_LABEL);
     harness.get_by_label(LOAD_MEMORY_LABEL);
-    assert!(!harness.query_all_by_label(IDLE_TEXT).collect::<Vec<_>>().is_empty());
+    assert!(
+        !harness
+            .query_all_by_label(IDLE_TEXT)
+            .collect::<Vec<_>>()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -54,12 +65,22 @@ fn load_from_file_shows_and_shares_the_image_and_disables_buttons_while_busy() {
     assert_eq!(harness.state().busy, Some(Job::LoadingFile));
     harness.step();
     if harness.state().busy.is_some() {
-        assert!(harness.get_by_label(LOAD_MEMORY_LABEL).accesskit_node().is_disabled(), "buttons are disabled while busy");
+        assert!(
+            harness
+                .get_by_label(LOAD_MEMORY_LABEL)
+                .accesskit_node()
+                .is_disabled(),
+            "buttons are disabled while busy"
+        );
     }
     settle(&mut harness);
     let shown = harness.state().shown.as_ref().expect("an image is shown");
     assert_eq!(shown.full_size, [120, 80]);
-    assert!(harness.state().status.starts_with("Shared photo.png"), "{}", harness.state().status);
+    assert!(
+        harness.state().status.starts_with("Shared photo.png"),
+        "{}",
+        harness.state().status
+    );
     // And another process can fetch it.
     let out = scratch.path("out.png");
     scratch.ok(&["get", out.to_str().unwrap()]);
@@ -89,7 +110,10 @@ fn a_text_file_gets_qts_message_with_the_reason() {
     harness.get_by_label(LOAD_FILE_LABEL).click();
     settle(&mut harness);
     let status = &harness.state().status;
-    assert!(status.starts_with("Selected file is not an image, please select another."), "{status}");
+    assert!(
+        status.starts_with("Selected file is not an image, please select another."),
+        "{status}"
+    );
     assert!(status.contains("notes.png"), "{status}");
     assert!(harness.state().status_is_error);
 }
@@ -102,7 +126,10 @@ fn load_from_memory_with_nothing_shared_says_load_an_image_first() {
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
     settle(&mut harness);
     let status = &harness.state().status;
-    assert!(status.starts_with("Unable to attach to shared memory segment. Load an image first."), "{status}");
+    assert!(
+        status.starts_with("Unable to attach to shared memory segment. Load an image first."),
+        "{status}"
+    );
 }
 
 #[test]
@@ -117,7 +144,11 @@ fn load_from_memory_shows_what_another_process_published() {
     let shown = harness.state().shown.as_ref().expect("image shown");
     assert_eq!(shown.full_size, [64, 32]);
     let pid = publisher.child.id();
-    assert!(harness.state().status.contains(&format!("by pid {pid}")), "{}", harness.state().status);
+    assert!(
+        harness.state().status.contains(&format!("by pid {pid}")),
+        "{}",
+        harness.state().status
+    );
 }
 
 #[test]

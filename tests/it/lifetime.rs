@@ -35,8 +35,19 @@ fn info_tells_live_from_leftover_and_clean_removes_only_leftovers() {
     assert!(info.contains("dimensions: 6x7"), "{info}");
 
     let cleaned = scratch.ok(&["clean"]);
-    assert_eq!(cleaned.lines().filter(|l| l.starts_with("removed ")).count(), 1, "{cleaned}");
-    assert_eq!(scratch.segment_files().len(), 1, "the live publisher's segment stays");
+    assert_eq!(
+        cleaned
+            .lines()
+            .filter(|l| l.starts_with("removed "))
+            .count(),
+        1,
+        "{cleaned}"
+    );
+    assert_eq!(
+        scratch.segment_files().len(),
+        1,
+        "the live publisher's segment stays"
+    );
     let info = scratch.ok(&["info"]);
     assert!(info.contains("segments:   none"), "{info}");
     assert!(scratch.ok(&["clean"]).contains("nothing to clean"));
@@ -56,7 +67,13 @@ fn lock_is_released_when_its_holder_is_killed() {
     waiting.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
     let output = crate::util::run_with_deadline(waiting);
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains(&format!("locked by another process (pid {})", holder.child.id())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "locked by another process (pid {})",
+            holder.child.id()
+        )),
+        "{err}"
+    );
 
     holder.kill_hard();
     // With the holder dead, a reader that may wait at most one second gets the lock.
@@ -82,9 +99,14 @@ fn a_writer_killed_mid_copy_leaves_the_previous_image_readable() {
     // A reader queues behind the torn writer's lock, then the writer dies.
     let out = scratch.path("out.png");
     let mut cmd = scratch.cmd(&["get", out.to_str().unwrap()]);
-    cmd.env(shmimage::share::LOCK_TIMEOUT_ENV, "60000").env("RUST_LOG", "shmimage=info");
+    cmd.env(shmimage::share::LOCK_TIMEOUT_ENV, "60000")
+        .env("RUST_LOG", "shmimage=info");
     let reader = Publisher::start(cmd, "waiting for the lock");
     torn_writer.kill_hard();
     assert!(reader.wait().success());
-    assert_eq!(load(&out), first_image, "the reader got the previous complete image");
+    assert_eq!(
+        load(&out),
+        first_image,
+        "the reader got the previous complete image"
+    );
 }

@@ -17,8 +17,18 @@ fn round_trip(encoding: &str) {
     let original = test_image(97, 61, 3);
     let input = scratch.save("in.png", &original);
     let publisher = scratch.put(&input, &["--encoding", encoding]);
-    assert!(publisher.first_line.contains("97x61"), "{}", publisher.first_line);
-    assert!(publisher.first_line.contains(&format!("encoding={encoding}")), "{}", publisher.first_line);
+    assert!(
+        publisher.first_line.contains("97x61"),
+        "{}",
+        publisher.first_line
+    );
+    assert!(
+        publisher
+            .first_line
+            .contains(&format!("encoding={encoding}")),
+        "{}",
+        publisher.first_line
+    );
 
     let output = scratch.path("out.png");
     let said = scratch.ok(&["get", output.to_str().unwrap()]);
@@ -39,7 +49,11 @@ fn a_second_publisher_replaces_the_image() {
     let second = scratch.save("second.png", &second_image);
     let _one = scratch.put(&first, &[]);
     let two = scratch.put(&second, &[]);
-    assert!(two.first_line.contains("generation=2"), "{}", two.first_line);
+    assert!(
+        two.first_line.contains("generation=2"),
+        "{}",
+        two.first_line
+    );
     let out = scratch.path("out.png");
     scratch.ok(&["get", out.to_str().unwrap()]);
     assert_eq!(load(&out), second_image);
@@ -53,7 +67,11 @@ fn a_publisher_that_stops_cleanly_leaves_nothing() {
     assert_eq!(scratch.segment_files().len(), 1);
     let status = publisher.terminate();
     assert!(status.success(), "{status:?}");
-    assert!(scratch.segment_files().is_empty(), "{:?}", scratch.segment_files());
+    assert!(
+        scratch.segment_files().is_empty(),
+        "{:?}",
+        scratch.segment_files()
+    );
     let err = scratch.fails(&["get", scratch.path("x.png").to_str().unwrap()]);
     assert!(err.contains("nothing is shared"), "{err}");
 }
@@ -89,15 +107,29 @@ fn hostile_keys_create_nothing_outside_the_segment_directory() {
     let scratch = Scratch::new("hostile");
     let input = scratch.save("in.png", &test_image(4, 4, 1));
     let long = "k".repeat(10_000);
-    for key in ["../../etc/x", "/tmp/evil", "..", long.as_str(), "😀 emoji key", "C:\\Windows\\x"] {
+    for key in [
+        "../../etc/x",
+        "/tmp/evil",
+        "..",
+        long.as_str(),
+        "😀 emoji key",
+        "C:\\Windows\\x",
+    ] {
         let cmd = scratch.cmd_with_key(key, &["put", input.to_str().unwrap(), "--hold-ms", "0"]);
         let output = crate::util::run_with_deadline(cmd);
-        assert!(output.status.success(), "{key:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{key:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     // Only the segment directory and the input image exist in the scratch folder, and the
     // segment directory holds only plain files.
-    let mut top: Vec<String> =
-        std::fs::read_dir(scratch.tmp.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut top: Vec<String> = std::fs::read_dir(scratch.tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     top.sort();
     assert_eq!(top, ["in.png", "segments"]);
     for entry in std::fs::read_dir(scratch.seg_dir()).unwrap().flatten() {

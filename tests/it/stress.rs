@@ -13,8 +13,16 @@ const RUN_FOR: Duration = Duration::from_secs(10);
 #[test]
 fn four_writers_and_four_readers_never_see_a_torn_image() {
     let scratch = Arc::new(Scratch::new("stress"));
-    let images: Arc<Vec<_>> = Arc::new((1..=WRITERS).map(|seed| test_image(64 + u32::from(seed), 48, seed)).collect());
-    let inputs: Vec<_> = images.iter().enumerate().map(|(i, img)| scratch.save(&format!("w{i}.png"), img)).collect();
+    let images: Arc<Vec<_>> = Arc::new(
+        (1..=WRITERS)
+            .map(|seed| test_image(64 + u32::from(seed), 48, seed))
+            .collect(),
+    );
+    let inputs: Vec<_> = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| scratch.save(&format!("w{i}.png"), img))
+        .collect();
     let started = Instant::now();
 
     let writers: Vec<_> = inputs
@@ -27,7 +35,14 @@ fn four_writers_and_four_readers_never_see_a_torn_image() {
                 while started.elapsed() < RUN_FOR {
                     let hold = (20 + (rounds * 37 + index as u32 * 11) % 60).to_string();
                     let encoding = if rounds % 2 == 0 { "raw" } else { "png" };
-                    let args = ["put", input.to_str().unwrap(), "--hold-ms", &hold, "--encoding", encoding];
+                    let args = [
+                        "put",
+                        input.to_str().unwrap(),
+                        "--hold-ms",
+                        &hold,
+                        "--encoding",
+                        encoding,
+                    ];
                     let output = run_with_deadline(scratch.cmd(&args));
                     assert!(output.status.success(), "{}", describe(&args, &output));
                     rounds += 1;
@@ -49,11 +64,18 @@ fn four_writers_and_four_readers_never_see_a_torn_image() {
                     let output = run_with_deadline(scratch.cmd(&args));
                     if output.status.success() {
                         let got = load(&out);
-                        assert!(images.contains(&got), "reader {index} accepted an image no writer published");
+                        assert!(
+                            images.contains(&got),
+                            "reader {index} accepted an image no writer published"
+                        );
                         fetched += 1;
                     } else {
                         let stderr = String::from_utf8_lossy(&output.stderr);
-                        assert!(stderr.contains("nothing is shared"), "{}", describe(&args, &output));
+                        assert!(
+                            stderr.contains("nothing is shared"),
+                            "{}",
+                            describe(&args, &output)
+                        );
                         empty += 1;
                     }
                 }
@@ -62,7 +84,10 @@ fn four_writers_and_four_readers_never_see_a_torn_image() {
         })
         .collect();
 
-    let publishes: u32 = writers.into_iter().map(|w| w.join().expect("writer thread")).sum();
+    let publishes: u32 = writers
+        .into_iter()
+        .map(|w| w.join().expect("writer thread"))
+        .sum();
     let (fetched, empty) = readers
         .into_iter()
         .map(|r| r.join().expect("reader thread"))
@@ -70,5 +95,9 @@ fn four_writers_and_four_readers_never_see_a_torn_image() {
     eprintln!("stress: {publishes} publishes, {fetched} fetched, {empty} found nothing");
     assert!(publishes >= u32::from(WRITERS));
     assert!(fetched > 0, "no reader ever fetched an image");
-    assert!(scratch.segment_files().is_empty(), "leftovers: {:?}", scratch.segment_files());
+    assert!(
+        scratch.segment_files().is_empty(),
+        "leftovers: {:?}",
+        scratch.segment_files()
+    );
 }

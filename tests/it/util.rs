@@ -23,8 +23,14 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(test_name: &str) -> Self {
-        let tmp = tempfile::Builder::new().prefix("shmimage-test-").tempdir().expect("temp dir");
-        Self { tmp, key: format!("{test_name}-{}", std::process::id()) }
+        let tmp = tempfile::Builder::new()
+            .prefix("shmimage-test-")
+            .tempdir()
+            .expect("temp dir");
+        Self {
+            tmp,
+            key: format!("{test_name}-{}", std::process::id()),
+        }
     }
 
     pub fn seg_dir(&self) -> PathBuf {
@@ -43,7 +49,11 @@ impl Scratch {
     /// Like [`cmd`](Self::cmd) with another key.
     pub fn cmd_with_key(&self, key: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.args(args).arg("--key").arg(key).env("SHMIMAGE_DIR", self.seg_dir()).env_remove("RUST_LOG");
+        cmd.args(args)
+            .arg("--key")
+            .arg(key)
+            .env("SHMIMAGE_DIR", self.seg_dir())
+            .env_remove("RUST_LOG");
         cmd
     }
 
@@ -62,7 +72,11 @@ impl Scratch {
     /// Runs and insists on failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let output = self.run(args);
-        assert!(!output.status.success(), "expected failure\n{}", describe(args, &output));
+        assert!(
+            !output.status.success(),
+            "expected failure\n{}",
+            describe(args, &output)
+        );
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(stderr.starts_with("error: "), "{}", describe(args, &output));
         assert!(!stderr.contains("panicked"), "{}", describe(args, &output));
@@ -84,7 +98,9 @@ impl Scratch {
 
     /// Segment files currently in the directory.
     pub fn segment_files(&self) -> Vec<PathBuf> {
-        let Ok(entries) = std::fs::read_dir(self.seg_dir()) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.seg_dir()) else {
+            return Vec::new();
+        };
         let mut files: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
@@ -105,12 +121,24 @@ pub struct Publisher {
 impl Publisher {
     /// Spawns `cmd` and waits until a stdout or stderr line contains `marker`.
     pub fn start(mut cmd: Command, marker: &str) -> Self {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn shmimage");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn shmimage");
         let (tx, lines) = mpsc::channel();
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                       child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
-            .into_iter()
-            .flatten()
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
         {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -125,13 +153,20 @@ impl Publisher {
         loop {
             match lines.recv_timeout(DEADLINE) {
                 Ok(line) if line.contains(marker) => {
-                    return Self { child, first_line: line, lines };
+                    return Self {
+                        child,
+                        first_line: line,
+                        lines,
+                    };
                 }
                 Ok(line) => seen.push(line),
                 Err(_) => {
                     let _ = child.kill();
                     let status = child.wait();
-                    panic!("no line with {marker:?} within {DEADLINE:?}; status {status:?}; output:\n{}", seen.join("\n"));
+                    panic!(
+                        "no line with {marker:?} within {DEADLINE:?}; status {status:?}; output:\n{}",
+                        seen.join("\n")
+                    );
                 }
             }
         }
@@ -147,7 +182,11 @@ impl Publisher {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         #[cfg(unix)]
         {
-            let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill -TERM");
+            let status = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status()
+                .expect("kill -TERM");
             assert!(status.success());
         }
         #[cfg(not(unix))]
@@ -187,7 +226,11 @@ pub fn wait_with_deadline(child: &mut Child) -> std::process::ExitStatus {
 }
 
 pub fn run_with_deadline(mut cmd: Command) -> Output {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn shmimage");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shmimage");
     // Read both pipes on threads so a chatty child cannot block on a full pipe.
     let mut stdout = child.stdout.take().expect("stdout");
     let mut stderr = child.stderr.take().expect("stderr");
@@ -202,7 +245,11 @@ pub fn run_with_deadline(mut cmd: Command) -> Output {
         buf
     });
     let status = wait_with_deadline(&mut child);
-    Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
 }
 
 pub fn describe(args: &[&str], output: &Output) -> String {
