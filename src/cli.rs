@@ -52,6 +52,30 @@ pub enum Command {
     Info,
     /// Remove what dead processes left behind, for every key, saying what was removed.
     Clean,
+    /// Time a publish in this process and a fetch in a second process, stage by stage, against
+    /// the memory-copy floor for the same bytes.
+    Bench {
+        /// Size of a generated test image, WIDTHxHEIGHT.
+        #[arg(long, default_value = "4096x4096", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Use this image instead of a generated one.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        #[arg(long, default_value = "raw")]
+        encoding: Encoding,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The reader half of `bench` (runs in its own process).
+    #[command(hide = true)]
+    BenchReader,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 4096x4096")?;
+    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(format!("{v:?} is not a positive number"));
+    Ok((parse(w)?, parse(h)?))
 }
 
 /// Runs a command; `Ok(false)` means no command was given (the caller opens the window).
@@ -68,6 +92,20 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
         Command::Get { out: path } => get(&cli.key, path, out)?,
         Command::Info => info(&cli.key, out)?,
         Command::Clean => clean(out)?,
+        Command::Bench { size, image, encoding, json } => {
+            let options = crate::bench::BenchOptions {
+                width: size.0,
+                height: size.1,
+                image: image.clone(),
+                encoding: *encoding,
+                json: *json,
+            };
+            write!(out, "{}", crate::bench::run(&cli.key, &options)?).ok();
+        }
+        Command::BenchReader => {
+            let fetched = share::fetch(&Endpoint::new(&cli.key)?)?;
+            writeln!(out, "{}", crate::bench::stages_line(&fetched.stages)).ok();
+        }
     }
     Ok(true)
 }

@@ -5,6 +5,7 @@
 //! image encodings), [`share`] (publish and fetch, used by the CLI and the window), [`cli`], and
 //! the window in `gui` (feature `gui`).
 
+pub mod bench;
 pub mod cli;
 pub mod codec;
 #[cfg(feature = "gui")]

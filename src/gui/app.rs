@@ -300,14 +300,13 @@ impl ShmImageApp {
             }
             Outcome::Probed(result) => {
                 self.probing = false;
-                if let Ok(Some(generation)) = result {
-                    if self.follow
+                if let Ok(Some(generation)) = result
+                    && self.follow
                         && self.busy.is_none()
                         && Some(generation) != self.shown_generation
                     {
                         self.load_from_memory();
                     }
-                }
             }
         }
     }
@@ -327,14 +326,13 @@ impl ShmImageApp {
     /// Background polling for follow mode and the open inspector.
     fn schedule_polls(&mut self) {
         if self.follow {
-            if !self.probing && self.busy.is_none() && self.last_probe.elapsed() >= FOLLOW_POLL {
-                if let Ok(endpoint) = self.endpoint() {
+            if !self.probing && self.busy.is_none() && self.last_probe.elapsed() >= FOLLOW_POLL
+                && let Ok(endpoint) = self.endpoint() {
                     self.probing = true;
                     self.last_probe = Instant::now();
                     self.worker
                         .spawn(move || Outcome::Probed(share::newest_generation(&endpoint)));
                 }
-            }
             self.ctx.request_repaint_after(FOLLOW_POLL);
         }
         if self.inspector_open {
@@ -342,14 +340,12 @@ impl ShmImageApp {
                 && self
                     .last_inspect
                     .is_none_or(|t| t.elapsed() >= INSPECT_POLL)
-            {
-                if let Ok(endpoint) = self.endpoint() {
+                && let Ok(endpoint) = self.endpoint() {
                     self.inspecting = true;
                     self.last_inspect = Some(Instant::now());
                     self.worker
                         .spawn(move || Outcome::Inspected(share::inspect(&endpoint)));
                 }
-            }
             self.ctx.request_repaint_after(INSPECT_POLL);
         }
     }
@@ -397,8 +393,8 @@ impl ShmImageApp {
             if input.consume_shortcut(&INSPECTOR_SHORTCUT) {
                 self.inspector_open = !self.inspector_open;
             }
-            if idle {
-                if let Some(path) = input
+            if idle
+                && let Some(path) = input
                     .raw
                     .dropped_files
                     .iter()
@@ -407,7 +403,6 @@ impl ShmImageApp {
                 {
                     commands.push(Command::LoadPath(path));
                 }
-            }
         });
     }
 

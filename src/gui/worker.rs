@@ -17,7 +17,9 @@ pub struct DisplayImage {
     pub full_size: [usize; 2],
 }
 
-/// What a finished job reports.
+/// What a finished job reports. One is sent per job, so the size of the large variants is of no
+/// concern.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// The dialog was cancelled: nothing changes.
     Cancelled,

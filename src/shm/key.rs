@@ -39,16 +39,11 @@ pub fn validate_native_key(native_key: &str) -> Result<(), ShmError> {
         ))
     } else if native_key.starts_with('.') {
         Some("the native key may not start with a dot".to_owned())
-    } else if let Some(bad) = native_key
+    } else { native_key
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
-    {
-        Some(format!(
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))).map(|bad| format!(
             "the native key may only hold ASCII letters, digits, '_' and '-', not {bad:?}"
-        ))
-    } else {
-        None
-    };
+        )) };
     match reason {
         Some(reason) => Err(ShmError::KeyError {
             key: native_key.to_owned(),

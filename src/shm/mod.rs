@@ -223,13 +223,11 @@ impl SharedMemory {
         // Closing the file releases our shared lock; after that the file is stale if nobody else
         // holds it, and is removed under the key lock.
         drop(attachment);
-        if let Ok(key_lock) = open_key_lock(&mut self.key_lock, self.dir.path(), &self.native_key) {
-            if let Ok(_guard) = key_lock.acquire(self.lock_timeout) {
-                if let Err(err) = remove_if_stale(&path) {
+        if let Ok(key_lock) = open_key_lock(&mut self.key_lock, self.dir.path(), &self.native_key)
+            && let Ok(_guard) = key_lock.acquire(self.lock_timeout)
+                && let Err(err) = remove_if_stale(&path) {
                     log::warn!("could not remove {} after detaching: {err}", path.display());
                 }
-            }
-        }
         true
     }
 
@@ -516,6 +514,31 @@ fn attach_file(segment: &SegmentFile, mode: AccessMode) -> Result<Attachment, Sh
         path: path.clone(),
         generation: segment.generation,
     })
+}
+
+/// The memory-speed floor for moving `bytes` through a segment: one copy into a freshly created
+/// mapping of that size, one copy out into a fresh buffer. Nothing else (no lock, no header,
+/// no checksum, no space reservation), so it is what any implementation must pay at least.
+/// Returns the two copy times.
+pub fn measure_copy_floor(dir: &SegmentDir, bytes: &[u8]) -> Result<(Duration, Duration), ShmError> {
+    let path = dir.path().join(format!("floor-{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&path);
+    let result = (|| {
+        let started = std::time::Instant::now();
+        let file = dir::open_file(&path, OpenFor::CreatingNew).map_err(|err| ShmError::io("creating", &path, err))?;
+        file.set_len(bytes.len() as u64).map_err(|err| ShmError::io("sizing", &path, err))?;
+        let mut mapping = Mapping::read_write(&file, bytes.len()).map_err(|err| ShmError::io("mapping", &path, err))?;
+        mapping.copy_in(0, bytes);
+        let copy_in = started.elapsed();
+        let started = std::time::Instant::now();
+        let mut out = vec![0u8; bytes.len()];
+        mapping.copy_out(0, &mut out);
+        let copy_out = started.elapsed();
+        std::hint::black_box(&out);
+        Ok((copy_in, copy_out))
+    })();
+    let _ = fs::remove_file(&path);
+    result
 }
 
 /// Removes every leftover of dead processes in `dir`, for all keys (`shmimage clean`).

@@ -1,4 +1,5 @@
 //! End-to-end tests: every one runs the real `shmimage` binary in separate OS processes.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[cfg(feature = "gui")]
 mod gui;
