@@ -1,1 +1,50 @@
-fn main() {}
+//! Criterion benches for the codec and the segment, each named after what it measures and its size.
+//! The two-process figures come from `shmimage bench`; these isolate the pieces in one process.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use shmimage::bench::pattern;
+use shmimage::codec::{self, Encoding};
+use shmimage::share::{self, Endpoint};
+use shmimage::shm::SegmentDir;
+
+fn codec_benches(c: &mut Criterion) {
+    let image = pattern(1024, 1024);
+    let mut group = c.benchmark_group("codec");
+    group.throughput(Throughput::Bytes(image.as_raw().len() as u64));
+    group.sample_size(20);
+    group.bench_function("encode_png_1mp", |b| {
+        b.iter(|| codec::encode_png(&image).expect("encode"))
+    });
+    let png = codec::encode_png(&image).expect("encode");
+    group.bench_function("decode_png_1mp", |b| {
+        b.iter(|| codec::decode_bytes(&png, "bench").expect("decode"))
+    });
+    group.finish();
+}
+
+fn segment_benches(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = SegmentDir::at(tmp.path().join("segments")).expect("segment dir");
+    let endpoint = Endpoint::in_dir("bench", dir.clone());
+    for (name, width, height) in [("1mp", 1024, 1024), ("16mp", 4096, 4096)] {
+        let image = pattern(width, height);
+        let mut group = c.benchmark_group("segment");
+        group.throughput(Throughput::Bytes(image.as_raw().len() as u64));
+        group.sample_size(10);
+        group.bench_function(format!("publish_raw_{name}"), |b| {
+            b.iter(|| share::publish(&endpoint, &image, Encoding::Raw).expect("publish"))
+        });
+        let publication = share::publish(&endpoint, &image, Encoding::Raw).expect("publish");
+        group.bench_function(format!("fetch_raw_{name}"), |b| {
+            b.iter(|| share::fetch(&endpoint).expect("fetch"))
+        });
+        group.bench_function(format!("copy_floor_{name}"), |b| {
+            b.iter(|| shmimage::shm::measure_copy_floor(&dir, image.as_raw()).expect("floor"))
+        });
+        drop(publication);
+        group.finish();
+    }
+}
+
+criterion_group!(benches, codec_benches, segment_benches);
+criterion_main!(benches);

@@ -64,22 +64,32 @@ pub fn run(key: &str, options: &BenchOptions) -> Result<String, ShareError> {
     let publication = share::publish(&endpoint, &image, options.encoding)?;
     let publish = publication.stages;
 
-    let exe = std::env::current_exe().map_err(|err| ShmError::io("finding this program", "shmimage", err))?;
+    let exe = std::env::current_exe()
+        .map_err(|err| ShmError::io("finding this program", "shmimage", err))?;
     let output = Command::new(exe)
         .args(["bench-reader", "--key", &endpoint.key])
         .output()
         .map_err(|err| ShmError::io("starting the reader process", "shmimage bench-reader", err))?;
     let reader_line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let fetch = parse_stages(&reader_line).filter(|_| output.status.success()).ok_or_else(|| ShmError::Io {
-        action: "running the reader process",
-        path: PathBuf::from("shmimage bench-reader"),
-        source: std::io::Error::other(String::from_utf8_lossy(&output.stderr).trim().to_owned()),
-    })?;
+    let fetch = parse_stages(&reader_line)
+        .filter(|_| output.status.success())
+        .ok_or_else(|| ShmError::Io {
+            action: "running the reader process",
+            path: PathBuf::from("shmimage bench-reader"),
+            source: std::io::Error::other(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ),
+        })?;
     let bytes = publication.segment_size;
     publication.withdraw();
 
     let (floor_in, floor_out) = shm::measure_copy_floor(&endpoint.dir, image.as_raw())?;
-    let value = |name: &str| fetch.iter().find(|(n, _)| n == name).map_or(0.0, |(_, v)| *v);
+    let value = |name: &str| {
+        fetch
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0.0, |(_, v)| *v)
+    };
     let publish_ms = publish.total.as_secs_f64() * 1000.0;
     let fetch_ms = value("total");
     let floor_ms = (floor_in + floor_out).as_secs_f64() * 1000.0;
@@ -109,13 +119,22 @@ pub fn run(key: &str, options: &BenchOptions) -> Result<String, ShareError> {
             ms(floor_out)
         );
     } else {
-        let _ = writeln!(out, "image {width}x{height}, encoding {encoding}, segment {bytes} bytes");
+        let _ = writeln!(
+            out,
+            "image {width}x{height}, encoding {encoding}, segment {bytes} bytes"
+        );
         let _ = writeln!(out, "{:<34}{:>10}", "stage", "ms");
         let rows = [
             ("publish: encode", publish.encode.as_secs_f64() * 1000.0),
-            ("publish: create (reserve + map)", publish.create.as_secs_f64() * 1000.0),
+            (
+                "publish: create (reserve + map)",
+                publish.create.as_secs_f64() * 1000.0,
+            ),
             ("publish: lock", publish.lock.as_secs_f64() * 1000.0),
-            ("publish: copy in (+ checksum)", publish.copy.as_secs_f64() * 1000.0),
+            (
+                "publish: copy in (+ checksum)",
+                publish.copy.as_secs_f64() * 1000.0,
+            ),
             ("publish: total", publish_ms),
             ("fetch: attach", value("attach")),
             ("fetch: lock", value("lock")),
@@ -123,8 +142,14 @@ pub fn run(key: &str, options: &BenchOptions) -> Result<String, ShareError> {
             ("fetch: checksum", value("checksum")),
             ("fetch: decode", value("decode")),
             ("fetch: total (reader process)", fetch_ms),
-            ("floor: copy into a fresh mapping", floor_in.as_secs_f64() * 1000.0),
-            ("floor: copy out to a fresh buffer", floor_out.as_secs_f64() * 1000.0),
+            (
+                "floor: copy into a fresh mapping",
+                floor_in.as_secs_f64() * 1000.0,
+            ),
+            (
+                "floor: copy out to a fresh buffer",
+                floor_out.as_secs_f64() * 1000.0,
+            ),
             ("floor: total", floor_ms),
         ];
         for (name, value) in rows {

@@ -73,8 +73,16 @@ pub enum Command {
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
-    let (w, h) = text.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 4096x4096")?;
-    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(format!("{v:?} is not a positive number"));
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, e.g. 4096x4096")?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(format!("{v:?} is not a positive number"))
+    };
     Ok((parse(w)?, parse(h)?))
 }
 
@@ -92,7 +100,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
         Command::Get { out: path } => get(&cli.key, path, out)?,
         Command::Info => info(&cli.key, out)?,
         Command::Clean => clean(out)?,
-        Command::Bench { size, image, encoding, json } => {
+        Command::Bench {
+            size,
+            image,
+            encoding,
+            json,
+        } => {
             let options = crate::bench::BenchOptions {
                 width: size.0,
                 height: size.1,

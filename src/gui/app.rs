@@ -302,11 +302,11 @@ impl ShmImageApp {
                 self.probing = false;
                 if let Ok(Some(generation)) = result
                     && self.follow
-                        && self.busy.is_none()
-                        && Some(generation) != self.shown_generation
-                    {
-                        self.load_from_memory();
-                    }
+                    && self.busy.is_none()
+                    && Some(generation) != self.shown_generation
+                {
+                    self.load_from_memory();
+                }
             }
         }
     }
@@ -326,13 +326,16 @@ impl ShmImageApp {
     /// Background polling for follow mode and the open inspector.
     fn schedule_polls(&mut self) {
         if self.follow {
-            if !self.probing && self.busy.is_none() && self.last_probe.elapsed() >= FOLLOW_POLL
-                && let Ok(endpoint) = self.endpoint() {
-                    self.probing = true;
-                    self.last_probe = Instant::now();
-                    self.worker
-                        .spawn(move || Outcome::Probed(share::newest_generation(&endpoint)));
-                }
+            if !self.probing
+                && self.busy.is_none()
+                && self.last_probe.elapsed() >= FOLLOW_POLL
+                && let Ok(endpoint) = self.endpoint()
+            {
+                self.probing = true;
+                self.last_probe = Instant::now();
+                self.worker
+                    .spawn(move || Outcome::Probed(share::newest_generation(&endpoint)));
+            }
             self.ctx.request_repaint_after(FOLLOW_POLL);
         }
         if self.inspector_open {
@@ -340,12 +343,13 @@ impl ShmImageApp {
                 && self
                     .last_inspect
                     .is_none_or(|t| t.elapsed() >= INSPECT_POLL)
-                && let Ok(endpoint) = self.endpoint() {
-                    self.inspecting = true;
-                    self.last_inspect = Some(Instant::now());
-                    self.worker
-                        .spawn(move || Outcome::Inspected(share::inspect(&endpoint)));
-                }
+                && let Ok(endpoint) = self.endpoint()
+            {
+                self.inspecting = true;
+                self.last_inspect = Some(Instant::now());
+                self.worker
+                    .spawn(move || Outcome::Inspected(share::inspect(&endpoint)));
+            }
             self.ctx.request_repaint_after(INSPECT_POLL);
         }
     }
@@ -400,9 +404,9 @@ impl ShmImageApp {
                     .iter()
                     .map(|f| f.path().to_path_buf())
                     .find(|p| !p.as_os_str().is_empty())
-                {
-                    commands.push(Command::LoadPath(path));
-                }
+            {
+                commands.push(Command::LoadPath(path));
+            }
         });
     }
 

@@ -30,20 +30,23 @@ pub fn native_key_for(key: &str) -> Result<String, ShmError> {
 /// Checks a raw native key (Qt's `setNativeKey`): it names files directly, so only characters
 /// that are safe in a file name on every OS are allowed, and it may not start with a dot.
 pub fn validate_native_key(native_key: &str) -> Result<(), ShmError> {
-    let reason = if native_key.is_empty() {
-        Some("the native key is empty".to_owned())
-    } else if native_key.len() > MAX_NATIVE_KEY_LEN {
-        Some(format!(
-            "the native key is {} bytes long, the limit is {MAX_NATIVE_KEY_LEN}",
-            native_key.len()
-        ))
-    } else if native_key.starts_with('.') {
-        Some("the native key may not start with a dot".to_owned())
-    } else { native_key
+    let reason =
+        if native_key.is_empty() {
+            Some("the native key is empty".to_owned())
+        } else if native_key.len() > MAX_NATIVE_KEY_LEN {
+            Some(format!(
+                "the native key is {} bytes long, the limit is {MAX_NATIVE_KEY_LEN}",
+                native_key.len()
+            ))
+        } else if native_key.starts_with('.') {
+            Some("the native key may not start with a dot".to_owned())
+        } else {
+            native_key
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))).map(|bad| format!(
             "the native key may only hold ASCII letters, digits, '_' and '-', not {bad:?}"
-        )) };
+        ))
+        };
     match reason {
         Some(reason) => Err(ShmError::KeyError {
             key: native_key.to_owned(),

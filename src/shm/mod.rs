@@ -225,9 +225,10 @@ impl SharedMemory {
         drop(attachment);
         if let Ok(key_lock) = open_key_lock(&mut self.key_lock, self.dir.path(), &self.native_key)
             && let Ok(_guard) = key_lock.acquire(self.lock_timeout)
-                && let Err(err) = remove_if_stale(&path) {
-                    log::warn!("could not remove {} after detaching: {err}", path.display());
-                }
+            && let Err(err) = remove_if_stale(&path)
+        {
+            log::warn!("could not remove {} after detaching: {err}", path.display());
+        }
         true
     }
 
@@ -520,14 +521,20 @@ fn attach_file(segment: &SegmentFile, mode: AccessMode) -> Result<Attachment, Sh
 /// mapping of that size, one copy out into a fresh buffer. Nothing else (no lock, no header,
 /// no checksum, no space reservation), so it is what any implementation must pay at least.
 /// Returns the two copy times.
-pub fn measure_copy_floor(dir: &SegmentDir, bytes: &[u8]) -> Result<(Duration, Duration), ShmError> {
+pub fn measure_copy_floor(
+    dir: &SegmentDir,
+    bytes: &[u8],
+) -> Result<(Duration, Duration), ShmError> {
     let path = dir.path().join(format!("floor-{}.tmp", std::process::id()));
     let _ = fs::remove_file(&path);
     let result = (|| {
         let started = std::time::Instant::now();
-        let file = dir::open_file(&path, OpenFor::CreatingNew).map_err(|err| ShmError::io("creating", &path, err))?;
-        file.set_len(bytes.len() as u64).map_err(|err| ShmError::io("sizing", &path, err))?;
-        let mut mapping = Mapping::read_write(&file, bytes.len()).map_err(|err| ShmError::io("mapping", &path, err))?;
+        let file = dir::open_file(&path, OpenFor::CreatingNew)
+            .map_err(|err| ShmError::io("creating", &path, err))?;
+        file.set_len(bytes.len() as u64)
+            .map_err(|err| ShmError::io("sizing", &path, err))?;
+        let mut mapping = Mapping::read_write(&file, bytes.len())
+            .map_err(|err| ShmError::io("mapping", &path, err))?;
         mapping.copy_in(0, bytes);
         let copy_in = started.elapsed();
         let started = std::time::Instant::now();

@@ -34,7 +34,11 @@ fn four_writers_and_four_readers_never_see_a_torn_image() {
                 let mut rounds = 0u32;
                 while started.elapsed() < RUN_FOR {
                     let hold = (20 + (rounds * 37 + index as u32 * 11) % 60).to_string();
-                    let encoding = if rounds.is_multiple_of(2) { "raw" } else { "png" };
+                    let encoding = if rounds.is_multiple_of(2) {
+                        "raw"
+                    } else {
+                        "png"
+                    };
                     let args = [
                         "put",
                         input.to_str().unwrap(),
