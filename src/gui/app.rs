@@ -21,6 +21,10 @@ pub const LOAD_MEMORY_LABEL: &str = "Load image from shared memory";
 const LOAD_FILE_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const LOAD_MEMORY_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
 const INSPECTOR_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+/// A dialog that "returns cancelled" faster than this never appeared.
+const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
+pub const NO_DIALOG_TEXT: &str = "No file dialog could be opened (this desktop has no XDG desktop portal or zenity). \
+    Drop an image file onto the window instead, or start it with: shmimage IMAGE";
 const FOLLOW_POLL: Duration = Duration::from_millis(300);
 const INSPECT_POLL: Duration = Duration::from_secs(1);
 
@@ -163,14 +167,22 @@ impl ShmImageApp {
                     .pick_file();
                 let (encoding, max_side) = (self.encoding, self.max_texture_side());
                 self.start(Job::LoadingFile, "Choose an image…".to_owned());
-                self.worker.spawn(move || match pollster::block_on(dialog) {
-                    Some(file) => worker::load_and_publish(
-                        endpoint,
-                        file.path().to_path_buf(),
-                        encoding,
-                        max_side,
-                    ),
-                    None => Outcome::Cancelled,
+                self.worker.spawn(move || {
+                    let opened = Instant::now();
+                    match pollster::block_on(dialog) {
+                        Some(file) => worker::load_and_publish(
+                            endpoint,
+                            file.path().to_path_buf(),
+                            encoding,
+                            max_side,
+                        ),
+                        // rfd reports "no dialog could be shown" (no XDG portal, no zenity) the
+                        // same way as a cancel; nobody cancels a dialog this fast, so say why.
+                        None if opened.elapsed() < DIALOG_FAILED_WITHIN => {
+                            Outcome::DialogUnavailable
+                        }
+                        None => Outcome::Cancelled,
+                    }
                 });
             }
         }
@@ -213,6 +225,7 @@ impl ShmImageApp {
                 };
                 self.status_is_error = false;
             }
+            Outcome::DialogUnavailable => self.set_error(NO_DIALOG_TEXT.to_owned()),
             Outcome::Published {
                 image,
                 publication,

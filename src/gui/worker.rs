@@ -23,6 +23,8 @@ pub struct DisplayImage {
 pub enum Outcome {
     /// The dialog was cancelled: nothing changes.
     Cancelled,
+    /// No native dialog could be shown at all.
+    DialogUnavailable,
     Published {
         image: DisplayImage,
         publication: Publication,
