@@ -59,7 +59,8 @@ pub fn run(key: &str, options: &BenchOptions) -> Result<String, ShareError> {
         Some(path) => codec::decode_file(path)?.image,
         None => pattern(options.width, options.height),
     };
-    let endpoint = Endpoint::new(&format!("{key}-bench-{}", std::process::id()))?;
+    // One fixed key per user key: a per-run key would leave a lock and a state file per run.
+    let endpoint = Endpoint::new(&format!("{key}-bench"))?;
 
     let publication = share::publish(&endpoint, &image, options.encoding)?;
     let publish = publication.stages;
@@ -130,7 +131,10 @@ pub fn run(key: &str, options: &BenchOptions) -> Result<String, ShareError> {
                 "publish: create (reserve + map)",
                 publish.create.as_secs_f64() * 1000.0,
             ),
-            ("publish: lock", publish.lock.as_secs_f64() * 1000.0),
+            (
+                "publish: lock (held since create)",
+                publish.lock.as_secs_f64() * 1000.0,
+            ),
             (
                 "publish: copy in (+ checksum)",
                 publish.copy.as_secs_f64() * 1000.0,

@@ -123,13 +123,10 @@ pub fn publish(
 
     let mut shm = endpoint.shared_memory()?;
     let step = Instant::now();
-    shm.create_replacing(HEADER_LEN + payload.len())?;
+    // Created and filled under one hold of the lock: no reader can see the segment half-made.
+    let mut access = shm.create_replacing_locked(HEADER_LEN + payload.len())?;
     stages.create = step.elapsed();
-    let generation = shm.generation().unwrap_or_default();
-
-    let step = Instant::now();
-    let mut access = shm.lock()?;
-    stages.lock = step.elapsed();
+    let generation = access.generation();
 
     let step = Instant::now();
     let pause = pause_mid_copy();

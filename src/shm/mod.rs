@@ -169,7 +169,22 @@ impl SharedMemory {
         self.create_segment(size, true)
     }
 
+    /// Like [`create_replacing`](Self::create_replacing), but returns with the lock still held,
+    /// so nobody can attach between the creation and the first write. Readers would otherwise see
+    /// a live segment that is still all zeros (Qt's example has that window: create, then lock).
+    pub fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
+        self.create_segment_locked(size, true)
+    }
+
     fn create_segment(&mut self, size: usize, replace: bool) -> Result<(), ShmError> {
+        self.create_segment_locked(size, replace).map(drop)
+    }
+
+    fn create_segment_locked(
+        &mut self,
+        size: usize,
+        replace: bool,
+    ) -> Result<SegmentAccess<'_>, ShmError> {
         if size == 0 {
             return Err(ShmError::InvalidSize {
                 size: 0,
@@ -188,10 +203,13 @@ impl SharedMemory {
         let newest_on_disk = files.iter().map(|f| f.generation).max().unwrap_or(0);
         let generation = guard.next_generation(newest_on_disk);
         let path = segment_path(dir, native_key, generation);
-        let attachment = new_segment_file(&path, dir, size, generation)?;
-        drop(guard);
-        self.attached = Some(attachment);
-        Ok(())
+        let attachment = self
+            .attached
+            .insert(new_segment_file(&path, dir, size, generation)?);
+        Ok(SegmentAccess {
+            attachment,
+            _guard: guard,
+        })
     }
 
     /// Attaches to the newest live segment under this key, as Qt's `attach(mode)`. Read-only
@@ -304,6 +322,10 @@ pub struct SegmentAccess<'a> {
 impl SegmentAccess<'_> {
     pub fn size(&self) -> usize {
         self.attachment.mapping.len()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.attachment.generation
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst`.
