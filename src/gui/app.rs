@@ -382,7 +382,7 @@ impl ShmImageApp {
             egui::Panel::right("inspector")
                 .resizable(true)
                 .default_size(320.0)
-                .show(ui, |ui| self.inspector(ui, &mut commands));
+                .show(ui, |ui| self.inspector(ui));
         }
         egui::CentralPanel::default().show(ui, |ui| self.main_area(ui, &mut commands));
         self.crash_confirmation(ui.ctx(), &mut commands);
@@ -562,7 +562,7 @@ impl ShmImageApp {
         }
     }
 
-    fn inspector(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn inspector(&mut self, ui: &mut egui::Ui) {
         ui.heading("Segment inspector");
         egui::ScrollArea::vertical().show(ui, |ui| {
             match &self.inspection {
@@ -588,7 +588,6 @@ impl ShmImageApp {
                 self.confirm_crash = true;
             }
         });
-        let _ = commands;
     }
 
     fn crash_confirmation(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
