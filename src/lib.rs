@@ -12,3 +12,5 @@ pub mod codec;
 pub mod gui;
 pub mod share;
 pub mod shm;
+// The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
+mod sys;

@@ -10,6 +10,7 @@ pub use app::{FilePicker, ShmImageApp};
 
 /// Opens the window for `key`, publishing `image` at start when given.
 pub fn run(key: &str, image: Option<PathBuf>) -> eframe::Result {
+    crate::sys::hide_own_console();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(app::window_title(key))

@@ -62,12 +62,16 @@ fn default_path() -> PathBuf {
     } else {
         std::env::temp_dir()
     };
-    base.join(format!("shmimage-{}", super::sys::effective_uid()))
+    base.join(format!("shmimage-{}", crate::sys::effective_uid()))
 }
 
+/// macOS has no /dev/shm; its `$TMPDIR` is already per user (/var/folders/…/T/) and lives on
+/// disk, so the mapping is backed by the page cache rather than tmpfs, with the same semantics.
+/// A sandboxed app gets its container's temp dir here, so it shares only with itself; two
+/// sandboxed copies would need an app group directory, set through SHMIMAGE_DIR.
 #[cfg(all(unix, not(target_os = "linux")))]
 fn default_path() -> PathBuf {
-    std::env::temp_dir().join(format!("shmimage-{}", super::sys::effective_uid()))
+    std::env::temp_dir().join(format!("shmimage-{}", crate::sys::effective_uid()))
 }
 
 #[cfg(windows)]
@@ -114,7 +118,7 @@ fn check_private_dir(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let me = super::sys::effective_uid();
+        let me = crate::sys::effective_uid();
         if meta.uid() != me {
             return Err(ShmError::PermissionDenied {
                 path: path.to_path_buf(),

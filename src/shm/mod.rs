@@ -15,7 +15,6 @@ mod dir;
 mod error;
 mod key;
 mod lock;
-mod sys;
 
 use std::fs::{self, File};
 use std::io;
@@ -26,9 +25,9 @@ pub use dir::{DIR_ENV, SegmentDir};
 pub use error::{SharedMemoryError, ShmError};
 pub use key::{native_key_for, validate_native_key};
 
+use crate::sys::Mapping;
 use dir::{Entry, OpenFor};
 use lock::{KeyLock, KeyLockGuard};
-use sys::Mapping;
 
 /// How long `lock()` waits for another process before giving up.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -469,15 +468,11 @@ fn new_segment_file(
         let _ = fs::remove_file(path);
         err
     };
-    // Held from the first moment, so nobody can mistake the new file for a leftover.
-    file.try_lock_shared().map_err(|err| {
-        cleanup(ShmError::LockFailed {
-            path: path.to_path_buf(),
-            source: err.into(),
-        })
-    })?;
     // Reserve the pages now: on a full /dev/shm this fails here, instead of SIGBUS on first write.
-    fs4::FileExt::allocate(&file, size as u64).map_err(|err| {
+    // This comes before the shared lock because Windows' byte-range locks are mandatory: a shared
+    // lock forbids even its own handle to change the file's length. Nobody can take the new file
+    // for a leftover meanwhile: leftovers are only removed under the key's lock, which we hold.
+    reserve_space(&file, size as u64).map_err(|err| {
         cleanup(match err.raw_os_error() {
             Some(code) if is_out_of_space(code) => ShmError::OutOfResources {
                 needed: size as u64,
@@ -485,6 +480,13 @@ fn new_segment_file(
                 source: err,
             },
             _ => ShmError::io("reserving space for", path, err),
+        })
+    })?;
+    // Held from now until detach: this is what marks the file as live.
+    file.try_lock_shared().map_err(|err| {
+        cleanup(ShmError::LockFailed {
+            path: path.to_path_buf(),
+            source: err.into(),
         })
     })?;
     let mapping = Mapping::read_write(&file, size)
@@ -495,6 +497,19 @@ fn new_segment_file(
         path: path.to_path_buf(),
         generation,
     })
+}
+
+/// Gives the new file its full length with every page backed.
+#[cfg(unix)]
+fn reserve_space(file: &fs::File, len: u64) -> io::Result<()> {
+    fs4::FileExt::allocate(file, len)
+}
+
+/// Gives the new file its full length. NTFS backs a non-sparse file's length with clusters at
+/// once (fs4's `allocate` uses FileAllocationInfo, which Wine does not implement).
+#[cfg(windows)]
+fn reserve_space(file: &fs::File, len: u64) -> io::Result<()> {
+    file.set_len(len)
 }
 
 fn is_out_of_space(code: i32) -> bool {

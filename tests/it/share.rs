@@ -1,6 +1,6 @@
 //! Publishing in one process and fetching in another, as the two windows of the demo do.
 
-use crate::util::{Scratch, load, test_image};
+use crate::util::{Publisher, Scratch, load, run_with_deadline, test_image};
 
 #[test]
 fn round_trip_between_two_processes_is_pixel_exact_raw() {
@@ -59,6 +59,9 @@ fn a_second_publisher_replaces_the_image() {
     assert_eq!(load(&out), second_image);
 }
 
+// Unix only: Windows has no SIGTERM, and a Ctrl+C event reaches only processes that share the
+// sender's console. There `hold_ms_ends_the_share_by_itself` covers the clean stop.
+#[cfg(unix)]
 #[test]
 fn a_publisher_that_stops_cleanly_leaves_nothing() {
     let scratch = Scratch::new("clean-stop");
@@ -136,4 +139,30 @@ fn hostile_keys_create_nothing_outside_the_segment_directory() {
         assert!(entry.file_type().unwrap().is_file(), "{:?}", entry.path());
         assert!(entry.file_name().len() < 200, "{:?}", entry.path());
     }
+}
+
+#[test]
+fn non_ascii_user_names_and_paths_work() {
+    let scratch = Scratch::new("non-ascii");
+    let home = scratch.path("Jürgen Ødegård 日本");
+    std::fs::create_dir(&home).unwrap();
+    let original = test_image(13, 7, 21);
+    let input = home.join("bild ü.png");
+    original.save(&input).unwrap();
+    let segments = home.join("segments");
+    let with_non_ascii_names = |args: &[&str]| {
+        let mut cmd = scratch.cmd(args);
+        // USERNAME names the Windows lock; the segment directory sits under a non-ASCII path.
+        cmd.env("SHMIMAGE_DIR", &segments)
+            .env("USERNAME", "Jürgen Ødegård");
+        cmd
+    };
+    let _publisher = Publisher::start(
+        with_non_ascii_names(&["put", input.to_str().unwrap()]),
+        "ready",
+    );
+    let output = home.join("ausgabe ø.png");
+    let out = run_with_deadline(with_non_ascii_names(&["get", output.to_str().unwrap()]));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(load(&output), original);
 }

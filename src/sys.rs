@@ -1,4 +1,5 @@
-//! The project's only unsafe code: mapping a segment file and copying bytes across the mapping.
+//! The project's only unsafe code: mapping a segment file, copying bytes across the mapping, and
+//! the few OS calls the standard library lacks.
 //!
 //! Why mapping is unsafe at all: the bytes behind a mapping belong to a file that other processes
 //! can write, and a process that shrinks the file makes our next access to the lost pages raise
@@ -103,6 +104,24 @@ pub(crate) fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail (POSIX).
     unsafe { libc::geteuid() }
 }
+
+/// Closes the console window that Windows opened for this process when it was started from
+/// Explorer (a console nobody else shares), so the app shows only its window. Started from a
+/// terminal, the console is the terminal's and is kept, so `shmimage put` still prints there.
+#[cfg(windows)]
+pub fn hide_own_console() {
+    use windows_sys::Win32::System::Console::{FreeConsole, GetConsoleProcessList};
+    let mut pids = [0u32; 2];
+    // SAFETY: the buffer is valid for the two entries we pass as its length.
+    let sharing = unsafe { GetConsoleProcessList(pids.as_mut_ptr(), pids.len() as u32) };
+    if sharing == 1 {
+        // SAFETY: FreeConsole has no preconditions; failure only means there was no console.
+        unsafe { FreeConsole() };
+    }
+}
+
+#[cfg(not(windows))]
+pub fn hide_own_console() {}
 
 #[cfg(test)]
 mod tests {
