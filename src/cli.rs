@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::codec::{self, Encoding};
-use crate::share::{self, DEFAULT_KEY, Endpoint, ShareError};
-use crate::shm::{self, SegmentDir};
+use crate::share::{self, DEFAULT_KEY, Endpoint, Mode, ShareError};
+use crate::shm::{self, QtInspection, SegmentDir};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(long, global = true, default_value = DEFAULT_KEY)]
     pub key: String,
 
+    /// Qt-compatible mode: exchange images with Qt's own shared-memory example (System V
+    /// segment and semaphore named as Qt names them, the image as QDataStream PNG; Linux).
+    #[arg(long, global = true)]
+    pub qt: bool,
+
     /// Image to publish when the window opens.
     pub image: Option<PathBuf>,
 
@@ -39,7 +44,7 @@ pub enum Command {
     /// SIGTERM, or --hold-ms.
     Put {
         image: PathBuf,
-        /// raw (RGBA8 pixels, fastest) or png (compact).
+        /// raw (RGBA8 pixels, fastest) or png (compact). With --qt it is always Qt's PNG.
         #[arg(long, default_value = "raw")]
         encoding: Encoding,
         /// Stop sharing after this many milliseconds instead of waiting for a signal.
@@ -86,6 +91,16 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     Ok((parse(w)?, parse(h)?))
 }
 
+impl Cli {
+    pub fn mode(&self) -> Mode {
+        if self.qt { Mode::Qt } else { Mode::Native }
+    }
+
+    fn endpoint(&self) -> Result<Endpoint, ShareError> {
+        Ok(Endpoint::new(&self.key)?.with_mode(self.mode()))
+    }
+}
+
 /// Runs a command; `Ok(false)` means no command was given (the caller opens the window).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
     let Some(command) = &cli.command else {
@@ -96,9 +111,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
             image,
             encoding,
             hold_ms,
-        } => put(&cli.key, image, *encoding, *hold_ms, out)?,
-        Command::Get { out: path } => get(&cli.key, path, out)?,
-        Command::Info => info(&cli.key, out)?,
+        } => put(&cli.endpoint()?, image, *encoding, *hold_ms, out)?,
+        Command::Get { out: path } => get(&cli.endpoint()?, path, out)?,
+        Command::Info => info(&cli.endpoint()?, out)?,
         Command::Clean => clean(out)?,
         Command::Bench {
             size,
@@ -124,7 +139,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
 }
 
 fn put(
-    key: &str,
+    endpoint: &Endpoint,
     path: &Path,
     encoding: Encoding,
     hold_ms: Option<u64>,
@@ -140,11 +155,20 @@ fn put(
             "cannot catch Ctrl-C/SIGTERM ({err}); the segment is still reclaimed after exit"
         );
     }
+    let key = &endpoint.key;
     let loaded = codec::decode_file(path)?;
-    let endpoint = Endpoint::new(key)?;
-    let publication = share::publish(&endpoint, &loaded.image, encoding)?;
+    let publication = share::publish(endpoint, &loaded.image, encoding)?;
     let header = &publication.header;
-    let note = loaded.note.map(|n| format!(" ({n})")).unwrap_or_default();
+    let notes: Vec<String> = loaded
+        .note
+        .into_iter()
+        .chain(publication.note.clone())
+        .collect();
+    let note = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    };
     writeln!(
         out,
         "ready key={key:?} generation={} {}x{} encoding={} bytes={} in {:.1} ms{note}",
@@ -166,9 +190,8 @@ fn put(
     Ok(())
 }
 
-fn get(key: &str, path: &Path, out: &mut dyn Write) -> Result<(), ShareError> {
-    let endpoint = Endpoint::new(key)?;
-    let fetched = share::fetch(&endpoint)?;
+fn get(endpoint: &Endpoint, path: &Path, out: &mut dyn Write) -> Result<(), ShareError> {
+    let fetched = share::fetch(endpoint)?;
     codec::save_image(&fetched.image, path)?;
     let header = &fetched.header;
     writeln!(
@@ -182,12 +205,25 @@ fn get(key: &str, path: &Path, out: &mut dyn Write) -> Result<(), ShareError> {
         path.display()
     )
     .ok();
+    if let Some(note) = &fetched.note {
+        writeln!(out, "note: {note}").ok();
+    }
     Ok(())
 }
 
-fn info(key: &str, out: &mut dyn Write) -> Result<(), ShareError> {
-    let endpoint = Endpoint::new(key)?;
-    let inspection = share::inspect(&endpoint)?;
+fn info(endpoint: &Endpoint, out: &mut dyn Write) -> Result<(), ShareError> {
+    let inspection = share::inspect(endpoint)?;
+    if let Some(qt) = &inspection.qt {
+        write!(
+            out,
+            "key:        {}
+{}",
+            inspection.key,
+            describe_qt(qt)
+        )
+        .ok();
+        return Ok(());
+    }
     let mut text = format!(
         "key:        {}\nnative key: {}\ndirectory:  {}\nlock:       {}\n",
         inspection.key,
@@ -220,6 +256,59 @@ fn info(key: &str, out: &mut dyn Write) -> Result<(), ShareError> {
     }
     write!(out, "{text}").ok();
     Ok(())
+}
+
+/// The System V side of a key in Qt mode, one fact per line.
+fn describe_qt(qt: &QtInspection) -> String {
+    let key_file = |path: &Path, ipc_key: Option<i32>| match ipc_key {
+        Some(ipc_key) => format!("{} (IPC key 0x{ipc_key:08x})", path.display()),
+        None => format!("{} (missing)", path.display()),
+    };
+    let mut text = format!(
+        "mode:       Qt-compatible (System V)
+shm key:    {}
+sem key:    {}
+",
+        key_file(&qt.shm_key_file, qt.shm_ipc_key),
+        key_file(&qt.sem_key_file, qt.sem_ipc_key)
+    );
+    match qt.semaphore_id {
+        Some(id) => text.push_str(&format!(
+            "semaphore:  id {id}
+"
+        )),
+        None => text.push_str(
+            "semaphore:  none
+",
+        ),
+    }
+    match (qt.segment_id, &qt.segment) {
+        (Some(id), Some(segment)) => {
+            let creator = if segment.creator_alive {
+                "running"
+            } else {
+                "exited"
+            };
+            let state = match (segment.attached, segment.creator_alive) {
+                (0, false) => "leftover of a dead process (the next put or get removes it)",
+                (0, true) => "nobody attached",
+                _ => "live",
+            };
+            text.push_str(&format!(
+                "segment:    id {id}, {} bytes
+  state:      {state}
+  attached:   {} process(es)
+  creator:    pid {} ({creator})
+",
+                segment.size, segment.attached, segment.creator_pid
+            ));
+        }
+        _ => text.push_str(
+            "segment:    none (nothing is shared under this key)
+",
+        ),
+    }
+    text
 }
 
 fn clean(out: &mut dyn Write) -> Result<(), ShareError> {

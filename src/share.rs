@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use image::RgbaImage;
 
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
-use crate::shm::{AccessMode, SegmentDir, SegmentFile, SharedMemory, ShmError};
+use crate::shm::{
+    AccessMode, QtInspection, Segment, SegmentDir, SegmentFile, SharedMemory, ShmError,
+};
 
 /// The key Qt's example uses, and ours by default.
 pub const DEFAULT_KEY: &str = "QSharedMemoryExample";
@@ -29,12 +31,23 @@ pub enum ShareError {
     Codec(#[from] CodecError),
 }
 
-/// Where images are shared: a key in a segment directory.
+/// How images are shared under a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// This project's crash-safe segment files with a checked header.
+    #[default]
+    Native,
+    /// What Qt 5's example does on Linux: System V segment and semaphore, `QDataStream` PNG.
+    Qt,
+}
+
+/// Where images are shared: a key in a segment directory, natively or the way Qt does.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub key: String,
     pub dir: SegmentDir,
     pub lock_timeout: Duration,
+    pub mode: Mode,
 }
 
 impl Endpoint {
@@ -54,13 +67,43 @@ impl Endpoint {
             key: key.to_owned(),
             dir,
             lock_timeout,
+            mode: Mode::Native,
         }
+    }
+
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 
     pub fn shared_memory(&self) -> Result<SharedMemory, ShmError> {
         let mut shm = SharedMemory::in_dir(&self.key, self.dir.clone())?;
         shm.set_lock_timeout(self.lock_timeout);
         Ok(shm)
+    }
+
+    /// The segment for this endpoint's mode, behind the common interface.
+    pub fn segment(&self) -> Result<Box<dyn Segment>, ShmError> {
+        match self.mode {
+            Mode::Native => Ok(Box::new(self.shared_memory()?)),
+            Mode::Qt => self.qt_shared_memory(),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn qt_shared_memory(&self) -> Result<Box<dyn Segment>, ShmError> {
+        let mut shm = crate::shm::qt::QtSharedMemory::new(&self.key)?;
+        shm.set_lock_timeout(self.lock_timeout);
+        Ok(Box::new(shm))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn qt_shared_memory(&self) -> Result<Box<dyn Segment>, ShmError> {
+        Err(ShmError::KeyError {
+            key: self.key.clone(),
+            reason: "Qt-compatible mode (System V shared memory) is available on Linux only"
+                .to_owned(),
+        })
     }
 }
 
@@ -78,11 +121,15 @@ pub struct Stages {
 }
 
 /// A published image: shared for as long as this value lives (the publisher stays attached).
+/// In Qt mode the header is not in the segment: it describes what was written (a PNG), and its
+/// generation is the System V segment id.
 pub struct Publication {
-    shm: SharedMemory,
+    shm: Box<dyn Segment>,
     pub header: Header,
     pub segment_size: usize,
     pub stages: Stages,
+    /// What was cleaned up on the way, e.g. a crashed Qt writer's segment.
+    pub note: Option<String>,
 }
 
 impl Publication {
@@ -110,6 +157,9 @@ pub fn publish(
     let started = Instant::now();
     let mut stages = Stages::default();
     header::check_dimensions(image.width(), image.height())?;
+    if endpoint.mode == Mode::Qt {
+        return publish_qt(endpoint, image, started);
+    }
 
     let encoded;
     let payload: &[u8] = match encoding {
@@ -162,10 +212,50 @@ pub fn publish(
     stages.copy = step.elapsed();
     stages.total = started.elapsed();
     Ok(Publication {
+        shm: Box::new(shm),
+        header,
+        segment_size,
+        stages,
+        note: None,
+    })
+}
+
+/// Qt's `loadFromFile` to the letter: `QDataStream << QImage` (marker and PNG) into a segment of
+/// exactly that size, created and filled under one hold of the semaphore.
+fn publish_qt(
+    endpoint: &Endpoint,
+    image: &RgbaImage,
+    started: Instant,
+) -> Result<Publication, ShareError> {
+    let mut stages = Stages::default();
+    let payload = codec::qt::encode(image)?;
+    stages.encode = started.elapsed();
+    let mut shm = endpoint.segment()?;
+    let step = Instant::now();
+    let mut access = shm.create_replacing_locked(payload.len())?;
+    stages.create = step.elapsed();
+    let step = Instant::now();
+    access.write(0, &payload)?;
+    let header = Header {
+        encoding: Encoding::Png,
+        width: image.width(),
+        height: image.height(),
+        publisher_pid: std::process::id(),
+        payload_len: payload.len() as u64,
+        generation: access.generation(),
+        payload_crc: crc32fast::hash(&payload),
+    };
+    let segment_size = access.size();
+    drop(access);
+    stages.copy = step.elapsed();
+    stages.total = started.elapsed();
+    let note = shm.cleanup_note().map(str::to_owned);
+    Ok(Publication {
         shm,
         header,
         segment_size,
         stages,
+        note,
     })
 }
 
@@ -181,11 +271,16 @@ pub struct Fetched {
     pub header: Header,
     pub segment_size: usize,
     pub stages: Stages,
+    /// What was cleaned up on the way, e.g. a crashed Qt writer's segment.
+    pub note: Option<String>,
 }
 
 /// Qt's `loadFromMemory`: attach, lock, copy out, unlock, detach; then validate the private copy
 /// and decode it.
 pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
+    if endpoint.mode == Mode::Qt {
+        return fetch_qt(endpoint);
+    }
     let started = Instant::now();
     let mut stages = Stages::default();
     let mut shm = endpoint.shared_memory()?;
@@ -233,11 +328,60 @@ pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
         header,
         segment_size,
         stages,
+        note: None,
+    })
+}
+
+/// Qt's `loadFromMemory`: attach, lock, copy the whole segment out, unlock, detach, then decode
+/// the private copy (`QDataStream >> QImage`).
+fn fetch_qt(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
+    let started = Instant::now();
+    let mut stages = Stages::default();
+    let mut shm = endpoint.segment()?;
+    shm.attach(AccessMode::ReadOnly)?;
+    stages.attach = started.elapsed();
+    let step = Instant::now();
+    let access = shm.lock()?;
+    stages.lock = step.elapsed();
+    let step = Instant::now();
+    let segment_size = access.size();
+    let generation = access.generation();
+    let mut bytes = vec![0u8; segment_size];
+    access.read(0, &mut bytes)?;
+    drop(access);
+    stages.copy = step.elapsed();
+    let publisher_pid = shm.creator_pid().unwrap_or(0);
+    let note = shm.cleanup_note().map(str::to_owned);
+    shm.detach();
+    let step = Instant::now();
+    let image = codec::qt::decode(&bytes)?;
+    stages.decode = step.elapsed();
+    stages.total = started.elapsed();
+    let header = Header {
+        encoding: Encoding::Png,
+        width: image.width(),
+        height: image.height(),
+        publisher_pid,
+        payload_len: segment_size as u64,
+        generation,
+        payload_crc: crc32fast::hash(&bytes),
+    };
+    Ok(Fetched {
+        image,
+        header,
+        segment_size,
+        stages,
+        note,
     })
 }
 
 /// The generation a reader would get now, if anything is shared: cheap enough to poll.
 pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError> {
+    if endpoint.mode == Mode::Qt {
+        return Ok(inspect_qt(endpoint)?
+            .and_then(|qt| qt.segment_id)
+            .map(|id| id as u64));
+    }
     let mut shm = endpoint.shared_memory()?;
     Ok(shm
         .segment_files()?
@@ -256,6 +400,8 @@ pub struct Inspection {
     pub lock_path: std::path::PathBuf,
     /// Every segment file of the key, oldest first, each with its header if it could be read.
     pub segments: Vec<(SegmentFile, Result<Header, String>)>,
+    /// In Qt mode: the System V side (key files, ids, attach count); `segments` is then empty.
+    pub qt: Option<QtInspection>,
 }
 
 impl Inspection {
@@ -267,6 +413,16 @@ impl Inspection {
 
 /// Looks at a key without changing anything (leftovers are listed, not removed).
 pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
+    if let Some(qt) = inspect_qt(endpoint)? {
+        return Ok(Inspection {
+            key: endpoint.key.clone(),
+            native_key: qt.shm_key_file.display().to_string(),
+            dir: qt.shm_key_file.parent().map(Into::into).unwrap_or_default(),
+            lock_path: qt.sem_key_file.clone(),
+            segments: Vec::new(),
+            qt: Some(qt),
+        });
+    }
     let mut shm = endpoint.shared_memory()?;
     let files = shm.segment_files()?;
     let segments = files
@@ -282,7 +438,27 @@ pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
         dir: shm.dir().to_path_buf(),
         lock_path: shm.lock_path(),
         segments,
+        qt: None,
     })
+}
+
+/// The Qt side of a key, in Qt mode (None in native mode).
+#[cfg(target_os = "linux")]
+fn inspect_qt(endpoint: &Endpoint) -> Result<Option<QtInspection>, ShareError> {
+    if endpoint.mode != Mode::Qt {
+        return Ok(None);
+    }
+    Ok(Some(
+        crate::shm::qt::QtSharedMemory::new(&endpoint.key)?.inspect(),
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn inspect_qt(endpoint: &Endpoint) -> Result<Option<QtInspection>, ShareError> {
+    match endpoint.mode {
+        Mode::Native => Ok(None),
+        Mode::Qt => endpoint.segment().map(|_| None).map_err(Into::into),
+    }
 }
 
 /// Reads a segment file's header with plain file I/O, without attaching (so that inspecting a

@@ -141,7 +141,7 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
 }
 
 /// Names well-known foreign contents, so the error can say what is there instead.
-fn describe_start(bytes: &[u8]) -> String {
+pub(crate) fn describe_start(bytes: &[u8]) -> String {
     if bytes.len() >= 12 && bytes[0..4] == [0, 0, 0, 1] && bytes[4..12] == *b"\x89PNG\r\n\x1a\n" {
         return "a Qt QDataStream image (Qt's example writes these)".to_owned();
     }

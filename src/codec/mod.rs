@@ -2,6 +2,7 @@
 //! header, and the two payload encodings. Knows nothing of shared memory or windows.
 
 pub mod header;
+pub mod qt;
 
 use std::fmt;
 use std::io::Cursor;
@@ -114,6 +115,9 @@ pub enum CodecError {
         header::FORMAT_VERSION
     )]
     UnsupportedVersion { found: u32 },
+
+    #[error("the segment does not hold an image in Qt's format: {detail}")]
+    NotQtImage { detail: String },
 
     #[error("the image is incomplete: its publisher stopped while writing it; publish it again")]
     Incomplete,

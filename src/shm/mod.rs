@@ -15,6 +15,8 @@ mod dir;
 mod error;
 mod key;
 mod lock;
+#[cfg(target_os = "linux")]
+pub mod qt;
 
 use std::fs::{self, File};
 use std::io;
@@ -54,6 +56,81 @@ pub struct SegmentFile {
 pub struct Reclaimed {
     pub path: PathBuf,
     pub size: u64,
+}
+
+/// Qt's `QSharedMemory` operations, as both kinds of segment offer them: this project's
+/// crash-safe segment files ([`SharedMemory`]) and, on Linux, Qt-compatible System V segments
+/// ([`qt::QtSharedMemory`]). Publishing, fetching and the window use only this.
+pub trait Segment: Send {
+    /// The name the OS knows the segment by (file stem, or Qt's key file path).
+    fn native_key(&self) -> &str;
+    /// Where the attached segment can be seen on disk, if anywhere.
+    fn path(&self) -> Option<&Path>;
+    /// Creates a segment of `size` bytes that replaces any current one for new readers, attaches
+    /// read-write, and returns with the lock held so the bytes can be filled before anyone looks.
+    fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError>;
+    /// Attaches to the current segment, as Qt's `attach(mode)`.
+    fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError>;
+    /// Takes the lock and gives access to the attached segment's bytes while it is held.
+    fn lock(&mut self) -> Result<SegmentAccess<'_>, ShmError>;
+    /// Detaches, as Qt's `detach()`; false if nothing was attached.
+    fn detach(&mut self) -> bool;
+    /// Size in bytes of the attached segment (0 when detached).
+    fn size(&self) -> usize;
+    /// A sentence about something the last create or attach cleaned up, for the status line.
+    fn cleanup_note(&self) -> Option<&str> {
+        None
+    }
+    /// The process that created the attached segment, where the OS records it.
+    fn creator_pid(&self) -> Option<u32> {
+        None
+    }
+}
+
+impl Segment for SharedMemory {
+    fn native_key(&self) -> &str {
+        SharedMemory::native_key(self)
+    }
+    fn path(&self) -> Option<&Path> {
+        SharedMemory::path(self)
+    }
+    fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
+        SharedMemory::create_replacing_locked(self, size)
+    }
+    fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError> {
+        SharedMemory::attach(self, mode)
+    }
+    fn lock(&mut self) -> Result<SegmentAccess<'_>, ShmError> {
+        SharedMemory::lock(self)
+    }
+    fn detach(&mut self) -> bool {
+        SharedMemory::detach(self)
+    }
+    fn size(&self) -> usize {
+        SharedMemory::size(self)
+    }
+}
+
+/// What `shmimage info --qt` and the inspector show in Qt-compatible mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QtInspection {
+    pub shm_key_file: PathBuf,
+    pub sem_key_file: PathBuf,
+    pub shm_ipc_key: Option<i32>,
+    pub sem_ipc_key: Option<i32>,
+    /// The System V id; a new one for every segment created, so it serves as the generation.
+    pub segment_id: Option<i32>,
+    pub segment_owner_uid: Option<u32>,
+    pub segment: Option<QtSegmentState>,
+    pub semaphore_id: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QtSegmentState {
+    pub size: usize,
+    pub attached: u64,
+    pub creator_pid: u32,
+    pub creator_alive: bool,
 }
 
 /// Qt's `QSharedMemory`: a key, the segment attached under it (if any), and its lock.
@@ -206,8 +283,9 @@ impl SharedMemory {
             .attached
             .insert(new_segment_file(&path, dir, size, generation)?);
         Ok(SegmentAccess {
-            attachment,
-            _guard: guard,
+            generation: attachment.generation,
+            mapping: &mut attachment.mapping,
+            _guard: HeldLock::Key { _held: guard },
         })
     }
 
@@ -271,8 +349,9 @@ impl SharedMemory {
             });
         }
         Ok(SegmentAccess {
-            attachment,
-            _guard: guard,
+            generation: attachment.generation,
+            mapping: &mut attachment.mapping,
+            _guard: HeldLock::Key { _held: guard },
         })
     }
 
@@ -314,22 +393,35 @@ impl Drop for SharedMemory {
 /// There is deliberately no `&[u8]` into the segment: bytes are copied in or out, and the copy
 /// is what gets validated.
 pub struct SegmentAccess<'a> {
-    attachment: &'a mut Attachment,
-    _guard: KeyLockGuard<'a>,
+    mapping: &'a mut Mapping,
+    generation: u64,
+    _guard: HeldLock<'a>,
+}
+
+/// The lock behind a [`SegmentAccess`], released when the access is dropped.
+pub(crate) enum HeldLock<'a> {
+    Key {
+        _held: KeyLockGuard<'a>,
+    },
+    #[cfg(target_os = "linux")]
+    Semaphore {
+        _held: qt::SemaphoreGuard,
+    },
 }
 
 impl SegmentAccess<'_> {
     pub fn size(&self) -> usize {
-        self.attachment.mapping.len()
+        self.mapping.len()
     }
 
+    /// Generation of the segment (0 in Qt-compatible mode, whose segments have none).
     pub fn generation(&self) -> u64 {
-        self.attachment.generation
+        self.generation
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst`.
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), ShmError> {
-        if self.attachment.mapping.copy_out(offset, dst) {
+        if self.mapping.copy_out(offset, dst) {
             Ok(())
         } else {
             Err(self.out_of_range(offset, dst.len()))
@@ -338,22 +430,14 @@ impl SegmentAccess<'_> {
 
     /// Copies `src` into the segment at `offset` (read-write attachments only).
     pub fn write(&mut self, offset: usize, src: &[u8]) -> Result<(), ShmError> {
-        if !self.attachment.mapping.is_writable() {
+        if !self.mapping.is_writable() {
             return Err(ShmError::ReadOnly);
         }
-        if self.attachment.mapping.copy_in(offset, src) {
+        if self.mapping.copy_in(offset, src) {
             Ok(())
         } else {
             Err(self.out_of_range(offset, src.len()))
         }
-    }
-
-    /// Makes written bytes visible to readers of the file (not only of the mapping).
-    pub fn flush(&self) -> Result<(), ShmError> {
-        self.attachment
-            .mapping
-            .flush()
-            .map_err(|err| ShmError::io("flushing", &self.attachment.path, err))
     }
 
     fn out_of_range(&self, offset: usize, len: usize) -> ShmError {

@@ -4,6 +4,8 @@
 #[cfg(feature = "gui")]
 mod gui;
 mod lifetime;
+#[cfg(target_os = "linux")]
+mod qt;
 mod share;
 mod stress;
 mod util;

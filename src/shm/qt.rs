@@ -1,0 +1,463 @@
+//! Qt-compatible mode (Linux): the System V segment and semaphore that Qt 5's `QSharedMemory`
+//! and `QSystemSemaphore` use, named exactly as Qt names them, so shmimage and Qt's own example
+//! can exchange images. See `QT_IPC_SPEC.md` in the project's shared notes for the details.
+//!
+//! Qt's rules, kept: key files `<tmp>/qipc_sharedmemory_<letters><sha1>` and
+//! `<tmp>/qipc_systemsem_<letters><sha1>`, IPC keys `ftok(file, 'Q')`, permissions 0600, the
+//! semaphore taken with `SEM_UNDO` around create, attach, detach and every copy, and the
+//! segment removed by whoever detaches last.
+//!
+//! Better than Qt: a segment nobody is attached to whose creator is dead (a crashed writer) is a
+//! leftover. Qt's `create` fails on it forever ("Unable to create shared memory segment."); here
+//! it is removed, and [`Segment::cleanup_note`] says so. A second writer replaces a live image
+//! as in the native mode (the old segment is marked for removal and lives on for whoever is still
+//! attached to it). Unlike Qt, opening the semaphore never resets a value another process holds.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{AccessMode, HeldLock, QtInspection, QtSegmentState, Segment, SegmentAccess, ShmError};
+use crate::sys::Mapping;
+use crate::sys::sysv::{self, Attached};
+
+pub const SHARED_MEMORY_PREFIX: &str = "qipc_sharedmemory_";
+pub const SEMAPHORE_PREFIX: &str = "qipc_systemsem_";
+/// ftok's project id in Qt 5 (and `QNativeIpcKey::Type::SystemV` in Qt 6).
+const PROJECT_ID: u8 = b'Q';
+const PRIVATE: libc::c_int = 0o600;
+
+/// Qt's `QDir::tempPath()`: `$TMPDIR` if set and not empty, else /tmp, with symlinks resolved.
+/// Both sides must see the same directory to meet.
+pub fn qt_temp_dir() -> PathBuf {
+    let dir = std::env::var_os("TMPDIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    // Qt's canonicalPath() is empty for a missing directory, which makes the key "/qipc_…".
+    fs::canonicalize(&dir).unwrap_or_else(|_| PathBuf::from("/"))
+}
+
+/// Qt 5's `makePlatformSafeKey`: prefix, the key's ASCII letters, the SHA-1 of the key in hex.
+pub fn qt_key_file(key: &str, prefix: &str, temp_dir: &Path) -> Result<PathBuf, ShmError> {
+    if key.is_empty() {
+        return Err(ShmError::KeyError {
+            key: String::new(),
+            reason: "the key is empty; type a name such as QSharedMemoryExample".to_owned(),
+        });
+    }
+    let letters: String = key.chars().filter(char::is_ascii_alphabetic).collect();
+    let hash = sha1_smol::Sha1::from(key.as_bytes()).digest().to_string();
+    Ok(temp_dir.join(format!("{prefix}{letters}{hash}")))
+}
+
+/// `QSharedMemory` in Qt 5's System V flavour.
+pub struct QtSharedMemory {
+    key: String,
+    shm_key_file: PathBuf,
+    sem_key_file: PathBuf,
+    lock_timeout: Duration,
+    semaphore: Option<Semaphore>,
+    attached: Option<QtAttachment>,
+    cleanup_note: Option<String>,
+}
+
+struct QtAttachment {
+    mapping: Mapping,
+    ipc_key: libc::key_t,
+    /// The System V id; a new one for every segment created, so it serves as the generation.
+    id: i32,
+    creator_pid: u32,
+}
+
+/// The key's System V semaphore. If this process created it (or created a segment under it), it
+/// removes it when done, as Qt does (Qt peers re-create it on their next lock).
+struct Semaphore {
+    id: i32,
+    created: bool,
+}
+
+/// Proof that the semaphore is taken; given back on drop.
+pub(crate) struct SemaphoreGuard {
+    id: i32,
+}
+
+impl Drop for SemaphoreGuard {
+    fn drop(&mut self) {
+        if let Err(err) = sysv::sem_change(self.id, 1, Duration::from_secs(1)) {
+            // SEM_UNDO gives it back when this process exits anyway.
+            log::warn!("could not release the Qt semaphore: {err}");
+        }
+    }
+}
+
+impl QtSharedMemory {
+    /// A handle for `key`, named as a Qt process with the same `$TMPDIR` names it.
+    pub fn new(key: &str) -> Result<Self, ShmError> {
+        Self::in_temp_dir(key, &qt_temp_dir())
+    }
+
+    pub fn in_temp_dir(key: &str, temp_dir: &Path) -> Result<Self, ShmError> {
+        Ok(Self {
+            key: key.to_owned(),
+            shm_key_file: qt_key_file(key, SHARED_MEMORY_PREFIX, temp_dir)?,
+            sem_key_file: qt_key_file(key, SEMAPHORE_PREFIX, temp_dir)?,
+            lock_timeout: super::DEFAULT_LOCK_TIMEOUT,
+            semaphore: None,
+            attached: None,
+            cleanup_note: None,
+        })
+    }
+
+    pub fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
+    }
+
+    pub fn shm_key_file(&self) -> &Path {
+        &self.shm_key_file
+    }
+
+    pub fn sem_key_file(&self) -> &Path {
+        &self.sem_key_file
+    }
+
+    /// What is there under the key now, without attaching or changing anything.
+    pub fn inspect(&self) -> QtInspection {
+        let shm_ipc_key = sysv::ftok(&self.shm_key_file, PROJECT_ID).ok();
+        let segment = shm_ipc_key
+            .and_then(|key| sysv::shm_get(key, 0, 0).ok())
+            .and_then(|id| sysv::shm_stat(id).ok().map(|stat| (id, stat)));
+        let sem_ipc_key = sysv::ftok(&self.sem_key_file, PROJECT_ID).ok();
+        let semaphore_id = sem_ipc_key.and_then(|key| sysv::sem_get(key, 0).ok());
+        QtInspection {
+            shm_key_file: self.shm_key_file.clone(),
+            sem_key_file: self.sem_key_file.clone(),
+            shm_ipc_key,
+            sem_ipc_key,
+            segment_id: segment.map(|(id, _)| id),
+            segment_owner_uid: segment.map(|(_, stat)| stat.owner_uid),
+            segment: segment.map(|(_, stat)| QtSegmentState {
+                size: stat.size,
+                attached: stat.attached,
+                creator_pid: stat.creator_pid,
+                creator_alive: process_alive(stat.creator_pid),
+            }),
+            semaphore_id,
+        }
+    }
+
+    fn open_semaphore(&mut self) -> Result<i32, ShmError> {
+        if let Some(semaphore) = &self.semaphore {
+            return Ok(semaphore.id);
+        }
+        create_key_file(&self.sem_key_file)?;
+        let ipc_key = ftok(&self.sem_key_file)?;
+        let semaphore = match sysv::sem_get(ipc_key, libc::IPC_CREAT | libc::IPC_EXCL | PRIVATE) {
+            Ok(id) => {
+                // We made it, so it starts at 0 (taken) until we set it free, as Qt does.
+                sysv::sem_set_value(id, 1).map_err(|err| self.sem_error(err))?;
+                Semaphore { id, created: true }
+            }
+            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
+                let id = sysv::sem_get(ipc_key, libc::IPC_CREAT | PRIVATE)
+                    .map_err(|err| self.sem_error(err))?;
+                Semaphore { id, created: false }
+            }
+            Err(err) => return Err(self.sem_error(err)),
+        };
+        let id = semaphore.id;
+        self.semaphore = Some(semaphore);
+        Ok(id)
+    }
+
+    /// Takes the semaphore, waiting at most the lock timeout. If another process removed it
+    /// meanwhile (a Qt process that created it exits), opens it again and retries once, as Qt does.
+    fn acquire(&mut self) -> Result<SemaphoreGuard, ShmError> {
+        for attempt in 0..2 {
+            let id = self.open_semaphore()?;
+            match sysv::sem_change(id, -1, self.lock_timeout) {
+                Ok(()) => {
+                    return Ok(SemaphoreGuard { id });
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(ShmError::LockTimeout {
+                        holder: sysv::sem_last_pid(id).ok().filter(|pid| *pid != 0),
+                        waited: self.lock_timeout,
+                    });
+                }
+                Err(err)
+                    if attempt == 0
+                        && matches!(err.raw_os_error(), Some(libc::EIDRM | libc::EINVAL)) =>
+                {
+                    self.semaphore = None;
+                }
+                Err(err) => return Err(self.sem_error(err)),
+            }
+        }
+        Err(ShmError::LockFailed {
+            path: self.sem_key_file.clone(),
+            source: io::Error::other("the semaphore kept disappearing"),
+        })
+    }
+
+    fn sem_error(&self, err: io::Error) -> ShmError {
+        ShmError::io("using the Qt semaphore of", &self.sem_key_file, err)
+    }
+
+    /// Removes a segment that nobody is attached to and whose creator is dead, with its key
+    /// file; says so in the cleanup note. Returns whether it did. Call with the semaphore held.
+    fn remove_if_leftover(&mut self, id: i32, stat: sysv::ShmStat) -> bool {
+        if stat.attached != 0 || process_alive(stat.creator_pid) {
+            return false;
+        }
+        if sysv::shm_remove(id).is_err() {
+            return false;
+        }
+        self.cleanup_note = Some(format!(
+            "removed the segment left behind by pid {}, which had exited without detaching \
+             (Qt's example would report \"Unable to create shared memory segment.\")",
+            stat.creator_pid
+        ));
+        true
+    }
+
+    fn create_locked(&mut self, size: usize) -> Result<(QtAttachment, SemaphoreGuard), ShmError> {
+        let guard = self.acquire()?;
+        create_key_file(&self.shm_key_file)?;
+        let ipc_key = ftok(&self.shm_key_file)?;
+        let flags = libc::IPC_CREAT | libc::IPC_EXCL | PRIVATE;
+        let id = match sysv::shm_get(ipc_key, size, flags) {
+            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
+                let old =
+                    sysv::shm_get(ipc_key, 0, 0).map_err(|err| self.shm_error("opening", err))?;
+                let stat = sysv::shm_stat(old).map_err(|err| self.shm_error("checking", err))?;
+                if !self.remove_if_leftover(old, stat) {
+                    // A live image: replace it. Removal only takes its key away; whoever is
+                    // attached keeps reading it until they detach.
+                    sysv::shm_remove(old).map_err(|err| self.shm_error("replacing", err))?;
+                    self.cleanup_note = Some(format!(
+                        "replaced the image shared by pid {}",
+                        stat.creator_pid
+                    ));
+                }
+                sysv::shm_get(ipc_key, size, flags)
+            }
+            other => other,
+        }
+        .map_err(|err| self.create_error(size, err))?;
+        let attached =
+            Attached::attach(id, size, true).map_err(|err| self.shm_error("attaching", err))?;
+        let attachment = QtAttachment {
+            mapping: Mapping::SystemV(attached),
+            ipc_key,
+            id,
+            creator_pid: std::process::id(),
+        };
+        Ok((attachment, guard))
+    }
+
+    fn create_error(&self, size: usize, err: io::Error) -> ShmError {
+        match err.raw_os_error() {
+            Some(libc::EINVAL) => ShmError::InvalidSize {
+                size: size as u64,
+                reason: "over the system's System V limit (see /proc/sys/kernel/shmmax)".to_owned(),
+            },
+            Some(libc::ENOSPC | libc::ENOMEM) => ShmError::OutOfResources {
+                needed: size as u64,
+                dir: self.shm_key_file.clone(),
+                source: err,
+            },
+            _ => self.shm_error("creating", err),
+        }
+    }
+
+    fn shm_error(&self, action: &'static str, err: io::Error) -> ShmError {
+        ShmError::io(action, &self.shm_key_file, err)
+    }
+
+    fn not_found(&self) -> ShmError {
+        ShmError::NotFound {
+            key: self.key.clone(),
+        }
+    }
+}
+
+impl Segment for QtSharedMemory {
+    fn native_key(&self) -> &str {
+        self.shm_key_file.to_str().unwrap_or_default()
+    }
+
+    fn path(&self) -> Option<&Path> {
+        self.attached.as_ref().map(|_| self.shm_key_file.as_path())
+    }
+
+    fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
+        if size == 0 {
+            return Err(ShmError::InvalidSize {
+                size: 0,
+                reason: "a segment needs at least one byte".to_owned(),
+            });
+        }
+        self.detach();
+        self.cleanup_note = None;
+        let (attachment, guard) = self.create_locked(size)?;
+        // The writer owns the semaphore from now on and removes it when done, as Qt's create()
+        // does; so a semaphore a crashed Qt writer left behind is cleaned up by the next writer.
+        if let Some(semaphore) = &mut self.semaphore {
+            semaphore.created = true;
+        }
+        let attachment = self.attached.insert(attachment);
+        Ok(SegmentAccess {
+            generation: attachment.id as u64,
+            mapping: &mut attachment.mapping,
+            _guard: HeldLock::Semaphore { _held: guard },
+        })
+    }
+
+    fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError> {
+        if self.attached.is_some() {
+            return Ok(());
+        }
+        self.cleanup_note = None;
+        let _guard = self.acquire()?;
+        // Like Qt: no key file, nothing shared (and no ftok of a file that is not there).
+        if !self.shm_key_file.is_file() {
+            return Err(self.not_found());
+        }
+        let ipc_key = ftok(&self.shm_key_file)?;
+        let permissions = match mode {
+            AccessMode::ReadOnly => 0o400,
+            AccessMode::ReadWrite => PRIVATE,
+        };
+        let id = match sysv::shm_get(ipc_key, 0, permissions) {
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => return Err(self.not_found()),
+            other => other.map_err(|err| self.shm_error("opening", err))?,
+        };
+        let stat = sysv::shm_stat(id).map_err(|err| self.shm_error("checking", err))?;
+        if self.remove_if_leftover(id, stat) {
+            let _ = fs::remove_file(&self.shm_key_file);
+            return Err(self.not_found());
+        }
+        let writable = mode == AccessMode::ReadWrite;
+        let attached = Attached::attach(id, stat.size, writable)
+            .map_err(|err| self.shm_error("attaching", err))?;
+        self.attached = Some(QtAttachment {
+            mapping: Mapping::SystemV(attached),
+            ipc_key,
+            id,
+            creator_pid: stat.creator_pid,
+        });
+        Ok(())
+    }
+
+    fn lock(&mut self) -> Result<SegmentAccess<'_>, ShmError> {
+        if self.attached.is_none() {
+            return Err(ShmError::NotAttached);
+        }
+        let guard = self.acquire()?;
+        let Some(attachment) = self.attached.as_mut() else {
+            return Err(ShmError::NotAttached);
+        };
+        Ok(SegmentAccess {
+            generation: attachment.id as u64,
+            mapping: &mut attachment.mapping,
+            _guard: HeldLock::Semaphore { _held: guard },
+        })
+    }
+
+    /// Qt's `detach()`: under the semaphore, detach, and if nobody is attached any more, remove
+    /// the segment and its key file.
+    fn detach(&mut self) -> bool {
+        let Some(attachment) = self.attached.take() else {
+            return false;
+        };
+        let guard = self.acquire();
+        let ipc_key = attachment.ipc_key;
+        drop(attachment);
+        if guard.is_ok()
+            && let Ok(id) = sysv::shm_get(ipc_key, 0, 0o400)
+            && let Ok(stat) = sysv::shm_stat(id)
+            && stat.attached == 0
+            && sysv::shm_remove(id).is_ok()
+        {
+            let _ = fs::remove_file(&self.shm_key_file);
+        }
+        true
+    }
+
+    fn size(&self) -> usize {
+        self.attached.as_ref().map_or(0, |a| a.mapping.len())
+    }
+
+    fn cleanup_note(&self) -> Option<&str> {
+        self.cleanup_note.as_deref()
+    }
+
+    fn creator_pid(&self) -> Option<u32> {
+        self.attached.as_ref().map(|a| a.creator_pid)
+    }
+}
+
+impl Drop for QtSharedMemory {
+    fn drop(&mut self) {
+        self.detach();
+        if let Some(Semaphore { id, created: true }) = self.semaphore.take() {
+            let _ = sysv::sem_remove(id);
+            let _ = fs::remove_file(&self.sem_key_file);
+        }
+    }
+}
+
+/// Qt's `createUnixKeyFile`: an empty file, made if missing. An existing one is kept: it is the
+/// segment's identity (ftok uses its inode).
+fn create_key_file(path: &Path) -> Result<(), ShmError> {
+    match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(ShmError::io("creating Qt's key file", path, err)),
+    }
+}
+
+fn ftok(path: &Path) -> Result<libc::key_t, ShmError> {
+    sysv::ftok(path, PROJECT_ID).map_err(|err| ShmError::io("deriving the IPC key of", path, err))
+}
+
+/// Linux: a process exists while /proc has its directory.
+fn process_alive(pid: u32) -> bool {
+    pid != 0 && Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_are_named_as_qt_names_them() {
+        let tmp = Path::new("/tmp");
+        assert_eq!(
+            qt_key_file("QSharedMemoryExample", SHARED_MEMORY_PREFIX, tmp).unwrap(),
+            Path::new(
+                "/tmp/qipc_sharedmemory_QSharedMemoryExampleff77196351dd7c1c8f79461ad32f21726fe31f5b"
+            )
+        );
+        // Digits, '_', '-', spaces, non-ASCII and emoji leave the readable part, not the hash.
+        assert_eq!(
+            qt_key_file("my-key_1 Äz😀", SHARED_MEMORY_PREFIX, tmp).unwrap(),
+            Path::new("/tmp/qipc_sharedmemory_mykeyzfa17be942d051c813b892c52c37b1896345b8964")
+        );
+        assert!(
+            qt_key_file("x", SEMAPHORE_PREFIX, tmp)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("/tmp/qipc_systemsem_x")
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! Qt-compatible mode against the real QSharedMemory: `tests/qt/qt_peer.py` drives Qt 5's own
+//! classes through PyQt5 (Debian's python3-pyqt5, installed by `.ci/run`) exactly as Qt's
+//! example does. Each test gets its own TMPDIR, which is where Qt keeps its key files, so the
+//! System V keys of parallel tests never meet.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::util::{Publisher, Scratch, load, run_with_deadline, test_image};
+
+/// Debian's interpreter, which has python3-pyqt5 (a pyenv or venv python on PATH would not).
+const PYTHON: &str = "/usr/bin/python3";
+
+struct QtScratch {
+    scratch: Scratch,
+}
+
+impl QtScratch {
+    fn new(name: &str) -> Self {
+        let scratch = Scratch::new(name);
+        std::fs::create_dir(scratch.path("tmp")).unwrap();
+        assert!(
+            Command::new(PYTHON)
+                .args(["-c", "import PyQt5.QtCore"])
+                .status()
+                .is_ok_and(|s| s.success()),
+            "these tests need Qt 5's QSharedMemory from Python: apt-get install python3-pyqt5 (.ci/run does)"
+        );
+        Self { scratch }
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.scratch.path("tmp")
+    }
+
+    /// `shmimage --qt ARGS` sharing Qt's TMPDIR.
+    fn shmimage(&self, args: &[&str]) -> Command {
+        let mut cmd = self.scratch.cmd(args);
+        cmd.arg("--qt").env("TMPDIR", self.tmp());
+        cmd
+    }
+
+    /// The PyQt5 peer; stdin piped so that a publisher stays until it is told to stop.
+    fn qt_peer(&self, args: &[&str]) -> Command {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qt/qt_peer.py");
+        let mut cmd = Command::new(PYTHON);
+        cmd.arg(script)
+            .args(args)
+            .env("TMPDIR", self.tmp())
+            .env("XDG_RUNTIME_DIR", self.tmp())
+            .env("QT_QPA_PLATFORM", "offscreen")
+            .stdin(Stdio::piped());
+        cmd
+    }
+
+    fn qt_publish(&self, image: &std::path::Path) -> Publisher {
+        let key = self.scratch.key.clone();
+        Publisher::start(
+            self.qt_peer(&["publish", &key, image.to_str().unwrap()]),
+            "ready",
+        )
+    }
+
+    fn qt_read(&self, out: &std::path::Path) -> std::process::Output {
+        let key = self.scratch.key.clone();
+        run_with_deadline(self.qt_peer(&["read", &key, out.to_str().unwrap()]))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = run_with_deadline(self.shmimage(args));
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Qt's key files in this test's TMPDIR, whatever is left of them.
+    fn qt_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.tmp())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("qipc_"))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for QtScratch {
+    /// System V objects outlive the test's TMPDIR: remove whatever a failed test left behind
+    /// (ftok's key as glibc computes it: 'Q', low byte of the device, low 16 bits of the inode).
+    fn drop(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        for name in self.qt_files() {
+            let Ok(meta) = std::fs::metadata(self.tmp().join(&name)) else {
+                continue;
+            };
+            let key = (u32::from(b'Q') << 24)
+                | ((meta.dev() as u32 & 0xff) << 16)
+                | (meta.ino() as u32 & 0xffff);
+            let kind = if name.starts_with("qipc_sharedmemory_") {
+                "-M"
+            } else {
+                "-S"
+            };
+            let _ = Command::new("ipcrm")
+                .args([kind, &format!("0x{key:08x}")])
+                .output();
+        }
+    }
+}
+
+#[test]
+fn qt_reads_what_shmimage_publishes_pixel_exact() {
+    let qt = QtScratch::new("qt-reads");
+    let original = test_image(64, 40, 5);
+    let input = qt.scratch.save("in.png", &original);
+    let publisher = Publisher::start(qt.shmimage(&["put", input.to_str().unwrap()]), "ready");
+    assert!(
+        publisher.first_line.contains("encoding=png"),
+        "{}",
+        publisher.first_line
+    );
+
+    let out = qt.scratch.path("read-by-qt.png");
+    let read = qt.qt_read(&out);
+    assert!(read.status.success(), "{read:?}");
+    assert_eq!(load(&out), original);
+    // Qt's reader detached, but the publisher is still attached: the image stays.
+    let again = qt.scratch.path("again.png");
+    assert!(qt.qt_read(&again).status.success());
+    assert_eq!(load(&again), original);
+    assert!(publisher.terminate().success());
+    assert_eq!(qt.qt_files(), Vec::<String>::new(), "left behind");
+}
+
+#[test]
+fn shmimage_reads_what_qt_publishes_pixel_exact() {
+    let qt = QtScratch::new("qt-writes");
+    let original = test_image(50, 30, 77);
+    let input = qt.scratch.save("in.png", &original);
+    let qt_writer = qt.qt_publish(&input);
+
+    let info = qt.ok(&["info"]);
+    assert!(info.contains("state:      live"), "{info}");
+    let out = qt.scratch.path("read-by-shmimage.png");
+    let said = qt.ok(&["get", out.to_str().unwrap()]);
+    assert!(said.contains("saved 50x30"), "{said}");
+    assert_eq!(load(&out), original);
+    // The Qt writer stops as the example does (detach in its destructor): nothing is left.
+    assert!(qt_writer.terminate().success());
+    assert_eq!(qt.qt_files(), Vec::<String>::new(), "left behind");
+}
+
+#[test]
+fn a_crashed_qt_writer_is_reclaimed_instead_of_blocking_the_key() {
+    let qt = QtScratch::new("qt-crash");
+    let first = qt.scratch.save("first.png", &test_image(20, 10, 1));
+    qt.qt_publish(&first).kill_hard();
+    // What Qt leaves behind after kill -9: the segment (nobody attached) and both key files.
+    let info = qt.ok(&["info"]);
+    assert!(info.contains("leftover of a dead process"), "{info}");
+
+    let second_image = test_image(31, 17, 2);
+    let second = qt.scratch.save("second.png", &second_image);
+    let publisher = Publisher::start(qt.shmimage(&["put", second.to_str().unwrap()]), "ready");
+    assert!(
+        publisher
+            .first_line
+            .contains("removed the segment left behind by pid"),
+        "{}",
+        publisher.first_line
+    );
+    let out = qt.scratch.path("out.png");
+    let read = qt.qt_read(&out);
+    assert!(read.status.success(), "{read:?}");
+    assert_eq!(load(&out), second_image);
+    // The new writer took over the dead one's semaphore too, and removes everything on exit.
+    assert!(publisher.terminate().success());
+    assert_eq!(qt.qt_files(), Vec::<String>::new(), "left behind");
+}
+
+#[test]
+fn after_shmimage_stops_sharing_qt_finds_nothing_left_behind() {
+    let qt = QtScratch::new("qt-clean");
+    let input = qt.scratch.save("in.png", &test_image(9, 9, 3));
+    let publisher = Publisher::start(
+        qt.shmimage(&["put", input.to_str().unwrap(), "--hold-ms", "200"]),
+        "ready",
+    );
+    assert!(publisher.wait().success());
+    assert_eq!(qt.qt_files(), Vec::<String>::new());
+    let read = qt.qt_read(&qt.scratch.path("none.png"));
+    assert!(!read.status.success());
+    let said = String::from_utf8_lossy(&read.stdout);
+    assert!(
+        said.contains("Unable to attach to shared memory segment."),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_second_qt_mode_publisher_replaces_a_live_qt_image() {
+    let qt = QtScratch::new("qt-replace");
+    let qt_writer = qt.qt_publish(&qt.scratch.save("qt.png", &test_image(8, 8, 4)));
+    let newer = test_image(12, 6, 9);
+    let input = qt.scratch.save("newer.png", &newer);
+    let publisher = Publisher::start(qt.shmimage(&["put", input.to_str().unwrap()]), "ready");
+    assert!(
+        publisher
+            .first_line
+            .contains("replaced the image shared by pid"),
+        "{}",
+        publisher.first_line
+    );
+    let out = qt.scratch.path("out.png");
+    let read = qt.qt_read(&out);
+    assert!(read.status.success(), "{read:?}");
+    assert_eq!(load(&out), newer);
+    assert!(publisher.terminate().success());
+    assert!(qt_writer.terminate().success());
+    assert_eq!(qt.qt_files(), Vec::<String>::new(), "left behind");
+}
