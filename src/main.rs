@@ -20,7 +20,7 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn open_window(cli: &Cli) -> ExitCode {
-    match shmimage::gui::run(&cli.key, cli.image.clone()) {
+    match shmimage::gui::run(&cli.key, cli.mode(), cli.image.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: cannot open the window: {err}");

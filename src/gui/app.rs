@@ -8,7 +8,7 @@ use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText, TextureHandle, T
 
 use super::worker::{self, DisplayImage, Outcome, Worker};
 use crate::codec::{CodecError, Encoding, SUPPORTED_EXTENSIONS};
-use crate::share::{self, Endpoint, Inspection, Publication, ShareError};
+use crate::share::{self, Endpoint, Inspection, Mode, Publication, ShareError};
 use crate::shm::{SegmentDir, ShmError};
 
 /// Qt's idle text, nearly word for word.
@@ -25,6 +25,15 @@ const INSPECTOR_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::CO
 const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
 pub const NO_DIALOG_TEXT: &str = "No file dialog could be opened (this desktop has no XDG desktop portal or zenity). \
     Drop an image file onto the window instead, or start it with: shmimage IMAGE";
+pub const QT_MODE_LABEL: &str = "Qt-compatible";
+const QT_MODE_HINT: &str = "Exchange images with Qt's own shared-memory example: a System V segment and \
+    semaphore named as Qt names them, holding the image as Qt writes it (QDataStream PNG).";
+const QT_MODE_AVAILABLE: bool = cfg!(target_os = "linux");
+const QT_LIFETIME_TEXT: &str = "Qt's rules: the segment lives while a process is attached, and whoever \
+    detaches last removes it. A Qt process that crashes leaves its segment behind, and Qt's example then \
+    cannot share again (\"Unable to create shared memory segment.\"); here such a leftover is removed by \
+    the next load, which says so. A Qt writer that is still running keeps its image until a new one \
+    replaces it.";
 const FOLLOW_POLL: Duration = Duration::from_millis(300);
 const INSPECT_POLL: Duration = Duration::from_secs(1);
 
@@ -64,6 +73,8 @@ pub struct Shown {
 
 pub struct ShmImageApp {
     pub key: String,
+    /// Native segments, or Qt-compatible ones that Qt's own example can read and write.
+    pub mode: Mode,
     pub encoding: Encoding,
     pub follow: bool,
     pub file_picker: FilePicker,
@@ -98,6 +109,7 @@ impl ShmImageApp {
         };
         Self {
             key: key.to_owned(),
+            mode: Mode::Native,
             encoding: Encoding::Raw,
             follow: false,
             file_picker: FilePicker::Native,
@@ -125,7 +137,7 @@ impl ShmImageApp {
 
     fn endpoint(&self) -> Result<Endpoint, String> {
         match &self.dir {
-            Some(dir) => Ok(Endpoint::in_dir(&self.key, dir.clone())),
+            Some(dir) => Ok(Endpoint::in_dir(&self.key, dir.clone()).with_mode(self.mode)),
             None => Err(self
                 .dir_error
                 .clone()
@@ -275,6 +287,7 @@ impl ShmImageApp {
                 header,
                 segment_size,
                 elapsed,
+                note,
             } => {
                 let caption = format!(
                     "{}x{} · {} · {} from shared memory · generation {} from pid {} · read in {:.1} ms",
@@ -290,8 +303,11 @@ impl ShmImageApp {
                 self.show(image, caption);
                 self.busy = None;
                 self.status = format!(
-                    "Showing the image shared under key \"{}\" by pid {} (generation {}).",
-                    self.key, header.publisher_pid, header.generation
+                    "Showing the image shared under key \"{}\" by pid {} (generation {}).{}",
+                    self.key,
+                    header.publisher_pid,
+                    header.generation,
+                    note.map(|n| format!(" Note: {n}.")).unwrap_or_default()
                 );
                 self.status_is_error = false;
             }
@@ -301,6 +317,11 @@ impl ShmImageApp {
                         format!(
                             "Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{}\".)",
                             self.key
+                        )
+                    }
+                    ShareError::Shm(ShmError::LeftoverRemoved { pid, .. }) => {
+                        format!(
+                            "Unable to attach to shared memory segment. Load an image first. (The segment left by pid {pid}, which exited without detaching, was removed.)"
                         )
                     }
                     _ => format!("Unable to load the image from shared memory: {error}."),
@@ -435,16 +456,40 @@ impl ShmImageApp {
                 ui.ctx()
                     .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
             }
+            let mut qt = self.mode == Mode::Qt;
+            let toggle = ui
+                .add_enabled(
+                    QT_MODE_AVAILABLE,
+                    egui::Checkbox::new(&mut qt, QT_MODE_LABEL),
+                )
+                .on_hover_text(QT_MODE_HINT)
+                .on_disabled_hover_text(
+                    "Qt-compatible mode (System V shared memory) is available on Linux only",
+                );
+            if toggle.changed() {
+                self.mode = if qt { Mode::Qt } else { Mode::Native };
+                self.shown_generation = None;
+                self.last_inspect = None;
+                self.inspection = None;
+            }
             let encoding_label = ui.label("Encoding:");
-            egui::ComboBox::from_id_salt("encoding")
-                .selected_text(self.encoding.to_string())
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.encoding, Encoding::Raw, "raw (fastest)");
-                    ui.selectable_value(&mut self.encoding, Encoding::Png, "png (smallest)");
-                })
-                .response
-                .labelled_by(encoding_label.id)
-                .on_hover_text("How the image is stored in the segment");
+            ui.add_enabled_ui(self.mode == Mode::Native, |ui| {
+                egui::ComboBox::from_id_salt("encoding")
+                    .selected_text(match self.mode {
+                        Mode::Native => self.encoding.to_string(),
+                        Mode::Qt => "Qt's PNG".to_owned(),
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.encoding, Encoding::Raw, "raw (fastest)");
+                        ui.selectable_value(&mut self.encoding, Encoding::Png, "png (smallest)");
+                    })
+                    .response
+                    .labelled_by(encoding_label.id)
+                    .on_hover_text("How the image is stored in the segment")
+                    .on_disabled_hover_text(
+                        "Qt's example always stores a PNG (QDataStream << QImage)",
+                    );
+            });
             if ui
                 .button("Open another window")
                 .on_hover_text("Start a second shmimage with the same key")
@@ -576,13 +621,17 @@ impl ShmImageApp {
             }
             ui.separator();
             ui.label(RichText::new("Lifetime").strong());
-            ui.label(
+            if self.mode == Mode::Qt {
+                ui.label(QT_LIFETIME_TEXT);
+            } else {
+                ui.label(
                 "A segment exists while at least one live process is attached to it. When the last one \
                  detaches or dies in any way (kill -9 included), the segment is gone for everyone: \
                  attaching says nothing is shared, and the next publish succeeds. A dead process's files \
                  are removed by the next create or attach. This is the same on Linux, macOS and Windows; \
                  Qt's example instead leaves a crashed writer's segment behind on Linux.",
             );
+            }
             ui.separator();
             if ui.button("Simulate a crash…").on_hover_text("Abort this process, to watch the other window cope").clicked() {
                 self.confirm_crash = true;
@@ -614,10 +663,12 @@ impl ShmImageApp {
 
     fn open_another_window(&mut self) {
         let spawned = std::env::current_exe().and_then(|exe| {
-            std::process::Command::new(exe)
-                .arg("--key")
-                .arg(&self.key)
-                .spawn()
+            let mut command = std::process::Command::new(exe);
+            command.arg("--key").arg(&self.key);
+            if self.mode == Mode::Qt {
+                command.arg("--qt");
+            }
+            command.spawn()
         });
         match spawned {
             // The child is not waited for: it is an independent window.
@@ -641,6 +692,10 @@ fn inspection_grid(ui: &mut egui::Ui, inspection: &Inspection) {
                 ui.end_row();
             };
             row("Key", inspection.key.clone());
+            if let Some(qt) = &inspection.qt {
+                qt_rows(&mut row, qt);
+                return;
+            }
             row("Native key", inspection.native_key.clone());
             row("Directory", inspection.dir.display().to_string());
             row("Lock", inspection.lock_path.display().to_string());
@@ -678,6 +733,54 @@ fn inspection_grid(ui: &mut egui::Ui, inspection: &Inspection) {
                 }
             }
         });
+}
+
+/// The System V side of a key in Qt-compatible mode: what `ipcs` would show, and Qt's key files.
+fn qt_rows(row: &mut impl FnMut(&str, String), qt: &crate::shm::QtInspection) {
+    let ipc_key = |key: Option<i32>| key.map_or("missing".to_owned(), |k| format!("0x{k:08x}"));
+    row(
+        "Mode",
+        "Qt-compatible (System V, as Qt 5 on Linux)".to_owned(),
+    );
+    row("Segment key file", qt.shm_key_file.display().to_string());
+    row("  IPC key (ftok)", ipc_key(qt.shm_ipc_key));
+    row("Semaphore key file", qt.sem_key_file.display().to_string());
+    row("  IPC key (ftok)", ipc_key(qt.sem_ipc_key));
+    row(
+        "Semaphore id",
+        qt.semaphore_id
+            .map_or("none".to_owned(), |id| id.to_string()),
+    );
+    match (qt.segment_id, &qt.segment) {
+        (Some(id), Some(segment)) => {
+            row("Segment id (shmid)", id.to_string());
+            row(
+                "  Size",
+                format!(
+                    "{} ({} bytes)",
+                    human_bytes(segment.size as u64),
+                    segment.size
+                ),
+            );
+            row("  Attach count", segment.attached.to_string());
+            let creator = if segment.creator_alive {
+                "running"
+            } else {
+                "exited"
+            };
+            row(
+                "  Creator",
+                format!("pid {} ({creator})", segment.creator_pid),
+            );
+            let state = match (segment.attached, segment.creator_alive) {
+                (0, false) => "leftover of a dead process (removed by the next load)",
+                (0, true) => "nobody attached",
+                _ => "live",
+            };
+            row("  State", state.to_owned());
+        }
+        _ => row("Segment", "none: nothing is shared".to_owned()),
+    }
 }
 
 fn shortcut_hint(ui: &egui::Ui, shortcut: &KeyboardShortcut) -> String {

@@ -6,10 +6,12 @@ pub mod worker;
 
 use std::path::PathBuf;
 
+use crate::share::Mode;
+
 pub use app::{FilePicker, ShmImageApp};
 
-/// Opens the window for `key`, publishing `image` at start when given.
-pub fn run(key: &str, image: Option<PathBuf>) -> eframe::Result {
+/// Opens the window for `key` in `mode`, publishing `image` at start when given.
+pub fn run(key: &str, mode: Mode, image: Option<PathBuf>) -> eframe::Result {
     crate::sys::hide_own_console();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -26,6 +28,7 @@ pub fn run(key: &str, image: Option<PathBuf>) -> eframe::Result {
         Box::new(move |cc| {
             let dir = crate::shm::SegmentDir::for_current_user().ok();
             let mut app = ShmImageApp::new(cc.egui_ctx.clone(), &key, dir);
+            app.mode = mode;
             if let Some(path) = image {
                 app.load_path(path);
             }

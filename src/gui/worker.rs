@@ -41,6 +41,7 @@ pub enum Outcome {
         header: Header,
         segment_size: usize,
         elapsed: Duration,
+        note: Option<String>,
     },
     FetchFailed(ShareError),
     Inspected(Result<Inspection, ShareError>),
@@ -111,9 +112,10 @@ pub fn load_and_publish(
     match share::publish(&endpoint, &loaded.image, encoding) {
         Ok(publication) => Outcome::Published {
             image: display_image(loaded.image, max_side),
+            // What the file needed (e.g. first frame of a GIF) and what publishing cleaned up.
+            note: join_notes(loaded.note, publication.note.clone()),
             publication,
             path,
-            note: loaded.note,
             elapsed: started.elapsed(),
         },
         Err(error) => Outcome::LoadFailed {
@@ -124,6 +126,14 @@ pub fn load_and_publish(
 }
 
 /// Fetches and shows the shared image (Qt's `loadFromMemory`).
+/// Both notes, or either, as one sentence fragment.
+fn join_notes(first: Option<String>, second: Option<String>) -> Option<String> {
+    match (first, second) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
 pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
     let started = Instant::now();
     match share::fetch(&endpoint) {
@@ -132,6 +142,7 @@ pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
             header: fetched.header,
             segment_size: fetched.segment_size,
             elapsed: started.elapsed(),
+            note: fetched.note,
         },
         Err(error) => Outcome::FetchFailed(error),
     }

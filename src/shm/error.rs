@@ -36,6 +36,10 @@ pub enum ShmError {
     #[error("nothing is shared under key {key:?}; load an image in another window first", key = shorten(key))]
     NotFound { key: String },
 
+    #[error("nothing is shared under key {key:?}: the segment left by pid {pid}, which exited without detaching, was removed; load an image in another window",
+        key = shorten(key))]
+    LeftoverRemoved { key: String, pid: u32 },
+
     #[error("the segment is locked by another process{holder}; waited {waited:?}, try again when it finishes",
         holder = holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default())]
     LockTimeout {
@@ -79,7 +83,9 @@ impl ShmError {
             Self::InvalidSize { .. } => SharedMemoryError::InvalidSize,
             Self::KeyError { .. } => SharedMemoryError::KeyError,
             Self::AlreadyExists { .. } => SharedMemoryError::AlreadyExists,
-            Self::NotFound { .. } | Self::NotAttached => SharedMemoryError::NotFound,
+            Self::NotFound { .. } | Self::LeftoverRemoved { .. } | Self::NotAttached => {
+                SharedMemoryError::NotFound
+            }
             Self::LockTimeout { .. } | Self::LockFailed { .. } => SharedMemoryError::LockError,
             Self::OutOfResources { .. } => SharedMemoryError::OutOfResources,
             Self::Tampered { .. } | Self::Io { .. } => SharedMemoryError::UnknownError,

@@ -337,7 +337,10 @@ impl Segment for QtSharedMemory {
         let stat = sysv::shm_stat(id).map_err(|err| self.shm_error("checking", err))?;
         if self.remove_if_leftover(id, stat) {
             let _ = fs::remove_file(&self.shm_key_file);
-            return Err(self.not_found());
+            return Err(ShmError::LeftoverRemoved {
+                key: self.key.clone(),
+                pid: stat.creator_pid,
+            });
         }
         let writable = mode == AccessMode::ReadWrite;
         let attached = Attached::attach(id, stat.size, writable)

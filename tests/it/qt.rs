@@ -42,11 +42,15 @@ impl QtScratch {
 
     /// The PyQt5 peer; stdin piped so that a publisher stays until it is told to stop.
     fn qt_peer(&self, args: &[&str]) -> Command {
+        self.qt_peer_in(&self.tmp(), args)
+    }
+
+    fn qt_peer_in(&self, tmp: &std::path::Path, args: &[&str]) -> Command {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qt/qt_peer.py");
         let mut cmd = Command::new(PYTHON);
         cmd.arg(script)
             .args(args)
-            .env("TMPDIR", self.tmp())
+            .env("TMPDIR", tmp)
             .env("XDG_RUNTIME_DIR", self.tmp())
             .env("QT_QPA_PLATFORM", "offscreen")
             .stdin(Stdio::piped());
@@ -159,6 +163,15 @@ fn a_crashed_qt_writer_is_reclaimed_instead_of_blocking_the_key() {
     // What Qt leaves behind after kill -9: the segment (nobody attached) and both key files.
     let info = qt.ok(&["info"]);
     assert!(info.contains("leftover of a dead process"), "{info}");
+    // A reader removes the leftover and says so, instead of showing a dead writer's image.
+    let out = run_with_deadline(qt.shmimage(&["get", qt.scratch.path("x.png").to_str().unwrap()]));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("exited without detaching, was removed"),
+        "{out:?}"
+    );
+    // A writer does the same when it is the first to come; then Qt can read again.
+    qt.qt_publish(&first).kill_hard();
 
     let second_image = test_image(31, 17, 2);
     let second = qt.scratch.save("second.png", &second_image);
@@ -219,4 +232,57 @@ fn a_second_qt_mode_publisher_replaces_a_live_qt_image() {
     assert!(publisher.terminate().success());
     assert!(qt_writer.terminate().success());
     assert_eq!(qt.qt_files(), Vec::<String>::new(), "left behind");
+}
+
+/// The window in Qt-compatible mode (ticked by its label, as a user would) shows what Qt
+/// published. The app under test uses this test process's TMPDIR, so the Qt peer does too.
+#[cfg(feature = "gui")]
+#[test]
+fn the_window_in_qt_mode_shows_what_qt_published() {
+    use egui_kittest::kittest::Queryable;
+    use shmimage::gui::ShmImageApp;
+    use shmimage::gui::app::{LOAD_MEMORY_LABEL, QT_MODE_LABEL};
+    use shmimage::share::Mode;
+
+    let qt = QtScratch::new("qt-window");
+    let input = qt.scratch.save("in.png", &test_image(40, 24, 6));
+    let key = qt.scratch.key.clone();
+    let qt_temp = shmimage::shm::qt::qt_temp_dir();
+    let qt_writer = Publisher::start(
+        qt.qt_peer_in(&qt_temp, &["publish", &key, input.to_str().unwrap()]),
+        "ready",
+    );
+
+    let dir = shmimage::shm::SegmentDir::at(qt.scratch.seg_dir()).unwrap();
+    let app = ShmImageApp::new(egui::Context::default(), &key, Some(dir));
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(800.0, 600.0))
+        .build_ui_state(|ui, app: &mut ShmImageApp| app.ui(ui), app);
+    harness.run_steps(1);
+    harness.get_by_label(QT_MODE_LABEL).click();
+    harness.run_steps(1);
+    assert_eq!(harness.state().mode, Mode::Qt);
+    harness.get_by_label(LOAD_MEMORY_LABEL).click();
+    let started = std::time::Instant::now();
+    loop {
+        harness.step();
+        if harness.state().busy.is_none() && harness.state().shown.is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < crate::util::DEADLINE,
+            "{}",
+            harness.state().status
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let state = harness.state();
+    assert_eq!(state.shown.as_ref().unwrap().full_size, [40, 24]);
+    let pid = qt_writer.child.id();
+    assert!(
+        state.status.contains(&format!("by pid {pid}")),
+        "{}",
+        state.status
+    );
+    assert!(qt_writer.terminate().success());
 }
