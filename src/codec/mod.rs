@@ -101,6 +101,10 @@ pub enum CodecError {
         limit = MAX_PIXELS / (1024 * 1024))]
     TooLarge { width: u32, height: u32 },
 
+    #[error("{what} is over the limit of {MAX_SIDE} pixels a side and {limit} megapixels (or needs more memory to decode than that allows); refused before decoding",
+        limit = MAX_PIXELS / (1024 * 1024))]
+    OverLimits { what: String },
+
     #[error("cannot encode the image: {detail}")]
     Encode { detail: String },
 
@@ -204,10 +208,9 @@ fn decode_limits() -> Limits {
 
 fn damaged(what: &str, format: ImageFormat, err: image::ImageError) -> CodecError {
     match err {
-        image::ImageError::Limits(_) => CodecError::Damaged {
+        // The decoder read the declared size and refused it: a bomb, or simply too big.
+        image::ImageError::Limits(_) => CodecError::OverLimits {
             what: what.to_owned(),
-            format: format_name(format),
-            detail: "it needs more memory than the limit allows".to_owned(),
         },
         image::ImageError::Unsupported(_) => CodecError::NotAnImage {
             what: what.to_owned(),

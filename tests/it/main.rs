@@ -3,6 +3,7 @@
 
 #[cfg(feature = "gui")]
 mod gui;
+mod hostile;
 mod lifetime;
 #[cfg(target_os = "linux")]
 mod qt;
