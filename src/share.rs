@@ -293,6 +293,12 @@ pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
 
     let step = Instant::now();
     let segment_size = access.size();
+    if segment_size < HEADER_LEN {
+        return Err(CodecError::TooShort {
+            len: segment_size as u64,
+        }
+        .into());
+    }
     let mut header_bytes = [0u8; HEADER_LEN];
     access.read(0, &mut header_bytes)?;
     let header = Header::parse(&header_bytes, segment_size as u64)?;

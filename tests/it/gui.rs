@@ -158,3 +158,41 @@ fn an_image_larger_than_the_texture_limit_is_downscaled_for_display() {
     assert_eq!(display.full_size, [3000, 1000]);
     assert_eq!(display.pixels.size, [1024, 341]);
 }
+
+/// A publisher that hangs while holding the lock: the window keeps drawing frames while its
+/// fetch waits in the background, then says which process holds the lock.
+#[test]
+fn a_hung_lock_holder_never_freezes_the_window_and_is_named() {
+    let scratch = Scratch::new("gui-hung-holder");
+    let input = scratch.save("in.png", &test_image(64, 64, 3));
+    let mut cmd = scratch.cmd(&["put", input.to_str().unwrap()]);
+    cmd.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    let holder = crate::util::Publisher::start(cmd, "paused mid-copy");
+
+    let mut harness = harness(&scratch);
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_MEMORY_LABEL).click();
+    let started = Instant::now();
+    let mut frames_while_waiting = 0u32;
+    loop {
+        harness.step();
+        if harness.state().busy.is_none() {
+            break;
+        }
+        frames_while_waiting += 1;
+        assert!(started.elapsed() < crate::util::DEADLINE, "still waiting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The lock timeout is 5 s: the UI kept running frames all that time.
+    assert!(
+        frames_while_waiting > 50,
+        "only {frames_while_waiting} frames"
+    );
+    let status = &harness.state().status;
+    let pid = holder.child.id();
+    assert!(
+        status.contains(&format!("locked by another process (pid {pid})")),
+        "{status}"
+    );
+    assert!(harness.state().status_is_error);
+}

@@ -1,12 +1,14 @@
 //! End-to-end tests: every one runs the real `shmimage` binary in separate OS processes.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod faults;
 #[cfg(feature = "gui")]
 mod gui;
 mod hostile;
 mod lifetime;
 #[cfg(target_os = "linux")]
 mod qt;
+mod segments;
 mod share;
 mod stress;
 mod util;
