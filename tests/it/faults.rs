@@ -211,7 +211,7 @@ fn another_user_can_neither_read_nor_replace_nor_block_my_image() {
             "--regid=65534",
             "--clear-groups",
             "ls",
-            &my_dir,
+            my_dir,
         ]);
         cmd
     });
