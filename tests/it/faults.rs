@@ -1,6 +1,7 @@
 //! Faults: publishers killed at every step while a reader keeps reading, a full segment
 //! directory, and another user on the same machine.
 
+#[cfg(target_os = "linux")]
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +90,7 @@ fn two_hundred_publishers_killed_at_random_moments_never_break_the_key() {
     assert_eq!(scratch.segment_files(), Vec::<std::path::PathBuf>::new());
 }
 
+#[cfg(target_os = "linux")]
 fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")

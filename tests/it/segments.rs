@@ -60,6 +60,7 @@ fn header(width: u32, height: u32, payload: &[u8]) -> Vec<u8> {
     bytes
 }
 
+#[cfg(unix)]
 fn get_fails_with(scratch: &Scratch, says: &str) {
     let error = scratch.fails(&["get", scratch.path("out.png").to_str().unwrap()]);
     assert!(error.contains(says), "expected {says:?}, got: {error}");
@@ -163,6 +164,8 @@ fn a_directory_or_symlink_in_place_of_a_segment_is_refused_and_nothing_outside_i
 
 /// A segment cut by another process after the reader attached: the reader checks the file
 /// still covers its mapping before every copy, so it reports the change instead of SIGBUS.
+/// Unix only: Windows refuses to shorten a file while it is mapped.
+#[cfg(unix)]
 #[test]
 fn a_segment_truncated_while_attached_is_reported_not_a_crash() {
     use shmimage::shm::{AccessMode, SegmentDir, SharedMemory};
