@@ -308,6 +308,23 @@ pub fn decode_payload(header: &Header, payload: Vec<u8>) -> Result<RgbaImage, Co
     Ok(image)
 }
 
+/// Every check a reader makes, applied to a private copy of a whole segment: header, sizes,
+/// checksum, then decoding. `share::fetch` does the same while copying (the checksum is computed
+/// chunk by chunk as the bytes arrive); this form is for the fuzzer and for tools.
+pub fn decode_segment(segment: &[u8]) -> Result<(Header, RgbaImage), CodecError> {
+    let header = Header::parse(segment, segment.len() as u64)?;
+    let payload = &segment[HEADER_LEN..HEADER_LEN + header.payload_len as usize];
+    let actual = crc32fast::hash(payload);
+    if actual != header.payload_crc {
+        return Err(CodecError::ChecksumMismatch {
+            expected: header.payload_crc,
+            actual,
+        });
+    }
+    let image = decode_payload(&header, payload.to_vec())?;
+    Ok((header, image))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +333,30 @@ mod tests {
         RgbaImage::from_fn(width, height, |x, y| {
             image::Rgba([x as u8, y as u8, (x ^ y) as u8, 255 - x as u8])
         })
+    }
+
+    #[test]
+    fn a_whole_segment_decodes_and_a_flipped_byte_is_caught() {
+        let image = gradient(5, 3);
+        let header = Header {
+            encoding: Encoding::Raw,
+            width: 5,
+            height: 3,
+            publisher_pid: 1,
+            payload_len: image.as_raw().len() as u64,
+            generation: 1,
+            payload_crc: crc32fast::hash(image.as_raw()),
+        };
+        let mut segment = header.to_bytes().to_vec();
+        segment.extend_from_slice(&header::COMMIT_WORD);
+        segment.resize(HEADER_LEN, 0);
+        segment.extend_from_slice(image.as_raw());
+        assert_eq!(decode_segment(&segment).unwrap(), (header, image));
+        *segment.last_mut().unwrap() ^= 1;
+        assert!(matches!(
+            decode_segment(&segment),
+            Err(CodecError::ChecksumMismatch { .. })
+        ));
     }
 
     #[test]

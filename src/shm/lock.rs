@@ -150,8 +150,9 @@ fn read_state(file: &File) -> (u32, u64) {
     (pid, u64::from_le_bytes(generation))
 }
 
+/// Reads exactly `buf.len()` bytes at `offset` (pread), without moving a file position.
 #[cfg(unix)]
-fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+pub(crate) fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
@@ -161,13 +162,17 @@ fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
 }
 
 #[cfg(windows)]
-fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-    let read = std::os::windows::fs::FileExt::seek_read(file, buf, offset)?;
-    if read == buf.len() {
-        Ok(())
-    } else {
-        Err(io::ErrorKind::UnexpectedEof.into())
+pub(crate) fn read_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            read => {
+                buf = &mut buf[read..];
+                offset += read as u64;
+            }
+        }
     }
+    Ok(())
 }
 
 #[cfg(windows)]

@@ -282,9 +282,16 @@ impl SharedMemory {
         let attachment = self
             .attached
             .insert(new_segment_file(&path, dir, size, generation)?);
+        let Attachment {
+            file,
+            mapping,
+            path,
+            generation,
+        } = attachment;
         Ok(SegmentAccess {
-            generation: attachment.generation,
-            mapping: &mut attachment.mapping,
+            generation: *generation,
+            mapping,
+            file: Some((file, path)),
             _guard: HeldLock::Key { _held: guard },
         })
     }
@@ -348,9 +355,16 @@ impl SharedMemory {
                 ),
             });
         }
+        let Attachment {
+            file,
+            mapping,
+            path,
+            generation,
+        } = attachment;
         Ok(SegmentAccess {
-            generation: attachment.generation,
-            mapping: &mut attachment.mapping,
+            generation: *generation,
+            mapping,
+            file: Some((file, path)),
             _guard: HeldLock::Key { _held: guard },
         })
     }
@@ -394,6 +408,10 @@ impl Drop for SharedMemory {
 /// is what gets validated.
 pub struct SegmentAccess<'a> {
     mapping: &'a mut Mapping,
+    /// The segment file, if there is one: reads go through it (`pread`) rather than through the
+    /// mapping, so the reader's resident memory holds only its private copy, and a file cut
+    /// short by another process is a read error instead of SIGBUS.
+    file: Option<(&'a File, &'a Path)>,
     generation: u64,
     _guard: HeldLock<'a>,
 }
@@ -421,6 +439,18 @@ impl SegmentAccess<'_> {
 
     /// Copies `dst.len()` bytes from `offset` into `dst`.
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), ShmError> {
+        if let Some((file, path)) = self.file {
+            if offset
+                .checked_add(dst.len())
+                .is_none_or(|end| end > self.size())
+            {
+                return Err(self.out_of_range(offset, dst.len()));
+            }
+            return lock::read_at(file, offset as u64, dst).map_err(|err| ShmError::Tampered {
+                path: path.to_path_buf(),
+                detail: format!("reading it failed ({err}); it was cut short"),
+            });
+        }
         if self.mapping.copy_out(offset, dst) {
             Ok(())
         } else {

@@ -311,6 +311,7 @@ impl Segment for QtSharedMemory {
         Ok(SegmentAccess {
             generation: attachment.id as u64,
             mapping: &mut attachment.mapping,
+            file: None,
             _guard: HeldLock::Semaphore { _held: guard },
         })
     }
@@ -365,6 +366,7 @@ impl Segment for QtSharedMemory {
         Ok(SegmentAccess {
             generation: attachment.id as u64,
             mapping: &mut attachment.mapping,
+            file: None,
             _guard: HeldLock::Semaphore { _held: guard },
         })
     }
