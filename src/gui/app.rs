@@ -328,6 +328,13 @@ impl ShmImageApp {
                 };
                 self.set_error(message);
             }
+            Outcome::JobFailed(what) => {
+                self.probing = false;
+                self.inspecting = false;
+                self.set_error(format!(
+                    "Something went wrong inside shmimage ({what}); the window still works, try again or report it."
+                ));
+            }
             Outcome::Inspected(result) => {
                 self.inspecting = false;
                 self.inspection = Some(result.map_err(|err| err.to_string()));

@@ -47,6 +47,8 @@ pub enum Outcome {
     Inspected(Result<Inspection, ShareError>),
     /// Follow mode's cheap poll: the newest live generation, if any.
     Probed(Result<Option<u64>, ShareError>),
+    /// A job could not run or died of a bug; the window must not stay busy because of it.
+    JobFailed(String),
 }
 
 pub struct Worker {
@@ -72,11 +74,23 @@ impl Worker {
         let spawned = std::thread::Builder::new()
             .name("shmimage-worker".to_owned())
             .spawn(move || {
-                let _ = sender.send(job());
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown error".to_owned());
+                        Outcome::JobFailed(what)
+                    });
+                let _ = sender.send(outcome);
                 repaint.request_repaint();
             });
         if let Err(err) = spawned {
             log::error!("cannot start a worker thread: {err}");
+            let _ = self.sender.send(Outcome::JobFailed(format!(
+                "cannot start a worker thread: {err}"
+            )));
         }
     }
 
@@ -164,5 +178,25 @@ pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
     DisplayImage {
         pixels: egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
         full_size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_that_panics_is_reported_instead_of_leaving_the_window_busy() {
+        let worker = Worker::new(egui::Context::default());
+        worker.spawn(|| panic!("boom"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let outcome = loop {
+            if let Some(outcome) = worker.poll() {
+                break outcome;
+            }
+            assert!(Instant::now() < deadline, "no outcome");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(matches!(outcome, Outcome::JobFailed(what) if what == "boom"));
     }
 }
