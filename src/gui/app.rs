@@ -98,6 +98,9 @@ pub struct ShmImageApp {
     actual_size: bool,
     confirm_crash: bool,
     busy_since: Instant,
+    /// When the fetch now being shown was asked for: the frame after its texture was uploaded
+    /// and drawn turns this into "on screen N ms after the click".
+    shown_after_click: Option<Instant>,
 }
 
 impl ShmImageApp {
@@ -132,6 +135,7 @@ impl ShmImageApp {
             actual_size: false,
             confirm_crash: false,
             busy_since: Instant::now(),
+            shown_after_click: None,
         }
     }
 
@@ -301,6 +305,8 @@ impl ShmImageApp {
                 );
                 self.shown_generation = Some(header.generation);
                 self.show(image, caption);
+                self.shown_after_click = Some(self.busy_since);
+                self.ctx.request_repaint();
                 self.busy = None;
                 self.status = format!(
                     "Showing the image shared under key \"{}\" by pid {} (generation {}).{}",
@@ -364,6 +370,19 @@ impl ShmImageApp {
         });
     }
 
+    /// Called at the start of a frame: the previous frame uploaded and drew the new texture.
+    fn note_time_on_screen(&mut self) {
+        let (Some(clicked), Some(shown)) = (self.shown_after_click.take(), self.shown.as_mut())
+        else {
+            return;
+        };
+        let ms = clicked.elapsed().as_secs_f64() * 1000.0;
+        log::info!("click to texture on screen: {ms:.1} ms");
+        shown
+            .caption
+            .push_str(&format!(" · on screen {ms:.0} ms after the click"));
+    }
+
     /// Background polling for follow mode and the open inspector.
     fn schedule_polls(&mut self) {
         if self.follow {
@@ -397,6 +416,7 @@ impl ShmImageApp {
 
     /// Draws one frame. Kept free of eframe so tests can drive it without a window.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.note_time_on_screen();
         while let Some(outcome) = self.worker.poll() {
             self.apply(outcome);
         }
