@@ -4,6 +4,8 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+#[cfg(unix)]
+use std::process::Command;
 
 use shmimage::codec::header::{COMMIT_OFFSET, COMMIT_WORD};
 use shmimage::codec::{Encoding, Header};
@@ -160,6 +162,16 @@ fn a_directory_or_symlink_in_place_of_a_segment_is_refused_and_nothing_outside_i
 
     assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
     still_healthy(&scratch);
+
+    // A FIFO where the lock file should be: refused at once, never a hang on open.
+    let other = Scratch::new("planted-lock");
+    other.ok(&["info"]);
+    let native = shmimage::shm::native_key_for(&other.key).unwrap();
+    let lock = other.seg_dir().join(format!("{native}.lock"));
+    std::fs::remove_file(&lock).unwrap();
+    let made = Command::new("mkfifo").arg(&lock).status().unwrap();
+    assert!(made.success());
+    get_fails_with(&other, "where the lock file should be");
 }
 
 /// A segment cut by another process after the reader attached: the reader checks the file
