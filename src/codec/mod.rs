@@ -179,6 +179,15 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError>
         .with_guessed_format()
         .map_err(|_| not_an_image())?;
     let format = reader.format().ok_or_else(not_an_image)?;
+    if format == ImageFormat::Png
+        && let Err(detail) = check_png_palette(bytes)
+    {
+        return Err(CodecError::Damaged {
+            what: what.to_owned(),
+            format: format_name(format),
+            detail,
+        });
+    }
     reader.limits(decode_limits());
     let damaged = |err: image::ImageError| damaged(what, format, err);
     let mut decoder = reader.into_decoder().map_err(damaged)?;
@@ -187,7 +196,16 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError>
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(damaged)?;
+    // A decoder bug must not take the process down: its panic becomes a "damaged" error.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        DynamicImage::from_decoder(decoder)
+    }))
+    .map_err(|_| CodecError::Damaged {
+        what: what.to_owned(),
+        format: format_name(format),
+        detail: "the decoder failed on it".to_owned(),
+    })?;
+    let mut image = decoded.map_err(damaged)?;
     image.apply_orientation(orientation);
     let note = (format == ImageFormat::Gif && is_animated_gif(bytes))
         .then(|| "animated GIF: showing its first frame".to_owned());
@@ -196,6 +214,42 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError>
         format,
         note,
     })
+}
+
+/// The png crate (0.18.1) panics on a palette that is not whole RGB triples, is longer than 256
+/// entries, or has more transparency entries than colours (found by `fuzz/`). Such files are
+/// damaged anyway: refuse them before decoding. Walks the chunks up to the first IDAT.
+fn check_png_palette(bytes: &[u8]) -> Result<(), String> {
+    let mut at = 8; // signature
+    let mut indexed = false;
+    let mut palette_len = None;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let kind = &header[4..8];
+        match kind {
+            b"IHDR" => indexed = bytes.get(at + 8 + 9) == Some(&3),
+            b"PLTE" => {
+                if len == 0 || len % 3 != 0 || len > 256 * 3 {
+                    return Err(format!(
+                        "its palette has {len} bytes, not 1 to 256 RGB entries"
+                    ));
+                }
+                palette_len = Some(len / 3);
+            }
+            b"tRNS" if indexed => {
+                if len > palette_len.unwrap_or(0) {
+                    return Err(format!(
+                        "it has {len} transparency entries for a palette of {}",
+                        palette_len.unwrap_or(0)
+                    ));
+                }
+            }
+            b"IDAT" | b"IEND" => break,
+            _ => {}
+        }
+        at = at.saturating_add(12).saturating_add(len);
+    }
+    Ok(())
 }
 
 fn decode_limits() -> Limits {
@@ -357,6 +411,14 @@ mod tests {
             decode_segment(&segment),
             Err(CodecError::ChecksumMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn malformed_palettes_are_damaged_not_a_panic() {
+        // Found by `cargo fuzz run qt_payload`: a PLTE of 53 bytes made png 0.18.1 panic.
+        let bytes = include_bytes!("../../tests/fixtures/png-palette-not-a-multiple-of-3.png");
+        let err = decode_bytes(bytes, "fuzzed.png").unwrap_err();
+        assert!(err.to_string().contains("palette has 53 bytes"), "{err}");
     }
 
     #[test]
