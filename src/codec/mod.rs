@@ -236,13 +236,11 @@ fn check_png_palette(bytes: &[u8]) -> Result<(), String> {
                 }
                 palette_len = Some(len / 3);
             }
-            b"tRNS" if indexed => {
-                if len > palette_len.unwrap_or(0) {
-                    return Err(format!(
-                        "it has {len} transparency entries for a palette of {}",
-                        palette_len.unwrap_or(0)
-                    ));
-                }
+            b"tRNS" if indexed && len > palette_len.unwrap_or(0) => {
+                return Err(format!(
+                    "it has {len} transparency entries for a palette of {}",
+                    palette_len.unwrap_or(0)
+                ));
             }
             b"IDAT" | b"IEND" => break,
             _ => {}
