@@ -229,7 +229,7 @@ fn check_png_palette(bytes: &[u8]) -> Result<(), String> {
         match kind {
             b"IHDR" => indexed = bytes.get(at + 8 + 9) == Some(&3),
             b"PLTE" => {
-                if len == 0 || len % 3 != 0 || len > 256 * 3 {
+                if len == 0 || !len.is_multiple_of(3) || len > 256 * 3 {
                     return Err(format!(
                         "its palette has {len} bytes, not 1 to 256 RGB entries"
                     ));
