@@ -31,6 +31,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub qt: bool,
 
+    /// Qt 6 compatible mode: what Qt 6.6+'s example does with QNativeIpcKey (POSIX shared
+    /// memory /dev/shm/KEY and semaphore /dev/shm/sem.KEY; Linux).
+    #[arg(long, global = true, conflicts_with = "qt")]
+    pub qt6: bool,
+
     /// Image to publish when the window opens.
     pub image: Option<PathBuf>,
 
@@ -93,7 +98,11 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
 
 impl Cli {
     pub fn mode(&self) -> Mode {
-        if self.qt { Mode::Qt } else { Mode::Native }
+        match (self.qt, self.qt6) {
+            (true, _) => Mode::Qt,
+            (_, true) => Mode::Qt6,
+            _ => Mode::Native,
+        }
     }
 
     fn endpoint(&self) -> Result<Endpoint, ShareError> {
@@ -196,12 +205,12 @@ fn get(endpoint: &Endpoint, path: &Path, out: &mut dyn Write) -> Result<(), Shar
     let header = &fetched.header;
     writeln!(
         out,
-        "saved {}x{} image (encoding {}, generation {}, from pid {}) to {}",
+        "saved {}x{} image (encoding {}, generation {}, from {}) to {}",
         header.width,
         header.height,
         header.encoding,
         header.generation,
-        header.publisher_pid,
+        share::publisher_name(header.publisher_pid),
         path.display()
     )
     .ok();
@@ -214,12 +223,20 @@ fn get(endpoint: &Endpoint, path: &Path, out: &mut dyn Write) -> Result<(), Shar
 fn info(endpoint: &Endpoint, out: &mut dyn Write) -> Result<(), ShareError> {
     let inspection = share::inspect(endpoint)?;
     if let Some(qt) = &inspection.qt {
-        write!(
+        write!(out, "key:        {}\n{}", inspection.key, describe_qt(qt)).ok();
+        return Ok(());
+    }
+    if let Some(qt6) = &inspection.qt6 {
+        let segment = match qt6.segment_size {
+            Some(size) => format!("{} ({size} bytes)", qt6.segment_path.display()),
+            None => "none (nothing is shared under this key)".to_owned(),
+        };
+        let semaphore = if qt6.semaphore_exists { "" } else { " (none)" };
+        writeln!(
             out,
-            "key:        {}
-{}",
+            "key:        {}\nmode:       Qt 6 compatible (POSIX)\nsegment:    {segment}\nsemaphore:  {}{semaphore}",
             inspection.key,
-            describe_qt(qt)
+            qt6.semaphore_path.display()
         )
         .ok();
         return Ok(());

@@ -7,7 +7,8 @@ use image::RgbaImage;
 
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
 use crate::shm::{
-    AccessMode, QtInspection, Segment, SegmentDir, SegmentFile, SharedMemory, ShmError,
+    AccessMode, Qt6Inspection, QtInspection, Segment, SegmentDir, SegmentFile, SharedMemory,
+    ShmError,
 };
 
 /// The key Qt's example uses, and ours by default.
@@ -39,6 +40,16 @@ pub enum Mode {
     Native,
     /// What Qt 5's example does on Linux: System V segment and semaphore, `QDataStream` PNG.
     Qt,
+    /// What Qt 6.6+'s example does on Linux (`QNativeIpcKey`): POSIX shared memory and a POSIX
+    /// semaphore named after the key, the same `QDataStream` PNG.
+    Qt6,
+}
+
+impl Mode {
+    /// Qt's own formats (marker and PNG) rather than ours.
+    pub fn is_qt(self) -> bool {
+        matches!(self, Self::Qt | Self::Qt6)
+    }
 }
 
 /// Where images are shared: a key in a segment directory, natively or the way Qt does.
@@ -86,12 +97,17 @@ impl Endpoint {
     pub fn segment(&self) -> Result<Box<dyn Segment>, ShmError> {
         match self.mode {
             Mode::Native => Ok(Box::new(self.shared_memory()?)),
-            Mode::Qt => self.qt_shared_memory(),
+            Mode::Qt | Mode::Qt6 => self.qt_shared_memory(),
         }
     }
 
     #[cfg(target_os = "linux")]
     fn qt_shared_memory(&self) -> Result<Box<dyn Segment>, ShmError> {
+        if self.mode == Mode::Qt6 {
+            let mut shm = crate::shm::qt6::Qt6SharedMemory::new(&self.key)?;
+            shm.set_lock_timeout(self.lock_timeout);
+            return Ok(Box::new(shm));
+        }
         let mut shm = crate::shm::qt::QtSharedMemory::new(&self.key)?;
         shm.set_lock_timeout(self.lock_timeout);
         Ok(Box::new(shm))
@@ -157,7 +173,7 @@ pub fn publish(
     let started = Instant::now();
     let mut stages = Stages::default();
     header::check_dimensions(image.width(), image.height())?;
-    if endpoint.mode == Mode::Qt {
+    if endpoint.mode.is_qt() {
         return publish_qt(endpoint, image, started);
     }
 
@@ -264,6 +280,15 @@ fn pause_mid_copy() -> Option<Duration> {
     Some(Duration::from_millis(ms))
 }
 
+/// "pid N", or what to say when the OS records no publisher (Qt 6's POSIX segments).
+pub fn publisher_name(pid: u32) -> String {
+    if pid == 0 {
+        "an unrecorded process".to_owned()
+    } else {
+        format!("pid {pid}")
+    }
+}
+
 /// A fetched image, with what its header said.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -278,7 +303,7 @@ pub struct Fetched {
 /// Qt's `loadFromMemory`: attach, lock, copy out, unlock, detach; then validate the private copy
 /// and decode it.
 pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
-    if endpoint.mode == Mode::Qt {
+    if endpoint.mode.is_qt() {
         return fetch_qt(endpoint);
     }
     let started = Instant::now();
@@ -388,6 +413,10 @@ pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError>
             .and_then(|qt| qt.segment_id)
             .map(|id| id as u64));
     }
+    if endpoint.mode == Mode::Qt6 {
+        // A new segment (inode) per publish from us; Qt 6 writers reuse theirs in place.
+        return Ok(qt6_segment_identity(endpoint));
+    }
     let mut shm = endpoint.shared_memory()?;
     Ok(shm
         .segment_files()?
@@ -408,6 +437,8 @@ pub struct Inspection {
     pub segments: Vec<(SegmentFile, Result<Header, String>)>,
     /// In Qt mode: the System V side (key files, ids, attach count); `segments` is then empty.
     pub qt: Option<QtInspection>,
+    /// In Qt 6 mode: the POSIX segment and semaphore files; `segments` is then empty.
+    pub qt6: Option<Qt6Inspection>,
 }
 
 impl Inspection {
@@ -427,6 +458,22 @@ pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
             lock_path: qt.sem_key_file.clone(),
             segments: Vec::new(),
             qt: Some(qt),
+            qt6: None,
+        });
+    }
+    if let Some(qt6) = inspect_qt6(endpoint)? {
+        return Ok(Inspection {
+            key: endpoint.key.clone(),
+            native_key: qt6.segment_path.display().to_string(),
+            dir: qt6
+                .segment_path
+                .parent()
+                .map(Into::into)
+                .unwrap_or_default(),
+            lock_path: qt6.semaphore_path.clone(),
+            segments: Vec::new(),
+            qt: None,
+            qt6: Some(qt6),
         });
     }
     let mut shm = endpoint.shared_memory()?;
@@ -445,7 +492,39 @@ pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
         lock_path: shm.lock_path(),
         segments,
         qt: None,
+        qt6: None,
     })
+}
+
+#[cfg(target_os = "linux")]
+fn inspect_qt6(endpoint: &Endpoint) -> Result<Option<Qt6Inspection>, ShareError> {
+    if endpoint.mode != Mode::Qt6 {
+        return Ok(None);
+    }
+    Ok(Some(
+        crate::shm::qt6::Qt6SharedMemory::new(&endpoint.key)?.inspect(),
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn inspect_qt6(endpoint: &Endpoint) -> Result<Option<Qt6Inspection>, ShareError> {
+    match endpoint.mode {
+        Mode::Qt6 => endpoint.segment().map(|_| None).map_err(Into::into),
+        _ => Ok(None),
+    }
+}
+
+/// Changes whenever a different segment sits under the Qt 6 name (or its size changes).
+#[cfg(unix)]
+fn qt6_segment_identity(endpoint: &Endpoint) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(std::path::Path::new("/dev/shm").join(&endpoint.key)).ok()?;
+    Some(meta.ino() ^ meta.len().rotate_left(32))
+}
+
+#[cfg(not(unix))]
+fn qt6_segment_identity(_endpoint: &Endpoint) -> Option<u64> {
+    None
 }
 
 /// The Qt side of a key, in Qt mode (None in native mode).

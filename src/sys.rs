@@ -281,6 +281,112 @@ pub(crate) mod sysv {
     }
 }
 
+/// POSIX named semaphores (`sem_open`), the lock of Qt 6's `QSharedMemory` with a
+/// `QNativeIpcKey` on Linux (see `shm::qt6`).
+#[cfg(target_os = "linux")]
+pub(crate) mod posix_semaphore {
+    use std::ffi::CString;
+    use std::io;
+    use std::time::Duration;
+
+    /// An open named semaphore; closed (not removed) on drop.
+    #[derive(Debug)]
+    pub(crate) struct NamedSemaphore {
+        sem: *mut libc::sem_t,
+    }
+
+    // SAFETY: a sem_t from sem_open is process-shared by design and its functions are
+    // thread-safe; the pointer is only passed to them.
+    unsafe impl Send for NamedSemaphore {}
+
+    fn c_name(name: &str) -> io::Result<CString> {
+        CString::new(name)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains NUL"))
+    }
+
+    impl NamedSemaphore {
+        /// Opens the semaphore `name`, creating it with value 1 if it does not exist. Returns
+        /// whether this call created it. An existing one is never reset.
+        pub(crate) fn open_or_create(name: &str) -> io::Result<(Self, bool)> {
+            let c_name = c_name(name)?;
+            let mode: libc::c_uint = 0o600;
+            // SAFETY: a valid C string; with O_CREAT sem_open takes the mode and initial value.
+            let sem = unsafe {
+                libc::sem_open(
+                    c_name.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL,
+                    mode,
+                    1 as libc::c_uint,
+                )
+            };
+            if sem != libc::SEM_FAILED {
+                return Ok((Self { sem }, true));
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EEXIST) {
+                return Err(err);
+            }
+            // SAFETY: a valid C string; without O_CREAT no further arguments are read.
+            let sem = unsafe { libc::sem_open(c_name.as_ptr(), 0) };
+            if sem == libc::SEM_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            Ok((Self { sem }, false))
+        }
+
+        /// Takes the semaphore, waiting at most `timeout`; a timeout is `ErrorKind::WouldBlock`.
+        pub(crate) fn wait(&self, timeout: Duration) -> io::Result<()> {
+            let deadline = std::time::SystemTime::now()
+                .checked_add(timeout)
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            let until = libc::timespec {
+                tv_sec: deadline.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: libc::c_long::from(deadline.subsec_nanos() as i32),
+            };
+            loop {
+                // SAFETY: `sem` is open until drop and `until` is a valid timespec.
+                if unsafe { libc::sem_timedwait(self.sem, &until) } == 0 {
+                    return Ok(());
+                }
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ETIMEDOUT) => return Err(io::ErrorKind::WouldBlock.into()),
+                    _ => return Err(err),
+                }
+            }
+        }
+
+        pub(crate) fn post(&self) -> io::Result<()> {
+            // SAFETY: `sem` is open until drop.
+            if unsafe { libc::sem_post(self.sem) } == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        }
+
+        /// Removes the name; processes that have it open keep using it.
+        pub(crate) fn unlink(name: &str) -> io::Result<()> {
+            let c_name = c_name(name)?;
+            // SAFETY: a valid C string.
+            if unsafe { libc::sem_unlink(c_name.as_ptr()) } == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        }
+    }
+
+    impl Drop for NamedSemaphore {
+        fn drop(&mut self) {
+            // SAFETY: `sem` came from a successful sem_open and is closed exactly once, here.
+            unsafe { libc::sem_close(self.sem) };
+        }
+    }
+}
+
 /// Closes the console window that Windows opened for this process when it was started from
 /// Explorer (a console nobody else shares), so the app shows only its window. Started from a
 /// terminal, the console is the terminal's and is kept, so `shmimage put` still prints there.

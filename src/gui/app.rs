@@ -34,6 +34,11 @@ const QT_LIFETIME_TEXT: &str = "Qt's rules: the segment lives while a process is
     cannot share again (\"Unable to create shared memory segment.\"); here such a leftover is removed by \
     the next load, which says so. A Qt writer that is still running keeps its image until a new one \
     replaces it.";
+const QT6_LIFETIME_TEXT: &str = "Qt 6's rules (POSIX): the segment is /dev/shm/<key> and the lock the \
+    semaphore /dev/shm/sem.<key>. Qt 6 never removes a segment, and its example reuses whatever is there. \
+    Here every load makes a new segment, and the writer removes it when it stops sharing. Qt 6's \
+    semaphore has no owner and no undo: if a Qt 6 program crashes while holding it, loads here wait \
+    five seconds and then say how to clear it.";
 const FOLLOW_POLL: Duration = Duration::from_millis(300);
 const INSPECT_POLL: Duration = Duration::from_secs(1);
 
@@ -75,6 +80,8 @@ pub struct ShmImageApp {
     pub key: String,
     /// Native segments, or Qt-compatible ones that Qt's own example can read and write.
     pub mode: Mode,
+    /// The Qt flavour chosen last, restored when "Qt-compatible" is ticked again.
+    qt_flavour: Mode,
     pub encoding: Encoding,
     pub follow: bool,
     pub file_picker: FilePicker,
@@ -113,6 +120,7 @@ impl ShmImageApp {
         Self {
             key: key.to_owned(),
             mode: Mode::Native,
+            qt_flavour: Mode::Qt,
             encoding: Encoding::Raw,
             follow: false,
             file_picker: FilePicker::Native,
@@ -294,13 +302,13 @@ impl ShmImageApp {
                 note,
             } => {
                 let caption = format!(
-                    "{}x{} · {} · {} from shared memory · generation {} from pid {} · read in {:.1} ms",
+                    "{}x{} · {} · {} from shared memory · generation {} from {} · read in {:.1} ms",
                     header.width,
                     header.height,
                     header.encoding,
                     human_bytes(segment_size as u64),
                     header.generation,
-                    header.publisher_pid,
+                    share::publisher_name(header.publisher_pid),
                     elapsed.as_secs_f64() * 1000.0
                 );
                 self.shown_generation = Some(header.generation);
@@ -309,9 +317,9 @@ impl ShmImageApp {
                 self.ctx.request_repaint();
                 self.busy = None;
                 self.status = format!(
-                    "Showing the image shared under key \"{}\" by pid {} (generation {}).{}",
+                    "Showing the image shared under key \"{}\" by {} (generation {}).{}",
                     self.key,
-                    header.publisher_pid,
+                    share::publisher_name(header.publisher_pid),
                     header.generation,
                     note.map(|n| format!(" Note: {n}.")).unwrap_or_default()
                 );
@@ -483,7 +491,7 @@ impl ShmImageApp {
                 ui.ctx()
                     .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
             }
-            let mut qt = self.mode == Mode::Qt;
+            let mut qt = self.mode.is_qt();
             let toggle = ui
                 .add_enabled(
                     QT_MODE_AVAILABLE,
@@ -493,8 +501,28 @@ impl ShmImageApp {
                 .on_disabled_hover_text(
                     "Qt-compatible mode (System V shared memory) is available on Linux only",
                 );
-            if toggle.changed() {
-                self.mode = if qt { Mode::Qt } else { Mode::Native };
+            let mut changed = toggle.changed();
+            if changed {
+                self.mode = if qt { self.qt_flavour } else { Mode::Native };
+            }
+            if self.mode.is_qt() {
+                let before = self.mode;
+                egui::ComboBox::from_id_salt("qt-flavour")
+                    .selected_text(qt_flavour_name(self.mode))
+                    .show_ui(ui, |ui| {
+                        for flavour in [Mode::Qt, Mode::Qt6] {
+                            ui.selectable_value(&mut self.mode, flavour, qt_flavour_name(flavour));
+                        }
+                    })
+                    .response
+                    .labelled_by(toggle.id)
+                    .on_hover_text("Qt 5 (and Qt 6 with a QString key) use System V; Qt 6.6+ with QNativeIpcKey uses POSIX");
+                if self.mode != before {
+                    self.qt_flavour = self.mode;
+                    changed = true;
+                }
+            }
+            if changed {
                 self.shown_generation = None;
                 self.last_inspect = None;
                 self.inspection = None;
@@ -504,7 +532,7 @@ impl ShmImageApp {
                 egui::ComboBox::from_id_salt("encoding")
                     .selected_text(match self.mode {
                         Mode::Native => self.encoding.to_string(),
-                        Mode::Qt => "Qt's PNG".to_owned(),
+                        Mode::Qt | Mode::Qt6 => "Qt's PNG".to_owned(),
                     })
                     .show_ui(ui, |ui| {
                         ui.selectable_value(&mut self.encoding, Encoding::Raw, "raw (fastest)");
@@ -650,6 +678,8 @@ impl ShmImageApp {
             ui.label(RichText::new("Lifetime").strong());
             if self.mode == Mode::Qt {
                 ui.label(QT_LIFETIME_TEXT);
+            } else if self.mode == Mode::Qt6 {
+                ui.label(QT6_LIFETIME_TEXT);
             } else {
                 ui.label(
                 "A segment exists while at least one live process is attached to it. When the last one \
@@ -692,8 +722,14 @@ impl ShmImageApp {
         let spawned = std::env::current_exe().and_then(|exe| {
             let mut command = std::process::Command::new(exe);
             command.arg("--key").arg(&self.key);
-            if self.mode == Mode::Qt {
-                command.arg("--qt");
+            match self.mode {
+                Mode::Native => {}
+                Mode::Qt => {
+                    command.arg("--qt");
+                }
+                Mode::Qt6 => {
+                    command.arg("--qt6");
+                }
             }
             command.spawn()
         });
@@ -721,6 +757,10 @@ fn inspection_grid(ui: &mut egui::Ui, inspection: &Inspection) {
             row("Key", inspection.key.clone());
             if let Some(qt) = &inspection.qt {
                 qt_rows(&mut row, qt);
+                return;
+            }
+            if let Some(qt6) = &inspection.qt6 {
+                qt6_rows(&mut row, qt6);
                 return;
             }
             row("Native key", inspection.native_key.clone());
@@ -808,6 +848,36 @@ fn qt_rows(row: &mut impl FnMut(&str, String), qt: &crate::shm::QtInspection) {
         }
         _ => row("Segment", "none: nothing is shared".to_owned()),
     }
+}
+
+fn qt_flavour_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Qt6 => "Qt 6 (POSIX)",
+        _ => "Qt 5 (System V)",
+    }
+}
+
+/// The POSIX side of a key in Qt 6 mode.
+fn qt6_rows(row: &mut impl FnMut(&str, String), qt6: &crate::shm::Qt6Inspection) {
+    row("Mode", "Qt 6 compatible (POSIX, QNativeIpcKey)".to_owned());
+    row("Segment", qt6.segment_path.display().to_string());
+    row(
+        "  Size",
+        qt6.segment_size
+            .map_or("none: nothing is shared".to_owned(), |size| {
+                format!("{} ({size} bytes)", human_bytes(size))
+            }),
+    );
+    row("Semaphore", qt6.semaphore_path.display().to_string());
+    row(
+        "  State",
+        if qt6.semaphore_exists {
+            "exists"
+        } else {
+            "none"
+        }
+        .to_owned(),
+    );
 }
 
 fn shortcut_hint(ui: &egui::Ui, shortcut: &KeyboardShortcut) -> String {

@@ -17,6 +17,8 @@ mod key;
 mod lock;
 #[cfg(target_os = "linux")]
 pub mod qt;
+#[cfg(target_os = "linux")]
+pub mod qt6;
 
 use std::fs::{self, File};
 use std::io;
@@ -131,6 +133,16 @@ pub struct QtSegmentState {
     pub attached: u64,
     pub creator_pid: u32,
     pub creator_alive: bool,
+}
+
+/// The files of a key in Qt 6 mode, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qt6Inspection {
+    pub segment_path: PathBuf,
+    /// Size in bytes, if the segment exists.
+    pub segment_size: Option<u64>,
+    pub semaphore_path: PathBuf,
+    pub semaphore_exists: bool,
 }
 
 /// Qt's `QSharedMemory`: a key, the segment attached under it (if any), and its lock.
@@ -424,6 +436,10 @@ pub(crate) enum HeldLock<'a> {
     #[cfg(target_os = "linux")]
     Semaphore {
         _held: qt::SemaphoreGuard,
+    },
+    #[cfg(target_os = "linux")]
+    PosixSemaphore {
+        _held: qt6::PosixSemaphoreGuard<'a>,
     },
 }
 

@@ -286,3 +286,118 @@ fn the_window_in_qt_mode_shows_what_qt_published() {
     );
     assert!(qt_writer.terminate().success());
 }
+
+/// Qt 6.6+ with `QNativeIpcKey`, from PyPI's PySide6 (installed by `.ci/run` into a venv).
+const PYSIDE6_PYTHON_ENV: &str = "SHMIMAGE_PYSIDE6_PYTHON";
+const PYSIDE6_PYTHON_DEFAULT: &str = "/var/tmp/shmimage-pyside6/bin/python";
+
+/// A key for Qt 6 mode (its names are global in /dev/shm, so unique per test) whose files are
+/// removed at the end whatever happens.
+struct Qt6Key {
+    scratch: Scratch,
+}
+
+impl Qt6Key {
+    fn new(name: &str) -> Self {
+        let python = Self::python();
+        assert!(
+            Command::new(&python)
+                .args(["-c", "import PySide6.QtCore"])
+                .status()
+                .is_ok_and(|s| s.success()),
+            "these tests need PySide6: python3 -m venv {PYSIDE6_PYTHON_DEFAULT:?}/../.. and pip install PySide6-Essentials (.ci/run does), or set {PYSIDE6_PYTHON_ENV}"
+        );
+        Self {
+            scratch: Scratch::new(name),
+        }
+    }
+
+    fn python() -> String {
+        std::env::var(PYSIDE6_PYTHON_ENV).unwrap_or_else(|_| PYSIDE6_PYTHON_DEFAULT.to_owned())
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        let key = &self.scratch.key;
+        [
+            PathBuf::from(format!("/dev/shm/{key}")),
+            PathBuf::from(format!("/dev/shm/sem.{key}")),
+        ]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect()
+    }
+
+    fn shmimage(&self, args: &[&str]) -> Command {
+        let mut cmd = self.scratch.cmd(args);
+        cmd.arg("--qt6");
+        cmd
+    }
+
+    fn qt6_peer(&self, args: &[&str]) -> Command {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qt/qt6_peer.py");
+        let mut cmd = Command::new(Self::python());
+        cmd.arg(script)
+            .args(args)
+            .env("XDG_RUNTIME_DIR", self.scratch.tmp.path())
+            .env("QT_QPA_PLATFORM", "offscreen")
+            .stdin(Stdio::piped());
+        cmd
+    }
+}
+
+impl Drop for Qt6Key {
+    fn drop(&mut self) {
+        for file in self.files() {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+#[test]
+fn qt6_reads_what_shmimage_publishes_and_nothing_is_left_after() {
+    let qt6 = Qt6Key::new("qt6-reads");
+    let original = test_image(48, 20, 12);
+    let input = qt6.scratch.save("in.png", &original);
+    let publisher = Publisher::start(qt6.shmimage(&["put", input.to_str().unwrap()]), "ready");
+    let out = qt6.scratch.path("read-by-qt6.png");
+    let key = qt6.scratch.key.clone();
+    let read = run_with_deadline(qt6.qt6_peer(&["read", &key, out.to_str().unwrap()]));
+    assert!(read.status.success(), "{read:?}");
+    assert_eq!(load(&out), original);
+    // Unlike Qt 6 itself, the writer removes its segment and semaphore when it stops.
+    assert!(publisher.terminate().success());
+    assert_eq!(qt6.files(), Vec::<PathBuf>::new(), "left behind");
+    let read = run_with_deadline(qt6.qt6_peer(&["read", &key, out.to_str().unwrap()]));
+    assert!(!read.status.success(), "{read:?}");
+}
+
+#[test]
+fn shmimage_reads_what_qt6_publishes_and_replaces_what_qt6_leaves() {
+    let qt6 = Qt6Key::new("qt6-writes");
+    let key = qt6.scratch.key.clone();
+    let big = test_image(90, 60, 3);
+    let input = qt6.scratch.save("big.png", &big);
+    let writer = Publisher::start(
+        qt6.qt6_peer(&["publish", &key, input.to_str().unwrap()]),
+        "ready",
+    );
+    let out = qt6.scratch.path("read-by-shmimage.png");
+    let said = run_with_deadline(qt6.shmimage(&["get", out.to_str().unwrap()]));
+    assert!(said.status.success(), "{said:?}");
+    assert_eq!(load(&out), big);
+    // Qt 6 leaves its segment behind when it exits (it never unlinks)...
+    assert!(writer.terminate().success());
+    assert!(
+        qt6.files().iter().any(|f| f.ends_with(&key)),
+        "Qt 6 cleaned up after all?"
+    );
+    // ...and a later, larger image from Qt 6 would be cut to that size. Ours replaces it whole.
+    let larger = test_image(200, 150, 4);
+    let input = qt6.scratch.save("larger.png", &larger);
+    let publisher = Publisher::start(qt6.shmimage(&["put", input.to_str().unwrap()]), "ready");
+    let read = run_with_deadline(qt6.qt6_peer(&["read", &key, out.to_str().unwrap()]));
+    assert!(read.status.success(), "{read:?}");
+    assert_eq!(load(&out), larger);
+    assert!(publisher.terminate().success());
+    assert_eq!(qt6.files(), Vec::<PathBuf>::new(), "left behind");
+}
