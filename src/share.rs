@@ -117,7 +117,7 @@ impl Endpoint {
     fn qt_shared_memory(&self) -> Result<Box<dyn Segment>, ShmError> {
         Err(ShmError::KeyError {
             key: self.key.clone(),
-            reason: "Qt-compatible mode (System V shared memory) is available on Linux only"
+            reason: "Qt-compatible modes (System V and POSIX as Qt uses them) are available on Linux only"
                 .to_owned(),
         })
     }
@@ -541,8 +541,8 @@ fn inspect_qt(endpoint: &Endpoint) -> Result<Option<QtInspection>, ShareError> {
 #[cfg(not(target_os = "linux"))]
 fn inspect_qt(endpoint: &Endpoint) -> Result<Option<QtInspection>, ShareError> {
     match endpoint.mode {
-        Mode::Native => Ok(None),
         Mode::Qt => endpoint.segment().map(|_| None).map_err(Into::into),
+        _ => Ok(None),
     }
 }
 
