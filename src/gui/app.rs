@@ -480,7 +480,8 @@ impl ShmImageApp {
     }
 
     fn key_bar(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-        ui.horizontal(|ui| {
+        // Wraps onto a second line in a narrow window instead of hiding the last controls.
+        ui.horizontal_wrapped(|ui| {
             let key_label = ui.label("Key:");
             let edit = ui
                 .add(egui::TextEdit::singleline(&mut self.key).desired_width(200.0))
