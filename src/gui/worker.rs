@@ -162,6 +162,35 @@ pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
     }
 }
 
+/// egui wants premultiplied pixels. Opaque images (photos, most screenshots) need no arithmetic,
+/// and the work is split across the cores: for 16 MP this was the largest part of the time from
+/// the click to the picture.
+fn to_color_image(size: [usize; 2], rgba: &[u8]) -> egui::ColorImage {
+    use egui::Color32;
+    let mut pixels = vec![Color32::TRANSPARENT; rgba.len() / 4];
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let per_thread = pixels.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for (out, src) in pixels
+            .chunks_mut(per_thread)
+            .zip(rgba.chunks(per_thread * 4))
+        {
+            scope.spawn(move || {
+                for (pixel, p) in out.iter_mut().zip(src.chunks_exact(4)) {
+                    *pixel = if p[3] == 255 {
+                        Color32::from_rgb(p[0], p[1], p[2])
+                    } else {
+                        Color32::from_rgba_unmultiplied(p[0], p[1], p[2], p[3])
+                    };
+                }
+            });
+        }
+    });
+    egui::ColorImage::new(size, pixels)
+}
+
 /// Converts to egui's format, downscaling first if a side exceeds what the GPU can hold.
 pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
     let full_size = [image.width() as usize, image.height() as usize];
@@ -176,7 +205,7 @@ pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
     };
     let size = [image.width() as usize, image.height() as usize];
     DisplayImage {
-        pixels: egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
+        pixels: to_color_image(size, image.as_raw()),
         full_size,
     }
 }
@@ -184,6 +213,19 @@ pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_conversion_matches_eguis_own() {
+        let image = RgbaImage::from_fn(301, 77, |x, y| {
+            let alpha = if x % 3 == 0 { 255 } else { (x * 7 + y) as u8 };
+            image::Rgba([x as u8, y as u8, (x ^ y) as u8, alpha])
+        });
+        let size = [301, 77];
+        assert_eq!(
+            to_color_image(size, image.as_raw()),
+            egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw())
+        );
+    }
 
     #[test]
     fn a_job_that_panics_is_reported_instead_of_leaving_the_window_busy() {
