@@ -152,7 +152,18 @@ pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
     let started = Instant::now();
     match share::fetch(&endpoint) {
         Ok(fetched) => Outcome::Fetched {
-            image: display_image(fetched.image, max_side),
+            image: {
+                let fetched_at = started.elapsed();
+                let image = display_image(fetched.image, max_side);
+                log::info!(
+                    "fetch {:.1} ms (copy {:.1}, checksum {:.1}), display conversion {:.1} ms",
+                    fetched_at.as_secs_f64() * 1e3,
+                    fetched.stages.copy.as_secs_f64() * 1e3,
+                    fetched.stages.checksum.as_secs_f64() * 1e3,
+                    (started.elapsed() - fetched_at).as_secs_f64() * 1e3
+                );
+                image
+            },
             header: fetched.header,
             segment_size: fetched.segment_size,
             elapsed: started.elapsed(),
