@@ -196,3 +196,46 @@ fn a_hung_lock_holder_never_freezes_the_window_and_is_named() {
     );
     assert!(harness.state().status_is_error);
 }
+
+/// A file dropped on the window, as the windowing layer hands it to egui.
+#[derive(Debug)]
+struct DroppedPath(std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|err| err.to_string())
+    }
+}
+
+#[test]
+fn a_file_dropped_on_the_window_is_shown_and_shared() {
+    let scratch = Scratch::new("gui-drop");
+    let path = scratch.save("dropped.png", &test_image(70, 40, 9));
+    let mut harness = harness(&scratch);
+    harness.run_steps(1);
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(DroppedPath(path)));
+    harness.step();
+    settle(&mut harness);
+    let shown = harness
+        .state()
+        .shown
+        .as_ref()
+        .expect("the dropped image is shown");
+    assert_eq!(shown.full_size, [70, 40]);
+    assert!(
+        harness.state().status.starts_with("Shared dropped.png"),
+        "{}",
+        harness.state().status
+    );
+    // And another process can fetch it.
+    let out = scratch.path("out.png");
+    scratch.ok(&["get", out.to_str().unwrap()]);
+    assert_eq!(crate::util::load(&out), test_image(70, 40, 9));
+}
