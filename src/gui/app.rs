@@ -626,7 +626,13 @@ impl ShmImageApp {
             return;
         };
         ui.horizontal(|ui| {
-            ui.label(RichText::new(&shown.caption).small());
+            // Cut to the window's width (whole text on hover): a long caption must not widen the
+            // panel and push the controls below it out of sight.
+            ui.scope(|ui| {
+                ui.set_max_width((ui.available_width() - 50.0).max(40.0));
+                ui.add(egui::Label::new(RichText::new(&shown.caption).small()).truncate())
+                    .on_hover_text(&shown.caption);
+            });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let label = if self.actual_size { "Fit" } else { "100%" };
                 if ui
