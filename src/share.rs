@@ -307,6 +307,38 @@ pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
         return fetch_qt(endpoint);
     }
     let started = Instant::now();
+    let landed = fetch_into(endpoint, |header| vec![0u8; header.payload_len as usize])?;
+    let mut stages = landed.stages;
+    let step = Instant::now();
+    let image = codec::decode_payload(&landed.header, landed.payload)?;
+    stages.decode = step.elapsed();
+    stages.total = started.elapsed();
+    Ok(Fetched {
+        image,
+        header: landed.header,
+        segment_size: landed.segment_size,
+        stages,
+        note: None,
+    })
+}
+
+/// A native segment's payload, copied and checksummed, not yet decoded.
+pub struct Landed<B> {
+    pub payload: B,
+    pub header: Header,
+    pub segment_size: usize,
+    pub stages: Stages,
+}
+
+/// The copying half of [`fetch`] (native mode): the header is checked, then the payload is copied
+/// once, straight into the buffer `make` returns for that header (it must hold exactly
+/// `payload_len` bytes), and its checksum verified. The window uses it to land raw pixels
+/// directly in its texture buffer.
+pub fn fetch_into<B: AsMut<[u8]>>(
+    endpoint: &Endpoint,
+    make: impl FnOnce(&Header) -> B,
+) -> Result<Landed<B>, ShareError> {
+    let started = Instant::now();
     let mut stages = Stages::default();
     let mut shm = endpoint.shared_memory()?;
     shm.attach(AccessMode::ReadOnly)?;
@@ -328,10 +360,18 @@ pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
     access.read(0, &mut header_bytes)?;
     let header = Header::parse(&header_bytes, segment_size as u64)?;
     // Header::parse bounded payload_len by the segment size, so this allocation is bounded too.
-    let mut payload = vec![0u8; header.payload_len as usize];
+    let mut payload = make(&header);
+    let bytes = payload.as_mut();
+    if bytes.len() as u64 != header.payload_len {
+        return Err(CodecError::PayloadTooLong {
+            claimed: header.payload_len,
+            available: bytes.len() as u64,
+        }
+        .into());
+    }
     let mut crc = crc32fast::Hasher::new();
     let mut checksum_time = Duration::ZERO;
-    for (index, chunk) in payload.chunks_mut(CHUNK).enumerate() {
+    for (index, chunk) in bytes.chunks_mut(CHUNK).enumerate() {
         access.read(HEADER_LEN + index * CHUNK, chunk)?;
         let crc_step = Instant::now();
         crc.update(chunk);
@@ -350,16 +390,12 @@ pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
         }
         .into());
     }
-    let step = Instant::now();
-    let image = codec::decode_payload(&header, payload)?;
-    stages.decode = step.elapsed();
     stages.total = started.elapsed();
-    Ok(Fetched {
-        image,
+    Ok(Landed {
+        payload,
         header,
         segment_size,
         stages,
-        note: None,
     })
 }
 

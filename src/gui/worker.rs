@@ -148,29 +148,100 @@ fn join_notes(first: Option<String>, second: Option<String>) -> Option<String> {
     }
 }
 
+/// Qt's `loadFromMemory` for the window. Raw images that fit a texture are copied out of the
+/// segment straight into egui's pixel buffer: no second 64 MB buffer and no conversion pass,
+/// only a premultiply of the pixels that are not opaque.
 pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
     let started = Instant::now();
-    match share::fetch(&endpoint) {
-        Ok(fetched) => Outcome::Fetched {
-            image: {
-                let fetched_at = started.elapsed();
-                let image = display_image(fetched.image, max_side);
-                log::info!(
-                    "fetch {:.1} ms (copy {:.1}, checksum {:.1}), display conversion {:.1} ms",
-                    fetched_at.as_secs_f64() * 1e3,
-                    fetched.stages.copy.as_secs_f64() * 1e3,
-                    fetched.stages.checksum.as_secs_f64() * 1e3,
-                    (started.elapsed() - fetched_at).as_secs_f64() * 1e3
-                );
-                image
+    if endpoint.mode.is_qt() {
+        return match share::fetch(&endpoint) {
+            Ok(fetched) => Outcome::Fetched {
+                image: display_image(fetched.image, max_side),
+                header: fetched.header,
+                segment_size: fetched.segment_size,
+                elapsed: started.elapsed(),
+                note: fetched.note,
             },
-            header: fetched.header,
-            segment_size: fetched.segment_size,
-            elapsed: started.elapsed(),
-            note: fetched.note,
-        },
-        Err(error) => Outcome::FetchFailed(error),
+            Err(error) => Outcome::FetchFailed(error),
+        };
     }
+    let landing = |header: &Header| {
+        let fits = header.width as usize <= max_side && header.height as usize <= max_side;
+        if header.encoding == Encoding::Raw && fits {
+            let pixels = header.width as usize * header.height as usize;
+            Landing::Pixels(vec![egui::Color32::TRANSPARENT; pixels])
+        } else {
+            Landing::Bytes(vec![0; header.payload_len as usize])
+        }
+    };
+    let landed = match share::fetch_into(&endpoint, landing) {
+        Ok(landed) => landed,
+        Err(error) => return Outcome::FetchFailed(error),
+    };
+    let header = landed.header;
+    let full_size = [header.width as usize, header.height as usize];
+    let image = match landed.payload {
+        Landing::Pixels(mut pixels) => {
+            premultiply(&mut pixels);
+            DisplayImage {
+                pixels: egui::ColorImage::new(full_size, pixels),
+                full_size,
+            }
+        }
+        Landing::Bytes(bytes) => match codec::decode_payload(&header, bytes) {
+            Ok(image) => display_image(image, max_side),
+            Err(error) => return Outcome::FetchFailed(error.into()),
+        },
+    };
+    log::info!(
+        "fetch {:.1} ms (copy {:.1}, checksum {:.1}), ready for the texture after {:.1} ms",
+        landed.stages.total.as_secs_f64() * 1e3,
+        landed.stages.copy.as_secs_f64() * 1e3,
+        landed.stages.checksum.as_secs_f64() * 1e3,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Outcome::Fetched {
+        image,
+        header,
+        segment_size: landed.segment_size,
+        elapsed: started.elapsed(),
+        note: None,
+    }
+}
+
+/// Where a fetch lands: egui's pixels for raw images that fit a texture, bytes otherwise.
+enum Landing {
+    Pixels(Vec<egui::Color32>),
+    Bytes(Vec<u8>),
+}
+
+impl AsMut<[u8]> for Landing {
+    fn as_mut(&mut self) -> &mut [u8] {
+        match self {
+            Self::Pixels(pixels) => bytemuck::cast_slice_mut(pixels),
+            Self::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+/// The landed bytes are straight RGBA; egui's pixels are premultiplied. Opaque pixels are the
+/// same either way, so only the others are touched. Split across the cores.
+fn premultiply(pixels: &mut [egui::Color32]) {
+    use egui::Color32;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let per_thread = pixels.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for part in pixels.chunks_mut(per_thread) {
+            scope.spawn(move || {
+                for pixel in part.iter_mut().filter(|p| p.a() != 255) {
+                    let [r, g, b, a] = pixel.to_array();
+                    *pixel = Color32::from_rgba_unmultiplied(r, g, b, a);
+                }
+            });
+        }
+    });
 }
 
 /// egui wants premultiplied pixels. Opaque images (photos, most screenshots) need no arithmetic,
@@ -224,6 +295,25 @@ pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn premultiplying_landed_bytes_matches_eguis_own_conversion() {
+        let image = RgbaImage::from_fn(97, 31, |x, y| {
+            let alpha = if x % 3 == 0 { 255 } else { (x * 7 + y) as u8 };
+            image::Rgba([x as u8, y as u8, (x ^ y) as u8, alpha])
+        });
+        let mut pixels = vec![egui::Color32::TRANSPARENT; 97 * 31];
+        let mut landing = Landing::Pixels(std::mem::take(&mut pixels));
+        landing.as_mut().copy_from_slice(image.as_raw());
+        let Landing::Pixels(mut pixels) = landing else {
+            unreachable!()
+        };
+        premultiply(&mut pixels);
+        assert_eq!(
+            egui::ColorImage::new([97, 31], pixels),
+            egui::ColorImage::from_rgba_unmultiplied([97, 31], image.as_raw())
+        );
+    }
 
     #[test]
     fn the_fast_conversion_matches_eguis_own() {
