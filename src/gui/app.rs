@@ -367,10 +367,17 @@ impl ShmImageApp {
     }
 
     fn show(&mut self, image: DisplayImage, caption: String) {
+        // Re-specify the texture we have rather than make a second one: a new handle would
+        // keep the old texture alive until the end of the frame that uploads the new one.
+        if let Some(shown) = &mut self.shown {
+            shown.texture.set(image.pixels, TextureOptions::LINEAR);
+            shown.full_size = image.full_size;
+            shown.caption = caption;
+            return;
+        }
         let texture = self
             .ctx
             .load_texture("shown-image", image.pixels, TextureOptions::LINEAR);
-        // Replacing the handle frees the previous texture.
         self.shown = Some(Shown {
             texture,
             full_size: image.full_size,
