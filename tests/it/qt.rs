@@ -211,6 +211,38 @@ fn after_shmimage_stops_sharing_qt_finds_nothing_left_behind() {
     );
 }
 
+/// A Qt program stuck while holding the semaphore: we wait only the lock timeout and name it;
+/// once it is killed, SEM_UNDO frees the semaphore and its segment is a reclaimed leftover.
+#[test]
+fn a_hung_qt_lock_holder_is_named_and_its_death_frees_the_key() {
+    let qt = QtScratch::new("qt-hung");
+    let input = qt.scratch.save("in.png", &test_image(10, 10, 8));
+    let key = qt.scratch.key.clone();
+    let holder = Publisher::start(
+        qt.qt_peer(&["hold", &key, input.to_str().unwrap()]),
+        "holding the lock",
+    );
+    let out = qt.scratch.path("out.png");
+    let mut get = qt.shmimage(&["get", out.to_str().unwrap()]);
+    get.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    let said = run_with_deadline(get);
+    let err = String::from_utf8_lossy(&said.stderr);
+    let pid = holder.child.id();
+    assert!(
+        err.contains(&format!("locked by another process (pid {pid})")),
+        "{err}"
+    );
+    holder.kill_hard();
+    let mut get = qt.shmimage(&["get", out.to_str().unwrap()]);
+    get.env(shmimage::share::LOCK_TIMEOUT_ENV, "1000");
+    let said = run_with_deadline(get);
+    let err = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        err.contains("exited without detaching, was removed"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_second_qt_mode_publisher_replaces_a_live_qt_image() {
     let qt = QtScratch::new("qt-replace");

@@ -6,6 +6,8 @@ shared-memory example does, so tests can exchange images with shmimage's Qt-comp
                                    "ready", stays attached until stdin closes or SIGTERM, detaches
     qt_peer.py read KEY OUT        loadFromMemory: attach, lock, QDataStream >> QImage, unlock,
                                    detach; saves the image as PNG and prints "read WxH"
+    qt_peer.py hold KEY IMAGE      publish, then take the lock and keep it: prints "holding the
+                                   lock", then hangs (a stuck Qt program, for tests)
 
 Errors print "error: <Qt's message> (<errorString>)" and exit 1, as the example's label would.
 """
@@ -26,7 +28,7 @@ def fail(message, shm=None):
     sys.exit(1)
 
 
-def publish(key, path):
+def publish(key, path, hold=False):
     image = QImage()
     if not image.load(path):
         fail("Selected file is not an image, please select another.")
@@ -45,6 +47,11 @@ def publish(key, path):
     ctypes.memmove(int(shm.data()), data, min(shm.size(), size))
     shm.unlock()
     print(f"ready {image.width()}x{image.height()} bytes={size}", flush=True)
+    if hold:
+        shm.lock()
+        print("holding the lock", flush=True)
+        while True:
+            signal.pause()
 
     def stop(*_):
         shm.detach()
@@ -77,11 +84,14 @@ def read(key, path):
 
 def main():
     app = QGuiApplication(sys.argv[:1])  # noqa: F841 (image plugins need an application)
-    if len(sys.argv) != 4 or sys.argv[1] not in ("publish", "read"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("publish", "read", "hold"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     command, key, path = sys.argv[1:]
-    (publish if command == "publish" else read)(key, path)
+    if command == "read":
+        read(key, path)
+    else:
+        publish(key, path, hold=command == "hold")
 
 
 if __name__ == "__main__":
