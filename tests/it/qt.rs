@@ -377,6 +377,15 @@ impl Qt6Key {
     }
 }
 
+impl Qt6Key {
+    fn qt6_peer_hold(&self, key: &str, image: &std::path::Path) -> Publisher {
+        Publisher::start(
+            self.qt6_peer(&["hold", key, image.to_str().unwrap()]),
+            "holding the lock",
+        )
+    }
+}
+
 impl Drop for Qt6Key {
     fn drop(&mut self) {
         for file in self.files() {
@@ -432,4 +441,28 @@ fn shmimage_reads_what_qt6_publishes_and_replaces_what_qt6_leaves() {
     assert_eq!(load(&out), larger);
     assert!(publisher.terminate().success());
     assert_eq!(qt6.files(), Vec::<PathBuf>::new(), "left behind");
+}
+
+/// Qt 6's semaphore has no undo: a Qt 6 program killed while holding it leaves it taken for
+/// ever. We give up after the lock timeout and say which file to remove; removing it helps.
+#[test]
+fn a_qt6_semaphore_left_taken_by_a_killed_program_is_explained() {
+    let qt6 = Qt6Key::new("qt6-stuck");
+    let key = qt6.scratch.key.clone();
+    let input = qt6.scratch.save("in.png", &test_image(10, 10, 8));
+    qt6.qt6_peer_hold(&key, &input).kill_hard();
+    let out = qt6.scratch.path("out.png");
+    let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
+    get.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    let said = run_with_deadline(get);
+    let err = String::from_utf8_lossy(&said.stderr);
+    let semaphore = format!("/dev/shm/sem.{key}");
+    assert!(
+        !said.status.success() && err.contains(&format!("remove {semaphore}")),
+        "{err}"
+    );
+    std::fs::remove_file(&semaphore).unwrap();
+    let said = run_with_deadline(qt6.shmimage(&["get", out.to_str().unwrap()]));
+    assert!(said.status.success(), "{said:?}");
+    assert_eq!(load(&out), test_image(10, 10, 8));
 }

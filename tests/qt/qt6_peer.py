@@ -7,6 +7,7 @@ semaphore named after the key. Same commands and output as qt_peer.py:
                                     lock, QDataStream << QImage, unlock; "ready"; wait for stdin
                                     to close or SIGTERM; detach
     qt6_peer.py read KEY OUT        attach, lock, QDataStream >> QImage, unlock, detach; save PNG
+    qt6_peer.py hold KEY IMAGE      publish, then take the lock and hang ("holding the lock")
 """
 import os
 import signal
@@ -26,7 +27,7 @@ def fail(message, shm=None):
     sys.exit(1)
 
 
-def publish(key, path):
+def publish(key, path, hold=False):
     image = QImage()
     if not image.load(path):
         fail("Selected file is not an image, please select another.")
@@ -46,6 +47,11 @@ def publish(key, path):
     shm.data()[:count] = data[:count]
     shm.unlock()
     print(f"ready {image.width()}x{image.height()} bytes={size}", flush=True)
+    if hold:
+        shm.lock()
+        print("holding the lock", flush=True)
+        while True:
+            signal.pause()
 
     def stop(*_):
         shm.detach()
@@ -78,11 +84,14 @@ def read(key, path):
 
 def main():
     app = QGuiApplication(sys.argv[:1])  # noqa: F841 (image plugins need an application)
-    if len(sys.argv) != 4 or sys.argv[1] not in ("publish", "read"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("publish", "read", "hold"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     command, key, path = sys.argv[1:]
-    (publish if command == "publish" else read)(key, path)
+    if command == "read":
+        read(key, path)
+    else:
+        publish(key, path, hold=command == "hold")
 
 
 if __name__ == "__main__":
