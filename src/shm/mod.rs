@@ -163,6 +163,29 @@ struct Attachment {
     generation: u64,
 }
 
+impl Attachment {
+    /// The attachment's bytes while `guard` holds the key's lock.
+    fn access<'a>(&'a mut self, guard: KeyLockGuard<'a>) -> SegmentAccess<'a> {
+        SegmentAccess {
+            generation: self.generation,
+            mapping: &mut self.mapping,
+            file: Some((&self.file, &self.path)),
+            _guard: HeldLock::Key { _held: guard },
+        }
+    }
+}
+
+/// Every kind of segment refuses a size of zero the same way.
+pub(crate) fn require_bytes(size: usize) -> Result<(), ShmError> {
+    if size == 0 {
+        return Err(ShmError::InvalidSize {
+            size: 0,
+            reason: "a segment needs at least one byte".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 impl SharedMemory {
     /// A handle for `key` in this user's segment directory. Nothing is created until
     /// [`create`](Self::create) or [`attach`](Self::attach).
@@ -273,12 +296,7 @@ impl SharedMemory {
         size: usize,
         replace: bool,
     ) -> Result<SegmentAccess<'_>, ShmError> {
-        if size == 0 {
-            return Err(ShmError::InvalidSize {
-                size: 0,
-                reason: "a segment needs at least one byte".to_owned(),
-            });
-        }
+        require_bytes(size)?;
         self.detach();
         let display_key = self.display_key();
         let (dir, native_key) = (self.dir.path(), self.native_key.as_str());
@@ -294,18 +312,7 @@ impl SharedMemory {
         let attachment = self
             .attached
             .insert(new_segment_file(&path, dir, size, generation)?);
-        let Attachment {
-            file,
-            mapping,
-            path,
-            generation,
-        } = attachment;
-        Ok(SegmentAccess {
-            generation: *generation,
-            mapping,
-            file: Some((file, path)),
-            _guard: HeldLock::Key { _held: guard },
-        })
+        Ok(attachment.access(guard))
     }
 
     /// Attaches to the newest live segment under this key, as Qt's `attach(mode)`. Read-only
@@ -367,18 +374,7 @@ impl SharedMemory {
                 ),
             });
         }
-        let Attachment {
-            file,
-            mapping,
-            path,
-            generation,
-        } = attachment;
-        Ok(SegmentAccess {
-            generation: *generation,
-            mapping,
-            file: Some((file, path)),
-            _guard: HeldLock::Key { _held: guard },
-        })
+        Ok(attachment.access(guard))
     }
 
     /// Every segment file under this key, live or leftover, without changing anything.
@@ -602,16 +598,7 @@ fn new_segment_file(
     // This comes before the shared lock because Windows' byte-range locks are mandatory: a shared
     // lock forbids even its own handle to change the file's length. Nobody can take the new file
     // for a leftover meanwhile: leftovers are only removed under the key's lock, which we hold.
-    reserve_space(&file, size as u64).map_err(|err| {
-        cleanup(match err.raw_os_error() {
-            Some(code) if is_out_of_space(code) => ShmError::OutOfResources {
-                needed: size as u64,
-                dir: dir.to_path_buf(),
-                source: err,
-            },
-            _ => ShmError::io("reserving space for", path, err),
-        })
-    })?;
+    reserve(&file, path, dir, size).map_err(cleanup)?;
     // Held from now until detach: this is what marks the file as live.
     file.try_lock_shared().map_err(|err| {
         cleanup(ShmError::LockFailed {
@@ -626,6 +613,19 @@ fn new_segment_file(
         mapping,
         path: path.to_path_buf(),
         generation,
+    })
+}
+
+/// Reserves `size` bytes for the new segment file at `path` in `dir`; a full directory is
+/// `OutOfResources`, with the sentence that says what to do.
+pub(crate) fn reserve(file: &File, path: &Path, dir: &Path, size: usize) -> Result<(), ShmError> {
+    reserve_space(file, size as u64).map_err(|err| match err.raw_os_error() {
+        Some(code) if is_out_of_space(code) => ShmError::OutOfResources {
+            needed: size as u64,
+            dir: dir.to_path_buf(),
+            source: err,
+        },
+        _ => ShmError::io("reserving space for", path, err),
     })
 }
 

@@ -293,12 +293,7 @@ impl Segment for QtSharedMemory {
     }
 
     fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
-        if size == 0 {
-            return Err(ShmError::InvalidSize {
-                size: 0,
-                reason: "a segment needs at least one byte".to_owned(),
-            });
-        }
+        super::require_bytes(size)?;
         self.detach();
         self.cleanup_note = None;
         let (attachment, guard) = self.create_locked(size)?;

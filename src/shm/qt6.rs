@@ -15,10 +15,11 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::dir::{self, OpenFor};
 use super::{AccessMode, HeldLock, Qt6Inspection, Segment, SegmentAccess, ShmError};
 use crate::sys::Mapping;
 use crate::sys::posix_semaphore::NamedSemaphore;
@@ -132,12 +133,7 @@ impl Segment for Qt6SharedMemory {
     }
 
     fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
-        if size == 0 {
-            return Err(ShmError::InvalidSize {
-                size: 0,
-                reason: "a segment needs at least one byte".to_owned(),
-            });
-        }
+        super::require_bytes(size)?;
         self.detach();
         let sem_path = self.semaphore_path();
         let guard = acquire(&mut self.semaphore, &self.key, &sem_path, self.lock_timeout)?;
@@ -148,29 +144,14 @@ impl Segment for Qt6SharedMemory {
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => return Err(ShmError::io("replacing", path, err)),
         }
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
+        let file = dir::open_file(path, OpenFor::CreatingNew)
             .map_err(|err| ShmError::io("creating", path, err))?;
         let cleanup = |err: ShmError| {
             let _ = fs::remove_file(path);
             err
         };
         // Reserved now, so a full /dev/shm is an error here and never SIGBUS later.
-        fs4::FileExt::allocate(&file, size as u64).map_err(|err| {
-            cleanup(match err.raw_os_error() {
-                Some(libc::ENOSPC) => ShmError::OutOfResources {
-                    needed: size as u64,
-                    dir: PathBuf::from(POSIX_SHM_DIR),
-                    source: err,
-                },
-                _ => ShmError::io("reserving space for", path, err),
-            })
-        })?;
+        super::reserve(&file, path, Path::new(POSIX_SHM_DIR), size).map_err(cleanup)?;
         let mapping = Mapping::read_write(&file, size)
             .map_err(|err| cleanup(ShmError::io("mapping", path, err)))?;
         let inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
@@ -195,14 +176,19 @@ impl Segment for Qt6SharedMemory {
         let sem_path = self.semaphore_path();
         let _guard = acquire(&mut self.semaphore, &self.key, &sem_path, self.lock_timeout)?;
         let path = &self.segment_path;
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(mode == AccessMode::ReadWrite)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path);
-        let file = match file {
+        let how = match mode {
+            AccessMode::ReadOnly => OpenFor::Reading,
+            AccessMode::ReadWrite => OpenFor::ReadWrite,
+        };
+        let file = match dir::open_file(path, how) {
             Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            // Missing, or not a regular file (open_file refuses those): nothing is shared.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::InvalidData
+                ) =>
+            {
                 return Err(ShmError::NotFound {
                     key: self.key.clone(),
                 });
@@ -212,7 +198,7 @@ impl Segment for Qt6SharedMemory {
         let meta = file
             .metadata()
             .map_err(|err| ShmError::io("checking", path, err))?;
-        if !meta.is_file() || meta.len() == 0 {
+        if meta.len() == 0 {
             return Err(ShmError::NotFound {
                 key: self.key.clone(),
             });
