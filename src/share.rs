@@ -444,14 +444,10 @@ fn fetch_qt(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
 
 /// The generation a reader would get now, if anything is shared: cheap enough to poll.
 pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError> {
-    if endpoint.mode == Mode::Qt {
-        return Ok(inspect_qt(endpoint)?
-            .and_then(|qt| qt.segment_id)
-            .map(|id| id as u64));
-    }
-    if endpoint.mode == Mode::Qt6 {
-        // A new segment (inode) per publish from us; Qt 6 writers reuse theirs in place.
-        return Ok(qt6_segment_identity(endpoint));
+    match inspect_qt_modes(endpoint)? {
+        QtSide::Qt5(qt) => return Ok(qt.segment_id.map(|id| id as u64)),
+        QtSide::Qt6(qt6) => return Ok(qt6.segment_id),
+        QtSide::None => {}
     }
     let mut shm = endpoint.shared_memory()?;
     Ok(shm
@@ -486,32 +482,33 @@ impl Inspection {
 
 /// Looks at a key without changing anything (leftovers are listed, not removed).
 pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
-    if let Some(qt) = inspect_qt(endpoint)? {
-        return Ok(Inspection {
-            key: endpoint.key.clone(),
-            native_key: qt.shm_key_file.display().to_string(),
-            dir: qt.shm_key_file.parent().map(Into::into).unwrap_or_default(),
-            lock_path: qt.sem_key_file.clone(),
-            segments: Vec::new(),
-            qt: Some(qt),
-            qt6: None,
-        });
-    }
-    if let Some(qt6) = inspect_qt6(endpoint)? {
-        return Ok(Inspection {
-            key: endpoint.key.clone(),
-            native_key: qt6.segment_path.display().to_string(),
-            dir: qt6
-                .segment_path
-                .parent()
-                .map(Into::into)
-                .unwrap_or_default(),
-            lock_path: qt6.semaphore_path.clone(),
-            segments: Vec::new(),
-            qt: None,
-            qt6: Some(qt6),
-        });
-    }
+    let (segment, lock, qt, qt6) = match inspect_qt_modes(endpoint)? {
+        QtSide::Qt5(qt) => (
+            qt.shm_key_file.clone(),
+            qt.sem_key_file.clone(),
+            Some(qt),
+            None,
+        ),
+        QtSide::Qt6(qt6) => (
+            qt6.segment_path.clone(),
+            qt6.semaphore_path.clone(),
+            None,
+            Some(qt6),
+        ),
+        QtSide::None => return inspect_native(endpoint),
+    };
+    Ok(Inspection {
+        key: endpoint.key.clone(),
+        native_key: segment.display().to_string(),
+        dir: segment.parent().map(Into::into).unwrap_or_default(),
+        lock_path: lock,
+        segments: Vec::new(),
+        qt,
+        qt6,
+    })
+}
+
+fn inspect_native(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
     let mut shm = endpoint.shared_memory()?;
     let files = shm.segment_files()?;
     let segments = files
@@ -532,54 +529,31 @@ pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
     })
 }
 
+/// The Qt side of a key in the Qt modes, read without attaching or changing anything.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the Qt modes exist on Linux only
+enum QtSide {
+    None,
+    Qt5(QtInspection),
+    Qt6(Qt6Inspection),
+}
+
 #[cfg(target_os = "linux")]
-fn inspect_qt6(endpoint: &Endpoint) -> Result<Option<Qt6Inspection>, ShareError> {
-    if endpoint.mode != Mode::Qt6 {
-        return Ok(None);
-    }
-    Ok(Some(
-        crate::shm::qt6::Qt6SharedMemory::new(&endpoint.key)?.inspect(),
-    ))
+fn inspect_qt_modes(endpoint: &Endpoint) -> Result<QtSide, ShareError> {
+    use crate::shm::{qt::QtSharedMemory, qt6::Qt6SharedMemory};
+    Ok(match endpoint.mode {
+        Mode::Native => QtSide::None,
+        Mode::Qt => QtSide::Qt5(QtSharedMemory::new(&endpoint.key)?.inspect()),
+        Mode::Qt6 => QtSide::Qt6(Qt6SharedMemory::new(&endpoint.key)?.inspect()),
+    })
 }
 
+/// Elsewhere the Qt modes do not exist: the same error as any other use of them.
 #[cfg(not(target_os = "linux"))]
-fn inspect_qt6(endpoint: &Endpoint) -> Result<Option<Qt6Inspection>, ShareError> {
-    match endpoint.mode {
-        Mode::Qt6 => endpoint.segment().map(|_| None).map_err(Into::into),
-        _ => Ok(None),
+fn inspect_qt_modes(endpoint: &Endpoint) -> Result<QtSide, ShareError> {
+    if endpoint.mode.is_qt() {
+        endpoint.segment()?;
     }
-}
-
-/// Changes whenever a different segment sits under the Qt 6 name (or its size changes).
-#[cfg(unix)]
-fn qt6_segment_identity(endpoint: &Endpoint) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(std::path::Path::new("/dev/shm").join(&endpoint.key)).ok()?;
-    Some(meta.ino() ^ meta.len().rotate_left(32))
-}
-
-#[cfg(not(unix))]
-fn qt6_segment_identity(_endpoint: &Endpoint) -> Option<u64> {
-    None
-}
-
-/// The Qt side of a key, in Qt mode (None in native mode).
-#[cfg(target_os = "linux")]
-fn inspect_qt(endpoint: &Endpoint) -> Result<Option<QtInspection>, ShareError> {
-    if endpoint.mode != Mode::Qt {
-        return Ok(None);
-    }
-    Ok(Some(
-        crate::shm::qt::QtSharedMemory::new(&endpoint.key)?.inspect(),
-    ))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn inspect_qt(endpoint: &Endpoint) -> Result<Option<QtInspection>, ShareError> {
-    match endpoint.mode {
-        Mode::Qt => endpoint.segment().map(|_| None).map_err(Into::into),
-        _ => Ok(None),
-    }
+    Ok(QtSide::None)
 }
 
 /// Reads a segment file's header with plain file I/O, without attaching (so that inspecting a

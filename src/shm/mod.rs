@@ -141,6 +141,9 @@ pub struct Qt6Inspection {
     pub segment_path: PathBuf,
     /// Size in bytes, if the segment exists.
     pub segment_size: Option<u64>,
+    /// The segment's inode: a new one for every segment created, so it serves as the
+    /// generation (a Qt 6 writer that reuses its segment in place keeps it).
+    pub segment_id: Option<u64>,
     pub semaphore_path: PathBuf,
     pub semaphore_exists: bool,
 }

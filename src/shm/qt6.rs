@@ -80,12 +80,13 @@ impl Qt6SharedMemory {
 
     /// What is there under the key now, without opening anything.
     pub fn inspect(&self) -> Qt6Inspection {
+        let segment = fs::symlink_metadata(&self.segment_path)
+            .ok()
+            .filter(|m| m.is_file());
         Qt6Inspection {
             segment_path: self.segment_path.clone(),
-            segment_size: fs::symlink_metadata(&self.segment_path)
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len()),
+            segment_size: segment.as_ref().map(|m| m.len()),
+            segment_id: segment.as_ref().map(|m| m.ino()),
             semaphore_path: self.semaphore_path(),
             semaphore_exists: self.semaphore_path().exists(),
         }

@@ -466,3 +466,26 @@ fn a_qt6_semaphore_left_taken_by_a_killed_program_is_explained() {
     assert!(said.status.success(), "{said:?}");
     assert_eq!(load(&out), test_image(10, 10, 8));
 }
+
+/// Follow mode polls `newest_generation` and fetches when it differs from what is shown; in
+/// both Qt modes the two must agree, or the window would fetch again and again.
+#[test]
+fn in_qt_modes_the_polled_generation_matches_the_fetched_one() {
+    use shmimage::share::{self, Endpoint, Mode};
+    for (flag, mode) in [("--qt", Mode::Qt), ("--qt6", Mode::Qt6)] {
+        let qt6 = Qt6Key::new(&format!("follow{}", flag.len()));
+        let input = qt6.scratch.save("in.png", &test_image(8, 8, 1));
+        // The publisher inherits this process's TMPDIR, where Qt 5 mode keeps its key files.
+        let mut put = qt6.scratch.cmd(&["put", input.to_str().unwrap()]);
+        put.arg(flag);
+        let publisher = Publisher::start(put, "ready");
+        let endpoint = Endpoint::new(&qt6.scratch.key).unwrap().with_mode(mode);
+        let fetched = share::fetch(&endpoint).unwrap();
+        assert_eq!(
+            share::newest_generation(&endpoint).unwrap(),
+            Some(fetched.header.generation),
+            "{flag}"
+        );
+        assert!(publisher.terminate().success());
+    }
+}
