@@ -11,6 +11,25 @@ use crate::util::{Publisher, Scratch, load, run_with_deadline, test_image};
 /// Debian's interpreter, which has python3-pyqt5 (a pyenv or venv python on PATH would not).
 const PYTHON: &str = "/usr/bin/python3";
 
+/// `tests/qt/qt_peer.py [FLAVOUR] ARGS` under `python`, headless, with its runtime files in
+/// `runtime_dir` and stdin piped, so that a publisher stays until it is told to stop.
+fn qt_peer(
+    python: &str,
+    flavour: Option<&str>,
+    runtime_dir: &std::path::Path,
+    args: &[&str],
+) -> Command {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qt/qt_peer.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
+        .args(flavour)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", runtime_dir)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .stdin(Stdio::piped());
+    cmd
+}
+
 struct QtScratch {
     scratch: Scratch,
 }
@@ -40,20 +59,14 @@ impl QtScratch {
         cmd
     }
 
-    /// The PyQt5 peer; stdin piped so that a publisher stays until it is told to stop.
+    /// The PyQt5 peer, with this test's TMPDIR.
     fn qt_peer(&self, args: &[&str]) -> Command {
         self.qt_peer_in(&self.tmp(), args)
     }
 
     fn qt_peer_in(&self, tmp: &std::path::Path, args: &[&str]) -> Command {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qt/qt_peer.py");
-        let mut cmd = Command::new(PYTHON);
-        cmd.arg(script)
-            .args(args)
-            .env("TMPDIR", tmp)
-            .env("XDG_RUNTIME_DIR", self.tmp())
-            .env("QT_QPA_PLATFORM", "offscreen")
-            .stdin(Stdio::piped());
+        let mut cmd = qt_peer(PYTHON, None, &self.tmp(), args);
+        cmd.env("TMPDIR", tmp);
         cmd
     }
 
@@ -366,14 +379,12 @@ impl Qt6Key {
     }
 
     fn qt6_peer(&self, args: &[&str]) -> Command {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qt/qt6_peer.py");
-        let mut cmd = Command::new(Self::python());
-        cmd.arg(script)
-            .args(args)
-            .env("XDG_RUNTIME_DIR", self.scratch.tmp.path())
-            .env("QT_QPA_PLATFORM", "offscreen")
-            .stdin(Stdio::piped());
-        cmd
+        qt_peer(
+            &Self::python(),
+            Some("--qt6"),
+            self.scratch.tmp.path(),
+            args,
+        )
     }
 }
 

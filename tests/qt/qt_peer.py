@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""A real QSharedMemory peer (PyQt5, i.e. Qt 5's own classes) that does exactly what Qt's
-shared-memory example does, so tests can exchange images with shmimage's Qt-compatible mode.
+"""A real QSharedMemory peer that does exactly what Qt's shared-memory example does, so tests can
+exchange images with shmimage's Qt-compatible modes. By default it is Qt 5 through PyQt5 (the
+System V flavour); with --qt6 it is Qt 6 through PySide6 and QSharedMemory(QNativeIpcKey(KEY)),
+the POSIX flavour of Qt 6.6+'s example.
 
-    qt_peer.py publish KEY IMAGE   loadFromFile: QDataStream << QImage into a new segment; prints
-                                   "ready", stays attached until stdin closes or SIGTERM, detaches
-    qt_peer.py read KEY OUT        loadFromMemory: attach, lock, QDataStream >> QImage, unlock,
-                                   detach; saves the image as PNG and prints "read WxH"
-    qt_peer.py hold KEY IMAGE      publish, then take the lock and keep it: prints "holding the
-                                   lock", then hangs (a stuck Qt program, for tests)
+    qt_peer.py [--qt6] publish KEY IMAGE   loadFromFile: QDataStream << QImage into a segment
+                                           (Qt 6's example attaches to one that already exists);
+                                           prints "ready", stays attached until stdin closes or
+                                           SIGTERM, then detaches
+    qt_peer.py [--qt6] read KEY OUT        loadFromMemory: attach, lock, QDataStream >> QImage,
+                                           unlock, detach; saves the image as PNG, "read WxH"
+    qt_peer.py [--qt6] hold KEY IMAGE      publish, then take the lock and keep it: prints
+                                           "holding the lock", then hangs (a stuck Qt program)
 
 Errors print "error: <Qt's message> (<errorString>)" and exit 1, as the example's label would.
 """
@@ -18,8 +22,37 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PyQt5.QtCore import QBuffer, QByteArray, QDataStream, QIODevice, QSharedMemory  # noqa: E402
-from PyQt5.QtGui import QGuiApplication, QImage  # noqa: E402
+QT6 = "--qt6" in sys.argv[1:2]
+if QT6:
+    del sys.argv[1]
+    from PySide6.QtCore import (  # noqa: E402
+        QBuffer, QByteArray, QDataStream, QIODevice, QNativeIpcKey, QSharedMemory,
+    )
+    from PySide6.QtGui import QGuiApplication, QImage  # noqa: E402
+else:
+    from PyQt5.QtCore import (  # noqa: E402
+        QBuffer, QByteArray, QDataStream, QIODevice, QSharedMemory,
+    )
+    from PyQt5.QtGui import QGuiApplication, QImage  # noqa: E402
+
+
+def shared_memory(key):
+    return QSharedMemory(QNativeIpcKey(key)) if QT6 else QSharedMemory(key)
+
+
+def write_into(shm, data):
+    """The example's memcpy into shm.data(), min(segment size, data size) bytes."""
+    count = min(shm.size(), len(data))
+    if QT6:
+        shm.data()[:count] = data[:count]  # PySide6: a writable memoryview
+    else:
+        ctypes.memmove(int(shm.data()), data, count)  # PyQt5: a sip.voidptr
+
+
+def read_out(shm):
+    if QT6:
+        return bytes(shm.constData()[: shm.size()])
+    return ctypes.string_at(int(shm.constData()), shm.size())
 
 
 def fail(message, shm=None):
@@ -32,7 +65,7 @@ def publish(key, path, hold=False):
     image = QImage()
     if not image.load(path):
         fail("Selected file is not an image, please select another.")
-    shm = QSharedMemory(key)
+    shm = shared_memory(key)
     if shm.isAttached():
         shm.detach()
     buffer = QBuffer()
@@ -41,10 +74,12 @@ def publish(key, path, hold=False):
     out << image
     size = buffer.size()
     if not shm.create(size):
-        fail("Unable to create shared memory segment.", shm)
+        # Qt 6's example attaches to what a previous writer left; Qt 5's gives up.
+        reuse = QT6 and shm.error() == QSharedMemory.AlreadyExists and shm.attach()
+        if not reuse:
+            fail("Unable to create shared memory segment.", shm)
     shm.lock()
-    data = bytes(buffer.data())
-    ctypes.memmove(int(shm.data()), data, min(shm.size(), size))
+    write_into(shm, bytes(buffer.data()))
     shm.unlock()
     print(f"ready {image.width()}x{image.height()} bytes={size}", flush=True)
     if hold:
@@ -63,14 +98,14 @@ def publish(key, path, hold=False):
 
 
 def read(key, path):
-    shm = QSharedMemory(key)
+    shm = shared_memory(key)
     if not shm.attach():
         fail("Unable to attach to shared memory segment.\nLoad an image first.", shm)
     buffer = QBuffer()
     stream = QDataStream(buffer)
     image = QImage()
     shm.lock()
-    buffer.setData(QByteArray(ctypes.string_at(int(shm.constData()), shm.size())))
+    buffer.setData(QByteArray(read_out(shm)))
     buffer.open(QBuffer.ReadOnly)
     stream >> image
     shm.unlock()
