@@ -11,7 +11,7 @@ use shmimage::shm::SegmentDir;
 
 use crate::util::{Scratch, test_image};
 
-fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
+pub(crate) fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
     let dir = SegmentDir::at(scratch.seg_dir()).expect("segment dir");
     let ctx = egui::Context::default();
     let app = ShmImageApp::new(ctx, &scratch.key, Some(dir));
@@ -21,7 +21,7 @@ fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
 }
 
 /// Steps the UI until the background job is over (with a deadline, never a fixed sleep).
-fn settle(harness: &mut Harness<'_, ShmImageApp>) {
+pub(crate) fn settle(harness: &mut Harness<'_, ShmImageApp>) {
     let started = Instant::now();
     loop {
         harness.step();

@@ -285,7 +285,6 @@ fn a_second_qt_mode_publisher_replaces_a_live_qt_image() {
 #[test]
 fn the_window_in_qt_mode_shows_what_qt_published() {
     use egui_kittest::kittest::Queryable;
-    use shmimage::gui::ShmImageApp;
     use shmimage::gui::app::{LOAD_MEMORY_LABEL, QT_MODE_LABEL};
     use shmimage::share::Mode;
 
@@ -298,31 +297,18 @@ fn the_window_in_qt_mode_shows_what_qt_published() {
         "ready",
     );
 
-    let dir = shmimage::shm::SegmentDir::at(qt.scratch.seg_dir()).unwrap();
-    let app = ShmImageApp::new(egui::Context::default(), &key, Some(dir));
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(800.0, 600.0))
-        .build_ui_state(|ui, app: &mut ShmImageApp| app.ui(ui), app);
+    let mut harness = crate::gui::harness(&qt.scratch);
     harness.run_steps(1);
     harness.get_by_label(QT_MODE_LABEL).click();
     harness.run_steps(1);
     assert_eq!(harness.state().mode, Mode::Qt);
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
-    let started = std::time::Instant::now();
-    loop {
-        harness.step();
-        if harness.state().busy.is_none() && harness.state().shown.is_some() {
-            break;
-        }
-        assert!(
-            started.elapsed() < crate::util::DEADLINE,
-            "{}",
-            harness.state().status
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    crate::gui::settle(&mut harness);
     let state = harness.state();
-    assert_eq!(state.shown.as_ref().unwrap().full_size, [40, 24]);
+    assert_eq!(
+        state.shown.as_ref().expect("image shown").full_size,
+        [40, 24]
+    );
     let pid = qt_writer.child.id();
     assert!(
         state.status.contains(&format!("by pid {pid}")),

@@ -264,6 +264,28 @@ pub fn describe(args: &[&str], output: &Output) -> String {
 
 /// A picture whose every pixel depends on its position and on `seed`, so any mix of two images
 /// (a torn copy) differs from both.
+/// One `get OUT` by a reader that must never accept a torn image: true if it fetched one of
+/// `images` whole, false if nothing was shared. Any other image or error fails the test.
+pub fn get_one_of(scratch: &Scratch, out: &Path, images: &[RgbaImage], who: &str) -> bool {
+    let _ = std::fs::remove_file(out);
+    let args = ["get", out.to_str().expect("utf-8 path")];
+    let output = run_with_deadline(scratch.cmd(&args));
+    if output.status.success() {
+        assert!(
+            images.contains(&load(out)),
+            "{who} accepted an image that no writer published whole"
+        );
+        return true;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("nothing is shared"),
+        "{who}: {}",
+        describe(&args, &output)
+    );
+    false
+}
+
 pub fn test_image(width: u32, height: u32, seed: u8) -> RgbaImage {
     RgbaImage::from_fn(width, height, |x, y| {
         image::Rgba([
