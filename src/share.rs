@@ -7,8 +7,8 @@ use image::RgbaImage;
 
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
 use crate::shm::{
-    AccessMode, Qt6Inspection, QtInspection, Segment, SegmentDir, SegmentFile, SharedMemory,
-    ShmError,
+    AccessMode, Qt6Inspection, QtInspection, Segment, SegmentAccess, SegmentDir, SegmentFile,
+    SharedMemory, ShmError,
 };
 
 /// The key Qt's example uses, and ours by default.
@@ -341,12 +341,7 @@ pub fn fetch_into<B: AsMut<[u8]>>(
     let started = Instant::now();
     let mut stages = Stages::default();
     let mut shm = endpoint.shared_memory()?;
-    shm.attach(AccessMode::ReadOnly)?;
-    stages.attach = started.elapsed();
-
-    let step = Instant::now();
-    let access = shm.lock()?;
-    stages.lock = step.elapsed();
+    let access = attach_and_lock(&mut shm, &mut stages)?;
 
     let step = Instant::now();
     let segment_size = access.size();
@@ -399,17 +394,27 @@ pub fn fetch_into<B: AsMut<[u8]>>(
     })
 }
 
+/// Qt's `attach(ReadOnly)` then `lock()`, as both kinds of fetch begin, timing each.
+fn attach_and_lock<'a>(
+    shm: &'a mut dyn Segment,
+    stages: &mut Stages,
+) -> Result<SegmentAccess<'a>, ShmError> {
+    let step = Instant::now();
+    shm.attach(AccessMode::ReadOnly)?;
+    stages.attach = step.elapsed();
+    let step = Instant::now();
+    let access = shm.lock()?;
+    stages.lock = step.elapsed();
+    Ok(access)
+}
+
 /// Qt's `loadFromMemory`: attach, lock, copy the whole segment out, unlock, detach, then decode
 /// the private copy (`QDataStream >> QImage`).
 fn fetch_qt(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
     let started = Instant::now();
     let mut stages = Stages::default();
     let mut shm = endpoint.segment()?;
-    shm.attach(AccessMode::ReadOnly)?;
-    stages.attach = started.elapsed();
-    let step = Instant::now();
-    let access = shm.lock()?;
-    stages.lock = step.elapsed();
+    let access = attach_and_lock(shm.as_mut(), &mut stages)?;
     let step = Instant::now();
     let segment_size = access.size();
     let generation = access.generation();
