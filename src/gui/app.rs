@@ -18,6 +18,7 @@ pub const IDLE_TEXT: &str = "Launch two of these windows. In the first, press th
 pub const READY_TEXT: &str = "Ready.";
 pub const LOAD_FILE_LABEL: &str = "Load image from file";
 pub const LOAD_MEMORY_LABEL: &str = "Load image from shared memory";
+pub const FETCHING_TEXT: &str = "Loading the image from shared memory…";
 const LOAD_FILE_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const LOAD_MEMORY_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
 const INSPECTOR_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
@@ -147,6 +148,11 @@ impl ShmImageApp {
         }
     }
 
+    /// Test seam: jobs wait at `gate` before they start (see [`worker::JobGate`]).
+    pub fn hold_jobs_at(&mut self, gate: worker::JobGate) {
+        self.worker.hold_jobs_at(gate);
+    }
+
     fn endpoint(&self) -> Result<Endpoint, String> {
         match &self.dir {
             Some(dir) => Ok(Endpoint::in_dir(&self.key, dir.clone()).with_mode(self.mode)),
@@ -218,10 +224,7 @@ impl ShmImageApp {
             Err(err) => return self.set_error(err),
         };
         let max_side = self.max_texture_side();
-        self.start(
-            Job::Fetching,
-            "Loading the image from shared memory…".to_owned(),
-        );
+        self.start(Job::Fetching, FETCHING_TEXT.to_owned());
         self.worker.spawn(move || worker::fetch(endpoint, max_side));
     }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use image::RgbaImage;
@@ -51,10 +52,42 @@ pub enum Outcome {
     JobFailed(String),
 }
 
+/// Test seam: while the gate is closed, every job waits at it before it starts, so a test can
+/// keep a job in flight for as many frames as it likes, without a clock.
+#[derive(Clone, Default)]
+pub struct JobGate(Arc<(Mutex<bool>, Condvar)>);
+
+impl JobGate {
+    /// Longest a job waits at a gate nobody opens: a test that forgets to open it fails on its
+    /// own assertions instead of hanging.
+    const LONGEST_HOLD: Duration = Duration::from_secs(60);
+
+    pub fn closed() -> Self {
+        Self::default()
+    }
+
+    pub fn open(&self) {
+        let (opened, changed) = &*self.0;
+        *opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
+        changed.notify_all();
+    }
+
+    fn pass(&self) {
+        let (opened, changed) = &*self.0;
+        let guard = opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = changed.wait_timeout_while(guard, Self::LONGEST_HOLD, |opened| !*opened);
+    }
+}
+
 pub struct Worker {
     results: Receiver<Outcome>,
     sender: Sender<Outcome>,
     repaint: egui::Context,
+    gate: Option<JobGate>,
 }
 
 impl Worker {
@@ -64,16 +97,26 @@ impl Worker {
             results,
             sender,
             repaint,
+            gate: None,
         }
+    }
+
+    /// Test seam: every job from now on waits at `gate` before it starts.
+    pub fn hold_jobs_at(&mut self, gate: JobGate) {
+        self.gate = Some(gate);
     }
 
     /// Runs `job` on a new thread; its outcome arrives through [`Worker::poll`].
     pub fn spawn(&self, job: impl FnOnce() -> Outcome + Send + 'static) {
         let sender = self.sender.clone();
         let repaint = self.repaint.clone();
+        let gate = self.gate.clone();
         let spawned = std::thread::Builder::new()
             .name("shmimage-worker".to_owned())
             .spawn(move || {
+                if let Some(gate) = gate {
+                    gate.pass();
+                }
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
                     .unwrap_or_else(|panic| {
                         let what = panic

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use shmimage::gui::app::{IDLE_TEXT, Job, LOAD_FILE_LABEL, LOAD_MEMORY_LABEL, READY_TEXT};
+use shmimage::gui::app::{
+    FETCHING_TEXT, IDLE_TEXT, Job, LOAD_FILE_LABEL, LOAD_MEMORY_LABEL, READY_TEXT,
+};
+use shmimage::gui::worker::JobGate;
 use shmimage::gui::{FilePicker, ShmImageApp};
 use shmimage::shm::SegmentDir;
 
@@ -59,21 +62,27 @@ fn load_from_file_shows_and_shares_the_image_and_disables_buttons_while_busy() {
     let path = scratch.save("photo.png", &test_image(120, 80, 5));
     let mut harness = harness(&scratch);
     harness.state_mut().file_picker = FilePicker::Fixed(Some(path));
+    // The job waits at the gate until the buttons have been checked.
+    let gate = JobGate::closed();
+    harness.state_mut().hold_jobs_at(gate.clone());
     harness.run_steps(1);
     harness.get_by_label(LOAD_FILE_LABEL).click();
-    harness.step();
+    harness.run_steps(2);
     assert_eq!(harness.state().busy, Some(Job::LoadingFile));
-    harness.step();
-    if harness.state().busy.is_some() {
+    for label in [LOAD_FILE_LABEL, LOAD_MEMORY_LABEL] {
         assert!(
-            harness
-                .get_by_label(LOAD_MEMORY_LABEL)
-                .accesskit_node()
-                .is_disabled(),
-            "buttons are disabled while busy"
+            harness.get_by_label(label).accesskit_node().is_disabled(),
+            "{label} is disabled while busy"
         );
     }
+    gate.open();
     settle(&mut harness);
+    for label in [LOAD_FILE_LABEL, LOAD_MEMORY_LABEL] {
+        assert!(
+            !harness.get_by_label(label).accesskit_node().is_disabled(),
+            "{label} is enabled again"
+        );
+    }
     let shown = harness.state().shown.as_ref().expect("an image is shown");
     assert_eq!(shown.full_size, [120, 80]);
     assert!(
@@ -160,9 +169,10 @@ fn an_image_larger_than_the_texture_limit_is_downscaled_for_display() {
 }
 
 /// A publisher that hangs while holding the lock: the window keeps drawing frames while its
-/// fetch waits in the background, then says which process holds the lock.
+/// fetch is in flight, then says which process holds the lock.
 #[test]
 fn a_hung_lock_holder_never_freezes_the_window_and_is_named() {
+    const FRAMES: usize = 100;
     let scratch = Scratch::new("gui-hung-holder");
     let input = scratch.save("in.png", &test_image(64, 64, 3));
     let mut cmd = scratch.cmd(&["put", input.to_str().unwrap()]);
@@ -170,24 +180,28 @@ fn a_hung_lock_holder_never_freezes_the_window_and_is_named() {
     let holder = crate::util::Publisher::start(cmd, "paused mid-copy");
 
     let mut harness = harness(&scratch);
+    // The fetch is held in flight by the gate: if it ran on the UI thread, the click would not
+    // return until the gate opens, and no frame below would see the window busy.
+    let gate = JobGate::closed();
+    harness.state_mut().hold_jobs_at(gate.clone());
     harness.run_steps(1);
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
-    let started = Instant::now();
-    let mut frames_while_waiting = 0u32;
-    loop {
+    for frame in 0..FRAMES {
         harness.step();
-        if harness.state().busy.is_none() {
-            break;
-        }
-        frames_while_waiting += 1;
-        assert!(started.elapsed() < crate::util::DEADLINE, "still waiting");
-        std::thread::sleep(Duration::from_millis(10));
+        // Each frame answered: it drew the busy status and the disabled button.
+        assert_eq!(harness.state().busy, Some(Job::Fetching), "frame {frame}");
+        harness.get_by_label(FETCHING_TEXT);
+        assert!(
+            harness
+                .get_by_label(LOAD_MEMORY_LABEL)
+                .accesskit_node()
+                .is_disabled(),
+            "frame {frame}"
+        );
     }
-    // The lock timeout is 5 s: the UI kept running frames all that time.
-    assert!(
-        frames_while_waiting > 50,
-        "only {frames_while_waiting} frames"
-    );
+    // Now the fetch really waits for the hung holder, and times out naming it.
+    gate.open();
+    settle(&mut harness);
     let status = &harness.state().status;
     let pid = holder.child.id();
     assert!(

@@ -77,7 +77,7 @@ fn reference(file: &Path) -> RgbaImage {
     let size = Command::new("convert")
         .args([&source, "-auto-orient", "-format", "%w %h", "info:"])
         .output()
-        .expect("ImageMagick's convert (apt-get install imagemagick; .ci/run does)");
+        .expect("ImageMagick's convert: run scripts/check.sh once (it installs imagemagick)");
     let size = String::from_utf8_lossy(&size.stdout).into_owned();
     let (w, h) = size.trim().split_once(' ').expect("size");
     let pixels = Command::new("convert")

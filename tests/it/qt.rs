@@ -43,7 +43,7 @@ impl QtScratch {
                 .args(["-c", "import PyQt5.QtCore"])
                 .status()
                 .is_ok_and(|s| s.success()),
-            "these tests need Qt 5's QSharedMemory from Python: apt-get install python3-pyqt5 (.ci/run does)"
+            "these tests need Qt 5's QSharedMemory from Python: run scripts/check.sh once (it installs python3-pyqt5)"
         );
         Self { scratch }
     }
@@ -318,9 +318,9 @@ fn the_window_in_qt_mode_shows_what_qt_published() {
     assert!(qt_writer.terminate().success());
 }
 
-/// Qt 6.6+ with `QNativeIpcKey`, from PyPI's PySide6 (installed by `.ci/run` into a venv).
+/// Qt 6.6+ with `QNativeIpcKey`, from PyPI's PySide6, which `scripts/check.sh` installs into a
+/// venv in the per-user cache directory (and names in this variable).
 const PYSIDE6_PYTHON_ENV: &str = "SHMIMAGE_PYSIDE6_PYTHON";
-const PYSIDE6_PYTHON_DEFAULT: &str = "/var/tmp/shmimage-pyside6/bin/python";
 
 /// A key for Qt 6 mode (its names are global in /dev/shm, so unique per test) whose files are
 /// removed at the end whatever happens.
@@ -336,15 +336,25 @@ impl Qt6Key {
                 .args(["-c", "import PySide6.QtCore"])
                 .status()
                 .is_ok_and(|s| s.success()),
-            "these tests need PySide6: python3 -m venv {PYSIDE6_PYTHON_DEFAULT:?}/../.. and pip install PySide6-Essentials (.ci/run does), or set {PYSIDE6_PYTHON_ENV}"
+            "these tests need PySide6 in {python}: run scripts/check.sh once (it installs it), or set {PYSIDE6_PYTHON_ENV}"
         );
         Self {
             scratch: Scratch::new(name),
         }
     }
 
+    /// The variable, else where `scripts/check.sh` puts the venv:
+    /// `${XDG_CACHE_HOME:-$HOME/.cache}/shmimage/pyside6`.
     fn python() -> String {
-        std::env::var(PYSIDE6_PYTHON_ENV).unwrap_or_else(|_| PYSIDE6_PYTHON_DEFAULT.to_owned())
+        if let Some(python) = std::env::var_os(PYSIDE6_PYTHON_ENV) {
+            return python.to_string_lossy().into_owned();
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+        let python = cache.join("shmimage/pyside6/bin/python");
+        python.to_string_lossy().into_owned()
     }
 
     fn files(&self) -> Vec<PathBuf> {
