@@ -186,6 +186,9 @@ fn a_hung_lock_holder_never_freezes_the_window_and_is_named() {
     harness.state_mut().hold_jobs_at(gate.clone());
     harness.run_steps(1);
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
+    // The frame that takes the click starts the job after drawing; from the next one on, each
+    // frame shows it.
+    harness.step();
     for frame in 0..FRAMES {
         harness.step();
         // Each frame answered: it drew the busy status and the disabled button.
