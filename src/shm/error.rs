@@ -40,11 +40,21 @@ pub enum ShmError {
         key = shorten(key))]
     LeftoverRemoved { key: String, pid: u32 },
 
-    #[error("the segment is locked by another process{holder}; waited {waited:?}, try again when it finishes",
-        holder = holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default())]
+    #[error("{}", describe_lock_timeout(*holder, *holder_is_this_process, *waited))]
     LockTimeout {
         holder: Option<u32>,
+        /// Another job of this very process holds it (the window runs jobs on threads).
+        holder_is_this_process: bool,
         waited: Duration,
+    },
+
+    #[error("key {key:?} collides with another program's System V {what} (id {id}): {detail}; it was left alone, so use another key",
+        key = shorten(key))]
+    Collision {
+        key: String,
+        what: &'static str,
+        id: i32,
+        detail: String,
     },
 
     #[error("cannot lock {path}: {source}", path = path.display())]
@@ -81,7 +91,7 @@ impl ShmError {
         match self {
             Self::PermissionDenied { .. } | Self::ReadOnly => SharedMemoryError::PermissionDenied,
             Self::InvalidSize { .. } => SharedMemoryError::InvalidSize,
-            Self::KeyError { .. } => SharedMemoryError::KeyError,
+            Self::KeyError { .. } | Self::Collision { .. } => SharedMemoryError::KeyError,
             Self::AlreadyExists { .. } => SharedMemoryError::AlreadyExists,
             Self::NotFound { .. } | Self::LeftoverRemoved { .. } | Self::NotAttached => {
                 SharedMemoryError::NotFound
@@ -107,6 +117,20 @@ impl ShmError {
             },
         }
     }
+}
+
+fn describe_lock_timeout(holder: Option<u32>, this_process: bool, waited: Duration) -> String {
+    if this_process {
+        return format!(
+            "the segment is locked by another job of this same process; waited {waited:?}, try again when it finishes"
+        );
+    }
+    let holder = holder
+        .map(|pid| format!(" (pid {pid})"))
+        .unwrap_or_default();
+    format!(
+        "the segment is locked by another process{holder}; waited {waited:?}, try again when it finishes"
+    )
 }
 
 /// Keeps a 10,000-character key from flooding a status line.

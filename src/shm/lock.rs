@@ -1,19 +1,21 @@
 //! The cross-process lock of one key (Qt's `QSystemSemaphore` behind `QSharedMemory::lock`), plus
 //! the small state file that records who holds it and the last generation published.
 //!
-//! # Platform-specific behaviour
-//! On Unix the lock is `flock` on `<native>.lock` beside the segments (named-lock's `with_path`),
-//! so every process that uses the same directory meets on the same lock whatever its `TMPDIR`.
-//! On Windows it is a named mutex, made per user so that two users never block each other.
-//! On both, the OS releases the lock when its holder dies, however it dies.
+//! The lock is an exclusive file lock on `<native>.lock` beside the segments, on every OS
+//! (`flock` on Unix, `LockFileEx` on Windows, both through std's `File::try_lock`): so one
+//! directory always means one lock, whoever the user and whatever the environment, and nobody
+//! outside the private directory can create, hold or deny it. The OS releases it when its holder
+//! dies, however it dies.
+//!
+//! `shmimage clean` may remove an idle key's lock file (Unix). Whoever takes the lock therefore
+//! checks afterwards that the path still names the file it locked, and starts over if not: two
+//! processes can never hold "the" lock through two different files.
 
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use named_lock::{NamedLock, NamedLockGuard};
 
 use super::ShmError;
 use super::dir::{self, Entry, OpenFor};
@@ -24,7 +26,6 @@ const STATE_LEN: usize = 16;
 const FIRST_PAUSE: Duration = Duration::from_micros(200);
 
 pub(crate) struct KeyLock {
-    lock: NamedLock,
     lock_path: PathBuf,
     state_path: PathBuf,
 }
@@ -33,7 +34,8 @@ pub(crate) struct KeyLock {
 pub(crate) struct KeyLockGuard<'a> {
     state: File,
     _owner: PhantomData<&'a KeyLock>,
-    _guard: NamedLockGuard,
+    /// Closing it releases the lock.
+    _locked: File,
 }
 
 impl KeyLock {
@@ -48,13 +50,7 @@ impl KeyLock {
                 });
             }
         }
-        let lock =
-            create_named_lock(&lock_path, native_key).map_err(|err| ShmError::LockFailed {
-                path: lock_path.clone(),
-                source: io::Error::other(err),
-            })?;
         Ok(Self {
-            lock,
             lock_path,
             state_path,
         })
@@ -65,10 +61,10 @@ impl KeyLock {
     pub(crate) fn acquire(&self, timeout: Duration) -> Result<KeyLockGuard<'_>, ShmError> {
         let started = Instant::now();
         let mut pause = FIRST_PAUSE;
-        let guard = loop {
-            match self.lock.try_lock() {
-                Ok(guard) => break guard,
-                Err(named_lock::Error::WouldBlock) if pause == FIRST_PAUSE => {
+        let locked = loop {
+            match self.try_lock()? {
+                Some(locked) => break locked,
+                None if pause == FIRST_PAUSE => {
                     let holder = self
                         .holder_pid()
                         .map(|pid| format!(" by pid {pid}"))
@@ -78,17 +74,13 @@ impl KeyLock {
                         self.lock_path.display()
                     );
                 }
-                Err(named_lock::Error::WouldBlock) => {}
-                Err(err) => {
-                    return Err(ShmError::LockFailed {
-                        path: self.lock_path.clone(),
-                        source: io::Error::other(err),
-                    });
-                }
+                None => {}
             }
             if started.elapsed() >= timeout {
+                let holder = self.holder_pid();
                 return Err(ShmError::LockTimeout {
-                    holder: self.holder_pid(),
+                    holder,
+                    holder_is_this_process: holder == Some(std::process::id()),
                     waited: timeout,
                 });
             }
@@ -104,10 +96,33 @@ impl KeyLock {
         let mut held = KeyLockGuard {
             state,
             _owner: PhantomData,
-            _guard: guard,
+            _locked: locked,
         };
         held.write_holder(std::process::id());
         Ok(held)
+    }
+
+    /// One attempt: the locked file, or `None` if another process holds the lock.
+    fn try_lock(&self) -> Result<Option<File>, ShmError> {
+        let path = &self.lock_path;
+        let file = match dir::open_file(path, OpenFor::ReadWrite) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                match dir::open_file(path, OpenFor::CreatingNew) {
+                    // Someone else created it first: retry at once and meet on theirs.
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+        .map_err(|err| ShmError::io("opening the lock file", path, err))?;
+        match file.try_lock() {
+            Ok(()) if still_named_by(&file, path) => Ok(Some(file)),
+            // `clean` removed it between our open and our lock: it is no longer the key's lock.
+            Ok(()) => Ok(None),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(err)) => Err(locks_unsupported(path, err)),
+        }
     }
 
     /// The pid recorded by the current holder, read without the lock (for messages only).
@@ -116,13 +131,73 @@ impl KeyLock {
         let state = read_state(&file);
         (state.0 != 0).then_some(state.0)
     }
+
+    /// Removes the lock and state files while holding the lock (`shmimage clean`), so that idle
+    /// keys leave nothing behind. Anyone who opened the old lock file finds, once they lock it,
+    /// that the path no longer names it, and starts over on a new one.
+    #[cfg(unix)]
+    pub(crate) fn remove_files(guard: KeyLockGuard<'_>, lock: &KeyLock) -> io::Result<()> {
+        std::fs::remove_file(&lock.state_path).or_else(ignore_missing)?;
+        std::fs::remove_file(&lock.lock_path).or_else(ignore_missing)?;
+        drop(guard);
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn ignore_missing(err: io::Error) -> io::Result<()> {
+    if err.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
+/// Whether `path` still names the very file `file` is (same device and inode).
+#[cfg(unix)]
+fn still_named_by(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// Windows: lock files are never removed (a file another process has open cannot be deleted
+/// outright there), so the path always names the file that was opened.
+#[cfg(windows)]
+fn still_named_by(_file: &File, _path: &Path) -> bool {
+    true
+}
+
+/// A file lock that fails outright (rather than "held by someone") means this filesystem cannot
+/// do what the lifetime contract rests on, e.g. a network filesystem that emulates `flock`.
+pub(crate) fn locks_unsupported(path: &Path, err: io::Error) -> ShmError {
+    ShmError::LockFailed {
+        path: path.to_path_buf(),
+        source: io::Error::other(format!(
+            "file locks do not work here ({err}); shmimage needs a local filesystem such as \
+             /dev/shm or /tmp: set {} to a directory on one",
+            dir::DIR_ENV
+        )),
+    }
 }
 
 impl KeyLockGuard<'_> {
-    /// The generation number for a new segment: one more than any published before.
+    /// The generation number for a new segment: one more than any published before. A state
+    /// file whose number cannot grow any more is damaged: the count starts over from what is on
+    /// disk, with a log line.
     pub(crate) fn next_generation(&mut self, seen_on_disk: u64) -> u64 {
         let (_, last) = read_state(&self.state);
-        let next = last.max(seen_on_disk) + 1;
+        let next = match last.max(seen_on_disk).checked_add(1) {
+            Some(next) => next,
+            None => {
+                log::warn!(
+                    "the state file says the last generation was {last}, which cannot grow; starting over"
+                );
+                seen_on_disk.saturating_add(1).max(1)
+            }
+        };
         let _ = write_at(&self.state, 8, &next.to_le_bytes());
         next
     }
@@ -183,21 +258,4 @@ fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
     } else {
         Err(io::ErrorKind::WriteZero.into())
     }
-}
-
-#[cfg(unix)]
-fn create_named_lock(lock_path: &Path, _native_key: &str) -> named_lock::Result<NamedLock> {
-    NamedLock::with_path(lock_path)
-}
-
-#[cfg(windows)]
-fn create_named_lock(_lock_path: &Path, native_key: &str) -> named_lock::Result<NamedLock> {
-    // named-lock puts Windows mutexes in the Global\ namespace; the user's name keeps two users'
-    // locks apart (no cross-user blocking, no "access denied" on another user's mutex).
-    let user: String = std::env::var("USERNAME")
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect();
-    NamedLock::create(&format!("shmimage-{user}-{native_key}"))
 }
