@@ -200,6 +200,11 @@ fn put(
 }
 
 fn get(endpoint: &Endpoint, path: &Path, out: &mut dyn Write) -> Result<(), ShareError> {
+    // Ctrl-C or SIGTERM ends `get` at once, or, while it holds Qt 6's semaphore (which has no
+    // undo), right after giving it back, so the key never stays locked for everyone.
+    if let Err(err) = ctrlc::set_handler(|| share::exit_when_released(130)) {
+        log::warn!("cannot catch Ctrl-C/SIGTERM ({err})");
+    }
     let fetched = share::fetch(endpoint)?;
     codec::save_image(&fetched.image, path)?;
     let header = &fetched.header;

@@ -11,6 +11,8 @@ use crate::shm::{
     SharedMemory, ShmError,
 };
 
+pub use crate::shm::interrupt::exit_when_released;
+
 /// The key Qt's example uses, and ours by default.
 pub const DEFAULT_KEY: &str = "QSharedMemoryExample";
 
@@ -20,6 +22,10 @@ const CHUNK: usize = 256 * 1024;
 /// Test hook: when set to a number of milliseconds, `publish` stops halfway through the copy,
 /// says so on stderr, and sleeps that long while holding the lock, so a test can kill it there.
 pub const PAUSE_MID_COPY_ENV: &str = "SHMIMAGE_TEST_PAUSE_MID_COPY_MS";
+
+/// Test hook: when set to a number of milliseconds, a native publish stops between creating
+/// its segment file and reserving its space, says so on stderr, and sleeps that long.
+pub const PAUSE_AFTER_CREATE_ENV: &str = "SHMIMAGE_TEST_PAUSE_AFTER_CREATE_MS";
 
 /// Overrides how long to wait for another process's lock, in milliseconds.
 pub const LOCK_TIMEOUT_ENV: &str = "SHMIMAGE_LOCK_TIMEOUT_MS";
@@ -90,6 +96,7 @@ impl Endpoint {
     pub fn shared_memory(&self) -> Result<SharedMemory, ShmError> {
         let mut shm = SharedMemory::in_dir(&self.key, self.dir.clone())?;
         shm.set_lock_timeout(self.lock_timeout);
+        shm.set_pause_after_create(pause_from_env(PAUSE_AFTER_CREATE_ENV));
         Ok(shm)
     }
 
@@ -276,7 +283,11 @@ fn publish_qt(
 }
 
 fn pause_mid_copy() -> Option<Duration> {
-    let ms = std::env::var(PAUSE_MID_COPY_ENV).ok()?.parse().ok()?;
+    pause_from_env(PAUSE_MID_COPY_ENV)
+}
+
+fn pause_from_env(variable: &str) -> Option<Duration> {
+    let ms = std::env::var(variable).ok()?.parse().ok()?;
     Some(Duration::from_millis(ms))
 }
 
@@ -420,6 +431,10 @@ fn fetch_qt(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
     let generation = access.generation();
     let mut bytes = vec![0u8; segment_size];
     access.read(0, &mut bytes)?;
+    if let Some(pause) = pause_mid_copy() {
+        eprintln!("paused mid-copy");
+        crate::shm::interrupt::sleep_unless_exiting(pause);
+    }
     drop(access);
     stages.copy = step.elapsed();
     let publisher_pid = shm.creator_pid().unwrap_or(0);
@@ -566,11 +581,15 @@ fn inspect_qt_modes(endpoint: &Endpoint) -> Result<QtSide, ShareError> {
 fn read_header_of(file: &SegmentFile) -> Result<Header, ShareError> {
     use std::io::Read;
     let mut bytes = [0u8; HEADER_LEN];
-    let mut handle = std::fs::File::open(&file.path).map_err(|err| ShmError::Io {
-        action: "opening",
-        path: file.path.clone(),
-        source: err,
-    })?;
+    // Never through a symlink, never blocking on a FIFO planted after the listing.
+    let mut handle =
+        crate::shm::open_file(&file.path, crate::shm::OpenFor::Reading).map_err(|err| {
+            ShmError::Io {
+                action: "opening",
+                path: file.path.clone(),
+                source: err,
+            }
+        })?;
     let read = handle.read(&mut bytes).map_err(|err| ShmError::Io {
         action: "reading",
         path: file.path.clone(),

@@ -4,9 +4,10 @@
 //! Why mapping is unsafe at all: the bytes behind a mapping belong to a file that other processes
 //! can write, and a process that shrinks the file makes our next access to the lost pages raise
 //! SIGBUS. Two rules keep this sound in practice:
-//! - segment files live in a directory only this user can enter (see `dir.rs`), are never
-//!   truncated by this program, and every copy first checks (under the segment lock) that the
-//!   file still covers the mapping;
+//! - segment files live in a directory only this user can enter (see `dir.rs`) and are never
+//!   truncated by this program; readers copy out with `pread` rather than through the mapping, and
+//!   `lock()` checks (under the segment lock) that the file still covers the mapping before it
+//!   hands out access. A writer fills a file it has just created and nobody else has attached;
 //! - no Rust reference to mapped bytes ever leaves this module: copies go through raw pointers
 //!   into or out of private buffers, so another process writing at the same time can only
 //!   produce wrong bytes (caught by the checksum), never undefined behaviour in safe code.
@@ -37,7 +38,7 @@ impl Mapping {
 
     /// Maps the first `len` bytes of `file` read-write (`len` > 0, file opened read-write).
     pub(crate) fn read_write(file: &File, len: usize) -> io::Result<Self> {
-        // SAFETY: as for `read_only`; writes go through `copy_in` and `fill_with`, under the lock.
+        // SAFETY: as for `read_only`; the mapping is only written through `copy_in`, under the lock.
         let map = unsafe { MmapOptions::new().len(len).map_mut(file)? };
         Ok(Self::ReadWrite(map))
     }
@@ -126,6 +127,16 @@ pub(crate) mod sysv {
         pub attached: u64,
         pub creator_pid: u32,
         pub owner_uid: u32,
+        /// The permission bits (e.g. 0o600).
+        pub mode: u32,
+    }
+
+    /// What `IPC_STAT` says about a semaphore set.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) struct SemStat {
+        pub owner_uid: u32,
+        pub mode: u32,
+        pub count: u64,
     }
 
     fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -161,6 +172,7 @@ pub(crate) mod sysv {
             attached: ds.shm_nattch,
             creator_pid: ds.shm_cpid as u32,
             owner_uid: ds.shm_perm.uid,
+            mode: u32::from(ds.shm_perm.mode) & 0o777,
         })
     }
 
@@ -229,6 +241,19 @@ pub(crate) mod sysv {
         check(unsafe { libc::semget(key, 1, flags) })
     }
 
+    pub(crate) fn sem_stat(id: i32) -> io::Result<SemStat> {
+        // SAFETY: an all-zero semid_ds is a valid value of this plain C struct.
+        let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: IPC_STAT writes one semid_ds through the pointer passed as semctl's variadic
+        // argument (the `buf` member of union semun); `ds` is valid and exclusively ours.
+        check(unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds as *mut libc::semid_ds) })?;
+        Ok(SemStat {
+            owner_uid: ds.sem_perm.uid,
+            mode: u32::from(ds.sem_perm.mode) & 0o777,
+            count: ds.sem_nsems as u64,
+        })
+    }
+
     pub(crate) fn sem_set_value(id: i32, value: libc::c_int) -> io::Result<()> {
         // SAFETY: SETVAL takes the value as its variadic int argument.
         check(unsafe { libc::semctl(id, 0, libc::SETVAL, value) }).map(drop)
@@ -246,18 +271,22 @@ pub(crate) mod sysv {
     }
 
     /// Adds `delta` to the semaphore with SEM_UNDO (the kernel reverts it if we die), waiting
-    /// at most `timeout`. A timeout is `ErrorKind::WouldBlock`.
+    /// at most `timeout` in all, however often a signal interrupts the wait. A timeout is
+    /// `ErrorKind::WouldBlock`.
     pub(crate) fn sem_change(id: i32, delta: i16, timeout: Duration) -> io::Result<()> {
         let mut op = libc::sembuf {
             sem_num: 0,
             sem_op: delta,
             sem_flg: libc::SEM_UNDO as libc::c_short,
         };
-        let wait = libc::timespec {
-            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
-            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
-        };
+        let deadline = std::time::Instant::now() + timeout;
         loop {
+            // semtimedop's timeout is relative: after EINTR only what is left of it is passed.
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let wait = libc::timespec {
+                tv_sec: left.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: libc::c_long::from(left.subsec_nanos() as i32),
+            };
             // libc has no binding for semtimedop, glibc's wrapper is this very syscall.
             // SAFETY: `op` and `wait` are valid for the call; semtimedop reads one sembuf and the
             // timespec, and writes nothing.
@@ -287,7 +316,6 @@ pub(crate) mod sysv {
 pub(crate) mod posix_semaphore {
     use std::ffi::CString;
     use std::io;
-    use std::time::Duration;
 
     /// An open named semaphore; closed (not removed) on drop.
     #[derive(Debug)]
@@ -334,25 +362,19 @@ pub(crate) mod posix_semaphore {
             Ok((Self { sem }, false))
         }
 
-        /// Takes the semaphore, waiting at most `timeout`; a timeout is `ErrorKind::WouldBlock`.
-        pub(crate) fn wait(&self, timeout: Duration) -> io::Result<()> {
-            let deadline = std::time::SystemTime::now()
-                .checked_add(timeout)
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .unwrap_or_default();
-            let until = libc::timespec {
-                tv_sec: deadline.as_secs().min(i64::MAX as u64) as libc::time_t,
-                tv_nsec: libc::c_long::from(deadline.subsec_nanos() as i32),
-            };
+        /// Takes the semaphore if it is free, without waiting: true if taken. The caller polls
+        /// with its own monotonic deadline (`sem_timedwait` measures against the wall clock, which
+        /// a clock step would lengthen or cut short).
+        pub(crate) fn try_wait(&self) -> io::Result<bool> {
             loop {
-                // SAFETY: `sem` is open until drop and `until` is a valid timespec.
-                if unsafe { libc::sem_timedwait(self.sem, &until) } == 0 {
-                    return Ok(());
+                // SAFETY: `sem` is open until drop.
+                if unsafe { libc::sem_trywait(self.sem) } == 0 {
+                    return Ok(true);
                 }
                 let err = io::Error::last_os_error();
                 match err.raw_os_error() {
                     Some(libc::EINTR) => continue,
-                    Some(libc::ETIMEDOUT) => return Err(io::ErrorKind::WouldBlock.into()),
+                    Some(libc::EAGAIN) => return Ok(false),
                     _ => return Err(err),
                 }
             }

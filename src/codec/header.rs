@@ -17,7 +17,7 @@
 //! ```
 //! All integers are little-endian.
 
-use super::{CodecError, Encoding, MAX_PIXELS, MAX_SIDE};
+use super::{CodecError, Encoding, MAX_PIXELS, MAX_SEGMENT_BYTES, MAX_SIDE};
 
 pub const MAGIC: [u8; 8] = *b"SHMIMAGE";
 pub const FORMAT_VERSION: u32 = 1;
@@ -105,6 +105,12 @@ impl Header {
             });
         }
         check_dimensions(self.width, self.height)?;
+        // Raw payloads are bounded by the dimensions below; a PNG's only by this.
+        if self.payload_len > MAX_SEGMENT_BYTES {
+            return Err(CodecError::PayloadOverLimit {
+                claimed: self.payload_len,
+            });
+        }
         if self.encoding == Encoding::Raw {
             let expected = u64::from(self.width) * u64::from(self.height) * 4;
             if self.payload_len != expected {
@@ -155,6 +161,23 @@ pub(crate) fn describe_start(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_png_payload_over_what_any_image_needs_is_refused() {
+        let header = Header {
+            encoding: Encoding::Png,
+            payload_len: 2 << 30,
+            ..sample()
+        };
+        let mut bytes = [0u8; HEADER_LEN];
+        bytes[..COMMIT_OFFSET].copy_from_slice(&header.to_bytes());
+        bytes[COMMIT_OFFSET..COMMIT_OFFSET + 4].copy_from_slice(&COMMIT_WORD);
+        let err = Header::parse(&bytes, 3 << 30).unwrap_err();
+        assert!(
+            matches!(err, CodecError::PayloadOverLimit { claimed } if claimed == 2 << 30),
+            "{err}"
+        );
+    }
 
     fn sample() -> Header {
         Header {

@@ -20,6 +20,10 @@ pub use header::{HEADER_LEN, Header};
 pub const MAX_SIDE: u32 = 65_535;
 /// Largest pixel count accepted: 256 megapixels, 1 GiB as RGBA8.
 pub const MAX_PIXELS: u64 = 256 * 1024 * 1024;
+/// The largest segment an image within the limits can need: 4 bytes a pixel at the pixel limit,
+/// plus room for a PNG that does not compress (stored deflate blocks, chunk headers, a filter
+/// byte a row) and the header. Readers refuse anything larger before mapping or allocating it.
+pub const MAX_SEGMENT_BYTES: u64 = MAX_PIXELS * 4 + MAX_PIXELS * 4 / 64 + (1 << 20);
 /// Memory a decoder may allocate on top of the image itself (intermediate buffers).
 const MAX_DECODER_ALLOC: u64 = 2 * MAX_PIXELS * 4;
 
@@ -136,6 +140,11 @@ pub enum CodecError {
     PayloadTooLong { claimed: u64, available: u64 },
 
     #[error(
+        "the segment claims {claimed} bytes of image, more than any image within the limits needs ({MAX_SEGMENT_BYTES} bytes)"
+    )]
+    PayloadOverLimit { claimed: u64 },
+
+    #[error(
         "the segment claims a {width}x{height} raw image but holds {payload_len} bytes of pixels"
     )]
     SizeMismatch {
@@ -145,7 +154,7 @@ pub enum CodecError {
     },
 
     #[error(
-        "the image is torn: its checksum is {actual:08x}, the header says {expected:08x}; it was changed while being read, try again"
+        "the image is damaged: its checksum is {actual:08x}, the header says {expected:08x}; its bytes changed after it was published (segments are written once and read under the lock, so reading again gives the same result): publish the image again"
     )]
     ChecksumMismatch { expected: u32, actual: u32 },
 }

@@ -9,6 +9,15 @@ use super::{CodecError, decode_bytes, encode_png};
 const MARKER_LEN: usize = 4;
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
+/// How many bytes [`starts_like_an_image`] looks at.
+pub const IMAGE_START_LEN: usize = MARKER_LEN + PNG_SIGNATURE.len();
+
+/// Whether `start` begins as Qt's `QDataStream << QImage` does: marker 1, then a PNG signature.
+pub fn starts_like_an_image(start: &[u8]) -> bool {
+    start.get(..MARKER_LEN) == Some(&1i32.to_be_bytes()[..])
+        && start.get(MARKER_LEN..IMAGE_START_LEN) == Some(&PNG_SIGNATURE[..])
+}
+
 /// What Qt's `loadFromFile` writes for `image`.
 pub fn encode(image: &RgbaImage) -> Result<Vec<u8>, CodecError> {
     let png = encode_png(image)?;

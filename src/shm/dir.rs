@@ -2,8 +2,12 @@
 //! files in it.
 //!
 //! # Platform-specific behaviour
-//! - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed tmpfs, like POSIX shared memory), or the temp
-//!   dir when `/dev/shm` is missing.
+//! - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed tmpfs, like POSIX shared memory, and usually
+//!   the largest one). `/dev/shm` is open to every user, so another user can create that name
+//!   first; then, and when `/dev/shm` is missing, the next private place is used:
+//!   `$XDG_RUNTIME_DIR/shmimage` (a per-user tmpfs made by the login manager), else
+//!   `~/.cache/shmimage/segments`. Every process of the user goes down the same list, so they
+//!   still meet, and the move is logged.
 //! - macOS: `$TMPDIR/shmimage-<uid>`; macOS gives every user a private `TMPDIR` under
 //!   `/var/folders`, the same for all of that user's processes, so two windows meet there.
 //! - Windows: `%TEMP%\shmimage-<user>`, which is inside the user's profile.
@@ -29,12 +33,34 @@ pub struct SegmentDir {
 }
 
 impl SegmentDir {
-    /// The directory for this user: `SHMIMAGE_DIR` if set, else the platform default.
+    /// The directory for this user: `SHMIMAGE_DIR` if set, else the first usable platform
+    /// default (a squatted or unusable one is passed over, with a log line saying why).
     pub fn for_current_user() -> Result<Self, ShmError> {
-        match std::env::var_os(DIR_ENV) {
-            Some(dir) if !dir.is_empty() => Self::at(PathBuf::from(dir)),
-            _ => Self::at(default_path()),
+        if let Some(dir) = std::env::var_os(DIR_ENV).filter(|dir| !dir.is_empty()) {
+            return Self::at(PathBuf::from(dir));
         }
+        let mut first_error = None;
+        for candidate in default_paths() {
+            // Only the cache fallback can lack its parents; they are made when it is reached.
+            if let Some(parent) = candidate.parent() {
+                let _ = fs::create_dir_all(parent);
+            }
+            match Self::at(&candidate) {
+                Ok(dir) => {
+                    if let Some(err) = &first_error {
+                        log::warn!("using {} for segments: {err}", candidate.display());
+                    }
+                    return Ok(dir);
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| ShmError::PermissionDenied {
+            path: PathBuf::new(),
+            detail: format!("no directory for segments could be found; set {DIR_ENV}"),
+        }))
     }
 
     /// Uses `path`, creating it (0700) if missing and refusing it unless it is a real directory
@@ -54,15 +80,27 @@ impl SegmentDir {
     }
 }
 
+/// Where segments go, best first (see the module's platform notes).
 #[cfg(target_os = "linux")]
-fn default_path() -> PathBuf {
-    let base = Path::new("/dev/shm");
-    let base = if base.is_dir() {
-        base.to_path_buf()
-    } else {
-        std::env::temp_dir()
+fn default_paths() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    let dev_shm = Path::new("/dev/shm");
+    if dev_shm.is_dir() {
+        paths.push(dev_shm.join(format!("shmimage-{}", crate::sys::effective_uid())));
+    }
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
     };
-    base.join(format!("shmimage-{}", crate::sys::effective_uid()))
+    if let Some(runtime) = absolute("XDG_RUNTIME_DIR") {
+        paths.push(runtime.join("shmimage"));
+    }
+    let cache = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")));
+    if let Some(cache) = cache {
+        paths.push(cache.join("shmimage").join("segments"));
+    }
+    paths
 }
 
 /// macOS has no /dev/shm; its `$TMPDIR` is already per user (/var/folders/…/T/) and lives on
@@ -70,18 +108,18 @@ fn default_path() -> PathBuf {
 /// A sandboxed app gets its container's temp dir here, so it shares only with itself; two
 /// sandboxed copies would need an app group directory, set through SHMIMAGE_DIR.
 #[cfg(all(unix, not(target_os = "linux")))]
-fn default_path() -> PathBuf {
-    std::env::temp_dir().join(format!("shmimage-{}", crate::sys::effective_uid()))
+fn default_paths() -> Vec<PathBuf> {
+    vec![std::env::temp_dir().join(format!("shmimage-{}", crate::sys::effective_uid()))]
 }
 
 #[cfg(windows)]
-fn default_path() -> PathBuf {
+fn default_paths() -> Vec<PathBuf> {
     let user = std::env::var("USERNAME").unwrap_or_else(|_| "user".to_owned());
     let user: String = user
         .chars()
         .filter(|c| !matches!(c, '\\' | '/' | ':'))
         .collect();
-    std::env::temp_dir().join(format!("shmimage-{user}"))
+    vec![std::env::temp_dir().join(format!("shmimage-{user}"))]
 }
 
 fn create_private_dir(path: &Path) -> Result<(), ShmError> {

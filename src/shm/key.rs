@@ -7,9 +7,11 @@ const MAX_READABLE_CHARS: usize = 48;
 /// Longest raw native key accepted by [`validate_native_key`].
 pub const MAX_NATIVE_KEY_LEN: usize = 128;
 
-/// Derives the native key the way Qt's `QSharedMemory::nativeKey()` does, minus the directory:
-/// the key's ASCII letters and digits (at most 48), an underscore, then the SHA-1 of the whole key
-/// in lowercase hex. Any string works, since everything unsafe is dropped from the readable part
+/// Derives the native key in the spirit of Qt's `QSharedMemory::nativeKey()`, with two
+/// differences: Qt keeps only the key's ASCII letters and joins them straight to the hash (see
+/// `qt.rs`, which does exactly that for Qt mode); here the readable part keeps ASCII letters and
+/// digits (at most 48) and an underscore separates it from the SHA-1 of the whole key in
+/// lowercase hex, which is the same hash Qt uses. Any string works, since everything unsafe is dropped from the readable part
 /// while the hash still covers it: `../../etc/x` becomes `etcx_…`, never a path.
 pub fn native_key_for(key: &str) -> Result<String, ShmError> {
     if key.is_empty() {

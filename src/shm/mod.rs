@@ -13,6 +13,7 @@
 
 mod dir;
 mod error;
+pub mod interrupt;
 mod key;
 mod lock;
 #[cfg(target_os = "linux")]
@@ -26,11 +27,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use dir::{DIR_ENV, SegmentDir};
+pub(crate) use dir::{OpenFor, open_file};
 pub use error::{SharedMemoryError, ShmError};
 pub use key::{native_key_for, validate_native_key};
 
+use crate::codec::MAX_SEGMENT_BYTES;
 use crate::sys::Mapping;
-use dir::{Entry, OpenFor};
+use dir::Entry;
 use lock::{KeyLock, KeyLockGuard};
 
 /// How long `lock()` waits for another process before giving up.
@@ -156,6 +159,8 @@ pub struct SharedMemory {
     key_lock: Option<KeyLock>,
     lock_timeout: Duration,
     attached: Option<Attachment>,
+    /// Test hook: stop between creating a segment file and reserving its space.
+    pause_after_create: Option<Duration>,
 }
 
 struct Attachment {
@@ -176,6 +181,22 @@ impl Attachment {
             _guard: HeldLock::Key { _held: guard },
         }
     }
+}
+
+/// Refuses, before mapping or allocating anything, a segment larger than any image within the
+/// limits can need: such a thing was not written by shmimage or Qt (a planted sparse file, say),
+/// and copying it out would exhaust memory.
+pub(crate) fn check_segment_size(size: u64) -> Result<(), ShmError> {
+    if size > MAX_SEGMENT_BYTES {
+        return Err(ShmError::InvalidSize {
+            size,
+            reason: format!(
+                "more than any image within the limits can need ({MAX_SEGMENT_BYTES} bytes), so it \
+                 was not written by shmimage or Qt's example; it was left alone"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Every kind of segment refuses a size of zero the same way.
@@ -215,11 +236,19 @@ impl SharedMemory {
             key_lock: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             attached: None,
+            pause_after_create: None,
         }
     }
 
     pub fn set_lock_timeout(&mut self, timeout: Duration) {
         self.lock_timeout = timeout;
+    }
+
+    /// Test hook: after creating a segment file, say "paused after create" on stderr and wait
+    /// this long before reserving its space, so a test can look at the file in that moment.
+    #[doc(hidden)]
+    pub fn set_pause_after_create(&mut self, pause: Option<Duration>) {
+        self.pause_after_create = pause;
     }
 
     /// The key as given, or `None` when a native key was set directly.
@@ -312,9 +341,13 @@ impl SharedMemory {
         let newest_on_disk = files.iter().map(|f| f.generation).max().unwrap_or(0);
         let generation = guard.next_generation(newest_on_disk);
         let path = segment_path(dir, native_key, generation);
-        let attachment = self
-            .attached
-            .insert(new_segment_file(&path, dir, size, generation)?);
+        let attachment = self.attached.insert(new_segment_file(
+            &path,
+            dir,
+            size,
+            generation,
+            self.pause_after_create,
+        )?);
         Ok(attachment.access(guard))
     }
 
@@ -389,7 +422,7 @@ impl SharedMemory {
         Ok(files)
     }
 
-    /// Path of the key's lock file (Unix) for display; Windows uses a named mutex.
+    /// Path of the key's lock file, for display.
     pub fn lock_path(&self) -> PathBuf {
         self.dir.path().join(format!("{}.lock", self.native_key))
     }
@@ -531,58 +564,79 @@ fn list_segment_files(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, 
                 detail: format!("{what} sits where a segment file should be"),
             });
         }
-        let file = match dir::open_file(&path, OpenFor::Reading) {
+        let file = match dir::open_file(&path, OpenFor::ReadWrite) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
             Err(err) => return Err(ShmError::io("opening a segment file", &path, err)),
         };
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let live = is_held(&file, &path)?;
         files.push(SegmentFile {
             path,
             generation,
             size,
-            live: is_held(&file),
+            live,
         });
     }
     Ok(files)
 }
 
-/// True while some process holds the file's shared "attached" lock.
-fn is_held(file: &File) -> bool {
+/// True while some process holds the file's shared "attached" lock. The probe needs a file
+/// opened for writing: where `flock` is emulated with `fcntl` locks (NFS), an exclusive probe on
+/// a read-only file fails, and such a failure is reported, never taken for "someone holds it"
+/// (which would keep every leftover for ever).
+fn is_held(file: &File, path: &Path) -> Result<bool, ShmError> {
     match file.try_lock() {
         Ok(()) => {
             let _ = file.unlock();
-            false
+            Ok(false)
         }
-        Err(_) => true,
+        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+        Err(std::fs::TryLockError::Error(err)) => Err(lock::locks_unsupported(path, err)),
     }
 }
 
-/// Removes the leftovers of dead processes and returns what is still there.
+/// Removes the leftovers of dead processes and returns what is still there. A leftover that
+/// cannot be removed (gone already, or held in place by the OS) is logged and passed over: it is
+/// not live, so it must not stop anyone from creating or attaching.
 fn reclaim_stale(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, ShmError> {
     let mut kept = Vec::new();
     for file in list_segment_files(dir, native_key)? {
-        if file.live || !remove_if_stale(&file.path)? {
+        if file.live {
             kept.push(file);
+            continue;
+        }
+        match remove_if_stale(&file.path) {
+            Ok(true) => {}
+            Ok(false) => kept.push(file),
+            Err(err) => {
+                log::warn!("passing over a leftover that cannot be removed: {err}");
+                kept.push(file);
+            }
         }
     }
     Ok(kept)
 }
 
 /// Removes `path` if no process holds it. Must be called with the key's lock held, so nobody
-/// can be between opening the file and locking it.
+/// can be between opening the file and locking it. A file already gone counts as removed.
 fn remove_if_stale(path: &Path) -> Result<bool, ShmError> {
-    let file = match dir::open_file(path, OpenFor::Reading) {
+    let file = match dir::open_file(path, OpenFor::ReadWrite) {
         Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(true),
         Err(err) => return Err(ShmError::io("opening a segment file", path, err)),
     };
-    if file.try_lock().is_err() {
-        return Ok(false);
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+        Err(std::fs::TryLockError::Error(err)) => return Err(lock::locks_unsupported(path, err)),
     }
     // Removed while we hold the exclusive lock, so nobody can attach in between.
-    fs::remove_file(path).map_err(|err| ShmError::io("removing a leftover segment", path, err))?;
-    Ok(true)
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(err) => Err(ShmError::io("removing a leftover segment", path, err)),
+    }
 }
 
 fn new_segment_file(
@@ -590,6 +644,7 @@ fn new_segment_file(
     dir: &Path,
     size: usize,
     generation: u64,
+    pause_after_create: Option<Duration>,
 ) -> Result<Attachment, ShmError> {
     let file = dir::open_file(path, OpenFor::CreatingNew)
         .map_err(|err| ShmError::io("creating", path, err))?;
@@ -597,18 +652,29 @@ fn new_segment_file(
         let _ = fs::remove_file(path);
         err
     };
-    // Reserve the pages now: on a full /dev/shm this fails here, instead of SIGBUS on first write.
-    // This comes before the shared lock because Windows' byte-range locks are mandatory: a shared
-    // lock forbids even its own handle to change the file's length. Nobody can take the new file
-    // for a leftover meanwhile: leftovers are only removed under the key's lock, which we hold.
-    reserve(&file, path, dir, size).map_err(cleanup)?;
-    // Held from now until detach: this is what marks the file as live.
-    file.try_lock_shared().map_err(|err| {
-        cleanup(ShmError::LockFailed {
+    let mark_live = |file: &File| {
+        // Held from now until detach: this is what marks the file as live.
+        file.try_lock_shared().map_err(|err| ShmError::LockFailed {
             path: path.to_path_buf(),
             source: err.into(),
         })
-    })?;
+    };
+    // Unix: live from the moment it is visible, so that nothing that checks liveness (even
+    // without the key's lock) can take it for a leftover during the reservation below, which
+    // takes hundreds of milliseconds for a large image.
+    #[cfg(unix)]
+    mark_live(&file).map_err(cleanup)?;
+    if let Some(pause) = pause_after_create {
+        eprintln!("paused after create");
+        std::thread::sleep(pause);
+    }
+    // Reserve the pages now: on a full /dev/shm this fails here, instead of SIGBUS on first write.
+    reserve(&file, path, dir, size).map_err(cleanup)?;
+    // Windows: only now, because its byte-range locks are mandatory: a shared lock forbids even
+    // its own handle to change the file's length. Windows cannot delete a file that is open, so
+    // nobody can remove it meanwhile either.
+    #[cfg(windows)]
+    mark_live(&file).map_err(cleanup)?;
     let mapping = Mapping::read_write(&file, size)
         .map_err(|err| cleanup(ShmError::io("mapping", path, err)))?;
     Ok(Attachment {
@@ -667,6 +733,7 @@ fn attach_file(segment: &SegmentFile, mode: AccessMode) -> Result<Attachment, Sh
         .metadata()
         .map_err(|err| ShmError::io("checking", path, err))?
         .len();
+    check_segment_size(size)?;
     let len = usize::try_from(size)
         .ok()
         .filter(|len| *len > 0)
@@ -718,17 +785,25 @@ pub fn measure_copy_floor(
     result
 }
 
-/// Removes every leftover of dead processes in `dir`, for all keys (`shmimage clean`).
+/// Removes every leftover of dead processes in `dir`, for all keys (`shmimage clean`), and, on
+/// Unix, the lock and state files of keys that have no segment left (see `lock.rs` for why that
+/// is safe).
 pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
     let entries = fs::read_dir(dir.path())
         .map_err(|err| ShmError::io("listing the segment directory", dir.path(), err))?;
     let mut native_keys: Vec<String> = entries
         .flatten()
         .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(parse_segment_name)
-                .map(|(k, _)| k.to_owned())
+            let name = e.file_name();
+            let name = name.to_str()?;
+            let native_key = match parse_segment_name(name) {
+                Some((native_key, _)) => native_key,
+                None => name
+                    .strip_suffix(".lock")
+                    .or_else(|| name.strip_suffix(".state"))?,
+            };
+            validate_native_key(native_key).ok()?;
+            Some(native_key.to_owned())
         })
         .collect();
     native_keys.sort();
@@ -736,15 +811,25 @@ pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
     let mut removed = Vec::new();
     for native_key in native_keys {
         let key_lock = KeyLock::open(dir.path(), &native_key)?;
-        let _guard = key_lock.acquire(DEFAULT_LOCK_TIMEOUT)?;
+        let guard = key_lock.acquire(DEFAULT_LOCK_TIMEOUT)?;
+        let mut left = 0;
         for file in list_segment_files(dir.path(), &native_key)? {
             if !file.live && remove_if_stale(&file.path)? {
                 removed.push(Reclaimed {
                     path: file.path,
                     size: file.size,
                 });
+            } else {
+                left += 1;
             }
         }
+        #[cfg(unix)]
+        if left == 0 {
+            KeyLock::remove_files(guard, &key_lock)
+                .map_err(|err| ShmError::io("removing an idle lock file in", dir.path(), err))?;
+        }
+        #[cfg(windows)]
+        let _ = (guard, left);
     }
     Ok(removed)
 }
@@ -827,6 +912,21 @@ mod tests {
             reader.size(),
             1,
             "falls back to the older image whose publisher still lives"
+        );
+    }
+
+    #[test]
+    fn a_lock_held_by_another_job_of_this_process_is_named_as_such() {
+        let (_tmp, dir) = scratch();
+        let mut holder = SharedMemory::in_dir("k", dir.clone()).unwrap();
+        holder.create(1).unwrap();
+        let _held = holder.lock().unwrap();
+        let mut waiter = SharedMemory::in_dir("k", dir).unwrap();
+        waiter.set_lock_timeout(Duration::from_millis(50));
+        let err = waiter.attach(AccessMode::ReadOnly).unwrap_err();
+        assert!(
+            err.to_string().contains("another job of this same process"),
+            "{err}"
         );
     }
 

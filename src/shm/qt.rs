@@ -160,8 +160,21 @@ impl QtSharedMemory {
                 Semaphore { id, created: true }
             }
             Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
-                let id = sysv::sem_get(ipc_key, libc::IPC_CREAT | PRIVATE)
-                    .map_err(|err| self.sem_error(err))?;
+                let id = sysv::sem_get(ipc_key, 0).map_err(|err| self.sem_error(err))?;
+                // ftok keeps 16 bits of the inode, so another program's semaphore can sit at
+                // our IPC key: taking it would lock that program out, removing it would break it.
+                let stat = sysv::sem_stat(id).map_err(|err| self.sem_error(err))?;
+                if !owned_privately(stat.owner_uid, stat.mode) || stat.count != 1 {
+                    return Err(self.collision(
+                        "semaphore",
+                        id,
+                        format!(
+                            "it belongs to uid {} with mode {:o} and {} semaphores, where Qt's is \
+                             yours, 0600, with one",
+                            stat.owner_uid, stat.mode, stat.count
+                        ),
+                    ));
+                }
                 Semaphore { id, created: false }
             }
             Err(err) => return Err(self.sem_error(err)),
@@ -181,8 +194,10 @@ impl QtSharedMemory {
                     return Ok(SemaphoreGuard { id });
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    let holder = sysv::sem_last_pid(id).ok().filter(|pid| *pid != 0);
                     return Err(ShmError::LockTimeout {
-                        holder: sysv::sem_last_pid(id).ok().filter(|pid| *pid != 0),
+                        holder,
+                        holder_is_this_process: holder == Some(std::process::id()),
                         waited: self.lock_timeout,
                     });
                 }
@@ -205,8 +220,34 @@ impl QtSharedMemory {
         ShmError::io("using the Qt semaphore of", &self.sem_key_file, err)
     }
 
+    fn collision(&self, what: &'static str, id: i32, detail: String) -> ShmError {
+        ShmError::Collision {
+            key: self.key.clone(),
+            what,
+            id,
+            detail,
+        }
+    }
+
+    /// Refuses a segment that is not this user's 0600 one: ftok keeps only 16 bits of the key
+    /// file's inode, so another program's segment can sit at our IPC key.
+    fn check_ours(&self, id: i32, stat: sysv::ShmStat) -> Result<(), ShmError> {
+        if !owned_privately(stat.owner_uid, stat.mode) {
+            return Err(self.collision(
+                "segment",
+                id,
+                format!(
+                    "it belongs to uid {} with mode {:o}, where Qt's is yours with mode 600",
+                    stat.owner_uid, stat.mode
+                ),
+            ));
+        }
+        super::check_segment_size(stat.size as u64)
+    }
+
     /// Removes a segment that nobody is attached to and whose creator is dead, with its key
-    /// file; says so in the cleanup note. Returns whether it did. Call with the semaphore held.
+    /// file; says so in the cleanup note. Returns whether it did. Call with the semaphore held,
+    /// and only on a segment [`check_ours`](Self::check_ours) accepted.
     fn remove_if_leftover(&mut self, id: i32, stat: sysv::ShmStat) -> bool {
         if stat.attached != 0 || process_alive(stat.creator_pid) {
             return false;
@@ -232,9 +273,21 @@ impl QtSharedMemory {
                 let old =
                     sysv::shm_get(ipc_key, 0, 0).map_err(|err| self.shm_error("opening", err))?;
                 let stat = sysv::shm_stat(old).map_err(|err| self.shm_error("checking", err))?;
+                self.check_ours(old, stat)?;
                 if !self.remove_if_leftover(old, stat) {
-                    // A live image: replace it. Removal only takes its key away; whoever is
-                    // attached keeps reading it until they detach.
+                    // A live image: replace it, but only if it is one (ours, in Qt's format).
+                    // Removal only takes its key away; whoever is attached keeps reading it until
+                    // they detach.
+                    if !holds_a_qt_image(old, stat.size) {
+                        return Err(self.collision(
+                            "segment",
+                            old,
+                            format!(
+                                "pid {} is attached to it and it does not hold an image in Qt's format",
+                                stat.creator_pid
+                            ),
+                        ));
+                    }
                     sysv::shm_remove(old).map_err(|err| self.shm_error("replacing", err))?;
                     self.cleanup_note = Some(format!(
                         "replaced the image shared by pid {}",
@@ -331,6 +384,7 @@ impl Segment for QtSharedMemory {
             other => other.map_err(|err| self.shm_error("opening", err))?,
         };
         let stat = sysv::shm_stat(id).map_err(|err| self.shm_error("checking", err))?;
+        self.check_ours(id, stat)?;
         if self.remove_if_leftover(id, stat) {
             let _ = fs::remove_file(&self.shm_key_file);
             return Err(ShmError::LeftoverRemoved {
@@ -367,19 +421,21 @@ impl Segment for QtSharedMemory {
     }
 
     /// Qt's `detach()`: under the semaphore, detach, and if nobody is attached any more, remove
-    /// the segment and its key file.
+    /// the segment, and its key file if no other segment now uses the key. The segment is the
+    /// one we attached (by id), never whatever holds the IPC key now.
     fn detach(&mut self) -> bool {
         let Some(attachment) = self.attached.take() else {
             return false;
         };
         let guard = self.acquire();
-        let ipc_key = attachment.ipc_key;
+        let (id, ipc_key) = (attachment.id, attachment.ipc_key);
         drop(attachment);
         if guard.is_ok()
-            && let Ok(id) = sysv::shm_get(ipc_key, 0, 0o400)
             && let Ok(stat) = sysv::shm_stat(id)
             && stat.attached == 0
+            && owned_privately(stat.owner_uid, stat.mode)
             && sysv::shm_remove(id).is_ok()
+            && sysv::shm_get(ipc_key, 0, 0).is_err()
         {
             let _ = fs::remove_file(&self.shm_key_file);
         }
@@ -427,6 +483,21 @@ fn create_key_file(path: &Path) -> Result<(), ShmError> {
 
 fn ftok(path: &Path) -> Result<libc::key_t, ShmError> {
     sysv::ftok(path, PROJECT_ID).map_err(|err| ShmError::io("deriving the IPC key of", path, err))
+}
+
+/// What Qt (and shmimage in Qt mode) creates: this user's, mode 0600.
+fn owned_privately(owner_uid: u32, mode: u32) -> bool {
+    owner_uid == crate::sys::effective_uid() && mode == 0o600
+}
+
+/// Whether the segment starts as Qt writes an image: its marker, then a PNG signature.
+fn holds_a_qt_image(id: i32, size: usize) -> bool {
+    let mut start = [0u8; crate::codec::qt::IMAGE_START_LEN];
+    size >= start.len()
+        && Attached::attach(id, size, false)
+            .map(Mapping::SystemV)
+            .is_ok_and(|mapping| mapping.copy_out(0, &mut start))
+        && crate::codec::qt::starts_like_an_image(&start)
 }
 
 /// Linux: a process exists while /proc has its directory.

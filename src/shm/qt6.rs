@@ -17,9 +17,10 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::dir::{self, OpenFor};
+use super::interrupt::{exit_requested, holding_begins, holding_ends};
 use super::{AccessMode, HeldLock, Qt6Inspection, Segment, SegmentAccess, ShmError};
 use crate::sys::Mapping;
 use crate::sys::posix_semaphore::NamedSemaphore;
@@ -30,10 +31,19 @@ const POSIX_SHM_DIR: &str = "/dev/shm";
 /// `QSharedMemory(QNativeIpcKey(key))` on Linux.
 pub struct Qt6SharedMemory {
     key: String,
+    /// The object's name as glibc's `shm_open` and `sem_open` see it: leading slashes removed.
+    name: String,
     segment_path: PathBuf,
     lock_timeout: Duration,
-    semaphore: Option<(NamedSemaphore, bool)>,
+    semaphore: Option<OpenSemaphore>,
     attached: Option<Qt6Attachment>,
+}
+
+struct OpenSemaphore {
+    semaphore: NamedSemaphore,
+    /// The inode of `sem.<name>` if this process created it: it removes that name when done,
+    /// and only while the name still means the semaphore it made.
+    created_inode: Option<u64>,
 }
 
 struct Qt6Attachment {
@@ -55,15 +65,17 @@ impl Drop for PosixSemaphoreGuard<'_> {
         if let Err(err) = self.semaphore.post() {
             log::warn!("could not release the Qt 6 semaphore: {err}");
         }
+        holding_ends();
     }
 }
 
 impl Qt6SharedMemory {
     pub fn new(key: &str) -> Result<Self, ShmError> {
-        validate(key)?;
+        let name = object_name(key)?;
         Ok(Self {
             key: key.to_owned(),
-            segment_path: Path::new(POSIX_SHM_DIR).join(key),
+            segment_path: Path::new(POSIX_SHM_DIR).join(&name),
+            name,
             lock_timeout: super::DEFAULT_LOCK_TIMEOUT,
             semaphore: None,
             attached: None,
@@ -75,7 +87,7 @@ impl Qt6SharedMemory {
     }
 
     fn semaphore_path(&self) -> PathBuf {
-        Path::new(POSIX_SHM_DIR).join(format!("sem.{}", self.key))
+        Path::new(POSIX_SHM_DIR).join(format!("sem.{}", self.name))
     }
 
     /// What is there under the key now, without opening anything.
@@ -93,35 +105,122 @@ impl Qt6SharedMemory {
     }
 }
 
-/// Takes the semaphore (opening or creating it first), waiting at most `timeout`. A free
-/// function, so that the guard borrows only the semaphore field while the mapping is handed out.
+/// Takes the semaphore (opening or creating it first), waiting at most `timeout` by the
+/// monotonic clock. A free function, so that the guard borrows only the semaphore field while
+/// the mapping is handed out.
 fn acquire<'a>(
-    slot: &'a mut Option<(NamedSemaphore, bool)>,
-    key: &str,
+    slot: &'a mut Option<OpenSemaphore>,
+    name: &str,
     sem_path: &Path,
     timeout: Duration,
 ) -> Result<PosixSemaphoreGuard<'a>, ShmError> {
     if slot.is_none() {
-        let opened = NamedSemaphore::open_or_create(key)
+        let (semaphore, created) = NamedSemaphore::open_or_create(name)
             .map_err(|err| ShmError::io("opening Qt 6's semaphore", sem_path, err))?;
-        *slot = Some(opened);
+        let created_inode = created
+            .then(|| fs::symlink_metadata(sem_path).ok().map(|m| m.ino()))
+            .flatten();
+        *slot = Some(OpenSemaphore {
+            semaphore,
+            created_inode,
+        });
     }
-    let slot: &'a Option<(NamedSemaphore, bool)> = slot;
-    let Some((semaphore, _)) = slot else {
+    let slot: &'a Option<OpenSemaphore> = slot;
+    let Some(OpenSemaphore { semaphore, .. }) = slot else {
         return Err(ShmError::NotAttached);
     };
-    match semaphore.wait(timeout) {
-        Ok(()) => Ok(PosixSemaphoreGuard { semaphore }),
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(ShmError::LockFailed {
-            path: sem_path.to_path_buf(),
-            source: io::Error::other(format!(
-                "it has been taken for {timeout:?}; Qt 6's semaphore records no owner, so if no \
-                 Qt 6 program is running, one crashed while holding it: remove {} and try again",
-                sem_path.display()
-            )),
-        }),
-        Err(err) => Err(ShmError::io("taking Qt 6's semaphore", sem_path, err)),
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_micros(200);
+    holding_begins();
+    loop {
+        match semaphore.try_wait() {
+            Ok(true) => return Ok(PosixSemaphoreGuard { semaphore }),
+            Ok(false) if Instant::now() < deadline && !exit_requested() => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            Ok(false) => {
+                holding_ends();
+                return Err(taken_too_long(sem_path, timeout));
+            }
+            Err(err) => {
+                holding_ends();
+                return Err(ShmError::io("taking Qt 6's semaphore", sem_path, err));
+            }
+        }
     }
+}
+
+/// Qt 6's semaphore records no owner, but the processes that have it open map its file: if none
+/// does, whoever took it is dead and it will never be given back.
+fn taken_too_long(sem_path: &Path, timeout: Duration) -> ShmError {
+    let openers = processes_mapping(sem_path);
+    let detail = if openers.is_empty() {
+        format!(
+            "it has been taken for {timeout:?} and no running process has it open, so a program \
+             died while holding it (Qt 6's semaphore has no undo): remove {} and try again",
+            sem_path.display()
+        )
+    } else {
+        let names: Vec<String> = openers
+            .iter()
+            .map(|(pid, name)| format!("pid {pid} ({name})"))
+            .collect();
+        format!(
+            "it has been taken for {timeout:?}; Qt 6's semaphore records no owner, but {} {} it \
+             open, so one of them holds it (a busy or stopped program): try again when it lets go, \
+             or if none of them is using it, end them or remove {}",
+            names.join(", "),
+            if names.len() == 1 { "has" } else { "have" },
+            sem_path.display()
+        )
+    };
+    ShmError::LockFailed {
+        path: sem_path.to_path_buf(),
+        source: io::Error::other(detail),
+    }
+}
+
+/// Other processes (that this user may look at) with `path` mapped, as (pid, command name).
+fn processes_mapping(path: &Path) -> Vec<(u32, String)> {
+    let Some(path) = path.to_str() else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u32, String)> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/maps"))
+                .is_ok_and(|maps| maps.lines().any(|line| line.ends_with(path)))
+        })
+        .map(|pid| {
+            let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            (pid, name.trim().to_owned())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Refuses a segment this user does not own (another user can create any name in /dev/shm) and
+/// one larger than any image can need, before anything is mapped or allocated.
+fn check_ours(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
+    let me = crate::sys::effective_uid();
+    if meta.uid() != me {
+        return Err(ShmError::PermissionDenied {
+            path: path.to_path_buf(),
+            detail: format!(
+                "it belongs to uid {}, not to you (uid {me}), so it is not trusted and was left alone",
+                meta.uid()
+            ),
+        });
+    }
+    super::check_segment_size(meta.len())
 }
 
 impl Segment for Qt6SharedMemory {
@@ -137,13 +236,30 @@ impl Segment for Qt6SharedMemory {
         super::require_bytes(size)?;
         self.detach();
         let sem_path = self.semaphore_path();
-        let guard = acquire(&mut self.semaphore, &self.key, &sem_path, self.lock_timeout)?;
+        let guard = acquire(
+            &mut self.semaphore,
+            &self.name,
+            &sem_path,
+            self.lock_timeout,
+        )?;
         let path = &self.segment_path;
         // A new segment every time: readers that have the old one keep it, new ones get ours.
-        match fs::remove_file(path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => return Err(ShmError::io("replacing", path, err)),
+        // Only our own is replaced: as root, unlink would remove anyone's.
+        if let Ok(meta) = fs::symlink_metadata(path) {
+            if meta.uid() != crate::sys::effective_uid() {
+                return Err(ShmError::PermissionDenied {
+                    path: path.clone(),
+                    detail: format!(
+                        "it belongs to uid {}, not to you, so it was left alone; use another key",
+                        meta.uid()
+                    ),
+                });
+            }
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(ShmError::io("replacing", path, err)),
+            }
         }
         let file = dir::open_file(path, OpenFor::CreatingNew)
             .map_err(|err| ShmError::io("creating", path, err))?;
@@ -175,7 +291,12 @@ impl Segment for Qt6SharedMemory {
             return Ok(());
         }
         let sem_path = self.semaphore_path();
-        let _guard = acquire(&mut self.semaphore, &self.key, &sem_path, self.lock_timeout)?;
+        let _guard = acquire(
+            &mut self.semaphore,
+            &self.name,
+            &sem_path,
+            self.lock_timeout,
+        )?;
         let path = &self.segment_path;
         let how = match mode {
             AccessMode::ReadOnly => OpenFor::Reading,
@@ -199,6 +320,7 @@ impl Segment for Qt6SharedMemory {
         let meta = file
             .metadata()
             .map_err(|err| ShmError::io("checking", path, err))?;
+        check_ours(path, &meta)?;
         if meta.len() == 0 {
             return Err(ShmError::NotFound {
                 key: self.key.clone(),
@@ -224,7 +346,12 @@ impl Segment for Qt6SharedMemory {
             return Err(ShmError::NotAttached);
         }
         let sem_path = self.semaphore_path();
-        let guard = acquire(&mut self.semaphore, &self.key, &sem_path, self.lock_timeout)?;
+        let guard = acquire(
+            &mut self.semaphore,
+            &self.name,
+            &sem_path,
+            self.lock_timeout,
+        )?;
         let Some(attachment) = self.attached.as_mut() else {
             return Err(ShmError::NotAttached);
         };
@@ -237,15 +364,30 @@ impl Segment for Qt6SharedMemory {
     }
 
     /// Unmaps; a segment we created is removed too (if the name still points to it), so that
-    /// nothing outlives the writer, unlike Qt 6 itself.
+    /// nothing outlives the writer, unlike Qt 6 itself. The check and the removal happen under
+    /// the semaphore, so a newer publisher cannot replace the segment in between and lose its
+    /// own. If the semaphore cannot be had, the segment is left for the next publisher to replace.
     fn detach(&mut self) -> bool {
         let Some(attachment) = self.attached.take() else {
             return false;
         };
-        if attachment.created
-            && fs::symlink_metadata(&self.segment_path).is_ok_and(|m| m.ino() == attachment.inode)
-        {
-            let _ = fs::remove_file(&self.segment_path);
+        if attachment.created {
+            let sem_path = self.semaphore_path();
+            match acquire(
+                &mut self.semaphore,
+                &self.name,
+                &sem_path,
+                self.lock_timeout,
+            ) {
+                Ok(_guard) => {
+                    if fs::symlink_metadata(&self.segment_path)
+                        .is_ok_and(|m| m.ino() == attachment.inode)
+                    {
+                        let _ = fs::remove_file(&self.segment_path);
+                    }
+                }
+                Err(err) => log::warn!("left {} in place: {err}", self.segment_path.display()),
+            }
         }
         true
     }
@@ -258,21 +400,35 @@ impl Segment for Qt6SharedMemory {
 impl Drop for Qt6SharedMemory {
     fn drop(&mut self) {
         self.detach();
-        // Like Qt: whoever created the semaphore removes its name when done.
-        if let Some((semaphore, true)) = self.semaphore.take() {
+        // Like Qt: whoever created the semaphore removes its name when done; but only while the
+        // name still means the one it created (someone may have removed it and made another).
+        if let Some(OpenSemaphore {
+            semaphore,
+            created_inode: Some(inode),
+        }) = self.semaphore.take()
+        {
             drop(semaphore);
-            let _ = NamedSemaphore::unlink(&self.key);
+            if fs::symlink_metadata(self.semaphore_path()).is_ok_and(|m| m.ino() == inode) {
+                let _ = NamedSemaphore::unlink(&self.name);
+            }
         }
     }
 }
 
-/// Qt 6 takes the native key as given; with glibc it must be a single file name.
-fn validate(key: &str) -> Result<(), ShmError> {
-    let name = key.strip_prefix('/').unwrap_or(key);
-    let reason = if name.is_empty() {
+/// The name of the POSIX objects for a Qt 6 key. Qt 6 takes the native key as given, and
+/// glibc's `shm_open`/`sem_open` skip leading slashes (Qt's own `platformSafeKey` adds one), so
+/// `/x` and `x` name the same object, `/dev/shm/x`. What is left must be one file name inside
+/// /dev/shm: anything that would name a path elsewhere is refused.
+fn object_name(key: &str) -> Result<String, ShmError> {
+    let name = key.trim_start_matches('/');
+    let reason = if key.is_empty() {
         Some("the key is empty; type a name such as QSharedMemoryExample")
+    } else if name.is_empty() {
+        Some("in Qt 6 mode the key names a file in /dev/shm, and slashes alone name none")
     } else if name.contains('/') || name == "." || name == ".." || name.contains('\0') {
-        Some("in Qt 6 mode the key names a file in /dev/shm, so it cannot contain '/' or NUL")
+        Some(
+            "in Qt 6 mode the key names a file in /dev/shm, so after its leading slashes it cannot contain '/' or NUL, nor be '.' or '..'",
+        )
     } else if name.len() > 250 {
         Some("in Qt 6 mode the key names a file in /dev/shm, so it is limited to 250 bytes")
     } else {
@@ -283,6 +439,23 @@ fn validate(key: &str) -> Result<(), ShmError> {
             key: key.to_owned(),
             reason: reason.to_owned(),
         }),
-        None => Ok(()),
+        None => Ok(name.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_slashes_name_the_same_object_and_paths_elsewhere_are_refused() {
+        for key in ["x", "/x", "//x"] {
+            let shm = Qt6SharedMemory::new(key).unwrap();
+            assert_eq!(shm.segment_path, Path::new("/dev/shm/x"), "{key}");
+            assert_eq!(shm.semaphore_path(), Path::new("/dev/shm/sem.x"), "{key}");
+        }
+        for key in ["", "/", "/..", "..", "a/b", "/a/../../etc", "a\0b"] {
+            assert!(Qt6SharedMemory::new(key).is_err(), "{key:?}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod faults;
 #[cfg(feature = "gui")]
 mod gui;
+mod hardening;
 #[cfg(unix)] // needs sh (ulimit) and ImageMagick as the reference decoder
 mod hostile;
 mod lifetime;

@@ -496,3 +496,197 @@ fn in_qt_modes_the_polled_generation_matches_the_fetched_one() {
         assert!(publisher.terminate().success());
     }
 }
+
+/// Makes a System V segment at the IPC key of `key_file` the way an unrelated program might
+/// (ftok keeps only 16 bits of the inode, so two key files can collide): mode `mode`, holding
+/// "not qt". With `hold`, stays attached until killed ("ready ID"); else exits ("made ID").
+fn squat_ipc_key(key_file: &std::path::Path, mode: &str, hold: bool) -> (i32, Option<Publisher>) {
+    const SQUATTER: &str = r#"
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+st = os.stat(sys.argv[1])
+key = (ord("Q") << 24) | ((st.st_dev & 0xff) << 16) | (st.st_ino & 0xffff)
+shmid = libc.shmget(key, 4096, 0o1000 | 0o2000 | int(sys.argv[2], 8))
+if shmid < 0:
+    sys.exit("shmget: " + os.strerror(ctypes.get_errno()))
+address = libc.shmat(shmid, None, 0)
+ctypes.memmove(address, b"not qt", 6)
+if sys.argv[3] == "hold":
+    print("ready", shmid, flush=True)
+    time.sleep(3600)
+libc.shmdt(ctypes.c_void_p(address))
+print("made", shmid, flush=True)
+"#;
+    let mut cmd = Command::new(PYTHON);
+    cmd.args(["-c", SQUATTER])
+        .arg(key_file)
+        .arg(mode)
+        .arg(if hold { "hold" } else { "exit" });
+    if hold {
+        let squatter = Publisher::start(cmd, "ready");
+        let id = squatter
+            .first_line
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        (id, Some(squatter))
+    } else {
+        let made = run_with_deadline(cmd);
+        assert!(made.status.success(), "{made:?}");
+        let line = String::from_utf8_lossy(&made.stdout).into_owned();
+        (
+            line.trim().split(' ').nth(1).unwrap().parse().unwrap(),
+            None,
+        )
+    }
+}
+
+fn sysv_segment_exists(id: i32) -> bool {
+    Command::new("ipcs")
+        .args(["-m", "-i", &id.to_string()])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Another program's segment at our IPC key (mode 0644 with a dead creator, or 0600 and in use
+/// but not holding a Qt image) is reported as a collision naming its shmid, and left alone: it
+/// used to be removed with IPC_RMID as a "leftover" or a "live image to replace".
+#[test]
+fn qt5_mode_leaves_another_programs_segment_at_its_ipc_key_alone() {
+    let qt = QtScratch::new("qt-collision");
+    let input = qt.scratch.save("in.png", &test_image(10, 10, 1));
+    let key_file = shmimage::shm::qt::qt_key_file(
+        &qt.scratch.key,
+        shmimage::shm::qt::SHARED_MEMORY_PREFIX,
+        &std::fs::canonicalize(qt.tmp()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&key_file, b"").unwrap();
+    for (mode, hold) in [("644", false), ("600", true)] {
+        let (id, squatter) = squat_ipc_key(&key_file, mode, hold);
+        let said = run_with_deadline(qt.shmimage(&["put", input.to_str().unwrap()]));
+        let err = String::from_utf8_lossy(&said.stderr);
+        assert!(
+            !said.status.success()
+                && err.contains(&format!("another program's System V segment (id {id})")),
+            "mode {mode}: {err}"
+        );
+        assert!(
+            sysv_segment_exists(id),
+            "mode {mode}: the segment was removed"
+        );
+        if !hold {
+            let out = qt.scratch.path("out.png");
+            let said = run_with_deadline(qt.shmimage(&["get", out.to_str().unwrap()]));
+            let err = String::from_utf8_lossy(&said.stderr);
+            assert!(err.contains(&format!("(id {id})")), "{err}");
+            assert!(sysv_segment_exists(id), "get removed it");
+        }
+        drop(squatter);
+        let _ = Command::new("ipcrm").args(["-m", &id.to_string()]).status();
+    }
+}
+
+/// Qt 6 mode removes its own segment when it stops sharing, but only under the semaphore: while
+/// someone else holds it, the segment may be about to be replaced, so it is left in place.
+#[test]
+fn a_qt6_writer_removes_its_segment_only_under_the_semaphore() {
+    let qt6 = Qt6Key::new("qt6-detach-locked");
+    let key = qt6.scratch.key.clone();
+    let input = qt6.scratch.save("in.png", &test_image(10, 10, 2));
+    let mut put = qt6.shmimage(&["put", input.to_str().unwrap()]);
+    put.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    let writer = Publisher::start(put, "ready");
+    // A reader paused mid-copy holds the semaphore. (A Qt 6 peer would not do: Qt 6's create
+    // removes the semaphore's name and makes a new one.)
+    let out = qt6.scratch.path("out.png");
+    let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
+    get.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    let holder = Publisher::start(get, "paused mid-copy");
+    assert!(writer.terminate().success());
+    assert!(
+        std::path::Path::new(&format!("/dev/shm/{key}")).exists(),
+        "removed without the semaphore"
+    );
+    holder.kill_hard();
+}
+
+/// Ctrl-C while `get` holds Qt 6's semaphore (which has no undo) gives it back before exiting,
+/// instead of leaving the key locked for every program.
+#[test]
+fn ctrl_c_during_a_qt6_get_gives_the_semaphore_back() {
+    let qt6 = Qt6Key::new("qt6-sigint");
+    let image = test_image(10, 10, 3);
+    let input = qt6.scratch.save("in.png", &image);
+    let _writer = Publisher::start(qt6.shmimage(&["put", input.to_str().unwrap()]), "ready");
+    let out = qt6.scratch.path("out.png");
+    let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
+    get.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    let getter = Publisher::start(get, "paused mid-copy");
+    let signalled = Command::new("kill")
+        .args(["-INT", &getter.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    assert_eq!(getter.wait().code(), Some(130));
+    let mut again = qt6.shmimage(&["get", out.to_str().unwrap()]);
+    again.env(shmimage::share::LOCK_TIMEOUT_ENV, "2000");
+    let said = run_with_deadline(again);
+    assert!(said.status.success(), "{said:?}");
+    assert_eq!(load(&out), image);
+}
+
+/// When Qt 6's semaphore stays taken, the message names the processes that have it open (here
+/// a stopped shmimage) instead of blaming a crashed Qt 6 program.
+#[test]
+fn a_qt6_semaphore_held_by_a_live_process_is_blamed_on_it() {
+    let qt6 = Qt6Key::new("qt6-blame");
+    let input = qt6.scratch.save("in.png", &test_image(10, 10, 4));
+    let _writer = Publisher::start(qt6.shmimage(&["put", input.to_str().unwrap()]), "ready");
+    let out = qt6.scratch.path("out.png");
+    let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
+    get.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    let getter = Publisher::start(get, "paused mid-copy");
+    let mut blocked = qt6.shmimage(&["get", out.to_str().unwrap()]);
+    blocked.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    let said = run_with_deadline(blocked);
+    let err = String::from_utf8_lossy(&said.stderr);
+    let pid = getter.child.id();
+    assert!(
+        !said.status.success() && err.contains(&format!("pid {pid} (shmimage)")),
+        "{err}"
+    );
+    assert!(!err.contains("died while holding it"), "{err}");
+}
+
+/// A writer that created Qt 6's semaphore removes its name when done, but not a newer semaphore
+/// that someone made under the same name after the first one was removed.
+#[test]
+fn a_qt6_writer_removes_only_the_semaphore_it_created() {
+    use std::os::unix::fs::MetadataExt;
+    let qt6 = Qt6Key::new("qt6-sem-owner");
+    let key = qt6.scratch.key.clone();
+    let semaphore = format!("/dev/shm/sem.{key}");
+    let first = qt6.scratch.save("first.png", &test_image(10, 10, 5));
+    let second_image = test_image(12, 8, 6);
+    let second = qt6.scratch.save("second.png", &second_image);
+    let writer_a = Publisher::start(qt6.shmimage(&["put", first.to_str().unwrap()]), "ready");
+    std::fs::remove_file(&semaphore).unwrap();
+    let writer_b = Publisher::start(qt6.shmimage(&["put", second.to_str().unwrap()]), "ready");
+    let newer = std::fs::metadata(&semaphore).unwrap().ino();
+    assert!(writer_a.terminate().success());
+    assert_eq!(
+        std::fs::metadata(&semaphore).map(|m| m.ino()).ok(),
+        Some(newer),
+        "the first writer removed the second one's semaphore"
+    );
+    let out = qt6.scratch.path("out.png");
+    let said = run_with_deadline(qt6.shmimage(&["get", out.to_str().unwrap()]));
+    assert!(said.status.success(), "{said:?}");
+    assert_eq!(load(&out), second_image);
+    assert!(writer_b.terminate().success());
+    assert!(!std::path::Path::new(&semaphore).exists());
+}

@@ -116,7 +116,11 @@ fn foreign_or_damaged_segments_each_get_a_clear_error() {
         ("newer format", newer, "written by a newer shmimage"),
         ("payload cut short", cut, "holds only"),
         ("4 GB claimed", huge_claim, "claims 4294967296 bytes"),
-        ("checksum mismatch", torn, "the image is torn"),
+        (
+            "checksum mismatch",
+            torn,
+            "the image is damaged: its checksum",
+        ),
         (
             "never finished",
             unfinished,
