@@ -26,10 +26,13 @@ pub(crate) fn exit_requested() -> bool {
 }
 
 /// Counted before the lock is taken, so that a signal in between waits for the release.
+// Only Qt 6 mode (Linux) has a lock without undo; elsewhere nothing takes one.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn holding_begins() {
     HOLDING.fetch_add(1, Ordering::SeqCst);
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn holding_ends() {
     if HOLDING.fetch_sub(1, Ordering::SeqCst) == 1 && exit_requested() {
         std::process::exit(EXIT_REQUESTED.load(Ordering::SeqCst));
