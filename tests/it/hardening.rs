@@ -2,7 +2,9 @@
 //! failed before the fix. Real processes throughout; root-only ones are #[ignore]d and run by
 //! `scripts/check.sh` as root.
 
+#[cfg(target_os = "linux")]
 use std::path::{Path, PathBuf};
+#[cfg(target_os = "linux")]
 use std::process::Command;
 
 use crate::util::{Publisher, Scratch, load, run_with_deadline, test_image};
@@ -326,8 +328,10 @@ fn a_leftover_that_cannot_be_removed_does_not_block_the_key() {
 }
 
 /// Removes paths (files or directories) when dropped, whatever happened.
+#[cfg(target_os = "linux")]
 struct RemoveOnDrop(Vec<PathBuf>);
 
+#[cfg(target_os = "linux")]
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         for path in &self.0 {
