@@ -10,7 +10,26 @@ use image::RgbaImage;
 
 use crate::codec::{self, Encoding};
 use crate::share::{self, Endpoint, ShareError, Stages};
-use crate::shm::{self, ShmError};
+
+/// What can stop a benchmark run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    #[error("cannot start the reader process ({program}): {source}")]
+    StartReader {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("the reader process failed: {stderr}")]
+    Reader { stderr: String },
+}
+
+impl From<crate::codec::CodecError> for BenchError {
+    fn from(err: crate::codec::CodecError) -> Self {
+        Self::Share(err.into())
+    }
+}
 
 /// Stages as `name=milliseconds` pairs on one line: what the reader child prints.
 pub fn stages_line(stages: &Stages) -> String {
@@ -54,37 +73,38 @@ pub fn pattern(width: u32, height: u32) -> RgbaImage {
     })
 }
 
-pub fn run(key: &str, options: &BenchOptions) -> Result<String, ShareError> {
+/// Publishes in this process, fetches in a second one (`bench-reader`, same key, directory and
+/// options through the environment it inherits), and measures the copy floor for the same bytes.
+pub fn run(endpoint: &Endpoint, options: &BenchOptions) -> Result<String, BenchError> {
     let image = match &options.image {
         Some(path) => codec::decode_file(path)?.image,
         None => pattern(options.width, options.height),
     };
-    // One fixed key per user key: a per-run key would leave a lock and a state file per run.
-    let endpoint = Endpoint::new(&format!("{key}-bench"))?;
-
-    let publication = share::publish(&endpoint, &image, options.encoding)?;
+    let publication = share::publish(endpoint, &image, options.encoding)?;
     let publish = publication.stages;
 
-    let exe = std::env::current_exe()
-        .map_err(|err| ShmError::io("finding this program", "shmimage", err))?;
-    let output = Command::new(exe)
+    let exe = std::env::current_exe().map_err(|source| BenchError::StartReader {
+        program: "this program's path".to_owned(),
+        source,
+    })?;
+    let output = Command::new(&exe)
         .args(["bench-reader", "--key", &endpoint.key])
+        .env(share::DIR_ENV, endpoint.dir.path())
         .output()
-        .map_err(|err| ShmError::io("starting the reader process", "shmimage bench-reader", err))?;
+        .map_err(|source| BenchError::StartReader {
+            program: exe.display().to_string(),
+            source,
+        })?;
     let reader_line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let fetch = parse_stages(&reader_line)
         .filter(|_| output.status.success())
-        .ok_or_else(|| ShmError::Io {
-            action: "running the reader process",
-            path: PathBuf::from("shmimage bench-reader"),
-            source: std::io::Error::other(
-                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            ),
+        .ok_or_else(|| BenchError::Reader {
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         })?;
     let bytes = publication.segment_size;
     publication.withdraw();
 
-    let (floor_in, floor_out) = shm::measure_copy_floor(&endpoint.dir, image.as_raw())?;
+    let (floor_in, floor_out) = share::measure_copy_floor(&endpoint.dir, image.as_raw())?;
     let value = |name: &str| {
         fetch
             .iter()

@@ -9,8 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::codec::{self, Encoding};
-use crate::share::{self, DEFAULT_KEY, Endpoint, Mode, ShareError};
-use crate::shm::{self, QtInspection, SegmentDir};
+use crate::share::{self, DEFAULT_KEY, Endpoint, Mode, Options, SegmentDir, ShareError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -106,12 +105,52 @@ impl Cli {
     }
 
     fn endpoint(&self) -> Result<Endpoint, ShareError> {
-        Ok(Endpoint::new(&self.key)?.with_mode(self.mode()))
+        Ok(Endpoint::in_dir(&self.key, segment_dir()?)
+            .with_mode(self.mode())
+            .with_options(options_from_env()))
+    }
+}
+
+/// The segment directory: `SHMIMAGE_DIR` if set (tests use it for isolation), else this user's.
+pub fn segment_dir() -> Result<SegmentDir, ShareError> {
+    match std::env::var_os(share::DIR_ENV).filter(|dir| !dir.is_empty()) {
+        Some(dir) => Ok(SegmentDir::at(PathBuf::from(dir))?),
+        None => Ok(SegmentDir::for_current_user()?),
+    }
+}
+
+/// The lock timeout and the test hooks, from their environment variables.
+pub fn options_from_env() -> Options {
+    let millis = |variable: &str| {
+        std::env::var(variable)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(Duration::from_millis)
+    };
+    Options {
+        lock_timeout: millis(share::LOCK_TIMEOUT_ENV).unwrap_or(Options::default().lock_timeout),
+        pause_mid_copy: millis(share::PAUSE_MID_COPY_ENV),
+        pause_after_create: millis(share::PAUSE_AFTER_CREATE_ENV),
+    }
+}
+
+/// What a command can fail with; printed as one `error: …` line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    #[error(transparent)]
+    Bench(#[from] crate::bench::BenchError),
+}
+
+impl From<crate::codec::CodecError> for CliError {
+    fn from(err: crate::codec::CodecError) -> Self {
+        Self::Share(err.into())
     }
 }
 
 /// Runs a command; `Ok(false)` means no command was given (the caller opens the window).
-pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
+pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
     let Some(command) = &cli.command else {
         return Ok(false);
     };
@@ -137,10 +176,14 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, ShareError> {
                 encoding: *encoding,
                 json: *json,
             };
-            write!(out, "{}", crate::bench::run(&cli.key, &options)?).ok();
+            let endpoint = Endpoint::in_dir(&format!("{}-bench", cli.key), segment_dir()?)
+                .with_options(options_from_env());
+            write!(out, "{}", crate::bench::run(&endpoint, &options)?).ok();
         }
         Command::BenchReader => {
-            let fetched = share::fetch(&Endpoint::new(&cli.key)?)?;
+            let endpoint =
+                Endpoint::in_dir(&cli.key, segment_dir()?).with_options(options_from_env());
+            let fetched = share::fetch(&endpoint)?;
             writeln!(out, "{}", crate::bench::stages_line(&fetched.stages)).ok();
         }
     }
@@ -226,116 +269,13 @@ fn get(endpoint: &Endpoint, path: &Path, out: &mut dyn Write) -> Result<(), Shar
 }
 
 fn info(endpoint: &Endpoint, out: &mut dyn Write) -> Result<(), ShareError> {
-    let inspection = share::inspect(endpoint)?;
-    if let Some(qt) = &inspection.qt {
-        write!(out, "key:        {}\n{}", inspection.key, describe_qt(qt)).ok();
-        return Ok(());
-    }
-    if let Some(qt6) = &inspection.qt6 {
-        let segment = match qt6.segment_size {
-            Some(size) => format!("{} ({size} bytes)", qt6.segment_path.display()),
-            None => "none (nothing is shared under this key)".to_owned(),
-        };
-        let semaphore = if qt6.semaphore_exists { "" } else { " (none)" };
-        writeln!(
-            out,
-            "key:        {}\nmode:       Qt 6 compatible (POSIX)\nsegment:    {segment}\nsemaphore:  {}{semaphore}",
-            inspection.key,
-            qt6.semaphore_path.display()
-        )
-        .ok();
-        return Ok(());
-    }
-    let mut text = format!(
-        "key:        {}\nnative key: {}\ndirectory:  {}\nlock:       {}\n",
-        inspection.key,
-        inspection.native_key,
-        inspection.dir.display(),
-        inspection.lock_path.display()
-    );
-    if inspection.segments.is_empty() {
-        text.push_str("segments:   none (nothing is shared under this key)\n");
-    }
-    for (file, header) in &inspection.segments {
-        let state = if file.live {
-            "live"
-        } else {
-            "leftover of a dead process (run `shmimage clean`)"
-        };
-        text.push_str(&format!(
-            "segment:    {}\n  state:      {state}\n  generation: {}\n  size:       {} bytes\n",
-            file.path.display(),
-            file.generation,
-            file.size
-        ));
-        match header {
-            Ok(h) => text.push_str(&format!(
-                "  encoding:   {}\n  dimensions: {}x{}\n  publisher:  pid {}\n",
-                h.encoding, h.width, h.height, h.publisher_pid
-            )),
-            Err(err) => text.push_str(&format!("  contents:   unreadable: {err}\n")),
-        }
-    }
-    write!(out, "{text}").ok();
+    write!(out, "{}", share::inspect(endpoint)?.to_text()).ok();
     Ok(())
 }
 
-/// The System V side of a key in Qt mode, one fact per line.
-fn describe_qt(qt: &QtInspection) -> String {
-    let key_file = |path: &Path, ipc_key: Option<i32>| match ipc_key {
-        Some(ipc_key) => format!("{} (IPC key 0x{ipc_key:08x})", path.display()),
-        None => format!("{} (missing)", path.display()),
-    };
-    let mut text = format!(
-        "mode:       Qt-compatible (System V)
-shm key:    {}
-sem key:    {}
-",
-        key_file(&qt.shm_key_file, qt.shm_ipc_key),
-        key_file(&qt.sem_key_file, qt.sem_ipc_key)
-    );
-    match qt.semaphore_id {
-        Some(id) => text.push_str(&format!(
-            "semaphore:  id {id}
-"
-        )),
-        None => text.push_str(
-            "semaphore:  none
-",
-        ),
-    }
-    match (qt.segment_id, &qt.segment) {
-        (Some(id), Some(segment)) => {
-            let creator = if segment.creator_alive {
-                "running"
-            } else {
-                "exited"
-            };
-            let state = match (segment.attached, segment.creator_alive) {
-                (0, false) => "leftover of a dead process (the next put or get removes it)",
-                (0, true) => "nobody attached",
-                _ => "live",
-            };
-            text.push_str(&format!(
-                "segment:    id {id}, {} bytes
-  state:      {state}
-  attached:   {} process(es)
-  creator:    pid {} ({creator})
-",
-                segment.size, segment.attached, segment.creator_pid
-            ));
-        }
-        _ => text.push_str(
-            "segment:    none (nothing is shared under this key)
-",
-        ),
-    }
-    text
-}
-
 fn clean(out: &mut dyn Write) -> Result<(), ShareError> {
-    let dir = SegmentDir::for_current_user()?;
-    let removed = shm::clean(&dir)?;
+    let dir = segment_dir()?;
+    let removed = share::clean(&dir)?;
     if removed.is_empty() {
         writeln!(out, "nothing to clean in {}", dir.path().display()).ok();
     }

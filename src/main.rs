@@ -20,7 +20,16 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn open_window(cli: &Cli) -> ExitCode {
-    match shmimage::gui::run(&cli.key, cli.mode(), cli.image.clone()) {
+    // A double-clicked Windows app closes its own console; elsewhere this does nothing.
+    shmimage::hide_own_console();
+    let start = shmimage::gui::Start {
+        key: cli.key.clone(),
+        mode: cli.mode(),
+        image: cli.image.clone(),
+        dir: cli::segment_dir().map_err(|err| err.to_string()),
+        options: cli::options_from_env(),
+    };
+    match shmimage::gui::run(start) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: cannot open the window: {err}");

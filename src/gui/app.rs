@@ -1,15 +1,20 @@
-//! The window's state and drawing. Clicks become [`Command`]s applied after layout; everything
-//! slow is handed to the [`Worker`], so drawing never waits.
+//! The window's state, and the [`Command`]s that change it. The parts draw from the state and
+//! return commands; the commands are applied after layout; everything slow goes to the
+//! [`Worker`], whose outcomes come back tagged with the key and mode they were for.
+//!
+//! Over 500 lines on purpose: this is the one place where the window's state changes (every
+//! command and every outcome is applied here), so a reader finds all of them together.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText, TextureHandle, TextureOptions};
+use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 
-use super::worker::{self, DisplayImage, Outcome, Worker};
-use crate::codec::{CodecError, Encoding, SUPPORTED_EXTENSIONS};
-use crate::share::{self, Endpoint, Inspection, Mode, Publication, ShareError};
-use crate::shm::{SegmentDir, ShmError};
+use super::status::{self, Status};
+use super::worker::{self, DisplayImage, Finished, JobGate, JobTag, Lane, Outcome, Worker};
+use super::{Start, image_view, inspector, key_bar};
+use crate::codec::{Encoding, SUPPORTED_EXTENSIONS};
+use crate::share::{self, Endpoint, Inspection, Mode, Options, Publication, SegmentDir};
 
 /// Qt's idle text, nearly word for word.
 pub const IDLE_TEXT: &str = "Launch two of these windows. In the first, press the top button and load an image \
@@ -19,27 +24,17 @@ pub const READY_TEXT: &str = "Ready.";
 pub const LOAD_FILE_LABEL: &str = "Load image from file";
 pub const LOAD_MEMORY_LABEL: &str = "Load image from shared memory";
 pub const FETCHING_TEXT: &str = "Loading the image from shared memory…";
-const LOAD_FILE_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
-const LOAD_MEMORY_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
-const INSPECTOR_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
-/// A dialog that "returns cancelled" faster than this never appeared.
-const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
 pub const NO_DIALOG_TEXT: &str = "No file dialog could be opened (this desktop has no XDG desktop portal or zenity). \
     Drop an image file onto the window instead, or start it with: shmimage IMAGE";
 pub const QT_MODE_LABEL: &str = "Qt-compatible";
-const QT_MODE_HINT: &str = "Exchange images with Qt's own shared-memory example: a System V segment and \
-    semaphore named as Qt names them, holding the image as Qt writes it (QDataStream PNG).";
-const QT_MODE_AVAILABLE: bool = cfg!(target_os = "linux");
-const QT_LIFETIME_TEXT: &str = "Qt's rules: the segment lives while a process is attached, and whoever \
-    detaches last removes it. A Qt process that crashes leaves its segment behind, and Qt's example then \
-    cannot share again (\"Unable to create shared memory segment.\"); here such a leftover is removed by \
-    the next load, which says so. A Qt writer that is still running keeps its image until a new one \
-    replaces it.";
-const QT6_LIFETIME_TEXT: &str = "Qt 6's rules (POSIX): the segment is /dev/shm/<key> and the lock the \
-    semaphore /dev/shm/sem.<key>. Qt 6 never removes a segment, and its example reuses whatever is there. \
-    Here every load makes a new segment, and the writer removes it when it stops sharing. Qt 6's \
-    semaphore has no owner and no undo: if a Qt 6 program crashes while holding it, loads here wait \
-    five seconds and then say how to clear it.";
+pub(super) const LOAD_FILE_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+pub(super) const LOAD_MEMORY_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
+pub(super) const INSPECTOR_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+/// A dialog that "returns cancelled" faster than this never appeared.
+const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
 const FOLLOW_POLL: Duration = Duration::from_millis(300);
 const INSPECT_POLL: Duration = Duration::from_secs(1);
 
@@ -54,12 +49,23 @@ pub enum FilePicker {
     Fixed(Option<PathBuf>),
 }
 
+/// Everything that changes the window's state, recorded while drawing and applied after.
 #[must_use]
-enum Command {
+pub(super) enum Command {
     LoadFromFile,
     LoadPath(PathBuf),
     LoadFromMemory,
     OpenAnotherWindow,
+    SetKey(String),
+    /// The "Qt-compatible" tick box: on selects the Qt flavour chosen last.
+    SetQtCompatible(bool),
+    SetMode(Mode),
+    SetEncoding(Encoding),
+    SetFollow(bool),
+    SetInspectorOpen(bool),
+    SetActualSize(bool),
+    AskToCrash,
+    CancelCrash,
     Crash,
 }
 
@@ -82,29 +88,29 @@ pub struct ShmImageApp {
     /// Native segments, or Qt-compatible ones that Qt's own example can read and write.
     pub mode: Mode,
     /// The Qt flavour chosen last, restored when "Qt-compatible" is ticked again.
-    qt_flavour: Mode,
+    pub(super) qt_flavour: Mode,
     pub encoding: Encoding,
     pub follow: bool,
+    /// Test seam: where "Load image from file" gets its path.
     pub file_picker: FilePicker,
-    /// Shown in the bottom line; errors are red.
-    pub status: String,
-    pub status_is_error: bool,
+    pub status: Status,
     pub busy: Option<Job>,
     pub shown: Option<Shown>,
     pub inspector_open: bool,
     pub inspection: Option<Result<Inspection, String>>,
-    dir: Option<SegmentDir>,
-    dir_error: Option<String>,
+    pub(super) actual_size: bool,
+    pub(super) confirm_crash: bool,
+    dir: Result<SegmentDir, String>,
+    options: Options,
     worker: Worker,
     ctx: egui::Context,
+    next_job: u64,
     publication: Option<Publication>,
     shown_generation: Option<u64>,
     probing: bool,
     last_probe: Instant,
     inspecting: bool,
     last_inspect: Option<Instant>,
-    actual_size: bool,
-    confirm_crash: bool,
     busy_since: Instant,
     /// When the fetch now being shown was asked for: the frame after its texture was uploaded
     /// and drawn turns this into "on screen N ms after the click".
@@ -112,55 +118,71 @@ pub struct ShmImageApp {
 }
 
 impl ShmImageApp {
-    /// `dir` is the segment directory (`None` if it could not be opened: the error is shown).
-    pub fn new(ctx: egui::Context, key: &str, dir: Option<SegmentDir>) -> Self {
-        let dir_error = match (&dir, SegmentDir::for_current_user()) {
-            (None, Err(err)) => Some(err.to_string()),
-            _ => None,
-        };
-        Self {
-            key: key.to_owned(),
-            mode: Mode::Native,
-            qt_flavour: Mode::Qt,
+    pub fn new(cc: &eframe::CreationContext<'_>, start: Start) -> Self {
+        let ctx = cc.egui_ctx.clone();
+        let mut app = Self {
+            key: start.key,
+            mode: start.mode,
+            qt_flavour: if start.mode == Mode::Native {
+                Mode::Qt
+            } else {
+                start.mode
+            },
             encoding: Encoding::Raw,
             follow: false,
             file_picker: FilePicker::Native,
-            status: READY_TEXT.to_owned(),
-            status_is_error: false,
+            status: Status::Ready,
             busy: None,
             shown: None,
             inspector_open: false,
             inspection: None,
-            dir,
-            dir_error,
+            actual_size: false,
+            confirm_crash: false,
+            dir: start.dir,
+            options: start.options,
             worker: Worker::new(ctx.clone()),
             ctx,
+            next_job: 0,
             publication: None,
             shown_generation: None,
             probing: false,
             last_probe: Instant::now(),
             inspecting: false,
             last_inspect: None,
-            actual_size: false,
-            confirm_crash: false,
             busy_since: Instant::now(),
             shown_after_click: None,
+        };
+        if let Some(path) = start.image {
+            app.load_path(path);
         }
+        app
     }
 
-    /// Test seam: jobs wait at `gate` before they start (see [`worker::JobGate`]).
-    pub fn hold_jobs_at(&mut self, gate: worker::JobGate) {
+    /// Test seam: jobs wait at `gate` before they start (see [`JobGate`]).
+    pub fn hold_jobs_at(&mut self, gate: JobGate) {
         self.worker.hold_jobs_at(gate);
     }
 
     fn endpoint(&self) -> Result<Endpoint, String> {
-        match &self.dir {
-            Some(dir) => Ok(Endpoint::in_dir(&self.key, dir.clone()).with_mode(self.mode)),
-            None => Err(self
-                .dir_error
-                .clone()
-                .unwrap_or_else(|| "the segment directory cannot be used".to_owned())),
+        let dir = self.dir.clone()?;
+        Ok(Endpoint::in_dir(&self.key, dir)
+            .with_mode(self.mode)
+            .with_options(self.options.clone()))
+    }
+
+    /// A tag for a new job: the key and mode it runs for.
+    fn tag(&mut self) -> JobTag {
+        self.next_job += 1;
+        JobTag {
+            id: self.next_job,
+            key: self.key.clone(),
+            mode: self.mode,
         }
+    }
+
+    /// Whether an outcome belongs to the key and mode now shown.
+    fn is_current(&self, tag: &JobTag) -> bool {
+        tag.key == self.key && tag.mode == self.mode
     }
 
     fn max_texture_side(&self) -> usize {
@@ -171,12 +193,13 @@ impl ShmImageApp {
     pub fn load_path(&mut self, path: PathBuf) {
         let endpoint = match self.endpoint() {
             Ok(endpoint) => endpoint,
-            Err(err) => return self.set_error(err),
+            Err(err) => return self.fail(err),
         };
-        let (encoding, max_side) = (self.encoding, self.max_texture_side());
+        let (encoding, max_side, tag) = (self.encoding, self.max_texture_side(), self.tag());
         self.start(Job::LoadingFile, format!("Loading {}…", path.display()));
-        self.worker
-            .spawn(move || worker::load_and_publish(endpoint, path, encoding, max_side));
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            worker::load_and_publish(endpoint, path, encoding, max_side)
+        });
     }
 
     fn load_from_file(&mut self) {
@@ -186,7 +209,7 @@ impl ShmImageApp {
             FilePicker::Native => {
                 let endpoint = match self.endpoint() {
                     Ok(endpoint) => endpoint,
-                    Err(err) => return self.set_error(err),
+                    Err(err) => return self.fail(err),
                 };
                 // The dialog future is made here (macOS wants dialogs started from the main
                 // thread) and awaited on the worker, so the window keeps drawing meanwhile.
@@ -195,9 +218,10 @@ impl ShmImageApp {
                     .add_filter("Images", SUPPORTED_EXTENSIONS)
                     .add_filter("All files", &["*"])
                     .pick_file();
-                let (encoding, max_side) = (self.encoding, self.max_texture_side());
+                let (encoding, max_side, tag) =
+                    (self.encoding, self.max_texture_side(), self.tag());
                 self.start(Job::LoadingFile, "Choose an image…".to_owned());
-                self.worker.spawn(move || {
+                self.worker.spawn(Lane::Foreground, tag, move || {
                     let opened = Instant::now();
                     match pollster::block_on(dialog) {
                         Some(file) => worker::load_and_publish(
@@ -221,38 +245,75 @@ impl ShmImageApp {
     fn load_from_memory(&mut self) {
         let endpoint = match self.endpoint() {
             Ok(endpoint) => endpoint,
-            Err(err) => return self.set_error(err),
+            Err(err) => return self.fail(err),
         };
-        let max_side = self.max_texture_side();
+        let (max_side, tag) = (self.max_texture_side(), self.tag());
         self.start(Job::Fetching, FETCHING_TEXT.to_owned());
-        self.worker.spawn(move || worker::fetch(endpoint, max_side));
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            worker::fetch(endpoint, max_side)
+        });
     }
 
     fn start(&mut self, job: Job, status: String) {
         self.busy = Some(job);
         self.busy_since = Instant::now();
-        self.status = status;
-        self.status_is_error = false;
+        self.status = Status::Working(status);
     }
 
-    fn set_error(&mut self, message: String) {
+    fn fail(&mut self, message: String) {
         self.busy = None;
-        self.status = message;
-        self.status_is_error = true;
+        self.status = Status::Failed(message);
     }
 
-    fn apply(&mut self, outcome: Outcome) {
+    /// The image on screen no longer belongs to the key and mode: Follow fetches afresh, and the
+    /// inspector looks again.
+    fn forget_what_is_shown(&mut self) {
+        self.shown_generation = None;
+        self.last_inspect = None;
+        self.inspection = None;
+    }
+
+    fn apply_command(&mut self, command: Command) {
+        match command {
+            Command::LoadFromFile => self.load_from_file(),
+            Command::LoadPath(path) => self.load_path(path),
+            Command::LoadFromMemory => self.load_from_memory(),
+            Command::OpenAnotherWindow => self.open_another_window(),
+            Command::SetKey(key) => {
+                self.key = key;
+                self.forget_what_is_shown();
+                self.ctx
+                    .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
+            }
+            Command::SetQtCompatible(on) => {
+                self.mode = if on { self.qt_flavour } else { Mode::Native };
+                self.forget_what_is_shown();
+            }
+            Command::SetMode(mode) => {
+                if mode.is_qt() {
+                    self.qt_flavour = mode;
+                }
+                self.mode = mode;
+                self.forget_what_is_shown();
+            }
+            Command::SetEncoding(encoding) => self.encoding = encoding,
+            Command::SetFollow(follow) => self.follow = follow,
+            Command::SetInspectorOpen(open) => self.inspector_open = open,
+            Command::SetActualSize(actual) => self.actual_size = actual,
+            Command::AskToCrash => self.confirm_crash = true,
+            Command::CancelCrash => self.confirm_crash = false,
+            Command::Crash => std::process::abort(),
+        }
+    }
+
+    fn apply_outcome(&mut self, Finished { tag, outcome }: Finished) {
+        let current = self.is_current(&tag);
         match outcome {
             Outcome::Cancelled => {
                 self.busy = None;
-                self.status = if self.shown.is_some() {
-                    "Cancelled; the image is unchanged.".to_owned()
-                } else {
-                    READY_TEXT.to_owned()
-                };
-                self.status_is_error = false;
+                self.status = status::cancelled(self.shown.is_some());
             }
-            Outcome::DialogUnavailable => self.set_error(NO_DIALOG_TEXT.to_owned()),
+            Outcome::DialogUnavailable => self.fail(NO_DIALOG_TEXT.to_owned()),
             Outcome::Published {
                 image,
                 publication,
@@ -261,42 +322,17 @@ impl ShmImageApp {
                 elapsed,
             } => {
                 let header = publication.header;
-                let file = path.file_name().map_or_else(
-                    || path.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
-                let caption = format!(
-                    "{file} · {}x{} · {} · {} in shared memory · shared in {:.1} ms",
-                    header.width,
-                    header.height,
-                    header.encoding,
-                    human_bytes(publication.segment_size as u64),
-                    elapsed.as_secs_f64() * 1000.0
-                );
+                let caption = status::published_caption(&path, &publication, elapsed);
+                self.status = status::published(&path, &tag.key, &header, note);
                 if let Some(old) = self.publication.replace(publication) {
-                    Worker::drop_in_background(old);
+                    self.worker.run_quietly(move || old.withdraw());
                 }
-                self.shown_generation = Some(header.generation);
+                self.shown_generation = current.then_some(header.generation);
                 self.show(image, caption);
                 self.busy = None;
-                self.status = format!(
-                    "Shared {file} under key \"{}\" (generation {}); press \"{LOAD_MEMORY_LABEL}\" in another window.{}",
-                    self.key,
-                    header.generation,
-                    note.map(|n| format!(" Note: {n}.")).unwrap_or_default()
-                );
-                self.status_is_error = false;
                 self.last_inspect = None;
             }
-            Outcome::LoadFailed { path: _, error } => {
-                let message = match &error {
-                    ShareError::Codec(CodecError::NotAnImage { .. }) => {
-                        format!("Selected file is not an image, please select another. ({error})")
-                    }
-                    _ => format!("Unable to load the image: {error}."),
-                };
-                self.set_error(message);
-            }
+            Outcome::LoadFailed { error } => self.fail(status::load_failed(&error)),
             Outcome::Fetched {
                 image,
                 header,
@@ -304,61 +340,31 @@ impl ShmImageApp {
                 elapsed,
                 note,
             } => {
-                let caption = format!(
-                    "{}x{} · {} · {} from shared memory · generation {} from {} · read in {:.1} ms",
-                    header.width,
-                    header.height,
-                    header.encoding,
-                    human_bytes(segment_size as u64),
-                    header.generation,
-                    share::publisher_name(header.publisher_pid),
-                    elapsed.as_secs_f64() * 1000.0
-                );
-                self.shown_generation = Some(header.generation);
+                let caption = status::fetched_caption(&header, segment_size, elapsed);
+                self.shown_generation = current.then_some(header.generation);
                 self.show(image, caption);
                 self.shown_after_click = Some(self.busy_since);
                 self.ctx.request_repaint();
                 self.busy = None;
-                self.status = format!(
-                    "Showing the image shared under key \"{}\" by {} (generation {}).{}",
-                    self.key,
-                    share::publisher_name(header.publisher_pid),
-                    header.generation,
-                    note.map(|n| format!(" Note: {n}.")).unwrap_or_default()
-                );
-                self.status_is_error = false;
+                self.status = status::fetched(&tag.key, &header, note);
             }
-            Outcome::FetchFailed(error) => {
-                let message = match &error {
-                    ShareError::Shm(ShmError::NotFound { .. }) => {
-                        format!(
-                            "Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{}\".)",
-                            self.key
-                        )
-                    }
-                    ShareError::Shm(ShmError::LeftoverRemoved { pid, .. }) => {
-                        format!(
-                            "Unable to attach to shared memory segment. Load an image first. (The segment left by pid {pid}, which exited without detaching, was removed.)"
-                        )
-                    }
-                    _ => format!("Unable to load the image from shared memory: {error}."),
-                };
-                self.set_error(message);
-            }
+            Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag.key, &error)),
             Outcome::JobFailed(what) => {
                 self.probing = false;
                 self.inspecting = false;
-                self.set_error(format!(
-                    "Something went wrong inside shmimage ({what}); the window still works, try again or report it."
-                ));
+                self.fail(status::job_failed(&what));
             }
             Outcome::Inspected(result) => {
                 self.inspecting = false;
-                self.inspection = Some(result.map_err(|err| err.to_string()));
+                // One for another key or mode is dropped: the inspector asks again.
+                if current {
+                    self.inspection = Some(result.map_err(|err| err.to_string()));
+                }
             }
             Outcome::Probed(result) => {
                 self.probing = false;
                 if let Ok(Some(generation)) = result
+                    && current
                     && self.follow
                     && self.busy.is_none()
                     && Some(generation) != self.shown_generation
@@ -411,8 +417,10 @@ impl ShmImageApp {
             {
                 self.probing = true;
                 self.last_probe = Instant::now();
-                self.worker
-                    .spawn(move || Outcome::Probed(share::newest_generation(&endpoint)));
+                let tag = self.tag();
+                self.worker.spawn(Lane::Background, tag, move || {
+                    Outcome::Probed(share::newest_generation(&endpoint))
+                });
             }
             self.ctx.request_repaint_after(FOLLOW_POLL);
         }
@@ -425,46 +433,43 @@ impl ShmImageApp {
             {
                 self.inspecting = true;
                 self.last_inspect = Some(Instant::now());
-                self.worker
-                    .spawn(move || Outcome::Inspected(share::inspect(&endpoint)));
+                let tag = self.tag();
+                self.worker.spawn(Lane::Background, tag, move || {
+                    Outcome::Inspected(share::inspect(&endpoint))
+                });
             }
             self.ctx.request_repaint_after(INSPECT_POLL);
         }
     }
 
-    /// Draws one frame. Kept free of eframe so tests can drive it without a window.
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
+    /// Draws one frame: takes in what the worker finished, draws the parts, then applies what
+    /// they asked for.
+    fn frame(&mut self, ui: &mut egui::Ui) {
         self.note_time_on_screen();
-        while let Some(outcome) = self.worker.poll() {
-            self.apply(outcome);
+        while let Some(finished) = self.worker.poll() {
+            self.apply_outcome(finished);
         }
         self.schedule_polls();
         let mut commands = Vec::new();
         self.shortcuts_and_drops(ui.ctx(), &mut commands);
 
-        egui::Panel::top("key-bar").show(ui, |ui| self.key_bar(ui, &mut commands));
-        egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
+        egui::Panel::top("key-bar").show(ui, |ui| key_bar::show(self, ui, &mut commands));
+        egui::Panel::bottom("status").show(ui, |ui| status::show_line(self, ui));
         if self.inspector_open {
             egui::Panel::right("inspector")
                 .resizable(true)
                 .default_size(320.0)
-                .show(ui, |ui| self.inspector(ui));
+                .show(ui, |ui| inspector::show(self, ui, &mut commands));
         }
-        egui::CentralPanel::default().show(ui, |ui| self.main_area(ui, &mut commands));
-        self.crash_confirmation(ui.ctx(), &mut commands);
+        egui::CentralPanel::default().show(ui, |ui| image_view::show(self, ui, &mut commands));
+        inspector::crash_confirmation(self, ui.ctx(), &mut commands);
 
         for command in commands {
-            match command {
-                Command::LoadFromFile => self.load_from_file(),
-                Command::LoadPath(path) => self.load_path(path),
-                Command::LoadFromMemory => self.load_from_memory(),
-                Command::OpenAnotherWindow => self.open_another_window(),
-                Command::Crash => std::process::abort(),
-            }
+            self.apply_command(command);
         }
     }
 
-    fn shortcuts_and_drops(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+    fn shortcuts_and_drops(&self, ctx: &egui::Context, commands: &mut Vec<Command>) {
         let idle = self.busy.is_none();
         ctx.input_mut(|input| {
             if input.consume_shortcut(&LOAD_FILE_SHORTCUT) && idle {
@@ -474,7 +479,7 @@ impl ShmImageApp {
                 commands.push(Command::LoadFromMemory);
             }
             if input.consume_shortcut(&INSPECTOR_SHORTCUT) {
-                self.inspector_open = !self.inspector_open;
+                commands.push(Command::SetInspectorOpen(!self.inspector_open));
             }
             if idle
                 && let Some(path) = input
@@ -489,444 +494,35 @@ impl ShmImageApp {
         });
     }
 
-    fn key_bar(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-        // Wraps onto a second line in a narrow window instead of hiding the last controls.
-        ui.horizontal_wrapped(|ui| {
-            let key_label = ui.label("Key:");
-            let edit = ui
-                .add(egui::TextEdit::singleline(&mut self.key).desired_width(200.0))
-                .labelled_by(key_label.id);
-            if edit.changed() {
-                self.shown_generation = None;
-                self.last_inspect = None;
-                ui.ctx()
-                    .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
-            }
-            let mut qt = self.mode.is_qt();
-            let toggle = ui
-                .add_enabled(
-                    QT_MODE_AVAILABLE,
-                    egui::Checkbox::new(&mut qt, QT_MODE_LABEL),
-                )
-                .on_hover_text(QT_MODE_HINT)
-                .on_disabled_hover_text(
-                    "Qt-compatible mode (System V shared memory) is available on Linux only",
-                );
-            let mut changed = toggle.changed();
-            if changed {
-                self.mode = if qt { self.qt_flavour } else { Mode::Native };
-            }
-            if self.mode.is_qt() {
-                let before = self.mode;
-                egui::ComboBox::from_id_salt("qt-flavour")
-                    .selected_text(qt_flavour_name(self.mode))
-                    .show_ui(ui, |ui| {
-                        for flavour in [Mode::Qt, Mode::Qt6] {
-                            ui.selectable_value(&mut self.mode, flavour, qt_flavour_name(flavour));
-                        }
-                    })
-                    .response
-                    .labelled_by(toggle.id)
-                    .on_hover_text("Qt 5 (and Qt 6 with a QString key) use System V; Qt 6.6+ with QNativeIpcKey uses POSIX");
-                if self.mode != before {
-                    self.qt_flavour = self.mode;
-                    changed = true;
-                }
-            }
-            if changed {
-                self.shown_generation = None;
-                self.last_inspect = None;
-                self.inspection = None;
-            }
-            let encoding_label = ui.label("Encoding:");
-            ui.add_enabled_ui(self.mode == Mode::Native, |ui| {
-                egui::ComboBox::from_id_salt("encoding")
-                    .selected_text(match self.mode {
-                        Mode::Native => self.encoding.to_string(),
-                        Mode::Qt | Mode::Qt6 => "Qt's PNG".to_owned(),
-                    })
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut self.encoding, Encoding::Raw, "raw (fastest)");
-                        ui.selectable_value(&mut self.encoding, Encoding::Png, "png (smallest)");
-                    })
-                    .response
-                    .labelled_by(encoding_label.id)
-                    .on_hover_text("How the image is stored in the segment")
-                    .on_disabled_hover_text(
-                        "Qt's example always stores a PNG (QDataStream << QImage)",
-                    );
-            });
-            if ui
-                .button("Open another window")
-                .on_hover_text("Start a second shmimage with the same key")
-                .clicked()
-            {
-                commands.push(Command::OpenAnotherWindow);
-            }
-            ui.toggle_value(&mut self.inspector_open, "Inspector")
-                .on_hover_text(shortcut_hint(ui, &INSPECTOR_SHORTCUT));
-        });
-    }
-
-    fn status_line(&self, ui: &mut egui::Ui) {
-        ui.horizontal_wrapped(|ui| {
-            if self.busy.is_some() {
-                ui.spinner();
-                ui.ctx().request_repaint_after(Duration::from_millis(100));
-            }
-            let text = RichText::new(&self.status);
-            let text = if self.status_is_error {
-                text.color(Color32::from_rgb(220, 60, 60))
-            } else {
-                text
-            };
-            ui.label(text);
-        });
-    }
-
-    fn main_area(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-        let idle = self.busy.is_none();
-        let wide = egui::vec2(ui.available_width(), 32.0);
-        let file_button = ui
-            .add_enabled(idle, egui::Button::new(LOAD_FILE_LABEL).min_size(wide))
-            .on_hover_text(format!(
-                "Choose an image and share it ({}); or drop a file on the window",
-                shortcut_hint(ui, &LOAD_FILE_SHORTCUT)
-            ));
-        if file_button.clicked() {
-            commands.push(Command::LoadFromFile);
-        }
-
-        let image_height = (ui.available_height() - 44.0).max(40.0);
-        let area = egui::vec2(ui.available_width(), image_height);
-        ui.allocate_ui(area, |ui| {
-            ui.set_min_size(area);
-            self.image_area(ui);
-        });
-
-        ui.horizontal(|ui| {
-            let button_width = (ui.available_width() - 90.0).max(120.0);
-            let memory_button = ui
-                .add_enabled(
-                    idle,
-                    egui::Button::new(LOAD_MEMORY_LABEL).min_size(egui::vec2(button_width, 32.0)),
-                )
-                .on_hover_text(format!(
-                    "Show the image shared under the key ({})",
-                    shortcut_hint(ui, &LOAD_MEMORY_SHORTCUT)
-                ));
-            if memory_button.clicked() {
-                commands.push(Command::LoadFromMemory);
-            }
-            ui.checkbox(&mut self.follow, "Follow")
-                .on_hover_text("Show every new image published under the key");
-        });
-    }
-
-    fn image_area(&mut self, ui: &mut egui::Ui) {
-        let Some(shown) = &self.shown else {
-            ui.centered_and_justified(|ui| {
-                let text = if self.busy.is_some() {
-                    "Working…"
-                } else {
-                    IDLE_TEXT
-                };
-                ui.label(RichText::new(text).size(15.0));
-            });
-            return;
-        };
-        ui.horizontal(|ui| {
-            // Cut to the window's width (whole text on hover): a long caption must not widen the
-            // panel and push the controls below it out of sight.
-            ui.scope(|ui| {
-                ui.set_max_width((ui.available_width() - 50.0).max(40.0));
-                ui.add(egui::Label::new(RichText::new(&shown.caption).small()).truncate())
-                    .on_hover_text(&shown.caption);
-            });
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let label = if self.actual_size { "Fit" } else { "100%" };
-                if ui
-                    .small_button(label)
-                    .on_hover_text("Toggle between fit-to-window and actual pixels")
-                    .clicked()
-                {
-                    self.actual_size = !self.actual_size;
-                }
-            });
-        });
-        let texture_size = shown.texture.size_vec2();
-        if self.actual_size {
-            // One image pixel per screen pixel (a downscaled texture is stretched back to full size).
-            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32)
-                / ui.ctx().pixels_per_point();
-            egui::ScrollArea::both().show(ui, |ui| {
-                ui.add(egui::Image::new((shown.texture.id(), full)));
-            });
-        } else {
-            let available = ui.available_size();
-            let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32)
-                / ui.ctx().pixels_per_point();
-            // Never enlarge: an image that fits is drawn 1:1, so it stays crisp.
-            let scale = (available.x / full.x).min(available.y / full.y).min(1.0);
-            let size = if texture_size.x > 0.0 {
-                full * scale
-            } else {
-                full
-            };
-            ui.centered_and_justified(|ui| {
-                ui.add(egui::Image::new((shown.texture.id(), size)));
-            });
-        }
-    }
-
-    fn inspector(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Segment inspector");
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            match &self.inspection {
-                None => {
-                    ui.spinner();
-                }
-                Some(Err(err)) => {
-                    ui.colored_label(Color32::from_rgb(220, 60, 60), err);
-                }
-                Some(Ok(inspection)) => inspection_grid(ui, inspection),
-            }
-            ui.separator();
-            ui.label(RichText::new("Lifetime").strong());
-            if self.mode == Mode::Qt {
-                ui.label(QT_LIFETIME_TEXT);
-            } else if self.mode == Mode::Qt6 {
-                ui.label(QT6_LIFETIME_TEXT);
-            } else {
-                ui.label(
-                "A segment exists while at least one live process is attached to it. When the last one \
-                 detaches or dies in any way (kill -9 included), the segment is gone for everyone: \
-                 attaching says nothing is shared, and the next publish succeeds. A dead process's files \
-                 are removed by the next create or attach. This is the same on Linux, macOS and Windows; \
-                 Qt's example instead leaves a crashed writer's segment behind on Linux.",
-            );
-            }
-            ui.separator();
-            if ui.button("Simulate a crash…").on_hover_text("Abort this process, to watch the other window cope").clicked() {
-                self.confirm_crash = true;
-            }
-        });
-    }
-
-    fn crash_confirmation(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
-        if !self.confirm_crash {
-            return;
-        }
-        let modal = egui::Modal::new(egui::Id::unique("confirm-crash")).show(ctx, |ui| {
-            ui.heading("Simulate a crash?");
-            ui.label("This window's process will abort at once, like a crash: it gets no chance to clean up. \
-                      The other windows keep working, and what this process shared disappears.");
-            ui.horizontal(|ui| {
-                if ui.button("Crash now").clicked() {
-                    commands.push(Command::Crash);
-                }
-                if ui.button("Cancel").clicked() {
-                    self.confirm_crash = false;
-                }
-            });
-        });
-        if modal.should_close() {
-            self.confirm_crash = false;
-        }
-    }
-
     fn open_another_window(&mut self) {
         let spawned = std::env::current_exe().and_then(|exe| {
             let mut command = std::process::Command::new(exe);
             command.arg("--key").arg(&self.key);
-            match self.mode {
-                Mode::Native => {}
-                Mode::Qt => {
-                    command.arg("--qt");
-                }
-                Mode::Qt6 => {
-                    command.arg("--qt6");
-                }
-            }
+            command.args(self.mode.facts().flag);
             command.spawn()
         });
         match spawned {
             // The child is not waited for: it is an independent window.
             Ok(child) => {
-                self.status = format!("Opened another window (pid {}).", child.id());
-                self.status_is_error = false;
+                self.status = Status::Done(format!("Opened another window (pid {}).", child.id()));
             }
-            Err(err) => self.set_error(format!("Could not open another window: {err}.")),
+            Err(err) => self.fail(format!("Could not open another window: {err}.")),
         }
-    }
-}
-
-fn inspection_grid(ui: &mut egui::Ui, inspection: &Inspection) {
-    egui::Grid::new("inspection")
-        .num_columns(2)
-        .striped(true)
-        .show(ui, |ui| {
-            let mut row = |name: &str, value: String| {
-                ui.label(name);
-                ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
-                ui.end_row();
-            };
-            row("Key", inspection.key.clone());
-            if let Some(qt) = &inspection.qt {
-                qt_rows(&mut row, qt);
-                return;
-            }
-            if let Some(qt6) = &inspection.qt6 {
-                qt6_rows(&mut row, qt6);
-                return;
-            }
-            row("Native key", inspection.native_key.clone());
-            row("Directory", inspection.dir.display().to_string());
-            row("Lock", inspection.lock_path.display().to_string());
-            if inspection.segments.is_empty() {
-                row("Segment", "none: nothing is shared".to_owned());
-            }
-            for (file, header) in inspection.segments.iter().rev() {
-                row(
-                    "Segment",
-                    file.path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                );
-                row(
-                    "  State",
-                    if file.live {
-                        "live".to_owned()
-                    } else {
-                        "leftover of a dead process".to_owned()
-                    },
-                );
-                row("  Generation", file.generation.to_string());
-                row(
-                    "  Size",
-                    format!("{} ({} bytes)", human_bytes(file.size), file.size),
-                );
-                match header {
-                    Ok(h) => {
-                        row("  Encoding", h.encoding.to_string());
-                        row("  Dimensions", format!("{}x{}", h.width, h.height));
-                        row("  Publisher", format!("pid {}", h.publisher_pid));
-                    }
-                    Err(err) => row("  Contents", format!("unreadable: {err}")),
-                }
-            }
-        });
-}
-
-/// The System V side of a key in Qt-compatible mode: what `ipcs` would show, and Qt's key files.
-fn qt_rows(row: &mut impl FnMut(&str, String), qt: &crate::shm::QtInspection) {
-    let ipc_key = |key: Option<i32>| key.map_or("missing".to_owned(), |k| format!("0x{k:08x}"));
-    row(
-        "Mode",
-        "Qt-compatible (System V, as Qt 5 on Linux)".to_owned(),
-    );
-    row("Segment key file", qt.shm_key_file.display().to_string());
-    row("  IPC key (ftok)", ipc_key(qt.shm_ipc_key));
-    row("Semaphore key file", qt.sem_key_file.display().to_string());
-    row("  IPC key (ftok)", ipc_key(qt.sem_ipc_key));
-    row(
-        "Semaphore id",
-        qt.semaphore_id
-            .map_or("none".to_owned(), |id| id.to_string()),
-    );
-    match (qt.segment_id, &qt.segment) {
-        (Some(id), Some(segment)) => {
-            row("Segment id (shmid)", id.to_string());
-            row(
-                "  Size",
-                format!(
-                    "{} ({} bytes)",
-                    human_bytes(segment.size as u64),
-                    segment.size
-                ),
-            );
-            row("  Attach count", segment.attached.to_string());
-            let creator = if segment.creator_alive {
-                "running"
-            } else {
-                "exited"
-            };
-            row(
-                "  Creator",
-                format!("pid {} ({creator})", segment.creator_pid),
-            );
-            let state = match (segment.attached, segment.creator_alive) {
-                (0, false) => "leftover of a dead process (removed by the next load)",
-                (0, true) => "nobody attached",
-                _ => "live",
-            };
-            row("  State", state.to_owned());
-        }
-        _ => row("Segment", "none: nothing is shared".to_owned()),
-    }
-}
-
-fn qt_flavour_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Qt6 => "Qt 6 (POSIX)",
-        _ => "Qt 5 (System V)",
-    }
-}
-
-/// The POSIX side of a key in Qt 6 mode.
-fn qt6_rows(row: &mut impl FnMut(&str, String), qt6: &crate::shm::Qt6Inspection) {
-    row("Mode", "Qt 6 compatible (POSIX, QNativeIpcKey)".to_owned());
-    row("Segment", qt6.segment_path.display().to_string());
-    row(
-        "  Size",
-        qt6.segment_size
-            .map_or("none: nothing is shared".to_owned(), |size| {
-                format!("{} ({size} bytes)", human_bytes(size))
-            }),
-    );
-    row("Semaphore", qt6.semaphore_path.display().to_string());
-    row(
-        "  State",
-        if qt6.semaphore_exists {
-            "exists"
-        } else {
-            "none"
-        }
-        .to_owned(),
-    );
-}
-
-fn shortcut_hint(ui: &egui::Ui, shortcut: &KeyboardShortcut) -> String {
-    ui.ctx().format_shortcut(shortcut)
-}
-
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
 impl eframe::App for ShmImageApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        ShmImageApp::ui(self, ui);
+        self.frame(ui);
     }
 }
 
 impl Drop for ShmImageApp {
     fn drop(&mut self) {
-        // Detach here, on exit, rather than leave it to process teardown.
+        // Stop sharing on a worker (detaching takes the lock, which another process may hold);
+        // the worker's own drop then waits for it, at most `Worker::EXIT_WAIT`.
         if let Some(publication) = self.publication.take() {
-            publication.withdraw();
+            self.worker.run_quietly(move || publication.withdraw());
         }
     }
 }

@@ -1,38 +1,45 @@
-//! The desktop window: Qt's two-button dialog, drawn with egui. Start-up lives here; the app in
-//! [`app`], the background jobs in [`worker`].
+//! The desktop window: Qt's two-button dialog, drawn with egui, in parts: [`app`] (the state and
+//! the commands that change it), [`status`] (outcomes in words, and the status line),
+//! [`key_bar`], [`image_view`], [`inspector`], and [`worker`] (everything slow, off the UI
+//! thread). It uses only the protocol layer (`crate::share`) and the codec's types.
 
 pub mod app;
+mod image_view;
+mod inspector;
+mod key_bar;
+pub mod status;
 pub mod worker;
 
 use std::path::PathBuf;
 
-use crate::share::Mode;
+use crate::share::{Mode, Options, SegmentDir};
 
 pub use app::{FilePicker, ShmImageApp};
 
-/// Opens the window for `key` in `mode`, publishing `image` at start when given.
-pub fn run(key: &str, mode: Mode, image: Option<PathBuf>) -> eframe::Result {
-    crate::sys::hide_own_console();
+/// What the window starts with; `main` gathers it from the command line and the environment.
+pub struct Start {
+    pub key: String,
+    pub mode: Mode,
+    /// An image to publish at once.
+    pub image: Option<PathBuf>,
+    /// The segment directory, or the sentence that says why there is none.
+    pub dir: Result<SegmentDir, String>,
+    pub options: Options,
+}
+
+/// Opens the window.
+pub fn run(start: Start) -> eframe::Result {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title(app::window_title(key))
+            .with_title(app::window_title(&start.key))
             .with_app_id("shmimage")
             .with_inner_size([760.0, 560.0])
             .with_min_inner_size([420.0, 320.0]),
         ..Default::default()
     };
-    let key = key.to_owned();
     eframe::run_native(
         "shmimage",
         options,
-        Box::new(move |cc| {
-            let dir = crate::shm::SegmentDir::for_current_user().ok();
-            let mut app = ShmImageApp::new(cc.egui_ctx.clone(), &key, dir);
-            app.mode = mode;
-            if let Some(path) = image {
-                app.load_path(path);
-            }
-            Ok(Box::new(app))
-        }),
+        Box::new(move |cc| Ok(Box::new(ShmImageApp::new(cc, start)))),
     )
 }

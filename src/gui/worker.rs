@@ -1,21 +1,33 @@
-//! Work that must not run on the UI thread (dialogs, decoding, encoding, lock waits, copies):
-//! each job runs on its own thread and reports back through a channel, then wakes the UI.
+//! Work that must not run on the UI thread (dialogs, decoding, encoding, lock waits, copies).
+//! Two long-lived threads take jobs from channels: the foreground lane runs what the user asked
+//! for (load, fetch), the background lane runs polls and withdrawals, so an inspector refresh
+//! never waits behind a five-second lock wait. Every job carries a [`JobTag`] (its key and mode),
+//! and its outcome comes back with it, so the window can tell a stale outcome from a current one.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 
 use crate::codec::{self, Encoding, Header};
-use crate::share::{self, Endpoint, Inspection, Publication, ShareError};
+use crate::share::{Endpoint, Inspection, Landing, Mode, Publication, ShareError};
 
 /// A picture ready to become a texture, already scaled to fit the GPU's texture limit.
 pub struct DisplayImage {
     pub pixels: egui::ColorImage,
     /// Size of the image itself, before any downscaling for display.
     pub full_size: [usize; 2],
+}
+
+/// Which job an outcome belongs to: the key and mode it ran for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobTag {
+    pub id: u64,
+    pub key: String,
+    pub mode: Mode,
 }
 
 /// What a finished job reports. One is sent per job, so the size of the large variants is of no
@@ -34,7 +46,6 @@ pub enum Outcome {
         elapsed: Duration,
     },
     LoadFailed {
-        path: Option<PathBuf>,
         error: ShareError,
     },
     Fetched {
@@ -50,6 +61,12 @@ pub enum Outcome {
     Probed(Result<Option<u64>, ShareError>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.
     JobFailed(String),
+}
+
+/// An outcome with the tag of the job that produced it.
+pub struct Finished {
+    pub tag: JobTag,
+    pub outcome: Outcome,
 }
 
 /// Test seam: while the gate is closed, every job waits at it before it starts, so a test can
@@ -83,19 +100,70 @@ impl JobGate {
     }
 }
 
+/// Which thread runs a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// What the user asked for: one at a time, in order.
+    Foreground,
+    /// Polls and withdrawals, beside whatever the foreground is waiting for.
+    Background,
+}
+
+type Task = Box<dyn FnOnce() + Send>;
+
+struct Thread {
+    tasks: Option<Sender<Task>>,
+    handle: Option<JoinHandle<()>>,
+}
+
 pub struct Worker {
-    results: Receiver<Outcome>,
-    sender: Sender<Outcome>,
+    lanes: [Thread; 2],
+    results: Receiver<Finished>,
+    sender: Sender<Finished>,
+    /// Each lane's thread says here that it has finished its last task.
+    stopped: Receiver<()>,
     repaint: egui::Context,
     gate: Option<JobGate>,
 }
 
 impl Worker {
+    /// How long closing the window waits for the lanes to finish (a withdrawal can wait for
+    /// another process's lock): a little more than the lock timeout, never for ever.
+    pub const EXIT_WAIT: Duration = Duration::from_secs(6);
+
     pub fn new(repaint: egui::Context) -> Self {
         let (sender, results) = channel();
+        let (stopped_tx, stopped) = channel();
+        let lane = |name: &str| {
+            let (tasks, queue) = channel::<Task>();
+            let stopped_tx = stopped_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || {
+                    for task in queue {
+                        task();
+                    }
+                    let _ = stopped_tx.send(());
+                });
+            match handle {
+                Ok(handle) => Thread {
+                    tasks: Some(tasks),
+                    handle: Some(handle),
+                },
+                Err(err) => {
+                    log::error!("cannot start the {name} thread: {err}");
+                    Thread {
+                        tasks: None,
+                        handle: None,
+                    }
+                }
+            }
+        };
         Self {
+            lanes: [lane("shmimage-foreground"), lane("shmimage-background")],
             results,
             sender,
+            stopped,
             repaint,
             gate: None,
         }
@@ -106,46 +174,81 @@ impl Worker {
         self.gate = Some(gate);
     }
 
-    /// Runs `job` on a new thread; its outcome arrives through [`Worker::poll`].
-    pub fn spawn(&self, job: impl FnOnce() -> Outcome + Send + 'static) {
+    /// Runs `job` on `lane`; its outcome arrives, with `tag`, through [`Worker::poll`].
+    pub fn spawn(&self, lane: Lane, tag: JobTag, job: impl FnOnce() -> Outcome + Send + 'static) {
         let sender = self.sender.clone();
         let repaint = self.repaint.clone();
         let gate = self.gate.clone();
-        let spawned = std::thread::Builder::new()
-            .name("shmimage-worker".to_owned())
-            .spawn(move || {
-                if let Some(gate) = gate {
-                    gate.pass();
-                }
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
-                    .unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "unknown error".to_owned());
-                        Outcome::JobFailed(what)
-                    });
-                let _ = sender.send(outcome);
-                repaint.request_repaint();
+        let failed_tag = tag.clone();
+        let task = move || {
+            if let Some(gate) = gate {
+                gate.pass();
+            }
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown error".to_owned());
+                    Outcome::JobFailed(what)
+                });
+            let _ = sender.send(Finished { tag, outcome });
+            repaint.request_repaint();
+        };
+        if !self.run(lane, Box::new(task)) {
+            let _ = self.sender.send(Finished {
+                tag: failed_tag,
+                outcome: Outcome::JobFailed("the worker thread is not running".to_owned()),
             });
-        if let Err(err) = spawned {
-            log::error!("cannot start a worker thread: {err}");
-            let _ = self.sender.send(Outcome::JobFailed(format!(
-                "cannot start a worker thread: {err}"
-            )));
         }
     }
 
-    pub fn poll(&self) -> Option<Outcome> {
+    /// Runs `task` on the background lane with no outcome (a withdrawal: its drop takes the lock).
+    pub fn run_quietly(&self, task: impl FnOnce() + Send + 'static) {
+        self.run(Lane::Background, Box::new(task));
+    }
+
+    fn run(&self, lane: Lane, task: Task) -> bool {
+        self.lanes[lane as usize]
+            .tasks
+            .as_ref()
+            .is_some_and(|tasks| tasks.send(task).is_ok())
+    }
+
+    pub fn poll(&self) -> Option<Finished> {
         self.results.try_recv().ok()
     }
 
-    /// Drops a value on a worker thread: a publication's drop detaches, which takes the lock.
-    pub fn drop_in_background<T: Send + 'static>(value: T) {
-        let _ = std::thread::Builder::new()
-            .name("shmimage-detach".to_owned())
-            .spawn(move || drop(value));
+    /// Lets the lanes finish what they were given (no new work is accepted) and waits for them,
+    /// at most `within` in all. A lane still busy after that is left to the end of the process.
+    pub fn shut_down(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let mut running = 0;
+        for lane in &mut self.lanes {
+            // Closing the channel ends the lane's loop once its queue is empty.
+            if lane.tasks.take().is_some() && lane.handle.is_some() {
+                running += 1;
+            }
+        }
+        for _ in 0..running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.stopped.recv_timeout(left).is_err() {
+                log::warn!("closing without waiting any longer for a background job");
+                return;
+            }
+        }
+        for lane in &mut self.lanes {
+            if let Some(handle) = lane.handle.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shut_down(Self::EXIT_WAIT);
     }
 }
 
@@ -161,12 +264,14 @@ pub fn load_and_publish(
         Ok(loaded) => loaded,
         Err(error) => {
             return Outcome::LoadFailed {
-                path: Some(path),
                 error: error.into(),
             };
         }
     };
-    match share::publish(&endpoint, &loaded.image, encoding) {
+    let published = endpoint
+        .protocol()
+        .and_then(|protocol| protocol.publish(&loaded.image, encoding));
+    match published {
         Ok(publication) => Outcome::Published {
             image: display_image(loaded.image, max_side),
             // What the file needed (e.g. first frame of a GIF) and what publishing cleaned up.
@@ -175,14 +280,10 @@ pub fn load_and_publish(
             path,
             elapsed: started.elapsed(),
         },
-        Err(error) => Outcome::LoadFailed {
-            path: Some(path),
-            error,
-        },
+        Err(error) => Outcome::LoadFailed { error },
     }
 }
 
-/// Fetches and shows the shared image (Qt's `loadFromMemory`).
 /// Both notes, or either, as one sentence fragment.
 fn join_notes(first: Option<String>, second: Option<String>) -> Option<String> {
     match (first, second) {
@@ -191,79 +292,67 @@ fn join_notes(first: Option<String>, second: Option<String>) -> Option<String> {
     }
 }
 
-/// Qt's `loadFromMemory` for the window. Raw images that fit a texture are copied out of the
+/// Qt's `loadFromMemory` for the window. A raw image that fits a texture is copied out of the
 /// segment straight into egui's pixel buffer: no second 64 MB buffer and no conversion pass,
-/// only a premultiply of the pixels that are not opaque.
+/// only a premultiply of the pixels that are not opaque. Anything else is decoded, then scaled.
 pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
     let started = Instant::now();
-    if endpoint.mode.is_qt() {
-        return match share::fetch(&endpoint) {
-            Ok(fetched) => Outcome::Fetched {
-                image: display_image(fetched.image, max_side),
-                header: fetched.header,
-                segment_size: fetched.segment_size,
-                elapsed: started.elapsed(),
-                note: fetched.note,
-            },
-            Err(error) => Outcome::FetchFailed(error),
-        };
-    }
-    let landing = |header: &Header| {
-        let fits = header.width as usize <= max_side && header.height as usize <= max_side;
-        if header.encoding == Encoding::Raw && fits {
-            let pixels = header.width as usize * header.height as usize;
-            Landing::Pixels(vec![egui::Color32::TRANSPARENT; pixels])
-        } else {
-            Landing::Bytes(vec![0; header.payload_len as usize])
-        }
+    let mut landing = TextureLanding {
+        max_side,
+        pixels: None,
     };
-    let landed = match share::fetch_into(&endpoint, landing) {
-        Ok(landed) => landed,
+    let fetched = match endpoint
+        .protocol()
+        .and_then(|protocol| protocol.fetch_into(&mut landing))
+    {
+        Ok(fetched) => fetched,
         Err(error) => return Outcome::FetchFailed(error),
     };
-    let header = landed.header;
+    let header = fetched.header;
     let full_size = [header.width as usize, header.height as usize];
-    let image = match landed.payload {
-        Landing::Pixels(mut pixels) => {
+    let image = match (fetched.decoded, landing.pixels) {
+        (Some(image), _) => display_image(image, max_side),
+        (None, Some(mut pixels)) => {
             premultiply(&mut pixels);
             DisplayImage {
                 pixels: egui::ColorImage::new(full_size, pixels),
                 full_size,
             }
         }
-        Landing::Bytes(bytes) => match codec::decode_payload(&header, bytes) {
-            Ok(image) => display_image(image, max_side),
-            Err(error) => return Outcome::FetchFailed(error.into()),
-        },
+        (None, None) => return Outcome::JobFailed("a fetch returned no pixels".to_owned()),
     };
     log::info!(
         "fetch {:.1} ms (copy {:.1}, checksum {:.1}), ready for the texture after {:.1} ms",
-        landed.stages.total.as_secs_f64() * 1e3,
-        landed.stages.copy.as_secs_f64() * 1e3,
-        landed.stages.checksum.as_secs_f64() * 1e3,
+        fetched.stages.total.as_secs_f64() * 1e3,
+        fetched.stages.copy.as_secs_f64() * 1e3,
+        fetched.stages.checksum.as_secs_f64() * 1e3,
         started.elapsed().as_secs_f64() * 1e3
     );
     Outcome::Fetched {
         image,
         header,
-        segment_size: landed.segment_size,
+        segment_size: fetched.segment_size,
         elapsed: started.elapsed(),
-        note: None,
+        note: fetched.note,
     }
 }
 
-/// Where a fetch lands: egui's pixels for raw images that fit a texture, bytes otherwise.
-enum Landing {
-    Pixels(Vec<egui::Color32>),
-    Bytes(Vec<u8>),
+/// Offers egui's pixel buffer for raw images that fit a texture.
+struct TextureLanding {
+    max_side: usize,
+    pixels: Option<Vec<egui::Color32>>,
 }
 
-impl AsMut<[u8]> for Landing {
-    fn as_mut(&mut self) -> &mut [u8] {
-        match self {
-            Self::Pixels(pixels) => bytemuck::cast_slice_mut(pixels),
-            Self::Bytes(bytes) => bytes,
+impl Landing for TextureLanding {
+    fn buffer_for(&mut self, header: &Header) -> Option<&mut [u8]> {
+        let (width, height) = (header.width as usize, header.height as usize);
+        if width > self.max_side || height > self.max_side {
+            return None;
         }
+        let pixels = self
+            .pixels
+            .insert(vec![egui::Color32::TRANSPARENT; width * height]);
+        Some(bytemuck::cast_slice_mut(pixels))
     }
 }
 
@@ -345,12 +434,24 @@ mod tests {
             let alpha = if x % 3 == 0 { 255 } else { (x * 7 + y) as u8 };
             image::Rgba([x as u8, y as u8, (x ^ y) as u8, alpha])
         });
-        let mut pixels = vec![egui::Color32::TRANSPARENT; 97 * 31];
-        let mut landing = Landing::Pixels(std::mem::take(&mut pixels));
-        landing.as_mut().copy_from_slice(image.as_raw());
-        let Landing::Pixels(mut pixels) = landing else {
-            unreachable!()
+        let header = Header {
+            encoding: Encoding::Raw,
+            width: 97,
+            height: 31,
+            publisher_pid: 1,
+            payload_len: 97 * 31 * 4,
+            generation: 1,
+            payload_crc: 0,
         };
+        let mut landing = TextureLanding {
+            max_side: 128,
+            pixels: None,
+        };
+        landing
+            .buffer_for(&header)
+            .unwrap()
+            .copy_from_slice(image.as_raw());
+        let mut pixels = landing.pixels.unwrap();
         premultiply(&mut pixels);
         assert_eq!(
             egui::ColorImage::new([97, 31], pixels),
@@ -374,15 +475,21 @@ mod tests {
     #[test]
     fn a_job_that_panics_is_reported_instead_of_leaving_the_window_busy() {
         let worker = Worker::new(egui::Context::default());
-        worker.spawn(|| panic!("boom"));
+        let tag = JobTag {
+            id: 7,
+            key: "k".to_owned(),
+            mode: Mode::Native,
+        };
+        worker.spawn(Lane::Foreground, tag.clone(), || panic!("boom"));
         let deadline = Instant::now() + Duration::from_secs(30);
-        let outcome = loop {
-            if let Some(outcome) = worker.poll() {
-                break outcome;
+        let finished = loop {
+            if let Some(finished) = worker.poll() {
+                break finished;
             }
             assert!(Instant::now() < deadline, "no outcome");
             std::thread::sleep(Duration::from_millis(5));
         };
-        assert!(matches!(outcome, Outcome::JobFailed(what) if what == "boom"));
+        assert_eq!(finished.tag, tag);
+        assert!(matches!(finished.outcome, Outcome::JobFailed(what) if what == "boom"));
     }
 }

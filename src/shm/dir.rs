@@ -12,7 +12,8 @@
 //!   `/var/folders`, the same for all of that user's processes, so two windows meet there.
 //! - Windows: `%TEMP%\shmimage-<user>`, which is inside the user's profile.
 //!
-//! `SHMIMAGE_DIR` overrides the location (tests use it for isolation). Wherever it is, the
+//! `SHMIMAGE_DIR` overrides the location (tests use it for isolation); the CLI and the window
+//! read it. Wherever it is, the
 //! directory must be a real directory owned by this user and closed to everyone else (0700): that
 //! is what keeps other users from reading, replacing or blocking our segments, and what keeps
 //! anyone else from planting symlinks in it.
@@ -33,12 +34,10 @@ pub struct SegmentDir {
 }
 
 impl SegmentDir {
-    /// The directory for this user: `SHMIMAGE_DIR` if set, else the first usable platform
-    /// default (a squatted or unusable one is passed over, with a log line saying why).
+    /// The directory for this user: the first usable platform default (a squatted or unusable
+    /// one is passed over, with a log line saying why). `SHMIMAGE_DIR` is read by the programs
+    /// that use this library (the CLI and the window), which then call [`at`](Self::at).
     pub fn for_current_user() -> Result<Self, ShmError> {
-        if let Some(dir) = std::env::var_os(DIR_ENV).filter(|dir| !dir.is_empty()) {
-            return Self::at(PathBuf::from(dir));
-        }
         let mut first_error = None;
         for candidate in default_paths() {
             // Only the cache fallback can lack its parents; they are made when it is reached.
@@ -239,6 +238,41 @@ pub(crate) fn open_file(path: &Path, how: OpenFor) -> io::Result<File> {
             format!("{} is {what}, not a segment file", path.display()),
         )),
         Entry::Missing => Err(io::ErrorKind::NotFound.into()),
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `offset` (pread), without moving a file position.
+#[cfg(unix)]
+pub(crate) fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(unix)]
+pub(crate) fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+pub(crate) fn read_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            read => {
+                buf = &mut buf[read..];
+                offset += read as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+pub(crate) fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
+    let written = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
+    if written == buf.len() {
+        Ok(())
+    } else {
+        Err(io::ErrorKind::WriteZero.into())
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::ShmError;
-use super::dir::{self, Entry, OpenFor};
+use super::dir::{self, Entry, OpenFor, read_at, write_at};
 
 /// Layout of the state file: holder pid (u32 LE), reserved (u32), last generation (u64 LE).
 const STATE_LEN: usize = 16;
@@ -223,39 +223,4 @@ fn read_state(file: &File) -> (u32, u64) {
     let mut generation = [0u8; 8];
     generation.copy_from_slice(&bytes[8..16]);
     (pid, u64::from_le_bytes(generation))
-}
-
-/// Reads exactly `buf.len()` bytes at `offset` (pread), without moving a file position.
-#[cfg(unix)]
-pub(crate) fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(unix)]
-fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-pub(crate) fn read_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
-            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            read => {
-                buf = &mut buf[read..];
-                offset += read as u64;
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(windows)]
-fn write_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
-    let written = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
-    if written == buf.len() {
-        Ok(())
-    } else {
-        Err(io::ErrorKind::WriteZero.into())
-    }
 }

@@ -10,30 +10,33 @@
 //!   attached": such a file is a leftover and is removed by the next create, attach or detach
 //!   (under the key's lock, so never while someone is attaching to it).
 //! - The key's lock ([`lock`]) serialises create, attach, detach and every copy.
+//!
+//! Over 500 lines because of its unit tests (about 140); the code itself is the `Segment`
+//! interface, `SharedMemory` and `SegmentAccess`, with the files on disk in `files.rs`.
 
 mod dir;
 mod error;
+mod files;
 pub mod interrupt;
 mod key;
 mod lock;
-#[cfg(target_os = "linux")]
-pub mod qt;
-#[cfg(target_os = "linux")]
-pub mod qt6;
 
-use std::fs::{self, File};
-use std::io;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use dir::{DIR_ENV, SegmentDir};
 pub(crate) use dir::{OpenFor, open_file};
 pub use error::{SharedMemoryError, ShmError};
+pub(crate) use files::reserve;
+use files::{
+    attach_file, list_segment_files, new_segment_file, reclaim_stale, remove_if_stale, segment_path,
+};
+pub use files::{clean, measure_copy_floor};
 pub use key::{native_key_for, validate_native_key};
 
 use crate::codec::MAX_SEGMENT_BYTES;
 use crate::sys::Mapping;
-use dir::Entry;
 use lock::{KeyLock, KeyLockGuard};
 
 /// How long `lock()` waits for another process before giving up.
@@ -63,9 +66,9 @@ pub struct Reclaimed {
     pub size: u64,
 }
 
-/// Qt's `QSharedMemory` operations, as both kinds of segment offer them: this project's
-/// crash-safe segment files ([`SharedMemory`]) and, on Linux, Qt-compatible System V segments
-/// ([`qt::QtSharedMemory`]). Publishing, fetching and the window use only this.
+/// Qt's `QSharedMemory` operations, as every kind of segment offers them: this project's
+/// crash-safe segment files ([`SharedMemory`]) and, on Linux, the System V and POSIX objects Qt
+/// itself uses (`crate::qt`). The protocols in `crate::share` are written against this.
 pub trait Segment: Send {
     /// The name the OS knows the segment by (file stem, or Qt's key file path).
     fn native_key(&self) -> &str;
@@ -116,41 +119,6 @@ impl Segment for SharedMemory {
     }
 }
 
-/// What `shmimage info --qt` and the inspector show in Qt-compatible mode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QtInspection {
-    pub shm_key_file: PathBuf,
-    pub sem_key_file: PathBuf,
-    pub shm_ipc_key: Option<i32>,
-    pub sem_ipc_key: Option<i32>,
-    /// The System V id; a new one for every segment created, so it serves as the generation.
-    pub segment_id: Option<i32>,
-    pub segment_owner_uid: Option<u32>,
-    pub segment: Option<QtSegmentState>,
-    pub semaphore_id: Option<i32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QtSegmentState {
-    pub size: usize,
-    pub attached: u64,
-    pub creator_pid: u32,
-    pub creator_alive: bool,
-}
-
-/// The files of a key in Qt 6 mode, for display.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Qt6Inspection {
-    pub segment_path: PathBuf,
-    /// Size in bytes, if the segment exists.
-    pub segment_size: Option<u64>,
-    /// The segment's inode: a new one for every segment created, so it serves as the
-    /// generation (a Qt 6 writer that reuses its segment in place keeps it).
-    pub segment_id: Option<u64>,
-    pub semaphore_path: PathBuf,
-    pub semaphore_exists: bool,
-}
-
 /// Qt's `QSharedMemory`: a key, the segment attached under it (if any), and its lock.
 pub struct SharedMemory {
     key: Option<String>,
@@ -174,12 +142,12 @@ struct Attachment {
 impl Attachment {
     /// The attachment's bytes while `guard` holds the key's lock.
     fn access<'a>(&'a mut self, guard: KeyLockGuard<'a>) -> SegmentAccess<'a> {
-        SegmentAccess {
-            generation: self.generation,
-            mapping: &mut self.mapping,
-            file: Some((&self.file, &self.path)),
-            _guard: HeldLock::Key { _held: guard },
-        }
+        SegmentAccess::new(
+            &mut self.mapping,
+            Some((&self.file, &self.path)),
+            self.generation,
+            guard,
+        )
     }
 }
 
@@ -457,22 +425,30 @@ pub struct SegmentAccess<'a> {
     /// short by another process is a read error instead of SIGBUS.
     file: Option<(&'a File, &'a Path)>,
     generation: u64,
-    _guard: HeldLock<'a>,
+    _held: Box<dyn HeldLock + 'a>,
 }
 
-/// The lock behind a [`SegmentAccess`], released when the access is dropped.
-pub(crate) enum HeldLock<'a> {
-    Key {
-        _held: KeyLockGuard<'a>,
-    },
-    #[cfg(target_os = "linux")]
-    Semaphore {
-        _held: qt::SemaphoreGuard,
-    },
-    #[cfg(target_os = "linux")]
-    PosixSemaphore {
-        _held: qt6::PosixSemaphoreGuard<'a>,
-    },
+/// Whatever proves a segment's lock is held (a key lock, a System V or POSIX semaphore): it is
+/// only kept, and dropping it releases the lock.
+pub(crate) trait HeldLock {}
+impl<T> HeldLock for T {}
+
+impl<'a> SegmentAccess<'a> {
+    /// Access to `mapping` while `held` keeps the lock; `file` is the segment file to `pread`
+    /// from, where there is one.
+    pub(crate) fn new(
+        mapping: &'a mut Mapping,
+        file: Option<(&'a File, &'a Path)>,
+        generation: u64,
+        held: impl HeldLock + 'a,
+    ) -> Self {
+        Self {
+            mapping,
+            file,
+            generation,
+            _held: Box::new(held),
+        }
+    }
 }
 
 impl SegmentAccess<'_> {
@@ -494,7 +470,7 @@ impl SegmentAccess<'_> {
             {
                 return Err(self.out_of_range(offset, dst.len()));
             }
-            return lock::read_at(file, offset as u64, dst).map_err(|err| ShmError::Tampered {
+            return dir::read_at(file, offset as u64, dst).map_err(|err| ShmError::Tampered {
                 path: path.to_path_buf(),
                 detail: format!("reading it failed ({err}); it was cut short"),
             });
@@ -529,313 +505,9 @@ impl SegmentAccess<'_> {
     }
 }
 
-fn segment_path(dir: &Path, native_key: &str, generation: u64) -> PathBuf {
-    dir.join(format!("{native_key}.g{generation}.seg"))
-}
-
-/// Parses `<native>.g<generation>.seg`, returning the native key and generation.
-fn parse_segment_name(name: &str) -> Option<(&str, u64)> {
-    let stem = name.strip_suffix(".seg")?;
-    let (native_key, generation) = stem.rsplit_once(".g")?;
-    let generation = generation.parse().ok().filter(|g| *g > 0)?;
-    validate_native_key(native_key).ok()?;
-    Some((native_key, generation))
-}
-
-/// Lists the segment files of one key with their liveness. Anything at a segment name that is
-/// not a regular file (a planted symlink, a directory) is an error rather than skipped, so the
-/// user learns about it.
-fn list_segment_files(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, ShmError> {
-    let entries =
-        fs::read_dir(dir).map_err(|err| ShmError::io("listing the segment directory", dir, err))?;
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some((owner, generation)) = name.to_str().and_then(parse_segment_name) else {
-            continue;
-        };
-        if owner != native_key {
-            continue;
-        }
-        let path = entry.path();
-        if let Entry::Other(what) = dir::entry_at(&path)? {
-            return Err(ShmError::Tampered {
-                path,
-                detail: format!("{what} sits where a segment file should be"),
-            });
-        }
-        let file = match dir::open_file(&path, OpenFor::ReadWrite) {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(ShmError::io("opening a segment file", &path, err)),
-        };
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let live = is_held(&file, &path)?;
-        files.push(SegmentFile {
-            path,
-            generation,
-            size,
-            live,
-        });
-    }
-    Ok(files)
-}
-
-/// True while some process holds the file's shared "attached" lock. The probe needs a file
-/// opened for writing: where `flock` is emulated with `fcntl` locks (NFS), an exclusive probe on
-/// a read-only file fails, and such a failure is reported, never taken for "someone holds it"
-/// (which would keep every leftover for ever).
-fn is_held(file: &File, path: &Path) -> Result<bool, ShmError> {
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.unlock();
-            Ok(false)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
-        Err(std::fs::TryLockError::Error(err)) => Err(lock::locks_unsupported(path, err)),
-    }
-}
-
-/// Removes the leftovers of dead processes and returns what is still there. A leftover that
-/// cannot be removed (gone already, or held in place by the OS) is logged and passed over: it is
-/// not live, so it must not stop anyone from creating or attaching.
-fn reclaim_stale(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, ShmError> {
-    let mut kept = Vec::new();
-    for file in list_segment_files(dir, native_key)? {
-        if file.live {
-            kept.push(file);
-            continue;
-        }
-        match remove_if_stale(&file.path) {
-            Ok(true) => {}
-            Ok(false) => kept.push(file),
-            Err(err) => {
-                log::warn!("passing over a leftover that cannot be removed: {err}");
-                kept.push(file);
-            }
-        }
-    }
-    Ok(kept)
-}
-
-/// Removes `path` if no process holds it. Must be called with the key's lock held, so nobody
-/// can be between opening the file and locking it. A file already gone counts as removed.
-fn remove_if_stale(path: &Path) -> Result<bool, ShmError> {
-    let file = match dir::open_file(path, OpenFor::ReadWrite) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(true),
-        Err(err) => return Err(ShmError::io("opening a segment file", path, err)),
-    };
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
-        Err(std::fs::TryLockError::Error(err)) => return Err(lock::locks_unsupported(path, err)),
-    }
-    // Removed while we hold the exclusive lock, so nobody can attach in between.
-    match fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(true),
-        Err(err) => Err(ShmError::io("removing a leftover segment", path, err)),
-    }
-}
-
-fn new_segment_file(
-    path: &Path,
-    dir: &Path,
-    size: usize,
-    generation: u64,
-    pause_after_create: Option<Duration>,
-) -> Result<Attachment, ShmError> {
-    let file = dir::open_file(path, OpenFor::CreatingNew)
-        .map_err(|err| ShmError::io("creating", path, err))?;
-    let cleanup = |err: ShmError| {
-        let _ = fs::remove_file(path);
-        err
-    };
-    let mark_live = |file: &File| {
-        // Held from now until detach: this is what marks the file as live.
-        file.try_lock_shared().map_err(|err| ShmError::LockFailed {
-            path: path.to_path_buf(),
-            source: err.into(),
-        })
-    };
-    // Unix: live from the moment it is visible, so that nothing that checks liveness (even
-    // without the key's lock) can take it for a leftover during the reservation below, which
-    // takes hundreds of milliseconds for a large image.
-    #[cfg(unix)]
-    mark_live(&file).map_err(cleanup)?;
-    if let Some(pause) = pause_after_create {
-        eprintln!("paused after create");
-        std::thread::sleep(pause);
-    }
-    // Reserve the pages now: on a full /dev/shm this fails here, instead of SIGBUS on first write.
-    reserve(&file, path, dir, size).map_err(cleanup)?;
-    // Windows: only now, because its byte-range locks are mandatory: a shared lock forbids even
-    // its own handle to change the file's length. Windows cannot delete a file that is open, so
-    // nobody can remove it meanwhile either.
-    #[cfg(windows)]
-    mark_live(&file).map_err(cleanup)?;
-    let mapping = Mapping::read_write(&file, size)
-        .map_err(|err| cleanup(ShmError::io("mapping", path, err)))?;
-    Ok(Attachment {
-        file,
-        mapping,
-        path: path.to_path_buf(),
-        generation,
-    })
-}
-
-/// Reserves `size` bytes for the new segment file at `path` in `dir`; a full directory is
-/// `OutOfResources`, with the sentence that says what to do.
-pub(crate) fn reserve(file: &File, path: &Path, dir: &Path, size: usize) -> Result<(), ShmError> {
-    reserve_space(file, size as u64).map_err(|err| match err.raw_os_error() {
-        Some(code) if is_out_of_space(code) => ShmError::OutOfResources {
-            needed: size as u64,
-            dir: dir.to_path_buf(),
-            source: err,
-        },
-        _ => ShmError::io("reserving space for", path, err),
-    })
-}
-
-/// Gives the new file its full length with every page backed.
-#[cfg(unix)]
-fn reserve_space(file: &fs::File, len: u64) -> io::Result<()> {
-    fs4::FileExt::allocate(file, len)
-}
-
-/// Gives the new file its full length. NTFS backs a non-sparse file's length with clusters at
-/// once (fs4's `allocate` uses FileAllocationInfo, which Wine does not implement).
-#[cfg(windows)]
-fn reserve_space(file: &fs::File, len: u64) -> io::Result<()> {
-    file.set_len(len)
-}
-
-fn is_out_of_space(code: i32) -> bool {
-    #[cfg(unix)]
-    return code == libc::ENOSPC || code == libc::EDQUOT || code == libc::EFBIG;
-    #[cfg(windows)]
-    return code == 112 /* ERROR_DISK_FULL */ || code == 39 /* ERROR_HANDLE_DISK_FULL */;
-}
-
-fn attach_file(segment: &SegmentFile, mode: AccessMode) -> Result<Attachment, ShmError> {
-    let path = &segment.path;
-    let how = match mode {
-        AccessMode::ReadOnly => OpenFor::Reading,
-        AccessMode::ReadWrite => OpenFor::ReadWrite,
-    };
-    let file = dir::open_file(path, how).map_err(|err| ShmError::io("opening", path, err))?;
-    file.try_lock_shared().map_err(|err| ShmError::LockFailed {
-        path: path.clone(),
-        source: err.into(),
-    })?;
-    let size = file
-        .metadata()
-        .map_err(|err| ShmError::io("checking", path, err))?
-        .len();
-    check_segment_size(size)?;
-    let len = usize::try_from(size)
-        .ok()
-        .filter(|len| *len > 0)
-        .ok_or_else(|| ShmError::Tampered {
-            path: path.clone(),
-            detail: format!("its size of {size} bytes cannot be mapped"),
-        })?;
-    let mapping = match mode {
-        AccessMode::ReadOnly => Mapping::read_only(&file, len),
-        AccessMode::ReadWrite => Mapping::read_write(&file, len),
-    }
-    .map_err(|err| ShmError::io("mapping", path, err))?;
-    Ok(Attachment {
-        file,
-        mapping,
-        path: path.clone(),
-        generation: segment.generation,
-    })
-}
-
-/// The memory-speed floor for moving `bytes` through a segment: one copy into a freshly created
-/// mapping of that size, one copy out into a fresh buffer. Nothing else (no lock, no header,
-/// no checksum, no space reservation), so it is what any implementation must pay at least.
-/// Returns the two copy times.
-pub fn measure_copy_floor(
-    dir: &SegmentDir,
-    bytes: &[u8],
-) -> Result<(Duration, Duration), ShmError> {
-    let path = dir.path().join(format!("floor-{}.tmp", std::process::id()));
-    let _ = fs::remove_file(&path);
-    let result = (|| {
-        let started = std::time::Instant::now();
-        let file = dir::open_file(&path, OpenFor::CreatingNew)
-            .map_err(|err| ShmError::io("creating", &path, err))?;
-        file.set_len(bytes.len() as u64)
-            .map_err(|err| ShmError::io("sizing", &path, err))?;
-        let mut mapping = Mapping::read_write(&file, bytes.len())
-            .map_err(|err| ShmError::io("mapping", &path, err))?;
-        mapping.copy_in(0, bytes);
-        let copy_in = started.elapsed();
-        let started = std::time::Instant::now();
-        let mut out = vec![0u8; bytes.len()];
-        mapping.copy_out(0, &mut out);
-        let copy_out = started.elapsed();
-        std::hint::black_box(&out);
-        Ok((copy_in, copy_out))
-    })();
-    let _ = fs::remove_file(&path);
-    result
-}
-
-/// Removes every leftover of dead processes in `dir`, for all keys (`shmimage clean`), and, on
-/// Unix, the lock and state files of keys that have no segment left (see `lock.rs` for why that
-/// is safe).
-pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
-    let entries = fs::read_dir(dir.path())
-        .map_err(|err| ShmError::io("listing the segment directory", dir.path(), err))?;
-    let mut native_keys: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name();
-            let name = name.to_str()?;
-            let native_key = match parse_segment_name(name) {
-                Some((native_key, _)) => native_key,
-                None => name
-                    .strip_suffix(".lock")
-                    .or_else(|| name.strip_suffix(".state"))?,
-            };
-            validate_native_key(native_key).ok()?;
-            Some(native_key.to_owned())
-        })
-        .collect();
-    native_keys.sort();
-    native_keys.dedup();
-    let mut removed = Vec::new();
-    for native_key in native_keys {
-        let key_lock = KeyLock::open(dir.path(), &native_key)?;
-        let guard = key_lock.acquire(DEFAULT_LOCK_TIMEOUT)?;
-        let mut left = 0;
-        for file in list_segment_files(dir.path(), &native_key)? {
-            if !file.live && remove_if_stale(&file.path)? {
-                removed.push(Reclaimed {
-                    path: file.path,
-                    size: file.size,
-                });
-            } else {
-                left += 1;
-            }
-        }
-        #[cfg(unix)]
-        if left == 0 {
-            KeyLock::remove_files(guard, &key_lock)
-                .map_err(|err| ShmError::io("removing an idle lock file in", dir.path(), err))?;
-        }
-        #[cfg(windows)]
-        let _ = (guard, left);
-    }
-    Ok(removed)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::files::parse_segment_name;
     use super::*;
 
     fn scratch() -> (tempfile::TempDir, SegmentDir) {

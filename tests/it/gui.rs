@@ -9,18 +9,25 @@ use shmimage::gui::app::{
     FETCHING_TEXT, IDLE_TEXT, Job, LOAD_FILE_LABEL, LOAD_MEMORY_LABEL, READY_TEXT,
 };
 use shmimage::gui::worker::JobGate;
-use shmimage::gui::{FilePicker, ShmImageApp};
-use shmimage::shm::SegmentDir;
+use shmimage::gui::{FilePicker, ShmImageApp, Start};
+use shmimage::share::{Mode, Options, SegmentDir};
 
 use crate::util::{Scratch, test_image};
 
+/// The real app, started the way `gui::run` starts it (an eframe creation context), in the
+/// scratch's segment directory.
 pub(crate) fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
     let dir = SegmentDir::at(scratch.seg_dir()).expect("segment dir");
-    let ctx = egui::Context::default();
-    let app = ShmImageApp::new(ctx, &scratch.key, Some(dir));
+    let start = Start {
+        key: scratch.key.clone(),
+        mode: Mode::Native,
+        image: None,
+        dir: Ok(dir),
+        options: Options::default(),
+    };
     Harness::builder()
         .with_size(egui::vec2(800.0, 600.0))
-        .build_ui_state(|ui, app: &mut ShmImageApp| app.ui(ui), app)
+        .build_eframe(|cc| ShmImageApp::new(cc, start))
 }
 
 /// Steps the UI until the background job is over (with a deadline, never a fixed sleep).
@@ -35,7 +42,7 @@ pub(crate) fn settle(harness: &mut Harness<'_, ShmImageApp>) {
         assert!(
             started.elapsed() < crate::util::DEADLINE,
             "still busy: {}",
-            harness.state().status
+            harness.state().status.text()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -86,9 +93,13 @@ fn load_from_file_shows_and_shares_the_image_and_disables_buttons_while_busy() {
     let shown = harness.state().shown.as_ref().expect("an image is shown");
     assert_eq!(shown.full_size, [120, 80]);
     assert!(
-        harness.state().status.starts_with("Shared photo.png"),
+        harness
+            .state()
+            .status
+            .text()
+            .starts_with("Shared photo.png"),
         "{}",
-        harness.state().status
+        harness.state().status.text()
     );
     // And another process can fetch it.
     let out = scratch.path("out.png");
@@ -105,7 +116,7 @@ fn cancelling_the_dialog_changes_nothing() {
     harness.get_by_label(LOAD_FILE_LABEL).click();
     settle(&mut harness);
     assert!(harness.state().shown.is_none());
-    assert_eq!(harness.state().status, READY_TEXT);
+    assert_eq!(harness.state().status.text(), READY_TEXT);
 }
 
 #[test]
@@ -118,13 +129,13 @@ fn a_text_file_gets_qts_message_with_the_reason() {
     harness.run_steps(1);
     harness.get_by_label(LOAD_FILE_LABEL).click();
     settle(&mut harness);
-    let status = &harness.state().status;
+    let status = harness.state().status.text();
     assert!(
         status.starts_with("Selected file is not an image, please select another."),
         "{status}"
     );
     assert!(status.contains("notes.png"), "{status}");
-    assert!(harness.state().status_is_error);
+    assert!(harness.state().status.is_error());
 }
 
 #[test]
@@ -134,7 +145,7 @@ fn load_from_memory_with_nothing_shared_says_load_an_image_first() {
     harness.run_steps(1);
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
     settle(&mut harness);
-    let status = &harness.state().status;
+    let status = harness.state().status.text();
     assert!(
         status.starts_with("Unable to attach to shared memory segment. Load an image first."),
         "{status}"
@@ -154,9 +165,13 @@ fn load_from_memory_shows_what_another_process_published() {
     assert_eq!(shown.full_size, [64, 32]);
     let pid = publisher.child.id();
     assert!(
-        harness.state().status.contains(&format!("by pid {pid}")),
+        harness
+            .state()
+            .status
+            .text()
+            .contains(&format!("by pid {pid}")),
         "{}",
-        harness.state().status
+        harness.state().status.text()
     );
 }
 
@@ -205,13 +220,13 @@ fn a_hung_lock_holder_never_freezes_the_window_and_is_named() {
     // Now the fetch really waits for the hung holder, and times out naming it.
     gate.open();
     settle(&mut harness);
-    let status = &harness.state().status;
+    let status = harness.state().status.text();
     let pid = holder.child.id();
     assert!(
         status.contains(&format!("locked by another process (pid {pid})")),
         "{status}"
     );
-    assert!(harness.state().status_is_error);
+    assert!(harness.state().status.is_error());
 }
 
 /// A file dropped on the window, as the windowing layer hands it to egui.
@@ -247,12 +262,50 @@ fn a_file_dropped_on_the_window_is_shown_and_shared() {
         .expect("the dropped image is shown");
     assert_eq!(shown.full_size, [70, 40]);
     assert!(
-        harness.state().status.starts_with("Shared dropped.png"),
+        harness
+            .state()
+            .status
+            .text()
+            .starts_with("Shared dropped.png"),
         "{}",
-        harness.state().status
+        harness.state().status.text()
     );
     // And another process can fetch it.
     let out = scratch.path("out.png");
     scratch.ok(&["get", out.to_str().unwrap()]);
     assert_eq!(crate::util::load(&out), test_image(70, 40, 9));
+}
+
+/// An outcome names the key its job ran for: a fetch started under one key and finished after
+/// the key was changed says which key the image came from, and Follow does not take it for the
+/// new key's image.
+#[test]
+fn an_outcome_names_the_key_it_was_for_even_after_the_key_changed() {
+    let scratch = Scratch::new("gui-stale");
+    let input = scratch.save("in.png", &test_image(16, 16, 4));
+    let _publisher = scratch.put(&input, &[]);
+    let mut harness = harness(&scratch);
+    let gate = JobGate::closed();
+    harness.state_mut().hold_jobs_at(gate.clone());
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_MEMORY_LABEL).click();
+    harness.run_steps(2);
+    // The key field is the window's one text input.
+    harness
+        .get_by_role(egui::accesskit::Role::TextInput)
+        .click();
+    harness.run_steps(1);
+    harness
+        .get_by_role(egui::accesskit::Role::TextInput)
+        .type_text("-other");
+    harness.run_steps(2);
+    let other = format!("{}-other", scratch.key);
+    assert_eq!(harness.state().key, other);
+    gate.open();
+    settle(&mut harness);
+    let status = harness.state().status.text();
+    assert!(
+        status.contains(&format!("under key \"{}\"", scratch.key)) && !status.contains(&other),
+        "{status}"
+    );
 }

@@ -291,7 +291,7 @@ fn the_window_in_qt_mode_shows_what_qt_published() {
     let qt = QtScratch::new("qt-window");
     let input = qt.scratch.save("in.png", &test_image(40, 24, 6));
     let key = qt.scratch.key.clone();
-    let qt_temp = shmimage::shm::qt::qt_temp_dir();
+    let qt_temp = shmimage::qt::sysv::qt_temp_dir();
     let qt_writer = Publisher::start(
         qt.qt_peer_in(&qt_temp, &["publish", &key, input.to_str().unwrap()]),
         "ready",
@@ -311,9 +311,9 @@ fn the_window_in_qt_mode_shows_what_qt_published() {
     );
     let pid = qt_writer.child.id();
     assert!(
-        state.status.contains(&format!("by pid {pid}")),
+        state.status.text().contains(&format!("by pid {pid}")),
         "{}",
-        state.status
+        state.status.text()
     );
     assert!(qt_writer.terminate().success());
 }
@@ -558,9 +558,9 @@ fn sysv_segment_exists(id: i32) -> bool {
 fn qt5_mode_leaves_another_programs_segment_at_its_ipc_key_alone() {
     let qt = QtScratch::new("qt-collision");
     let input = qt.scratch.save("in.png", &test_image(10, 10, 1));
-    let key_file = shmimage::shm::qt::qt_key_file(
+    let key_file = shmimage::qt::sysv::qt_key_file(
         &qt.scratch.key,
-        shmimage::shm::qt::SHARED_MEMORY_PREFIX,
+        shmimage::qt::sysv::SHARED_MEMORY_PREFIX,
         &std::fs::canonicalize(qt.tmp()).unwrap(),
     )
     .unwrap();

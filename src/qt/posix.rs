@@ -19,14 +19,26 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::dir::{self, OpenFor};
-use super::interrupt::{exit_requested, holding_begins, holding_ends};
-use super::{AccessMode, HeldLock, Qt6Inspection, Segment, SegmentAccess, ShmError};
+use crate::shm::interrupt::{exit_requested, holding_begins, holding_ends};
+use crate::shm::{self, AccessMode, OpenFor, Segment, SegmentAccess, ShmError, open_file};
 use crate::sys::Mapping;
 use crate::sys::posix_semaphore::NamedSemaphore;
 
 /// Where glibc keeps POSIX shared memory and named semaphores.
 const POSIX_SHM_DIR: &str = "/dev/shm";
+
+/// The files of a key in Qt 6 mode, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qt6Inspection {
+    pub segment_path: PathBuf,
+    /// Size in bytes, if the segment exists.
+    pub segment_size: Option<u64>,
+    /// The segment's inode: a new one for every segment created, so it serves as the
+    /// generation (a Qt 6 writer that reuses its segment in place keeps it).
+    pub segment_id: Option<u64>,
+    pub semaphore_path: PathBuf,
+    pub semaphore_exists: bool,
+}
 
 /// `QSharedMemory(QNativeIpcKey(key))` on Linux.
 pub struct Qt6SharedMemory {
@@ -76,7 +88,7 @@ impl Qt6SharedMemory {
             key: key.to_owned(),
             segment_path: Path::new(POSIX_SHM_DIR).join(&name),
             name,
-            lock_timeout: super::DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: shm::DEFAULT_LOCK_TIMEOUT,
             semaphore: None,
             attached: None,
         })
@@ -220,7 +232,7 @@ fn check_ours(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
             ),
         });
     }
-    super::check_segment_size(meta.len())
+    shm::check_segment_size(meta.len())
 }
 
 impl Segment for Qt6SharedMemory {
@@ -233,7 +245,7 @@ impl Segment for Qt6SharedMemory {
     }
 
     fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
-        super::require_bytes(size)?;
+        shm::require_bytes(size)?;
         self.detach();
         let sem_path = self.semaphore_path();
         let guard = acquire(
@@ -261,14 +273,14 @@ impl Segment for Qt6SharedMemory {
                 Err(err) => return Err(ShmError::io("replacing", path, err)),
             }
         }
-        let file = dir::open_file(path, OpenFor::CreatingNew)
+        let file = open_file(path, OpenFor::CreatingNew)
             .map_err(|err| ShmError::io("creating", path, err))?;
         let cleanup = |err: ShmError| {
             let _ = fs::remove_file(path);
             err
         };
         // Reserved now, so a full /dev/shm is an error here and never SIGBUS later.
-        super::reserve(&file, path, Path::new(POSIX_SHM_DIR), size).map_err(cleanup)?;
+        shm::reserve(&file, path, Path::new(POSIX_SHM_DIR), size).map_err(cleanup)?;
         let mapping = Mapping::read_write(&file, size)
             .map_err(|err| cleanup(ShmError::io("mapping", path, err)))?;
         let inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
@@ -278,12 +290,12 @@ impl Segment for Qt6SharedMemory {
             inode,
             created: true,
         });
-        Ok(SegmentAccess {
-            generation: attachment.inode,
-            mapping: &mut attachment.mapping,
-            file: Some((&attachment.file, self.segment_path.as_path())),
-            _guard: HeldLock::PosixSemaphore { _held: guard },
-        })
+        Ok(SegmentAccess::new(
+            &mut attachment.mapping,
+            Some((&attachment.file, self.segment_path.as_path())),
+            attachment.inode,
+            guard,
+        ))
     }
 
     fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError> {
@@ -302,7 +314,7 @@ impl Segment for Qt6SharedMemory {
             AccessMode::ReadOnly => OpenFor::Reading,
             AccessMode::ReadWrite => OpenFor::ReadWrite,
         };
-        let file = match dir::open_file(path, how) {
+        let file = match open_file(path, how) {
             Ok(file) => file,
             // Missing, or not a regular file (open_file refuses those): nothing is shared.
             Err(err)
@@ -355,12 +367,12 @@ impl Segment for Qt6SharedMemory {
         let Some(attachment) = self.attached.as_mut() else {
             return Err(ShmError::NotAttached);
         };
-        Ok(SegmentAccess {
-            generation: attachment.inode,
-            mapping: &mut attachment.mapping,
-            file: Some((&attachment.file, self.segment_path.as_path())),
-            _guard: HeldLock::PosixSemaphore { _held: guard },
-        })
+        Ok(SegmentAccess::new(
+            &mut attachment.mapping,
+            Some((&attachment.file, self.segment_path.as_path())),
+            attachment.inode,
+            guard,
+        ))
     }
 
     /// Unmaps; a segment we created is removed too (if the name still points to it), so that

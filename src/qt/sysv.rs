@@ -12,6 +12,9 @@
 //! it is removed, and [`Segment::cleanup_note`] says so. A second writer replaces a live image
 //! as in the native mode (the old segment is marked for removal and lives on for whoever is still
 //! attached to it). Unlike Qt, opening the semaphore never resets a value another process holds.
+//!
+//! Over 500 lines because Qt's segment and semaphore are one object here, as in Qt: create,
+//! attach and detach take the semaphore and decide about the segment together.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -19,7 +22,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{AccessMode, HeldLock, QtInspection, QtSegmentState, Segment, SegmentAccess, ShmError};
+use crate::shm::{self, AccessMode, Segment, SegmentAccess, ShmError};
 use crate::sys::Mapping;
 use crate::sys::sysv::{self, Attached};
 
@@ -50,6 +53,28 @@ pub fn qt_key_file(key: &str, prefix: &str, temp_dir: &Path) -> Result<PathBuf, 
     let letters: String = key.chars().filter(char::is_ascii_alphabetic).collect();
     let hash = sha1_smol::Sha1::from(key.as_bytes()).digest().to_string();
     Ok(temp_dir.join(format!("{prefix}{letters}{hash}")))
+}
+
+/// What `shmimage info --qt` and the inspector show in Qt-compatible mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QtInspection {
+    pub shm_key_file: PathBuf,
+    pub sem_key_file: PathBuf,
+    pub shm_ipc_key: Option<i32>,
+    pub sem_ipc_key: Option<i32>,
+    /// The System V id; a new one for every segment created, so it serves as the generation.
+    pub segment_id: Option<i32>,
+    pub segment_owner_uid: Option<u32>,
+    pub segment: Option<QtSegmentState>,
+    pub semaphore_id: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QtSegmentState {
+    pub size: usize,
+    pub attached: u64,
+    pub creator_pid: u32,
+    pub creator_alive: bool,
 }
 
 /// `QSharedMemory` in Qt 5's System V flavour.
@@ -103,7 +128,7 @@ impl QtSharedMemory {
             key: key.to_owned(),
             shm_key_file: qt_key_file(key, SHARED_MEMORY_PREFIX, temp_dir)?,
             sem_key_file: qt_key_file(key, SEMAPHORE_PREFIX, temp_dir)?,
-            lock_timeout: super::DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: shm::DEFAULT_LOCK_TIMEOUT,
             semaphore: None,
             attached: None,
             cleanup_note: None,
@@ -242,7 +267,7 @@ impl QtSharedMemory {
                 ),
             ));
         }
-        super::check_segment_size(stat.size as u64)
+        shm::check_segment_size(stat.size as u64)
     }
 
     /// Removes a segment that nobody is attached to and whose creator is dead, with its key
@@ -346,7 +371,7 @@ impl Segment for QtSharedMemory {
     }
 
     fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
-        super::require_bytes(size)?;
+        shm::require_bytes(size)?;
         self.detach();
         self.cleanup_note = None;
         let (attachment, guard) = self.create_locked(size)?;
@@ -356,12 +381,12 @@ impl Segment for QtSharedMemory {
             semaphore.created = true;
         }
         let attachment = self.attached.insert(attachment);
-        Ok(SegmentAccess {
-            generation: attachment.id as u64,
-            mapping: &mut attachment.mapping,
-            file: None,
-            _guard: HeldLock::Semaphore { _held: guard },
-        })
+        Ok(SegmentAccess::new(
+            &mut attachment.mapping,
+            None,
+            attachment.id as u64,
+            guard,
+        ))
     }
 
     fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError> {
@@ -412,12 +437,12 @@ impl Segment for QtSharedMemory {
         let Some(attachment) = self.attached.as_mut() else {
             return Err(ShmError::NotAttached);
         };
-        Ok(SegmentAccess {
-            generation: attachment.id as u64,
-            mapping: &mut attachment.mapping,
-            file: None,
-            _guard: HeldLock::Semaphore { _held: guard },
-        })
+        Ok(SegmentAccess::new(
+            &mut attachment.mapping,
+            None,
+            attachment.id as u64,
+            guard,
+        ))
     }
 
     /// Qt's `detach()`: under the semaphore, detach, and if nobody is attached any more, remove

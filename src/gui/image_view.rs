@@ -1,0 +1,108 @@
+//! The middle of the window, as in Qt's example: the top button, the image (or the idle text),
+//! the bottom button, and Follow.
+
+use egui::RichText;
+
+use super::app::{
+    Command, IDLE_TEXT, LOAD_FILE_LABEL, LOAD_FILE_SHORTCUT, LOAD_MEMORY_LABEL,
+    LOAD_MEMORY_SHORTCUT, ShmImageApp,
+};
+
+pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    let idle = app.busy.is_none();
+    let wide = egui::vec2(ui.available_width(), 32.0);
+    let file_button = ui
+        .add_enabled(idle, egui::Button::new(LOAD_FILE_LABEL).min_size(wide))
+        .on_hover_text(format!(
+            "Choose an image and share it ({}); or drop a file on the window",
+            ui.ctx().format_shortcut(&LOAD_FILE_SHORTCUT)
+        ));
+    if file_button.clicked() {
+        commands.push(Command::LoadFromFile);
+    }
+
+    let image_height = (ui.available_height() - 44.0).max(40.0);
+    let area = egui::vec2(ui.available_width(), image_height);
+    ui.allocate_ui(area, |ui| {
+        ui.set_min_size(area);
+        image_area(app, ui, commands);
+    });
+
+    ui.horizontal(|ui| {
+        let button_width = (ui.available_width() - 90.0).max(120.0);
+        let memory_button = ui
+            .add_enabled(
+                idle,
+                egui::Button::new(LOAD_MEMORY_LABEL).min_size(egui::vec2(button_width, 32.0)),
+            )
+            .on_hover_text(format!(
+                "Show the image shared under the key ({})",
+                ui.ctx().format_shortcut(&LOAD_MEMORY_SHORTCUT)
+            ));
+        if memory_button.clicked() {
+            commands.push(Command::LoadFromMemory);
+        }
+        let mut follow = app.follow;
+        if ui
+            .checkbox(&mut follow, "Follow")
+            .on_hover_text("Show every new image published under the key")
+            .changed()
+        {
+            commands.push(Command::SetFollow(follow));
+        }
+    });
+}
+
+fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    let Some(shown) = &app.shown else {
+        ui.centered_and_justified(|ui| {
+            let text = if app.busy.is_some() {
+                "Working…"
+            } else {
+                IDLE_TEXT
+            };
+            ui.label(RichText::new(text).size(15.0));
+        });
+        return;
+    };
+    ui.horizontal(|ui| {
+        // Cut to the window's width (whole text on hover): a long caption must not widen the
+        // panel and push the controls below it out of sight.
+        ui.scope(|ui| {
+            ui.set_max_width((ui.available_width() - 50.0).max(40.0));
+            ui.add(egui::Label::new(RichText::new(&shown.caption).small()).truncate())
+                .on_hover_text(&shown.caption);
+        });
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let label = if app.actual_size { "Fit" } else { "100%" };
+            if ui
+                .small_button(label)
+                .on_hover_text("Toggle between fit-to-window and actual pixels")
+                .clicked()
+            {
+                commands.push(Command::SetActualSize(!app.actual_size));
+            }
+        });
+    });
+    let texture_size = shown.texture.size_vec2();
+    // One image pixel per screen pixel (a downscaled texture is stretched back to full size).
+    let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32)
+        / ui.ctx().pixels_per_point();
+    if app.actual_size {
+        egui::ScrollArea::both().show(ui, |ui| {
+            ui.add(egui::Image::new((shown.texture.id(), full)));
+        });
+    } else {
+        let available = ui.available_size();
+        // Never enlarge: an image that fits is drawn 1:1, so it stays crisp.
+        let scale = (available.x / full.x).min(available.y / full.y).min(1.0);
+        let size = if texture_size.x > 0.0 {
+            full * scale
+        } else {
+            full
+        };
+        ui.centered_and_justified(|ui| {
+            ui.add(egui::Image::new((shown.texture.id(), size)));
+        });
+    }
+}

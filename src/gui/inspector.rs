@@ -1,0 +1,75 @@
+//! The inspector panel: what is shared under the key, in the rows the protocol layer words (the
+//! same as `shmimage info`), the mode's lifetime rules, and "Simulate a crash…".
+
+use egui::{Color32, RichText};
+
+use super::app::{Command, ShmImageApp};
+use crate::share::Inspection;
+
+pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    ui.heading("Segment inspector");
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        match &app.inspection {
+            None => {
+                ui.spinner();
+            }
+            Some(Err(err)) => {
+                ui.colored_label(Color32::from_rgb(220, 60, 60), err);
+            }
+            Some(Ok(inspection)) => grid(ui, inspection),
+        }
+        ui.separator();
+        ui.label(RichText::new("Lifetime").strong());
+        ui.label(app.mode.facts().lifetime);
+        ui.separator();
+        if ui
+            .button("Simulate a crash…")
+            .on_hover_text("Abort this process, to watch the other window cope")
+            .clicked()
+        {
+            commands.push(Command::AskToCrash);
+        }
+    });
+}
+
+fn grid(ui: &mut egui::Ui, inspection: &Inspection) {
+    egui::Grid::new("inspection")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for row in &inspection.rows {
+                let indent = "  ".repeat(usize::from(row.depth));
+                ui.label(format!("{indent}{}", row.name));
+                ui.add(egui::Label::new(RichText::new(&row.value).monospace()).wrap());
+                ui.end_row();
+            }
+        });
+}
+
+pub(super) fn crash_confirmation(
+    app: &ShmImageApp,
+    ctx: &egui::Context,
+    commands: &mut Vec<Command>,
+) {
+    if !app.confirm_crash {
+        return;
+    }
+    let modal = egui::Modal::new(egui::Id::unique("confirm-crash")).show(ctx, |ui| {
+        ui.heading("Simulate a crash?");
+        ui.label(
+            "This window's process will abort at once, like a crash: it gets no chance to clean up. \
+             The other windows keep working, and what this process shared disappears.",
+        );
+        ui.horizontal(|ui| {
+            if ui.button("Crash now").clicked() {
+                commands.push(Command::Crash);
+            }
+            if ui.button("Cancel").clicked() {
+                commands.push(Command::CancelCrash);
+            }
+        });
+    });
+    if modal.should_close() {
+        commands.push(Command::CancelCrash);
+    }
+}

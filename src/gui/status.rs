@@ -1,0 +1,144 @@
+//! What the window says: the status line, and every outcome turned into words, in Qt's own
+//! sentences where the example has one.
+
+use std::path::Path;
+use std::time::Duration;
+
+use egui::{Color32, RichText};
+
+use super::app::{LOAD_MEMORY_LABEL, READY_TEXT, ShmImageApp};
+use crate::codec::Header;
+use crate::share::{self, Failure, Publication, ShareError, human_bytes};
+
+/// The status line's state: one sentence, and whether it reports a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Ready,
+    /// A job is running (the line shows a spinner).
+    Working(String),
+    Done(String),
+    Failed(String),
+}
+
+impl Status {
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Ready => READY_TEXT,
+            Self::Working(text) | Self::Done(text) | Self::Failed(text) => text,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Self::Failed(_))
+    }
+}
+
+pub(super) fn show_line(app: &ShmImageApp, ui: &mut egui::Ui) {
+    ui.horizontal_wrapped(|ui| {
+        if app.busy.is_some() {
+            ui.spinner();
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+        let text = RichText::new(app.status.text());
+        let text = if app.status.is_error() {
+            text.color(Color32::from_rgb(220, 60, 60))
+        } else {
+            text
+        };
+        ui.label(text);
+    });
+}
+
+pub(super) fn cancelled(has_image: bool) -> Status {
+    if has_image {
+        Status::Done("Cancelled; the image is unchanged.".to_owned())
+    } else {
+        Status::Ready
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn note_sentence(note: Option<String>) -> String {
+    note.map(|n| format!(" Note: {n}.")).unwrap_or_default()
+}
+
+pub(super) fn published(path: &Path, key: &str, header: &Header, note: Option<String>) -> Status {
+    Status::Done(format!(
+        "Shared {} under key \"{key}\" (generation {}); press \"{LOAD_MEMORY_LABEL}\" in another window.{}",
+        file_name(path),
+        header.generation,
+        note_sentence(note)
+    ))
+}
+
+pub(super) fn published_caption(
+    path: &Path,
+    publication: &Publication,
+    elapsed: Duration,
+) -> String {
+    let header = &publication.header;
+    format!(
+        "{} · {}x{} · {} · {} in shared memory · shared in {:.1} ms",
+        file_name(path),
+        header.width,
+        header.height,
+        header.encoding,
+        human_bytes(publication.segment_size as u64),
+        elapsed.as_secs_f64() * 1000.0
+    )
+}
+
+pub(super) fn load_failed(error: &ShareError) -> String {
+    match error.failure() {
+        Failure::NotAnImage => {
+            format!("Selected file is not an image, please select another. ({error})")
+        }
+        _ => format!("Unable to load the image: {error}."),
+    }
+}
+
+pub(super) fn fetched(key: &str, header: &Header, note: Option<String>) -> Status {
+    Status::Done(format!(
+        "Showing the image shared under key \"{key}\" by {} (generation {}).{}",
+        share::publisher_name(header.publisher_pid),
+        header.generation,
+        note_sentence(note)
+    ))
+}
+
+pub(super) fn fetched_caption(header: &Header, segment_size: usize, elapsed: Duration) -> String {
+    format!(
+        "{}x{} · {} · {} from shared memory · generation {} from {} · read in {:.1} ms",
+        header.width,
+        header.height,
+        header.encoding,
+        human_bytes(segment_size as u64),
+        header.generation,
+        share::publisher_name(header.publisher_pid),
+        elapsed.as_secs_f64() * 1000.0
+    )
+}
+
+pub(super) fn fetch_failed(key: &str, error: &ShareError) -> String {
+    match error.failure() {
+        Failure::NothingShared => format!(
+            "Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{key}\".)"
+        ),
+        Failure::LeftoverRemoved { pid } => format!(
+            "Unable to attach to shared memory segment. Load an image first. (The segment left by pid {pid}, which exited without detaching, was removed.)"
+        ),
+        _ => format!("Unable to load the image from shared memory: {error}."),
+    }
+}
+
+pub(super) fn job_failed(what: &str) -> String {
+    format!(
+        "Something went wrong inside shmimage ({what}); the window still works, try again or report it."
+    )
+}

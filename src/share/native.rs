@@ -1,0 +1,303 @@
+//! This project's own protocol: crash-safe segment files (`crate::shm`) holding a checked
+//! 64-byte header and the image, raw RGBA8 or PNG.
+
+use std::time::{Duration, Instant};
+
+use image::RgbaImage;
+
+use super::{
+    Endpoint, Fetched, FetchedInto, Inspection, Landing, Options, Protocol, Publication,
+    ShareError, Stages, attach_and_lock, human_bytes,
+};
+use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
+use crate::shm::{SegmentDir, SegmentFile, SharedMemory, ShmError};
+
+/// Bytes copied between checksum updates: small enough to stay in cache while the CRC reads them.
+const CHUNK: usize = 256 * 1024;
+
+pub(super) struct NativeProtocol {
+    key: String,
+    dir: SegmentDir,
+    options: Options,
+}
+
+/// Where a fetch's payload went.
+enum Payload {
+    /// Into the buffer the landing offered.
+    Landed,
+    /// Into a private copy, still to be decoded.
+    Private(Vec<u8>),
+}
+
+/// A landing that never offers a buffer: the payload is always decoded.
+struct Decode;
+
+impl Landing for Decode {
+    fn buffer_for(&mut self, _header: &Header) -> Option<&mut [u8]> {
+        None
+    }
+}
+
+impl NativeProtocol {
+    pub(super) fn new(endpoint: &Endpoint) -> Self {
+        Self {
+            key: endpoint.key.clone(),
+            dir: endpoint.dir.clone(),
+            options: endpoint.options.clone(),
+        }
+    }
+
+    fn shared_memory(&self) -> Result<SharedMemory, ShmError> {
+        let mut shm = SharedMemory::in_dir(&self.key, self.dir.clone())?;
+        shm.set_lock_timeout(self.options.lock_timeout);
+        shm.set_pause_after_create(self.options.pause_after_create);
+        Ok(shm)
+    }
+
+    /// The copying half of a fetch: the header is checked, then the payload is copied once,
+    /// into the landing's buffer for a raw image if it offers one, else into a private copy,
+    /// and its checksum verified.
+    fn copy_out(
+        &self,
+        landing: &mut dyn Landing,
+    ) -> Result<(Payload, Header, usize, Stages), ShareError> {
+        let started = Instant::now();
+        let mut stages = Stages::default();
+        let mut shm = self.shared_memory()?;
+        let access = attach_and_lock(&mut shm, &mut stages)?;
+
+        let step = Instant::now();
+        let segment_size = access.size();
+        if segment_size < HEADER_LEN {
+            return Err(CodecError::TooShort {
+                len: segment_size as u64,
+            }
+            .into());
+        }
+        let mut header_bytes = [0u8; HEADER_LEN];
+        access.read(0, &mut header_bytes)?;
+        let header = Header::parse(&header_bytes, segment_size as u64)?;
+        let offered = match header.encoding {
+            Encoding::Raw => landing.buffer_for(&header),
+            Encoding::Png => None,
+        };
+        let mut private = Vec::new();
+        let landed = offered.is_some();
+        let bytes = match offered {
+            Some(buffer) => buffer,
+            None => {
+                // Header::parse bounded payload_len by the segment size and the image limits,
+                // so this allocation is bounded too.
+                private = vec![0u8; header.payload_len as usize];
+                &mut private[..]
+            }
+        };
+        if bytes.len() as u64 != header.payload_len {
+            return Err(CodecError::PayloadTooLong {
+                claimed: header.payload_len,
+                available: bytes.len() as u64,
+            }
+            .into());
+        }
+        let mut crc = crc32fast::Hasher::new();
+        let mut checksum_time = Duration::ZERO;
+        for (index, chunk) in bytes.chunks_mut(CHUNK).enumerate() {
+            access.read(HEADER_LEN + index * CHUNK, chunk)?;
+            let crc_step = Instant::now();
+            crc.update(chunk);
+            checksum_time += crc_step.elapsed();
+        }
+        drop(access);
+        shm.detach();
+        stages.copy = step.elapsed() - checksum_time;
+        stages.checksum = checksum_time;
+
+        let actual = crc.finalize();
+        if actual != header.payload_crc {
+            return Err(CodecError::ChecksumMismatch {
+                expected: header.payload_crc,
+                actual,
+            }
+            .into());
+        }
+        stages.total = started.elapsed();
+        let payload = if landed {
+            Payload::Landed
+        } else {
+            Payload::Private(private)
+        };
+        Ok((payload, header, segment_size, stages))
+    }
+
+    fn decode(
+        payload: Payload,
+        header: &Header,
+        stages: &mut Stages,
+    ) -> Result<Option<RgbaImage>, ShareError> {
+        let Payload::Private(bytes) = payload else {
+            return Ok(None);
+        };
+        let step = Instant::now();
+        let image = codec::decode_payload(header, bytes)?;
+        stages.decode = step.elapsed();
+        Ok(Some(image))
+    }
+}
+
+impl Protocol for NativeProtocol {
+    fn publish(&self, image: &RgbaImage, encoding: Encoding) -> Result<Publication, ShareError> {
+        let started = Instant::now();
+        let mut stages = Stages::default();
+        header::check_dimensions(image.width(), image.height())?;
+        let encoded;
+        let payload: &[u8] = match encoding {
+            Encoding::Raw => image.as_raw(),
+            Encoding::Png => {
+                encoded = codec::encode_png(image)?;
+                &encoded
+            }
+        };
+        stages.encode = started.elapsed();
+
+        let mut shm = self.shared_memory()?;
+        let step = Instant::now();
+        // Created and filled under one hold of the lock: no reader can see the segment half-made.
+        let mut access = shm.create_replacing_locked(HEADER_LEN + payload.len())?;
+        stages.create = step.elapsed();
+        let generation = access.generation();
+
+        let step = Instant::now();
+        let pause = self.options.pause_mid_copy;
+        // With the test hook, copy in two halves so there is a "middle" to stop at.
+        let chunk_len = if pause.is_some() {
+            payload.len().div_ceil(2).max(1)
+        } else {
+            CHUNK
+        };
+        let mut crc = crc32fast::Hasher::new();
+        for (index, chunk) in payload.chunks(chunk_len).enumerate() {
+            if let Some(pause) = pause.filter(|_| index == 1) {
+                log::warn!("paused mid-copy");
+                std::thread::sleep(pause);
+            }
+            access.write(HEADER_LEN + index * chunk_len, chunk)?;
+            crc.update(chunk);
+        }
+        let header = Header {
+            encoding,
+            width: image.width(),
+            height: image.height(),
+            publisher_pid: std::process::id(),
+            payload_len: payload.len() as u64,
+            generation,
+            payload_crc: crc.finalize(),
+        };
+        access.write(0, &header.to_bytes())?;
+        // The commit word goes last: a reader that sees it knows every byte before it is in place.
+        access.write(header::COMMIT_OFFSET, &header::COMMIT_WORD)?;
+        let segment_size = access.size();
+        drop(access);
+        stages.copy = step.elapsed();
+        stages.total = started.elapsed();
+        Ok(Publication {
+            segment: Box::new(shm),
+            header,
+            segment_size,
+            stages,
+            note: None,
+        })
+    }
+
+    fn fetch(&self) -> Result<Fetched, ShareError> {
+        let started = Instant::now();
+        let (payload, header, segment_size, mut stages) = self.copy_out(&mut Decode)?;
+        // `Decode` offers no buffer, so the payload is always the private copy.
+        let image = Self::decode(payload, &header, &mut stages)?.unwrap_or_default();
+        stages.total = started.elapsed();
+        Ok(Fetched {
+            image,
+            header,
+            segment_size,
+            stages,
+            note: None,
+        })
+    }
+
+    fn fetch_into(&self, landing: &mut dyn Landing) -> Result<FetchedInto, ShareError> {
+        let (payload, header, segment_size, mut stages) = self.copy_out(landing)?;
+        let decoded = Self::decode(payload, &header, &mut stages)?;
+        Ok(FetchedInto {
+            decoded,
+            header,
+            segment_size,
+            stages,
+            note: None,
+        })
+    }
+
+    fn inspect(&self) -> Result<Inspection, ShareError> {
+        let mut shm = self.shared_memory()?;
+        let files = shm.segment_files()?;
+        let mut inspection = Inspection::new(&self.key);
+        inspection.row("native key", shm.native_key());
+        inspection.row("directory", shm.dir().display().to_string());
+        inspection.row("lock", shm.lock_path().display().to_string());
+        if files.is_empty() {
+            inspection.row("segments", "none (nothing is shared under this key)");
+        }
+        for file in &files {
+            inspection.row("segment", file.path.display().to_string());
+            inspection.detail(
+                "state",
+                if file.live {
+                    "live"
+                } else {
+                    "leftover of a dead process (run `shmimage clean`)"
+                },
+            );
+            inspection.detail("generation", file.generation.to_string());
+            inspection.detail(
+                "size",
+                format!("{} ({} bytes)", human_bytes(file.size), file.size),
+            );
+            match read_header_of(file) {
+                Ok(h) => {
+                    inspection.detail("encoding", h.encoding.to_string());
+                    inspection.detail("dimensions", format!("{}x{}", h.width, h.height));
+                    inspection.detail("publisher", format!("pid {}", h.publisher_pid));
+                }
+                Err(err) => inspection.detail("contents", format!("unreadable: {err}")),
+            }
+        }
+        Ok(inspection)
+    }
+
+    fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
+        let mut shm = self.shared_memory()?;
+        Ok(shm
+            .segment_files()?
+            .iter()
+            .filter(|f| f.live)
+            .map(|f| f.generation)
+            .max())
+    }
+}
+
+/// Reads a segment file's header with plain file I/O, without attaching (so that inspecting a
+/// leftover does not make it look live).
+fn read_header_of(file: &SegmentFile) -> Result<Header, ShareError> {
+    use std::io::Read;
+    let mut bytes = [0u8; HEADER_LEN];
+    // Never through a symlink, never blocking on a FIFO planted after the listing.
+    let io_error = |action, source| ShmError::Io {
+        action,
+        path: file.path.clone(),
+        source,
+    };
+    let mut handle = crate::shm::open_file(&file.path, crate::shm::OpenFor::Reading)
+        .map_err(|err| io_error("opening", err))?;
+    let read = handle
+        .read(&mut bytes)
+        .map_err(|err| io_error("reading", err))?;
+    Ok(Header::parse(&bytes[..read], file.size)?)
+}

@@ -1,0 +1,65 @@
+//! Qt 6.6+'s protocol with a `QNativeIpcKey`: POSIX shared memory and a named semaphore called
+//! after the key (`crate::qt::posix`), holding Qt's `QDataStream` PNG.
+
+use image::RgbaImage;
+
+use super::{Endpoint, Fetched, Inspection, Options, Protocol, Publication, ShareError};
+use crate::codec::Encoding;
+use crate::qt::posix::Qt6SharedMemory;
+
+pub(super) struct Qt6Protocol {
+    key: String,
+    options: Options,
+}
+
+impl Qt6Protocol {
+    /// Checks the key at once: in this mode it names a file in /dev/shm.
+    pub(super) fn new(endpoint: &Endpoint) -> Result<Self, ShareError> {
+        Qt6SharedMemory::new(&endpoint.key)?;
+        Ok(Self {
+            key: endpoint.key.clone(),
+            options: endpoint.options.clone(),
+        })
+    }
+
+    fn segment(&self) -> Result<Box<Qt6SharedMemory>, ShareError> {
+        let mut shm = Qt6SharedMemory::new(&self.key)?;
+        shm.set_lock_timeout(self.options.lock_timeout);
+        Ok(Box::new(shm))
+    }
+}
+
+impl Protocol for Qt6Protocol {
+    fn publish(&self, image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
+        super::qt::publish(self.segment()?, image)
+    }
+
+    fn fetch(&self) -> Result<Fetched, ShareError> {
+        super::qt::fetch(self.segment()?, &self.options)
+    }
+
+    fn inspect(&self) -> Result<Inspection, ShareError> {
+        let qt6 = self.segment()?.inspect();
+        let mut inspection = Inspection::new(&self.key);
+        inspection.row("mode", "Qt 6 compatible (POSIX)");
+        inspection.row(
+            "segment",
+            match qt6.segment_size {
+                Some(size) => format!("{} ({size} bytes)", qt6.segment_path.display()),
+                None => "none (nothing is shared under this key)".to_owned(),
+            },
+        );
+        let semaphore = if qt6.semaphore_exists { "" } else { " (none)" };
+        inspection.row(
+            "semaphore",
+            format!("{}{semaphore}", qt6.semaphore_path.display()),
+        );
+        Ok(inspection)
+    }
+
+    /// The segment's inode: a new one for every segment created (a Qt 6 writer that rewrites
+    /// its segment in place keeps it).
+    fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
+        Ok(self.segment()?.inspect().segment_id)
+    }
+}
