@@ -520,7 +520,7 @@ impl eframe::App for ShmImageApp {
 impl Drop for ShmImageApp {
     fn drop(&mut self) {
         // Stop sharing on a worker (detaching takes the lock, which another process may hold);
-        // the worker's own drop then waits for it, at most `Worker::EXIT_WAIT`.
+        // `gui::run` waits for it once the window is gone, at most `Worker::EXIT_WAIT`.
         if let Some(publication) = self.publication.take() {
             self.worker.run_quietly(move || publication.withdraw());
         }

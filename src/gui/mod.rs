@@ -37,9 +37,13 @@ pub fn run(start: Start) -> eframe::Result {
             .with_min_inner_size([420.0, 320.0]),
         ..Default::default()
     };
-    eframe::run_native(
+    let result = eframe::run_native(
         "shmimage",
         options,
         Box::new(move |cc| Ok(Box::new(ShmImageApp::new(cc, start)))),
-    )
+    );
+    // The window is gone; what it shared is withdrawn by its worker, which may be waiting for
+    // another process's lock: wait for that here, bounded, instead of with the window on screen.
+    worker::finish_left_work(worker::Worker::EXIT_WAIT);
+    result
 }

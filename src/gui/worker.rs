@@ -111,24 +111,75 @@ pub enum Lane {
 
 type Task = Box<dyn FnOnce() + Send>;
 
+#[derive(Default)]
 struct Thread {
     tasks: Option<Sender<Task>>,
     handle: Option<JoinHandle<()>>,
 }
 
+/// The lanes' threads, and where each says that it has finished its last task.
+struct Lanes {
+    threads: [Thread; 2],
+    stopped: Receiver<()>,
+}
+
 pub struct Worker {
-    lanes: [Thread; 2],
+    lanes: Lanes,
     results: Receiver<Finished>,
     sender: Sender<Finished>,
-    /// Each lane's thread says here that it has finished its last task.
-    stopped: Receiver<()>,
     repaint: egui::Context,
     gate: Option<JobGate>,
 }
 
+/// Lanes of dropped workers that may still be finishing a job (a withdrawal waiting for another
+/// process's lock). `gui::run` waits for them after the window has closed, so closing never
+/// keeps a window on screen, and what was shared is still withdrawn.
+static LEFT_FOR_EXIT: Mutex<Vec<Lanes>> = Mutex::new(Vec::new());
+
+/// Waits, at most `within` in all, for the jobs that dropped workers left running.
+pub fn finish_left_work(within: Duration) {
+    let left = std::mem::take(
+        &mut *LEFT_FOR_EXIT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    let deadline = Instant::now() + within;
+    for mut lanes in left {
+        lanes.wait_until(deadline);
+    }
+}
+
+impl Lanes {
+    /// Closes the queues: each thread ends once it has run what it was given.
+    fn close(&mut self) {
+        for thread in &mut self.threads {
+            thread.tasks = None;
+        }
+    }
+
+    /// Waits for the threads to end, until `deadline`; a thread still busy then is left to the
+    /// end of the process.
+    fn wait_until(&mut self, deadline: Instant) {
+        self.close();
+        let running = self.threads.iter().filter(|t| t.handle.is_some()).count();
+        for _ in 0..running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.stopped.recv_timeout(left).is_err() {
+                log::warn!("closing without waiting any longer for a background job");
+                return;
+            }
+        }
+        for thread in &mut self.threads {
+            if let Some(handle) = thread.handle.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
 impl Worker {
-    /// How long closing the window waits for the lanes to finish (a withdrawal can wait for
-    /// another process's lock): a little more than the lock timeout, never for ever.
+    /// How long the end of the program waits for the lanes to finish (a withdrawal can wait
+    /// for another process's lock): a little more than the lock timeout, never for ever.
     pub const EXIT_WAIT: Duration = Duration::from_secs(6);
 
     pub fn new(repaint: egui::Context) -> Self {
@@ -160,10 +211,12 @@ impl Worker {
             }
         };
         Self {
-            lanes: [lane("shmimage-foreground"), lane("shmimage-background")],
+            lanes: Lanes {
+                threads: [lane("shmimage-foreground"), lane("shmimage-background")],
+                stopped,
+            },
             results,
             sender,
-            stopped,
             repaint,
             gate: None,
         }
@@ -210,7 +263,7 @@ impl Worker {
     }
 
     fn run(&self, lane: Lane, task: Task) -> bool {
-        self.lanes[lane as usize]
+        self.lanes.threads[lane as usize]
             .tasks
             .as_ref()
             .is_some_and(|tasks| tasks.send(task).is_ok())
@@ -219,36 +272,21 @@ impl Worker {
     pub fn poll(&self) -> Option<Finished> {
         self.results.try_recv().ok()
     }
-
-    /// Lets the lanes finish what they were given (no new work is accepted) and waits for them,
-    /// at most `within` in all. A lane still busy after that is left to the end of the process.
-    pub fn shut_down(&mut self, within: Duration) {
-        let deadline = Instant::now() + within;
-        let mut running = 0;
-        for lane in &mut self.lanes {
-            // Closing the channel ends the lane's loop once its queue is empty.
-            if lane.tasks.take().is_some() && lane.handle.is_some() {
-                running += 1;
-            }
-        }
-        for _ in 0..running {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.stopped.recv_timeout(left).is_err() {
-                log::warn!("closing without waiting any longer for a background job");
-                return;
-            }
-        }
-        for lane in &mut self.lanes {
-            if let Some(handle) = lane.handle.take() {
-                let _ = handle.join();
-            }
-        }
-    }
 }
 
 impl Drop for Worker {
+    /// Never waits: the lanes finish what they were given, and `finish_left_work` (after the
+    /// window has closed) waits for them.
     fn drop(&mut self) {
-        self.shut_down(Self::EXIT_WAIT);
+        self.lanes.close();
+        let lanes = Lanes {
+            threads: std::mem::take(&mut self.lanes.threads),
+            stopped: std::mem::replace(&mut self.lanes.stopped, channel().1),
+        };
+        LEFT_FOR_EXIT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(lanes);
     }
 }
 

@@ -28,6 +28,8 @@ use std::time::Duration;
 pub use dir::{DIR_ENV, SegmentDir};
 pub(crate) use dir::{OpenFor, open_file};
 pub use error::{SharedMemoryError, ShmError};
+// Qt 6 mode reserves its POSIX segments the same way (Linux).
+#[cfg(target_os = "linux")]
 pub(crate) use files::reserve;
 use files::{
     attach_file, list_segment_files, new_segment_file, reclaim_stale, remove_if_stale, segment_path,

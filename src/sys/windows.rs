@@ -3,6 +3,7 @@
 /// Closes the console window that Windows opened for this process when it was started from
 /// Explorer (a console nobody else shares), so the app shows only its window. Started from a
 /// terminal, the console is the terminal's and is kept, so `shmimage put` still prints there.
+#[cfg(feature = "gui")]
 pub fn hide_own_console() {
     use windows_sys::Win32::System::Console::{FreeConsole, GetConsoleProcessList};
     let mut pids = [0u32; 2];
