@@ -166,15 +166,7 @@ fn a_qt6_key_with_a_leading_slash_stays_in_dev_shm() {
 fn an_oversized_qt6_segment_is_refused_before_mapping_in_little_memory() {
     let scratch = Scratch::new("qt6-huge");
     let name = format!("shmimage-huge-{}", std::process::id());
-    let path = PathBuf::from(format!("/dev/shm/{name}"));
-    let _cleanup = RemoveOnDrop(vec![
-        path.clone(),
-        PathBuf::from(format!("/dev/shm/sem.{name}")),
-    ]);
-    std::fs::File::create(&path)
-        .unwrap()
-        .set_len(100 << 30)
-        .unwrap();
+    let (path, _cleanup) = plant_huge_qt6_segment(&name);
     let out = scratch.path("out.png");
     let get = scratch.cmd_with_key(&name, &["--qt6", "get", out.to_str().unwrap()]);
     let (said, peak_kib) = run_measuring_peak_memory(get);
@@ -200,15 +192,7 @@ fn another_users_qt6_segment_is_refused_naming_its_owner() {
     crate::faults::require_root();
     let scratch = Scratch::new("qt6-foreign");
     let name = format!("shmimage-foreign-{}", std::process::id());
-    let path = PathBuf::from(format!("/dev/shm/{name}"));
-    let _cleanup = RemoveOnDrop(vec![
-        path.clone(),
-        PathBuf::from(format!("/dev/shm/sem.{name}")),
-    ]);
-    std::fs::File::create(&path)
-        .unwrap()
-        .set_len(100 << 30)
-        .unwrap();
+    let (path, _cleanup) = plant_huge_qt6_segment(&name);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
     let out = scratch.path("out.png");
@@ -325,6 +309,22 @@ fn a_leftover_that_cannot_be_removed_does_not_block_the_key() {
     let out = scratch.path("out.png");
     scratch.ok(&["get", out.to_str().unwrap()]);
     assert_eq!(load(&out), second);
+}
+
+/// A sparse file claiming 100 GiB at `/dev/shm/<name>`, as anyone can plant one, removed (with
+/// any semaphore of that name) when the returned guard is dropped.
+#[cfg(target_os = "linux")]
+fn plant_huge_qt6_segment(name: &str) -> (PathBuf, RemoveOnDrop) {
+    let path = PathBuf::from(format!("/dev/shm/{name}"));
+    let cleanup = RemoveOnDrop(vec![
+        path.clone(),
+        PathBuf::from(format!("/dev/shm/sem.{name}")),
+    ]);
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(100 << 30)
+        .unwrap();
+    (path, cleanup)
 }
 
 /// Removes paths (files or directories) when dropped, whatever happened.
