@@ -53,6 +53,10 @@ cargo clippy --target "$target" --no-default-features --all-targets -- -D warnin
 echo "== tests under Wine (headless build)"
 cargo test --target "$target" --no-default-features
 
+echo "== shmimage check under Wine (the README's Windows column)"
+cargo build --target "$target" --no-default-features
+(cd "$debug_dir" && "$wine" shmimage.exe check --markdown)
+
 # Leave no Wine server behind between runs.
 wineserver_bin=/usr/lib/wine/wineserver64
 [ -x "$wineserver_bin" ] || wineserver_bin=$(command -v wineserver || true)

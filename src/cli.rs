@@ -54,6 +54,10 @@ pub enum Command {
         /// Stop sharing after this many milliseconds instead of waiting for a signal.
         #[arg(long)]
         hold_ms: Option<u64>,
+        /// Also stop sharing when standard input closes: for a program that starts `put` as its
+        /// child, so the image goes away with it, however it ends.
+        #[arg(long)]
+        until_stdin_closes: bool,
     },
     /// Fetch the shared image and save it to OUT (format from OUT's extension).
     Get { out: PathBuf },
@@ -79,6 +83,19 @@ pub enum Command {
     /// The reader half of `bench` (runs in its own process).
     #[command(hide = true)]
     BenchReader,
+    /// Run the README's lifetime table on this machine, with real processes: each row says what
+    /// the contract expects, what happened, and pass or fail (exit status 1 on any failure).
+    Check {
+        /// Print one JSON object instead of the text table.
+        #[arg(long)]
+        json: bool,
+        /// Print a Markdown report for a QA ticket (OS, architecture, directory, version, date).
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// A reader that stays attached, for `check` (runs in its own process).
+    #[command(hide = true)]
+    CheckReader,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
@@ -131,6 +148,8 @@ pub fn options_from_env() -> Options {
         lock_timeout: millis(share::LOCK_TIMEOUT_ENV).unwrap_or(Options::default().lock_timeout),
         pause_mid_copy: millis(share::PAUSE_MID_COPY_ENV),
         pause_after_create: millis(share::PAUSE_AFTER_CREATE_ENV),
+        keep_leftovers: std::env::var_os(share::KEEP_LEFTOVERS_ENV).is_some(),
+        damage_after_publish: std::env::var_os(share::DAMAGE_AFTER_PUBLISH_ENV).is_some(),
     }
 }
 
@@ -141,6 +160,12 @@ pub enum CliError {
     Share(#[from] ShareError),
     #[error(transparent)]
     Bench(#[from] crate::bench::BenchError),
+    #[error(transparent)]
+    Check(#[from] crate::check::CheckError),
+    #[error(
+        "the check found behaviour that differs from the contract (the rows marked FAIL above)"
+    )]
+    CheckFailed,
 }
 
 impl From<crate::codec::CodecError> for CliError {
@@ -159,7 +184,14 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             image,
             encoding,
             hold_ms,
-        } => put(&cli.endpoint()?, image, *encoding, *hold_ms, out)?,
+            until_stdin_closes,
+        } => {
+            let stop = Stop {
+                after: hold_ms.map(Duration::from_millis),
+                on_stdin_close: *until_stdin_closes,
+            };
+            put(&cli.endpoint()?, image, *encoding, stop, out)?;
+        }
         Command::Get { out: path } => get(&cli.endpoint()?, path, out)?,
         Command::Info => info(&cli.endpoint()?, out)?,
         Command::Clean => clean(out)?,
@@ -180,6 +212,33 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
                 .with_options(options_from_env());
             write!(out, "{}", crate::bench::run(&endpoint, &options)?).ok();
         }
+        Command::Check { json, markdown } => {
+            // Ctrl-C ends the children and removes what the run made before exiting.
+            if let Err(err) = ctrlc::set_handler(|| crate::check::interrupt(130)) {
+                log::warn!("cannot catch Ctrl-C/SIGTERM ({err})");
+            }
+            let dir = segment_dir()?;
+            let program =
+                std::env::current_exe().map_err(|source| crate::check::CheckError::Prepare {
+                    path: "this program's path".into(),
+                    source,
+                })?;
+            let report = crate::check::run(&dir, &program, |row| {
+                if !json && !markdown {
+                    log::info!("{} {}: {}", row.column.name(), row.scenario, row.passed);
+                }
+            })?;
+            let text = match (json, markdown) {
+                (true, _) => crate::check::to_json(&report),
+                (_, true) => crate::check::to_markdown(&report),
+                _ => crate::check::to_text(&report),
+            };
+            write!(out, "{text}").ok();
+            if !report.passed() {
+                return Err(CliError::CheckFailed);
+            }
+        }
+        Command::CheckReader => crate::check::hold_attached(&cli.endpoint()?, out)?,
         Command::BenchReader => {
             let endpoint =
                 Endpoint::in_dir(&cli.key, segment_dir()?).with_options(options_from_env());
@@ -190,15 +249,28 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
     Ok(true)
 }
 
+/// When `put` stops sharing, besides Ctrl-C and SIGTERM.
+struct Stop {
+    after: Option<Duration>,
+    on_stdin_close: bool,
+}
+
 fn put(
     endpoint: &Endpoint,
     path: &Path,
     encoding: Encoding,
-    hold_ms: Option<u64>,
+    stop: Stop,
     out: &mut dyn Write,
 ) -> Result<(), ShareError> {
     // Installed first, so a signal that arrives while publishing still ends in a clean detach.
     let (stop_tx, stop_rx) = mpsc::channel();
+    if stop.on_stdin_close {
+        let stop_tx = stop_tx.clone();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            let _ = stop_tx.send(());
+        });
+    }
     let handler = ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     });
@@ -233,8 +305,8 @@ fn put(
     )
     .ok();
     out.flush().ok();
-    let _ = match hold_ms {
-        Some(ms) => stop_rx.recv_timeout(Duration::from_millis(ms)).ok(),
+    let _ = match stop.after {
+        Some(after) => stop_rx.recv_timeout(after).ok(),
         None => stop_rx.recv().ok(),
     };
     publication.withdraw();

@@ -7,6 +7,7 @@
 //! and the window use), [`cli`], and the window in `gui` (feature `gui`).
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod codec;
 #[cfg(feature = "gui")]

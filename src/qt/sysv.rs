@@ -354,6 +354,26 @@ impl QtSharedMemory {
         ShmError::io(action, &self.shm_key_file, err)
     }
 
+    /// What Qt's own `create(size)` does, and nothing more: `shmget` with `IPC_EXCL` under the
+    /// semaphore, never removing anything first. `Ok` if Qt's create would succeed now (the probe
+    /// segment is removed again at once), `AlreadyExists` if Qt would say "Unable to create
+    /// shared memory segment." (`shmimage check` shows Qt's rules with it).
+    pub fn create_as_qt_does(&mut self, size: usize) -> Result<(), ShmError> {
+        let _guard = self.acquire()?;
+        create_key_file(&self.shm_key_file)?;
+        let ipc_key = ftok(&self.shm_key_file)?;
+        match sysv::shm_get(ipc_key, size, libc::IPC_CREAT | libc::IPC_EXCL | PRIVATE) {
+            Ok(id) => {
+                sysv::shm_remove(id).map_err(|err| self.shm_error("removing", err))?;
+                Ok(())
+            }
+            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => Err(ShmError::AlreadyExists {
+                key: self.key.clone(),
+            }),
+            Err(err) => Err(self.create_error(size, err)),
+        }
+    }
+
     fn not_found(&self) -> ShmError {
         ShmError::NotFound {
             key: self.key.clone(),

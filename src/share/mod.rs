@@ -19,7 +19,7 @@ use crate::codec::{CodecError, Encoding, Header};
 use crate::shm::ShmError;
 
 pub use crate::shm::interrupt::exit_when_released;
-pub use crate::shm::{DIR_ENV, Reclaimed, SegmentDir};
+pub use crate::shm::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
 
 /// The key Qt's example uses, and ours by default.
 pub const DEFAULT_KEY: &str = "QSharedMemoryExample";
@@ -33,6 +33,15 @@ pub const PAUSE_MID_COPY_ENV: &str = "SHMIMAGE_TEST_PAUSE_MID_COPY_MS";
 /// between creating its segment file and reserving its space, says "paused after create" in the
 /// log, and sleeps that long.
 pub const PAUSE_AFTER_CREATE_ENV: &str = "SHMIMAGE_TEST_PAUSE_AFTER_CREATE_MS";
+
+/// Test hook (read by the CLI): when set, a native publish damages its own segment after
+/// committing it (a buggy writer), so `shmimage check` can show that readers refuse it. Writing
+/// into the file from outside is not possible on Windows while its writer has it mapped.
+pub const DAMAGE_AFTER_PUBLISH_ENV: &str = "SHMIMAGE_TEST_DAMAGE_AFTER_PUBLISH";
+
+/// Test switch (read by the CLI): when set, leftovers of dead processes are never removed,
+/// breaking that one guarantee on purpose so a test can watch `shmimage check` catch it.
+pub const KEEP_LEFTOVERS_ENV: &str = "SHMIMAGE_TEST_KEEP_LEFTOVERS";
 
 /// Overrides how long to wait for another process's lock, in milliseconds (read by the CLI).
 pub const LOCK_TIMEOUT_ENV: &str = "SHMIMAGE_LOCK_TIMEOUT_MS";
@@ -159,6 +168,10 @@ pub struct Options {
     pub pause_mid_copy: Option<Duration>,
     /// Test hook, see [`PAUSE_AFTER_CREATE_ENV`].
     pub pause_after_create: Option<Duration>,
+    /// Test switch, see [`KEEP_LEFTOVERS_ENV`].
+    pub keep_leftovers: bool,
+    /// Test hook, see [`DAMAGE_AFTER_PUBLISH_ENV`].
+    pub damage_after_publish: bool,
 }
 
 impl Default for Options {
@@ -167,6 +180,8 @@ impl Default for Options {
             lock_timeout: crate::shm::DEFAULT_LOCK_TIMEOUT,
             pause_mid_copy: None,
             pause_after_create: None,
+            keep_leftovers: false,
+            damage_after_publish: false,
         }
     }
 }
@@ -241,6 +256,31 @@ pub trait Protocol: Send {
 
     /// The generation a reader would get now, if anything is shared: cheap enough to poll.
     fn newest_generation(&self) -> Result<Option<u64>, ShareError>;
+
+    /// Qt's `attach()` without the `detach()`: a reader that stays attached, and can copy the
+    /// segment out again later (`shmimage check` uses it to show that a segment lives while
+    /// someone is attached, and that a newer publish leaves a mapped one untouched).
+    fn attach(&self) -> Result<AttachedReader, ShareError>;
+}
+
+/// A reader attached to a segment until dropped.
+pub struct AttachedReader {
+    segment: Box<dyn crate::shm::Segment>,
+}
+
+impl AttachedReader {
+    fn new(mut segment: Box<dyn crate::shm::Segment>) -> Result<Self, ShareError> {
+        segment.attach(crate::shm::AccessMode::ReadOnly)?;
+        Ok(Self { segment })
+    }
+
+    /// Locks, copies the whole segment out, unlocks; stays attached.
+    pub fn copy_out(&mut self) -> Result<Vec<u8>, ShareError> {
+        let access = self.segment.lock()?;
+        let mut bytes = vec![0u8; access.size()];
+        access.read(0, &mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 /// Offers a buffer for a raw image's pixels, so a fetch can land them there in one copy.
@@ -402,6 +442,14 @@ pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
 /// The same as `endpoint.protocol()?.newest_generation()`.
 pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError> {
     endpoint.protocol()?.newest_generation()
+}
+
+/// Whether Qt 5's own `create(size)` would succeed now under `key` (Linux): `shmimage check`
+/// shows with it what Qt's rules do after a crash. `Ok` if it would; `AlreadyExists` if Qt would
+/// say "Unable to create shared memory segment.".
+#[cfg(target_os = "linux")]
+pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
+    qt5::Qt5Protocol::new(endpoint).create_as_qt_does(size)
 }
 
 /// The memory-speed floor for moving `bytes` through a segment (see `shmimage bench`).

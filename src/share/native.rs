@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use image::RgbaImage;
 
 use super::{
-    Endpoint, Fetched, FetchedInto, Inspection, Landing, Options, Protocol, Publication,
-    ShareError, Stages, attach_and_lock, human_bytes,
+    AttachedReader, Endpoint, Fetched, FetchedInto, Inspection, Landing, Options, Protocol,
+    Publication, ShareError, Stages, attach_and_lock, human_bytes,
 };
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
 use crate::shm::{SegmentDir, SegmentFile, SharedMemory, ShmError};
@@ -51,6 +51,7 @@ impl NativeProtocol {
         let mut shm = SharedMemory::in_dir(&self.key, self.dir.clone())?;
         shm.set_lock_timeout(self.options.lock_timeout);
         shm.set_pause_after_create(self.options.pause_after_create);
+        shm.set_keep_leftovers(self.options.keep_leftovers);
         Ok(shm)
     }
 
@@ -195,6 +196,11 @@ impl Protocol for NativeProtocol {
         access.write(0, &header.to_bytes())?;
         // The commit word goes last: a reader that sees it knows every byte before it is in place.
         access.write(header::COMMIT_OFFSET, &header::COMMIT_WORD)?;
+        if self.options.damage_after_publish
+            && let Some(last) = payload.last()
+        {
+            access.write(HEADER_LEN + payload.len() - 1, &[!last])?;
+        }
         let segment_size = access.size();
         drop(access);
         stages.copy = step.elapsed();
@@ -280,6 +286,10 @@ impl Protocol for NativeProtocol {
             .filter(|f| f.live)
             .map(|f| f.generation)
             .max())
+    }
+
+    fn attach(&self) -> Result<AttachedReader, ShareError> {
+        AttachedReader::new(Box::new(self.shared_memory()?))
     }
 }
 

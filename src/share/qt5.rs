@@ -3,7 +3,9 @@
 
 use image::RgbaImage;
 
-use super::{Endpoint, Fetched, Inspection, Options, Protocol, Publication, ShareError};
+use super::{
+    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, ShareError,
+};
 use crate::codec::Encoding;
 use crate::qt::sysv::QtSharedMemory;
 
@@ -18,6 +20,11 @@ impl Qt5Protocol {
             key: endpoint.key.clone(),
             options: endpoint.options.clone(),
         }
+    }
+
+    /// Whether Qt's own `create(size)` would succeed now (see `QtSharedMemory::create_as_qt_does`).
+    pub(super) fn create_as_qt_does(&self, size: usize) -> Result<(), ShareError> {
+        Ok(self.segment()?.create_as_qt_does(size)?)
     }
 
     fn segment(&self) -> Result<Box<QtSharedMemory>, ShareError> {
@@ -80,5 +87,9 @@ impl Protocol for Qt5Protocol {
     /// The System V id: a new one for every segment created.
     fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
         Ok(self.segment()?.inspect().segment_id.map(|id| id as u64))
+    }
+
+    fn attach(&self) -> Result<AttachedReader, ShareError> {
+        AttachedReader::new(self.segment()?)
     }
 }

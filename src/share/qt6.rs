@@ -3,7 +3,9 @@
 
 use image::RgbaImage;
 
-use super::{Endpoint, Fetched, Inspection, Options, Protocol, Publication, ShareError};
+use super::{
+    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, ShareError,
+};
 use crate::codec::Encoding;
 use crate::qt::posix::Qt6SharedMemory;
 
@@ -61,5 +63,9 @@ impl Protocol for Qt6Protocol {
     /// its segment in place keeps it).
     fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
         Ok(self.segment()?.inspect().segment_id)
+    }
+
+    fn attach(&self) -> Result<AttachedReader, ShareError> {
+        AttachedReader::new(self.segment()?)
     }
 }

@@ -131,6 +131,8 @@ pub struct SharedMemory {
     attached: Option<Attachment>,
     /// Test hook: stop between creating a segment file and reserving its space.
     pause_after_create: Option<Duration>,
+    /// Test switch: break the leftover-removal guarantee (see `set_keep_leftovers`).
+    keep_leftovers: bool,
 }
 
 struct Attachment {
@@ -207,6 +209,7 @@ impl SharedMemory {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             attached: None,
             pause_after_create: None,
+            keep_leftovers: false,
         }
     }
 
@@ -219,6 +222,14 @@ impl SharedMemory {
     #[doc(hidden)]
     pub fn set_pause_after_create(&mut self, pause: Option<Duration>) {
         self.pause_after_create = pause;
+    }
+
+    /// Test switch: never remove a dead process's leftover (a detaching process still removes
+    /// its own segment), breaking that one guarantee on purpose so a test can see
+    /// `shmimage check` catch it.
+    #[doc(hidden)]
+    pub fn set_keep_leftovers(&mut self, keep: bool) {
+        self.keep_leftovers = keep;
     }
 
     /// The key as given, or `None` when a native key was set directly.
@@ -304,7 +315,7 @@ impl SharedMemory {
         let (dir, native_key) = (self.dir.path(), self.native_key.as_str());
         let key_lock = open_key_lock(&mut self.key_lock, dir, native_key)?;
         let mut guard = key_lock.acquire(self.lock_timeout)?;
-        let files = reclaim_stale(dir, native_key)?;
+        let files = reclaim(dir, native_key, self.keep_leftovers)?;
         if !replace && files.iter().any(|f| f.live) {
             return Err(ShmError::AlreadyExists { key: display_key });
         }
@@ -331,7 +342,7 @@ impl SharedMemory {
         let (dir, native_key) = (self.dir.path(), self.native_key.as_str());
         let key_lock = open_key_lock(&mut self.key_lock, dir, native_key)?;
         let _guard = key_lock.acquire(self.lock_timeout)?;
-        let newest = reclaim_stale(dir, native_key)?
+        let newest = reclaim(dir, native_key, self.keep_leftovers)?
             .into_iter()
             .filter(|f| f.live)
             .max_by_key(|f| f.generation)
@@ -395,6 +406,20 @@ impl SharedMemory {
     /// Path of the key's lock file, for display.
     pub fn lock_path(&self) -> PathBuf {
         self.dir.path().join(format!("{}.lock", self.native_key))
+    }
+}
+
+/// The key's segment files, with dead processes' leftovers removed first (unless the test switch
+/// keeps them).
+fn reclaim(
+    dir: &Path,
+    native_key: &str,
+    keep_leftovers: bool,
+) -> Result<Vec<SegmentFile>, ShmError> {
+    if keep_leftovers {
+        list_segment_files(dir, native_key)
+    } else {
+        reclaim_stale(dir, native_key)
     }
 }
 

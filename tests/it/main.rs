@@ -1,6 +1,7 @@
 //! End-to-end tests: every one runs the real `shmimage` binary in separate OS processes.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod check;
 mod faults;
 #[cfg(feature = "gui")]
 mod gui;
