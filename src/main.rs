@@ -28,6 +28,9 @@ fn open_window(cli: &Cli) -> ExitCode {
         image: cli.image.clone(),
         dir: cli::segment_dir().map_err(|err| err.to_string()),
         options: cli::options_from_env(),
+        program: std::env::current_exe().unwrap_or_else(|_| "shmimage".into()),
+        report_dir: std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
+            .map_or_else(std::env::temp_dir, Into::into),
     };
     match shmimage::gui::run(start) {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,10 +6,12 @@
 //! command and every outcome is applied here), so a reader finds all of them together.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 
+use super::check_panel::{self, CheckPanel};
 use super::status::{self, Status};
 use super::worker::{self, DisplayImage, Finished, JobGate, JobTag, Lane, Outcome, Worker};
 use super::{Start, image_view, inspector, key_bar};
@@ -64,6 +66,10 @@ pub(super) enum Command {
     SetFollow(bool),
     SetInspectorOpen(bool),
     SetActualSize(bool),
+    OpenCheck(bool),
+    RunCheck,
+    CopyCheckReport,
+    SaveCheckReport,
     AskToCrash,
     CancelCrash,
     Crash,
@@ -100,6 +106,10 @@ pub struct ShmImageApp {
     pub inspection: Option<Result<Inspection, String>>,
     pub(super) actual_size: bool,
     pub(super) confirm_crash: bool,
+    /// "Check this OS".
+    pub check: CheckPanel,
+    program: PathBuf,
+    report_dir: PathBuf,
     dir: Result<SegmentDir, String>,
     options: Options,
     worker: Worker,
@@ -138,6 +148,9 @@ impl ShmImageApp {
             inspection: None,
             actual_size: false,
             confirm_crash: false,
+            check: CheckPanel::default(),
+            program: start.program,
+            report_dir: start.report_dir,
             dir: start.dir,
             options: start.options,
             worker: Worker::new(ctx.clone()),
@@ -300,6 +313,14 @@ impl ShmImageApp {
             Command::SetFollow(follow) => self.follow = follow,
             Command::SetInspectorOpen(open) => self.inspector_open = open,
             Command::SetActualSize(actual) => self.actual_size = actual,
+            Command::OpenCheck(open) => self.check.open = open,
+            Command::RunCheck => self.run_check(),
+            Command::CopyCheckReport => {
+                if let Some(Ok(report)) = &self.check.report {
+                    self.ctx.copy_text(crate::check::to_markdown(report));
+                }
+            }
+            Command::SaveCheckReport => self.save_check_report(),
             Command::AskToCrash => self.confirm_crash = true,
             Command::CancelCrash => self.confirm_crash = false,
             Command::Crash => std::process::abort(),
@@ -352,7 +373,15 @@ impl ShmImageApp {
             Outcome::JobFailed(what) => {
                 self.probing = false;
                 self.inspecting = false;
+                if self.check.running {
+                    self.check.running = false;
+                    self.check.report = Some(Err(status::job_failed(&what)));
+                }
                 self.fail(status::job_failed(&what));
+            }
+            Outcome::Checked(report) => {
+                self.check.running = false;
+                self.check.report = Some(report.map_err(|err| err.to_string()));
             }
             Outcome::Inspected(result) => {
                 self.inspecting = false;
@@ -463,6 +492,7 @@ impl ShmImageApp {
         }
         egui::CentralPanel::default().show(ui, |ui| image_view::show(self, ui, &mut commands));
         inspector::crash_confirmation(self, ui.ctx(), &mut commands);
+        check_panel::show(self, ui.ctx(), &mut commands);
 
         for command in commands {
             self.apply_command(command);
@@ -494,13 +524,55 @@ impl ShmImageApp {
         });
     }
 
+    /// Runs "Check this OS" on the worker; its rows arrive in `check.rows` as they finish.
+    fn run_check(&mut self) {
+        let dir = match self.dir.clone() {
+            Ok(dir) => dir,
+            Err(err) => {
+                self.check.report = Some(Err(err));
+                return;
+            }
+        };
+        self.check.running = true;
+        self.check.report = None;
+        self.check.saved = None;
+        let rows = Arc::clone(&self.check.rows);
+        if let Ok(mut rows) = rows.lock() {
+            rows.clear();
+        }
+        let (program, repaint, tag) = (self.program.clone(), self.ctx.clone(), self.tag());
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            let report = crate::check::run(&dir, &program, |row| {
+                if let Ok(mut rows) = rows.lock() {
+                    rows.push(row.clone());
+                }
+                repaint.request_repaint();
+            });
+            Outcome::Checked(report)
+        });
+    }
+
+    fn save_check_report(&mut self) {
+        let Some(Ok(report)) = &self.check.report else {
+            return;
+        };
+        let path = self
+            .report_dir
+            .join(format!("shmimage-check-{}.md", report.about.date));
+        self.check.saved = Some(
+            std::fs::write(&path, crate::check::to_markdown(report))
+                .map(|()| path.clone())
+                .map_err(|err| format!("Could not save {}: {err}.", path.display())),
+        );
+    }
+
     fn open_another_window(&mut self) {
-        let spawned = std::env::current_exe().and_then(|exe| {
-            let mut command = std::process::Command::new(exe);
+        let spawned = {
+            let mut command = std::process::Command::new(&self.program);
             command.arg("--key").arg(&self.key);
             command.args(self.mode.facts().flag);
             command.spawn()
-        });
+        };
         match spawned {
             // The child is not waited for: it is an independent window.
             Ok(child) => {

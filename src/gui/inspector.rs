@@ -7,7 +7,16 @@ use super::app::{Command, ShmImageApp};
 use crate::share::Inspection;
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-    ui.heading("Segment inspector");
+    ui.horizontal(|ui| {
+        ui.heading("Segment inspector");
+        if ui
+            .button(super::check_panel::CHECK_LABEL)
+            .on_hover_text("Run the lifetime table on this machine with real processes")
+            .clicked()
+        {
+            commands.push(Command::OpenCheck(true));
+        }
+    });
     egui::ScrollArea::vertical().show(ui, |ui| {
         match &app.inspection {
             None => {

@@ -4,6 +4,7 @@
 //! thread). It uses only the protocol layer (`crate::share`) and the codec's types.
 
 pub mod app;
+pub mod check_panel;
 mod image_view;
 mod inspector;
 mod key_bar;
@@ -25,6 +26,11 @@ pub struct Start {
     /// The segment directory, or the sentence that says why there is none.
     pub dir: Result<SegmentDir, String>,
     pub options: Options,
+    /// The shmimage program, for "Open another window" and "Check this OS" (which start copies
+    /// of it): this executable, except in tests, where the test harness is not shmimage.
+    pub program: PathBuf,
+    /// Where "Save Markdown" writes reports: the home directory.
+    pub report_dir: PathBuf,
 }
 
 /// Opens the window.

@@ -59,6 +59,8 @@ pub enum Outcome {
     Inspected(Result<Inspection, ShareError>),
     /// Follow mode's cheap poll: the newest live generation, if any.
     Probed(Result<Option<u64>, ShareError>),
+    /// "Check this OS" finished (its rows arrived one by one meanwhile).
+    Checked(Result<crate::check::Report, crate::check::CheckError>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.
     JobFailed(String),
 }

@@ -24,6 +24,8 @@ pub(crate) fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
         image: None,
         dir: Ok(dir),
         options: Options::default(),
+        program: crate::util::BIN.into(),
+        report_dir: scratch.path("reports"),
     };
     Harness::builder()
         .with_size(egui::vec2(800.0, 600.0))
@@ -307,5 +309,52 @@ fn an_outcome_names_the_key_it_was_for_even_after_the_key_changed() {
     assert!(
         status.contains(&format!("under key \"{}\"", scratch.key)) && !status.contains(&other),
         "{status}"
+    );
+}
+
+/// "Check this OS" from the inspector: the rows fill in while real processes run them, every
+/// row passes, and the Markdown report can be saved.
+#[test]
+fn the_check_panel_runs_the_lifetime_table_and_saves_the_report() {
+    use shmimage::gui::check_panel::{CHECK_LABEL, RUN_CHECK_LABEL, SAVE_REPORT_LABEL};
+    let scratch = Scratch::new("gui-check");
+    std::fs::create_dir_all(scratch.path("reports")).unwrap();
+    let mut harness = harness(&scratch);
+    harness.run_steps(1);
+    harness.get_by_label("Inspector").click();
+    harness.run_steps(2);
+    harness.get_by_label(CHECK_LABEL).click();
+    harness.run_steps(2);
+    assert!(harness.state().check.open, "the panel opened");
+    // A new egui window is laid out unseen in its first frame.
+    harness.run_steps(3);
+    harness.get_by_label(RUN_CHECK_LABEL).click();
+    harness.run_steps(1);
+    assert!(harness.state().check.running);
+    let started = Instant::now();
+    while harness.state().check.running {
+        harness.step();
+        assert!(
+            started.elapsed() < crate::util::DEADLINE,
+            "the check never finished"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(2);
+    let report = match &harness.state().check.report {
+        Some(Ok(report)) => report.clone(),
+        other => panic!("no report: {:?}", other.as_ref().map(|r| r.as_ref().err())),
+    };
+    assert_eq!(report.rows.len(), shmimage::check::row_count());
+    assert!(report.passed(), "{}", shmimage::check::to_text(&report));
+    harness.get_by_label(SAVE_REPORT_LABEL).click();
+    harness.run_steps(2);
+    let saved = scratch
+        .path("reports")
+        .join(format!("shmimage-check-{}.md", report.about.date));
+    let markdown = std::fs::read_to_string(&saved).expect("the report was saved");
+    assert!(
+        markdown.contains("| shmimage | a writer is killed |"),
+        "{markdown}"
     );
 }
