@@ -21,6 +21,7 @@ packages=(
   libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon0 libxkbcommon-x11-0
   libgl1 libegl1 libgl1-mesa-dri                  # what winit and glow load at run time
   libglib2.0-0 libfontconfig1                     # what PySide6's QtGui loads
+  fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim  # Chinese text, read back by OCR
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -65,6 +66,7 @@ cargo check --no-default-features --all-targets
 echo "== release binary in a real window (Xvfb)"
 cargo build --release
 scripts/smoke-test.sh
+scripts/cjk-ocr-test.sh
 
 # Tests that need root (mounting a tmpfs, running as a second user) are #[ignore]d; as root
 # they run too, so a normal user's run lists them as ignored rather than passed.

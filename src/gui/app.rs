@@ -130,6 +130,10 @@ pub struct ShmImageApp {
 impl ShmImageApp {
     pub fn new(cc: &eframe::CreationContext<'_>, start: Start) -> Self {
         let ctx = cc.egui_ctx.clone();
+        // Any script: installed fonts for what egui's lack; if none has a character, it shows as a
+        // box and the log says why, once (providers are asked in order).
+        ctx.add_font_provider(Arc::new(super::fonts::SystemFonts::start_scanning()));
+        ctx.add_font_provider(Arc::new(NoFontWarning::default()));
         let mut app = Self {
             key: start.key,
             mode: start.mode,
@@ -580,6 +584,25 @@ impl ShmImageApp {
             }
             Err(err) => self.fail(format!("Could not open another window: {err}.")),
         }
+    }
+}
+
+/// Says once, in the log, that no installed font can draw some text.
+#[derive(Default)]
+struct NoFontWarning {
+    warned: std::sync::atomic::AtomicBool,
+}
+
+impl egui::FontProvider for NoFontWarning {
+    fn font_for(&self, request: &egui::FallbackRequest<'_>) -> Option<egui::FontInsert> {
+        if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            log::warn!(
+                "no installed font can draw {:?}: such text shows as boxes; install a font for it \
+                 (for Chinese: Noto Sans CJK, Source Han Sans, WenQuanYi, Microsoft YaHei or PingFang)",
+                request.cluster
+            );
+        }
+        None
     }
 }
 

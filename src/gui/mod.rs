@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod check_panel;
+mod fonts;
 mod image_view;
 mod inspector;
 mod key_bar;
@@ -36,6 +37,8 @@ pub struct Start {
 /// Opens the window.
 pub fn run(start: Start) -> eframe::Result {
     let options = eframe::NativeOptions {
+        // Our own provider (`fonts.rs`) finds system fonts; eframe's would be asked first.
+        system_font_fallback: false,
         viewport: egui::ViewportBuilder::default()
             .with_title(app::window_title(&start.key))
             .with_app_id("shmimage")

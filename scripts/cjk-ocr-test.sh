@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Chinese keys and file names render: starts the release binary under Xvfb with a Chinese key,
+# publishing a file with a Chinese name, and reads the window back with OCR (tesseract, chi_sim).
+# An independent check of what a person sees: egui's own fonts have no CJK glyphs, so without a
+# system font the text would be boxes and OCR would not find it.
+# Needs: a release build, xvfb, xdotool, imagemagick, tesseract-ocr(-chi-sim), a CJK font.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${CARGO_TARGET_DIR:-target}/release/shmimage"
+display=":$((300 + RANDOM % 100))"
+work=$(mktemp -d)
+key="共享内存示例"
+file="$work/样例图片.png"
+cp assets/sample.png "$file"
+Xvfb "$display" -screen 0 1280x720x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb=$!
+app=""
+cleanup() { [ -n "$app" ] && kill "$app" 2>/dev/null; kill "$xvfb" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+export DISPLAY="$display" SHMIMAGE_DIR="$work/segments" LIBGL_ALWAYS_SOFTWARE=1
+for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
+"$bin" --key "$key" "$file" >"$work/app.log" 2>&1 &
+app=$!
+window=""
+for _ in $(seq 600); do
+  window=$(xdotool search --name "pid $app\$" 2>/dev/null | head -n1 || true)
+  [ -n "$window" ] && break
+  sleep 0.1
+done
+[ -n "$window" ] || { echo "cjk-ocr: no window"; cat "$work/app.log"; exit 1; }
+xdotool windowmove "$window" 0 0 windowsize "$window" 900 560
+for _ in $(seq 8); do
+  sleep 1
+  import -window "$window" "$work/shot.png" 2>/dev/null || continue
+  # Crop to the window, upscale 3x, light text on dark becomes dark on light for tesseract.
+  convert "$work/shot.png" -resize 300% -colorspace Gray -negate "$work/ocr.png"
+  tesseract "$work/ocr.png" "$work/text" -l chi_sim+eng --psm 3 >/dev/null 2>&1 || continue
+  # OCR may put spaces between CJK characters.
+  text=$(tr -d ' ' <"$work/text.txt")
+  if grep -q "$key" <<<"$text" && grep -q "样例图片" <<<"$text"; then
+    echo "cjk-ocr: read back \"$key\" and \"样例图片\" from the window"
+    exit 0
+  fi
+done
+echo "cjk-ocr: OCR did not find \"$key\" and \"样例图片\"; it read:"; cat "$work/text.txt"; echo "the app said:"; cat "$work/app.log"
+exit 1
