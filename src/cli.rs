@@ -288,6 +288,10 @@ fn put(
         .into_iter()
         .chain(publication.note.clone())
         .collect();
+    // Also on stderr, where a script that only checks for errors looks.
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
     let note = if notes.is_empty() {
         String::new()
     } else {

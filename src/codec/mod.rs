@@ -216,8 +216,17 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError>
     })?;
     let mut image = decoded.map_err(damaged)?;
     image.apply_orientation(orientation);
-    let note = (format == ImageFormat::Gif && is_animated_gif(bytes))
-        .then(|| "animated GIF: showing its first frame".to_owned());
+    let note = match format {
+        ImageFormat::Gif if is_animated_gif(bytes) => {
+            Some("animated GIF: showing its first frame".to_owned())
+        }
+        // The JPEG decoder shows what arrived and paints the rest grey, without a word.
+        ImageFormat::Jpeg if !jpeg_is_complete(bytes) => Some(
+            "incomplete JPEG: the file ends before the image does, so its lower part is missing"
+                .to_owned(),
+        ),
+        _ => None,
+    };
     Ok(LoadedImage {
         image: image.into_rgba8(),
         format,
@@ -289,6 +298,18 @@ fn format_name(format: ImageFormat) -> String {
         .extensions_str()
         .first()
         .map_or_else(|| format!("{format:?}"), |ext| ext.to_ascii_uppercase())
+}
+
+/// A whole JPEG ends with its EOI marker (FF D9), after the last scan; a file cut short has none
+/// there. (Bytes after EOI, which some writers leave, do not matter.)
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes
+        .windows(2)
+        .rposition(|pair| pair == [0xFF, 0xDA])
+        .unwrap_or(0);
+    bytes[last_scan..]
+        .windows(2)
+        .any(|pair| pair == [0xFF, 0xD9])
 }
 
 fn is_animated_gif(bytes: &[u8]) -> bool {

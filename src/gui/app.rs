@@ -29,6 +29,8 @@ pub const FETCHING_TEXT: &str = "Loading the image from shared memory…";
 pub const NO_DIALOG_TEXT: &str = "No file dialog could be opened (this desktop has no XDG desktop portal or zenity). \
     Drop an image file onto the window instead, or start it with: shmimage IMAGE";
 pub const QT_MODE_LABEL: &str = "Qt-compatible";
+pub const STOP_SHARING_LABEL: &str = "Stop sharing";
+pub const DROP_TEXT: &str = "Drop the file to share it";
 pub(super) const LOAD_FILE_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 pub(super) const LOAD_MEMORY_SHORTCUT: KeyboardShortcut =
@@ -58,6 +60,8 @@ pub(super) enum Command {
     LoadPath(PathBuf),
     LoadFromMemory,
     OpenAnotherWindow,
+    /// Qt's `detach()`: this window stops sharing its image.
+    StopSharing,
     SetKey(String),
     /// The "Qt-compatible" tick box: on selects the Qt flavour chosen last.
     SetQtCompatible(bool),
@@ -296,6 +300,7 @@ impl ShmImageApp {
             Command::LoadPath(path) => self.load_path(path),
             Command::LoadFromMemory => self.load_from_memory(),
             Command::OpenAnotherWindow => self.open_another_window(),
+            Command::StopSharing => self.stop_sharing(),
             Command::SetKey(key) => {
                 self.key = key;
                 self.forget_what_is_shown();
@@ -568,6 +573,26 @@ impl ShmImageApp {
                 .map(|()| path.clone())
                 .map_err(|err| format!("Could not save {}: {err}.", path.display())),
         );
+    }
+
+    /// Whether this window is sharing an image (so "Stop sharing" applies).
+    pub fn is_sharing(&self) -> bool {
+        self.publication.is_some()
+    }
+
+    fn stop_sharing(&mut self) {
+        let Some(publication) = self.publication.take() else {
+            return;
+        };
+        let key = self.key.clone();
+        // Detaching takes the lock, which another process may hold: on the worker.
+        self.worker.run_quietly(move || publication.withdraw());
+        self.shown_generation = None;
+        self.last_inspect = None;
+        self.status = Status::Done(format!(
+            "Stopped sharing under key \"{key}\" (Qt's detach): the image is gone for everyone, \
+             unless another window still has it attached."
+        ));
     }
 
     fn open_another_window(&mut self) {

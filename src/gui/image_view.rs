@@ -4,8 +4,8 @@
 use egui::RichText;
 
 use super::app::{
-    Command, IDLE_TEXT, LOAD_FILE_LABEL, LOAD_FILE_SHORTCUT, LOAD_MEMORY_LABEL,
-    LOAD_MEMORY_SHORTCUT, ShmImageApp,
+    Command, DROP_TEXT, IDLE_TEXT, LOAD_FILE_LABEL, LOAD_FILE_SHORTCUT, LOAD_MEMORY_LABEL,
+    LOAD_MEMORY_SHORTCUT, STOP_SHARING_LABEL, ShmImageApp,
 };
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
@@ -23,9 +23,14 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
 
     let image_height = (ui.available_height() - 44.0).max(40.0);
     let area = egui::vec2(ui.available_width(), image_height);
+    let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
     ui.allocate_ui(area, |ui| {
         ui.set_min_size(area);
-        image_area(app, ui, commands);
+        if hovering && app.busy.is_none() {
+            drop_target(ui);
+        } else {
+            image_area(app, ui, commands);
+        }
     });
 
     ui.horizontal(|ui| {
@@ -50,6 +55,22 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         {
             commands.push(Command::SetFollow(follow));
         }
+    });
+}
+
+/// What the image area shows while a file hovers over the window.
+fn drop_target(ui: &mut egui::Ui) {
+    let rect = ui.max_rect();
+    let stroke = egui::Stroke::new(2.0, ui.visuals().selection.stroke.color);
+    ui.painter().rect_filled(
+        rect,
+        8.0,
+        ui.visuals().selection.bg_fill.gamma_multiply(0.25),
+    );
+    ui.painter()
+        .rect_stroke(rect.shrink(4.0), 8.0, stroke, egui::StrokeKind::Inside);
+    ui.centered_and_justified(|ui| {
+        ui.label(RichText::new(DROP_TEXT).size(20.0).strong());
     });
 }
 
@@ -81,6 +102,20 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 .clicked()
             {
                 commands.push(Command::SetActualSize(!app.actual_size));
+            }
+            if app.is_sharing()
+                && ui
+                    .add_enabled(
+                        app.busy.is_none(),
+                        egui::Button::new(STOP_SHARING_LABEL).small(),
+                    )
+                    .on_hover_text(
+                        "Detach, as Qt's detach(): the segment is gone for everyone once nobody \
+                         else has it attached",
+                    )
+                    .clicked()
+            {
+                commands.push(Command::StopSharing);
             }
         });
     });

@@ -42,7 +42,8 @@ pub fn run(start: Start) -> eframe::Result {
         viewport: egui::ViewportBuilder::default()
             .with_title(app::window_title(&start.key))
             .with_app_id("shmimage")
-            .with_inner_size([760.0, 560.0])
+            // Wide enough for the key bar on one line, Qt's flavour box included.
+            .with_inner_size([960.0, 600.0])
             .with_min_inner_size([420.0, 320.0]),
         ..Default::default()
     };

@@ -358,3 +358,76 @@ fn the_check_panel_runs_the_lifetime_table_and_saves_the_report() {
         "{markdown}"
     );
 }
+
+/// A JPEG cut in half is shown (its lower part grey), and the status line says it is incomplete.
+#[test]
+fn an_incomplete_jpeg_is_shown_with_a_note() {
+    let scratch = Scratch::new("gui-cut-jpeg");
+    let whole = scratch.path("whole.jpg");
+    image::DynamicImage::ImageRgba8(test_image(400, 300, 2))
+        .to_rgb8()
+        .save(&whole)
+        .unwrap();
+    let bytes = std::fs::read(&whole).unwrap();
+    let half = scratch.path("half.jpg");
+    std::fs::write(&half, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(half));
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    settle(&mut harness);
+    let status = harness.state().status.text();
+    assert!(
+        status.starts_with("Shared half.jpg") && status.contains("incomplete JPEG"),
+        "{status}"
+    );
+}
+
+/// "Stop sharing" detaches, as Qt's detach(): another process then finds nothing shared.
+#[test]
+fn stop_sharing_detaches_so_nothing_is_shared() {
+    use shmimage::gui::app::STOP_SHARING_LABEL;
+    let scratch = Scratch::new("gui-stop");
+    let path = scratch.save("photo.png", &test_image(30, 20, 1));
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(path));
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    settle(&mut harness);
+    let out = scratch.path("out.png");
+    scratch.ok(&["get", out.to_str().unwrap()]);
+    harness.get_by_label(STOP_SHARING_LABEL).click();
+    harness.run_steps(2);
+    assert!(!harness.state().is_sharing());
+    assert!(
+        harness.state().status.text().starts_with("Stopped sharing"),
+        "{}",
+        harness.state().status.text()
+    );
+    // The withdrawal runs on a worker: wait for it, with a deadline.
+    let started = Instant::now();
+    loop {
+        let said = scratch.run(&["get", out.to_str().unwrap()]);
+        if String::from_utf8_lossy(&said.stderr).contains("nothing is shared") {
+            break;
+        }
+        assert!(started.elapsed() < crate::util::DEADLINE, "still shared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// While a file hovers over the window, the image area says to drop it.
+#[test]
+fn a_hovering_file_shows_the_drop_target() {
+    use shmimage::gui::app::DROP_TEXT;
+    let scratch = Scratch::new("gui-hover");
+    let mut harness = harness(&scratch);
+    harness.run_steps(1);
+    assert!(harness.query_by_label(DROP_TEXT).is_none());
+    harness.input_mut().hovered_files.push(egui::HoveredFile {
+        path: Some(scratch.path("photo.png")),
+        ..Default::default()
+    });
+    harness.run_steps(1);
+    harness.get_by_label(DROP_TEXT);
+}

@@ -213,11 +213,30 @@ fn cut_and_corrupted_files_are_refused_or_shown_never_a_panic() {
     let bytes = std::fs::read(&jpeg).unwrap();
     let half = file_with(&scratch, "half.jpg", &bytes[..bytes.len() / 2]);
     // JPEG decoders may show what arrived and grey out the rest (browsers do): either is fine,
-    // as long as it is a clean outcome of the right size.
+    // as long as it is a clean outcome of the right size, and says that the image is incomplete.
     match share(&scratch, &half) {
         Outcome::Refused(error) => assert!(error.contains("damaged"), "{error}"),
-        Outcome::Displayed { image, .. } => assert_eq!(image.dimensions(), (200, 150)),
+        Outcome::Displayed { image, ready } => {
+            assert_eq!(image.dimensions(), (200, 150));
+            assert!(ready.contains("incomplete JPEG"), "{ready}");
+        }
     }
+    // On stderr too, and the whole file gets no such note.
+    let said = run_with_deadline({
+        let mut put = scratch.cmd(&["put", half.to_str().unwrap(), "--hold-ms", "0"]);
+        put.env_remove("RUST_LOG");
+        put
+    });
+    let err = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        said.status.success() && err.contains("note: incomplete JPEG"),
+        "{said:?}"
+    );
+    let said = run_with_deadline(scratch.cmd(&["put", jpeg.to_str().unwrap(), "--hold-ms", "0"]));
+    assert!(
+        said.status.success() && !String::from_utf8_lossy(&said.stderr).contains("note:"),
+        "{said:?}"
+    );
 }
 
 #[test]
