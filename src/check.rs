@@ -28,27 +28,56 @@ const HOLD_MS: &str = "20000";
 const PREFIX: &str = "shmimage-check";
 
 /// What Ctrl-C must not leave behind: the children running now, and this run's directory and
-/// work folder.
+/// work folder. Once `interrupted`, no new child is started.
 #[derive(Clone, Default)]
 struct Running {
     children: Vec<u32>,
     run: Option<(SegmentDir, PathBuf)>,
+    interrupted: bool,
 }
 
 static RUNNING: std::sync::Mutex<Running> = std::sync::Mutex::new(Running {
     children: Vec::new(),
     run: None,
+    interrupted: false,
 });
+
+/// Starts a child and registers it, under the same lock `interrupt` takes: so the handler
+/// either sees the child (and kills it) or the child is never started.
+fn spawn_registered(command: &mut Command) -> Result<Child, String> {
+    let mut running = running();
+    if running.interrupted {
+        return Err("the check was interrupted".to_owned());
+    }
+    let child = command
+        .spawn()
+        .map_err(|err| format!("cannot start shmimage: {err}"))?;
+    running.children.push(child.id());
+    Ok(child)
+}
+
+fn unregister(pid: u32) {
+    running().children.retain(|p| *p != pid);
+}
 
 /// For a Ctrl-C or SIGTERM handler: ends this run's children, removes what the run made, and
 /// exits with `code`.
 pub fn interrupt(code: i32) -> ! {
-    let running = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+    let running = {
+        let mut running = running();
+        running.interrupted = true;
+        running.clone()
+    };
     for pid in running.children {
         kill_pid(pid);
     }
     if let Some((dir, work)) = running.run {
-        clean_keys(&dir, &work);
+        // A killed child holds its segment's lock until it has really exited, and until then
+        // its segment is live, not a leftover: clean again until nothing of ours is left.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !clean_keys(&dir, &work) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = std::fs::remove_dir_all(&work);
     }
     std::process::exit(code)
@@ -387,7 +416,7 @@ impl Check {
     /// Removes what the run made: leftovers and idle lock files in the directory (of dead
     /// processes only, so a running demo is never touched), Qt objects, the work folder.
     fn finish(self) {
-        clean_keys(&self.dir, &self.work);
+        let _ = clean_keys(&self.dir, &self.work);
         let _ = std::fs::remove_dir_all(&self.work);
         running().run = None;
     }
@@ -405,12 +434,12 @@ struct Spawned {
 impl Spawned {
     /// Starts `command` and waits until a line contains `marker`.
     fn start(mut command: Command, marker: &str) -> Result<Self, String> {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| format!("cannot start shmimage: {err}"))?;
+        let mut child = spawn_registered(
+            command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )?;
         let (sender, lines) = mpsc::channel();
         let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
             child.stdout.take().map(|s| Box::new(s) as _),
@@ -426,7 +455,6 @@ impl Spawned {
                 }
             });
         }
-        running().children.push(child.id());
         let mut spawned = Self {
             child,
             lines,
@@ -485,18 +513,13 @@ impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let pid = self.child.id();
-        running().children.retain(|p| *p != pid);
+        unregister(self.child.id());
     }
 }
 
 /// Runs a command to the end, at most [`STEP`] (then it is killed, and that is the error).
 fn run_bounded(mut command: Command) -> Result<std::process::Output, String> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| format!("cannot start shmimage: {err}"))?;
+    let mut child = spawn_registered(command.stdout(Stdio::piped()).stderr(Stdio::piped()))?;
     let collect = |stream: Option<Box<dyn std::io::Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -516,10 +539,12 @@ fn run_bounded(mut command: Command) -> Result<std::process::Output, String> {
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
+                unregister(child.id());
                 return Err(format!("pid {} did not finish within {STEP:?}", child.id()));
             }
         }
     };
+    unregister(child.id());
     Ok(std::process::Output {
         status,
         stdout: stdout.join().unwrap_or_default(),
@@ -817,7 +842,7 @@ fn clean_after_interrupted_runs(dir: &SegmentDir, temp: &Path) {
             continue;
         };
         if pid != std::process::id() && !process_alive(pid) {
-            clean_keys(dir, &entry.path());
+            let _ = clean_keys(dir, &entry.path());
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -825,22 +850,35 @@ fn clean_after_interrupted_runs(dir: &SegmentDir, temp: &Path) {
 
 /// Removes the leftovers of the keys listed in `work/keys`: in the directory, what dead
 /// processes left (a live segment is never touched); on Linux, Qt objects of those keys.
-fn clean_keys(dir: &SegmentDir, work: &Path) {
+/// Returns whether none of those keys has a file left in the directory.
+fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
     clean_dir(dir);
+    let keys = std::fs::read_to_string(work.join("keys")).unwrap_or_default();
     #[cfg(target_os = "linux")]
-    if let Ok(keys) = std::fs::read_to_string(work.join("keys")) {
-        for key in keys.lines().filter(|k| k.contains("-qt")) {
-            // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
-            let endpoint = Endpoint::in_dir(key, dir.clone()).with_mode(share::Mode::Qt);
-            if let Ok(publication) =
-                share::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png)
-            {
-                publication.withdraw();
-            }
+    for key in keys.lines().filter(|k| k.contains("-qt")) {
+        // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
+        let endpoint = Endpoint::in_dir(key, dir.clone()).with_mode(share::Mode::Qt);
+        if let Ok(publication) = share::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png)
+        {
+            publication.withdraw();
         }
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = work;
+    let prefixes: Vec<String> = keys
+        .lines()
+        .filter_map(|key| share::native_key_for(key).ok())
+        .map(|native| format!("{native}."))
+        .collect();
+    !std::fs::read_dir(dir.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            prefixes
+                .iter()
+                .any(|prefix| name.starts_with(prefix.as_str()))
+        })
 }
 
 #[cfg(unix)]
