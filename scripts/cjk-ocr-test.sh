@@ -6,28 +6,13 @@
 # Needs: a release build, xvfb, xdotool, imagemagick, tesseract-ocr(-chi-sim), a CJK font.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${CARGO_TARGET_DIR:-target}/release/shmimage"
-display=":$((300 + RANDOM % 100))"
-work=$(mktemp -d)
 key="共享内存示例"
+source scripts/x-server.sh 1280x720
 file="$work/样例图片.png"
 cp assets/sample.png "$file"
-Xvfb "$display" -screen 0 1280x720x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
-xvfb=$!
-app=""
-cleanup() { [ -n "$app" ] && kill "$app" 2>/dev/null; kill "$xvfb" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export DISPLAY="$display" SHMIMAGE_DIR="$work/segments" LIBGL_ALWAYS_SOFTWARE=1
-for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 "$bin" --key "$key" "$file" >"$work/app.log" 2>&1 &
-app=$!
-window=""
-for _ in $(seq 600); do
-  window=$(xdotool search --name "pid $app\$" 2>/dev/null | head -n1 || true)
-  [ -n "$window" ] && break
-  sleep 0.1
-done
-[ -n "$window" ] || { echo "cjk-ocr: no window"; cat "$work/app.log"; exit 1; }
+track $!
+window=$(window_of $!) || { echo "cjk-ocr: no window"; cat "$work/app.log"; exit 1; }
 xdotool windowmove "$window" 0 0 windowsize "$window" 900 560
 for _ in $(seq 8); do
   sleep 1

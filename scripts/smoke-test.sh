@@ -3,19 +3,10 @@
 # window, and checks that a frame was drawn (the screenshot is not one flat colour).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${CARGO_TARGET_DIR:-target}/release/shmimage"
 out="${1:-$(mktemp -d)/smoke.png}"
-display=":$((90 + RANDOM % 100))"
-work=$(mktemp -d)
-Xvfb "$display" -screen 0 1024x768x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
-xvfb=$!
-app=""
-cleanup() { [ -n "$app" ] && kill "$app" 2>/dev/null; kill "$xvfb" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export DISPLAY="$display" SHMIMAGE_DIR="$work/segments" LIBGL_ALWAYS_SOFTWARE=1
-for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
+source scripts/x-server.sh 1024x768
 "$bin" --key "smoke-$$" >"$work/app.log" 2>&1 &
-app=$!
+track $!
 if ! window=$(timeout 60 xdotool search --sync --name "Shared Memory Image"); then
   echo "smoke: no window appeared within 60 s"; cat "$work/app.log"; exit 1
 fi
