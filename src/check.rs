@@ -26,6 +26,8 @@ const STEP: Duration = Duration::from_secs(20);
 const HOLD_MS: &str = "20000";
 /// The prefix of every key (and work folder) a check uses.
 const PREFIX: &str = "shmimage-check";
+/// The file in a run's work folder that the run keeps locked while it lives.
+const ALIVE: &str = "alive";
 
 /// What Ctrl-C must not leave behind: the children running now, and this run's directory and
 /// work folder. Once `interrupted`, no new child is started.
@@ -292,6 +294,9 @@ const SCENARIOS: &[Scenario] = &[
 struct Check {
     dir: SegmentDir,
     work: PathBuf,
+    /// Locked for as long as this run lives (the OS lets go when it dies, however it dies):
+    /// how another run tells a live run's folder from an interrupted one's, without PIDs.
+    alive: std::fs::File,
     exe: PathBuf,
     first: RgbaImage,
     second: RgbaImage,
@@ -308,8 +313,11 @@ impl Check {
             source,
         };
         std::fs::create_dir_all(&work).map_err(&prepare)?;
+        let alive = std::fs::File::create(work.join(ALIVE)).map_err(&prepare)?;
+        alive.lock().map_err(&prepare)?;
         let check = Self {
             dir: dir.clone(),
+            alive,
             work,
             exe: program.to_path_buf(),
             first: pattern(48, 32, 1),
@@ -417,6 +425,8 @@ impl Check {
     /// processes only, so a running demo is never touched), Qt objects, the work folder.
     fn finish(self) {
         let _ = clean_keys(&self.dir, &self.work);
+        // Closed first: Windows cannot delete a file that is open.
+        drop(self.alive);
         let _ = std::fs::remove_dir_all(&self.work);
         running().run = None;
     }
@@ -841,7 +851,7 @@ fn clean_after_interrupted_runs(dir: &SegmentDir, temp: &Path) {
         else {
             continue;
         };
-        if pid != std::process::id() && !process_alive(pid) {
+        if pid != std::process::id() && !run_alive(&entry.path()) {
             let _ = clean_keys(dir, &entry.path());
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -868,6 +878,11 @@ fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
         .filter_map(|key| share::native_key_for(key).ok())
         .map(|native| format!("{native}."))
         .collect();
+    // `clean` leaves lock files on Windows, where a file someone has open cannot simply be
+    // deleted; these keys are this run's alone, so once a key has no segment left, its lock and
+    // state files go too.
+    #[cfg(windows)]
+    remove_idle_lock_files(dir, &prefixes);
     !std::fs::read_dir(dir.path())
         .into_iter()
         .flatten()
@@ -881,22 +896,32 @@ fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
         })
 }
 
-#[cfg(unix)]
-fn process_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
-        || std::process::Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+#[cfg(windows)]
+fn remove_idle_lock_files(dir: &SegmentDir, prefixes: &[String]) {
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    for prefix in prefixes {
+        let ours = |name: &&String| name.starts_with(prefix.as_str());
+        if names.iter().filter(ours).any(|name| name.ends_with(".seg")) {
+            continue;
+        }
+        for name in names.iter().filter(ours) {
+            let _ = std::fs::remove_file(dir.path().join(name));
+        }
+    }
 }
 
-#[cfg(windows)]
-fn process_alive(pid: u32) -> bool {
-    std::process::Command::new("tasklist")
-        .args(["/FI", &format!("PID eq {pid}"), "/NH"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&pid.to_string()))
+/// Whether the run that owns this work folder still lives: it keeps `alive` locked until it
+/// ends. A folder without that file (or one we can lock) belongs to a run that is gone.
+fn run_alive(work: &Path) -> bool {
+    match std::fs::File::open(work.join(ALIVE)) {
+        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
 }
 
 impl About {
