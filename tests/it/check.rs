@@ -1,14 +1,10 @@
 //! `shmimage check`: the lifetime table run on this machine by the real binary.
 
-#[cfg(unix)]
 use std::path::Path;
 use std::process::Command;
-#[cfg(unix)]
 use std::time::{Duration, Instant};
 
-#[cfg(unix)]
-use crate::util::DEADLINE;
-use crate::util::{Scratch, run_with_deadline};
+use crate::util::{DEADLINE, Scratch, run_with_deadline};
 
 /// `shmimage check ARGS` with the scratch's segment directory and a temp dir of its own (where
 /// the check's work folder and, for its Qt rows, Qt's key files go).
