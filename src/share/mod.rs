@@ -368,7 +368,7 @@ impl From<Fetched> for FetchedInto {
 /// for both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspection {
-    pub key: String,
+    /// The first row is the key.
     pub rows: Vec<Row>,
 }
 
@@ -383,7 +383,6 @@ pub struct Row {
 impl Inspection {
     fn new(key: &str) -> Self {
         Self {
-            key: key.to_owned(),
             rows: vec![Row {
                 depth: 0,
                 name: "key",
