@@ -1,4 +1,4 @@
-//! The window's state, and the [`Command`]s that change it. The parts draw from the state and
+//! The window's state, and the `Command`s that change it. The parts draw from the state and
 //! return commands; the commands are applied after layout; everything slow goes to the
 //! [`Worker`], whose outcomes come back tagged with the key and mode they were for.
 //!

@@ -1,6 +1,6 @@
 //! The desktop window: Qt's two-button dialog, drawn with egui, in parts: [`app`] (the state and
 //! the commands that change it), [`status`] (outcomes in words, and the status line),
-//! [`key_bar`], [`image_view`], [`inspector`], and [`worker`] (everything slow, off the UI
+//! `key_bar`, `image_view`, `inspector`, and [`worker`] (everything slow, off the UI
 //! thread). It uses only the protocol layer (`crate::share`) and the codec's types.
 
 pub mod app;

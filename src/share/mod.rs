@@ -1,6 +1,6 @@
 //! The protocol layer: the example's two slots (publish an image under a key, fetch the image
 //! under a key), plus inspecting a key, as one [`Protocol`] per mode. The mode is chosen once,
-//! in [`Endpoint::protocol`]; each protocol lives in a module of its own ([`native`], and on
+//! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, and on
 //! Linux `qt5` and `qt6`). The CLI and the window use only this module and the codec's types.
 
 mod native;
