@@ -3,6 +3,9 @@
 //! for (load, fetch), the background lane runs polls and withdrawals, so an inspector refresh
 //! never waits behind a five-second lock wait. Every job carries a [`JobTag`] (its key and mode),
 //! and its outcome comes back with it, so the window can tell a stale outcome from a current one.
+//!
+//! Over 500 lines because the jobs themselves live here too (load and publish, fetch into the
+//! texture buffer, the pixel conversions they need), with their unit tests.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
