@@ -96,6 +96,32 @@ pub enum Command {
     /// A reader that stays attached, for `check` (runs in its own process).
     #[command(hide = true)]
     CheckReader,
+    /// Print every process's protocol steps under the key as they happen (create, attach, lock,
+    /// copy, unlock, detach, with their Qt calls and OS objects), until Ctrl-C.
+    Trace {
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// First show the steps of this long ago (e.g. 30s, 5m); without it only new steps.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<Duration>,
+        /// Stop after this long instead of at Ctrl-C (e.g. 10s).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        stop_after: Option<Duration>,
+    },
+}
+
+impl Command {
+    /// What the journal calls a process running this command.
+    fn role(&self) -> share::Role {
+        match self {
+            Command::Put { .. } => share::Role::Put,
+            Command::Get { .. } => share::Role::Get,
+            Command::Bench { .. } | Command::BenchReader => share::Role::Bench,
+            Command::Check { .. } | Command::CheckReader => share::Role::Check,
+            Command::Info | Command::Clean | Command::Trace { .. } => share::Role::Other,
+        }
+    }
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
@@ -150,6 +176,7 @@ pub fn options_from_env() -> Options {
         pause_after_create: millis(share::PAUSE_AFTER_CREATE_ENV),
         keep_leftovers: std::env::var_os(share::KEEP_LEFTOVERS_ENV).is_some(),
         damage_after_publish: std::env::var_os(share::DAMAGE_AFTER_PUBLISH_ENV).is_some(),
+        journal: !std::env::var(share::JOURNAL_ENV).is_ok_and(|value| value == "off"),
     }
 }
 
@@ -177,8 +204,10 @@ impl From<crate::codec::CodecError> for CliError {
 /// Runs a command; `Ok(false)` means no command was given (the caller opens the window).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
     let Some(command) = &cli.command else {
+        share::Role::Window.set_for_this_process();
         return Ok(false);
     };
+    command.role().set_for_this_process();
     match command {
         Command::Put {
             image,
@@ -239,6 +268,18 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             }
         }
         Command::CheckReader => crate::check::hold_attached(&cli.endpoint()?, out)?,
+        Command::Trace {
+            json,
+            since,
+            stop_after,
+        } => {
+            let options = crate::trace::TraceOptions {
+                json: *json,
+                since: *since,
+                stop_after: *stop_after,
+            };
+            crate::trace::run(&cli.endpoint()?, &options, out);
+        }
         Command::BenchReader => {
             let endpoint =
                 Endpoint::in_dir(&cli.key, segment_dir()?).with_options(options_from_env());

@@ -2,7 +2,8 @@
 //! shared-memory example does, but with a lifetime that survives crashes on every OS.
 //!
 //! Layers, bottom up: [`shm`] (this project's crash-safe segments and their lock), `qt` (Qt's own
-//! System V and POSIX objects, Linux), [`codec`] (the segment's header and the image
+//! System V and POSIX objects, Linux), [`journal`] (every process's protocol steps, for `trace`
+//! and the Protocol panel), [`codec`] (the segment's header and the image
 //! encodings), [`share`] (one protocol per mode: publish, fetch, inspect; the only layer the CLI
 //! and the window use), [`cli`], and the window in `gui` (feature `gui`).
 
@@ -12,10 +13,12 @@ pub mod cli;
 pub mod codec;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod journal;
 #[cfg(target_os = "linux")]
 pub mod qt;
 pub mod share;
 pub mod shm;
+pub mod trace;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
 mod sys;
 

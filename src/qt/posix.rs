@@ -17,10 +17,13 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::shm::interrupt::{exit_requested, holding_begins, holding_ends};
-use crate::shm::{self, AccessMode, OpenFor, Segment, SegmentAccess, ShmError, open_file};
+use crate::shm::{
+    self, AccessMode, OpenFor, Patience, Segment, SegmentAccess, ShmError, Waiting, open_file,
+};
 use crate::sys::Mapping;
 use crate::sys::posix_semaphore::NamedSemaphore;
 
@@ -47,6 +50,8 @@ pub struct Qt6SharedMemory {
     name: String,
     segment_path: PathBuf,
     lock_timeout: Duration,
+    /// Asked while the semaphore is waited for (see `shm::Patience`).
+    patience: Option<Arc<dyn Patience>>,
     semaphore: Option<OpenSemaphore>,
     attached: Option<Qt6Attachment>,
 }
@@ -89,6 +94,7 @@ impl Qt6SharedMemory {
             segment_path: Path::new(POSIX_SHM_DIR).join(&name),
             name,
             lock_timeout: shm::DEFAULT_LOCK_TIMEOUT,
+            patience: None,
             semaphore: None,
             attached: None,
         })
@@ -125,6 +131,7 @@ fn acquire<'a>(
     name: &str,
     sem_path: &Path,
     timeout: Duration,
+    patience: Option<&Arc<dyn Patience>>,
 ) -> Result<PosixSemaphoreGuard<'a>, ShmError> {
     if slot.is_none() {
         let (semaphore, created) = NamedSemaphore::open_or_create(name)
@@ -141,19 +148,28 @@ fn acquire<'a>(
     let Some(OpenSemaphore { semaphore, .. }) = slot else {
         return Err(ShmError::NotAttached);
     };
-    let deadline = Instant::now() + timeout;
+    let mut waiting = Waiting::new(timeout, patience);
     let mut pause = Duration::from_micros(200);
     holding_begins();
     loop {
         match semaphore.try_wait() {
             Ok(true) => return Ok(PosixSemaphoreGuard { semaphore }),
-            Ok(false) if Instant::now() < deadline && !exit_requested() => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(10));
-            }
             Ok(false) => {
-                holding_ends();
-                return Err(taken_too_long(sem_path, timeout));
+                // Qt 6's semaphore records no holder.
+                match waiting.go_on(|| None) {
+                    Ok(true) if !exit_requested() => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(10));
+                    }
+                    Ok(_) => {
+                        holding_ends();
+                        return Err(taken_too_long(sem_path, waiting.waited()));
+                    }
+                    Err(cancelled) => {
+                        holding_ends();
+                        return Err(cancelled);
+                    }
+                }
             }
             Err(err) => {
                 holding_ends();
@@ -253,6 +269,7 @@ impl Segment for Qt6SharedMemory {
             &self.name,
             &sem_path,
             self.lock_timeout,
+            self.patience.as_ref(),
         )?;
         let path = &self.segment_path;
         // A new segment every time: readers that have the old one keep it, new ones get ours.
@@ -308,6 +325,7 @@ impl Segment for Qt6SharedMemory {
             &self.name,
             &sem_path,
             self.lock_timeout,
+            self.patience.as_ref(),
         )?;
         let path = &self.segment_path;
         let how = match mode {
@@ -363,6 +381,7 @@ impl Segment for Qt6SharedMemory {
             &self.name,
             &sem_path,
             self.lock_timeout,
+            self.patience.as_ref(),
         )?;
         let Some(attachment) = self.attached.as_mut() else {
             return Err(ShmError::NotAttached);
@@ -390,6 +409,7 @@ impl Segment for Qt6SharedMemory {
                 &self.name,
                 &sem_path,
                 self.lock_timeout,
+                self.patience.as_ref(),
             ) {
                 Ok(_guard) => {
                     if fs::symlink_metadata(&self.segment_path)
@@ -406,6 +426,18 @@ impl Segment for Qt6SharedMemory {
 
     fn size(&self) -> usize {
         self.attached.as_ref().map_or(0, |a| a.mapping.len())
+    }
+
+    fn set_patience(&mut self, patience: Option<Arc<dyn Patience>>) {
+        self.patience = patience;
+    }
+
+    fn describe_segment(&self) -> String {
+        format!("POSIX shared memory {}", self.segment_path.display())
+    }
+
+    fn describe_lock(&self) -> String {
+        format!("POSIX semaphore {}", self.semaphore_path().display())
     }
 }
 

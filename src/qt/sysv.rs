@@ -20,9 +20,10 @@ use std::fs::{self, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::shm::{self, AccessMode, Segment, SegmentAccess, ShmError};
+use crate::shm::{self, AccessMode, Patience, Segment, SegmentAccess, ShmError, Waiting};
 use crate::sys::Mapping;
 use crate::sys::sysv::{self, Attached};
 
@@ -83,6 +84,8 @@ pub struct QtSharedMemory {
     shm_key_file: PathBuf,
     sem_key_file: PathBuf,
     lock_timeout: Duration,
+    /// Asked while the semaphore is waited for (see `shm::Patience`).
+    patience: Option<Arc<dyn Patience>>,
     semaphore: Option<Semaphore>,
     attached: Option<QtAttachment>,
     cleanup_note: Option<String>,
@@ -129,6 +132,7 @@ impl QtSharedMemory {
             shm_key_file: qt_key_file(key, SHARED_MEMORY_PREFIX, temp_dir)?,
             sem_key_file: qt_key_file(key, SEMAPHORE_PREFIX, temp_dir)?,
             lock_timeout: shm::DEFAULT_LOCK_TIMEOUT,
+            patience: None,
             semaphore: None,
             attached: None,
             cleanup_note: None,
@@ -211,34 +215,42 @@ impl QtSharedMemory {
 
     /// Takes the semaphore, waiting at most the lock timeout. If another process removed it
     /// meanwhile (a Qt process that created it exits), opens it again and retries once, as Qt does.
+    /// The wait is cut into slices, so that its patience is asked now and then.
     fn acquire(&mut self) -> Result<SemaphoreGuard, ShmError> {
-        for attempt in 0..2 {
+        let patience = self.patience.clone();
+        let mut waiting = Waiting::new(self.lock_timeout, patience.as_ref());
+        let mut reopened = false;
+        loop {
             let id = self.open_semaphore()?;
-            match sysv::sem_change(id, -1, self.lock_timeout) {
+            let last_pid = || sysv::sem_last_pid(id).ok().filter(|pid| *pid != 0);
+            match sysv::sem_change(id, -1, waiting.slice()) {
                 Ok(()) => {
                     return Ok(SemaphoreGuard { id });
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    let holder = sysv::sem_last_pid(id).ok().filter(|pid| *pid != 0);
+                    if waiting.go_on(last_pid)? {
+                        continue;
+                    }
+                    let holder = last_pid();
                     return Err(ShmError::LockTimeout {
                         holder,
                         holder_is_this_process: holder == Some(std::process::id()),
-                        waited: self.lock_timeout,
+                        waited: waiting.waited(),
                     });
                 }
-                Err(err)
-                    if attempt == 0
-                        && matches!(err.raw_os_error(), Some(libc::EIDRM | libc::EINVAL)) =>
-                {
+                Err(err) if matches!(err.raw_os_error(), Some(libc::EIDRM | libc::EINVAL)) => {
+                    if reopened {
+                        return Err(ShmError::LockFailed {
+                            path: self.sem_key_file.clone(),
+                            source: io::Error::other("the semaphore kept disappearing"),
+                        });
+                    }
+                    reopened = true;
                     self.semaphore = None;
                 }
                 Err(err) => return Err(self.sem_error(err)),
             }
         }
-        Err(ShmError::LockFailed {
-            path: self.sem_key_file.clone(),
-            source: io::Error::other("the semaphore kept disappearing"),
-        })
     }
 
     fn sem_error(&self, err: io::Error) -> ShmError {
@@ -489,6 +501,36 @@ impl Segment for QtSharedMemory {
 
     fn size(&self) -> usize {
         self.attached.as_ref().map_or(0, |a| a.mapping.len())
+    }
+
+    fn set_patience(&mut self, patience: Option<Arc<dyn Patience>>) {
+        self.patience = patience;
+    }
+
+    fn describe_segment(&self) -> String {
+        match &self.attached {
+            Some(attachment) => format!(
+                "System V segment shmid {} (key file {})",
+                attachment.id,
+                self.shm_key_file.display()
+            ),
+            None => format!(
+                "System V segment of key file {}",
+                self.shm_key_file.display()
+            ),
+        }
+    }
+
+    fn describe_lock(&self) -> String {
+        let id = self
+            .semaphore
+            .as_ref()
+            .map(|s| format!("semid {} ", s.id))
+            .unwrap_or_default();
+        format!(
+            "System V semaphore {id}(key file {})",
+            self.sem_key_file.display()
+        )
     }
 
     fn cleanup_note(&self) -> Option<&str> {

@@ -10,7 +10,9 @@ mod qt;
 mod qt5;
 #[cfg(target_os = "linux")]
 mod qt6;
+mod steps;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use image::RgbaImage;
@@ -18,8 +20,11 @@ use image::RgbaImage;
 use crate::codec::{CodecError, Encoding, Header};
 use crate::shm::ShmError;
 
+pub use crate::journal::{Lane, Record, Role, State, Step, describe_death};
 pub use crate::shm::interrupt::exit_when_released;
 pub use crate::shm::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
+use steps::Recorder;
+pub use steps::{Observer, human_duration};
 
 /// The key Qt's example uses, and ours by default.
 pub const DEFAULT_KEY: &str = "QSharedMemoryExample";
@@ -46,6 +51,9 @@ pub const KEEP_LEFTOVERS_ENV: &str = "SHMIMAGE_TEST_KEEP_LEFTOVERS";
 /// Overrides how long to wait for another process's lock, in milliseconds (read by the CLI).
 pub const LOCK_TIMEOUT_ENV: &str = "SHMIMAGE_LOCK_TIMEOUT_MS";
 
+/// `off` turns the protocol journal off (read by the CLI), to measure what it costs.
+pub const JOURNAL_ENV: &str = "SHMIMAGE_JOURNAL";
+
 /// Everything that can go wrong while sharing, for the CLI to print and the window to phrase
 /// (see [`ShareError::failure`]) without looking into the layers below.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +64,8 @@ pub enum ShareError {
     Codec(#[from] CodecError),
     #[error("{mode} is available on Linux only (it uses System V or POSIX IPC as Qt does there)", mode = mode.facts().name)]
     ModeUnavailable { mode: Mode },
+    #[error("stepping through was cancelled: the lock was given back and nothing else changed")]
+    SteppingCancelled,
 }
 
 /// The failures the window words in Qt's own terms; everything else it shows as it is.
@@ -69,6 +79,8 @@ pub enum Failure {
     },
     /// The file is not an image at all (Qt: "Selected file is not an image").
     NotAnImage,
+    /// The user cancelled a lock wait or a step-through.
+    Cancelled,
     Other,
 }
 
@@ -80,6 +92,7 @@ impl ShareError {
                 Failure::LeftoverRemoved { pid: *pid }
             }
             Self::Codec(CodecError::NotAnImage { .. }) => Failure::NotAnImage,
+            Self::SteppingCancelled | Self::Shm(ShmError::Cancelled) => Failure::Cancelled,
             _ => Failure::Other,
         }
     }
@@ -107,6 +120,8 @@ pub struct ModeFacts {
     /// Whether the encoding (raw or png) can be chosen; Qt's modes always store Qt's PNG.
     pub encoding_is_chosen: bool,
     pub lifetime: &'static str,
+    /// Names this mode's journal files apart from the other modes' under the same key.
+    pub journal_tag: &'static str,
 }
 
 /// Indexed by `Mode as usize`.
@@ -120,6 +135,7 @@ const MODE_FACTS: [ModeFacts; 3] = [
             says nothing is shared, and the next publish succeeds. A dead process's files are removed by \
             the next create or attach. This is the same on Linux, macOS and Windows; Qt's example \
             instead leaves a crashed writer's segment behind on Linux.",
+        journal_tag: "n",
     },
     ModeFacts {
         name: "Qt 5 (System V)",
@@ -130,6 +146,7 @@ const MODE_FACTS: [ModeFacts; 3] = [
             share again (\"Unable to create shared memory segment.\"); here such a leftover is removed by \
             the next load, which says so. A Qt writer that is still running keeps its image until a new \
             one replaces it.",
+        journal_tag: "qt5",
     },
     ModeFacts {
         name: "Qt 6 (POSIX)",
@@ -140,6 +157,7 @@ const MODE_FACTS: [ModeFacts; 3] = [
             Here every load makes a new segment, and the writer removes it when it stops sharing. Qt 6's \
             semaphore has no owner and no undo: if a Qt 6 program crashes while holding it, loads here \
             wait five seconds and then say how to clear it.",
+        journal_tag: "qt6",
     },
 ];
 
@@ -172,6 +190,8 @@ pub struct Options {
     pub keep_leftovers: bool,
     /// Test hook, see [`DAMAGE_AFTER_PUBLISH_ENV`].
     pub damage_after_publish: bool,
+    /// Record every step in the protocol journal (see [`JOURNAL_ENV`]).
+    pub journal: bool,
 }
 
 impl Default for Options {
@@ -182,6 +202,7 @@ impl Default for Options {
             pause_after_create: None,
             keep_leftovers: false,
             damage_after_publish: false,
+            journal: true,
         }
     }
 }
@@ -193,6 +214,8 @@ pub struct Endpoint {
     pub dir: SegmentDir,
     pub mode: Mode,
     pub options: Options,
+    /// The window's hand in its own steps: step-through, and cancelling a lock wait.
+    pub observer: Option<Arc<dyn Observer>>,
 }
 
 impl Endpoint {
@@ -207,6 +230,7 @@ impl Endpoint {
             dir,
             mode: Mode::Native,
             options: Options::default(),
+            observer: None,
         }
     }
 
@@ -217,6 +241,11 @@ impl Endpoint {
 
     pub fn with_options(mut self, options: Options) -> Self {
         self.options = options;
+        self
+    }
+
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -308,6 +337,8 @@ pub struct Stages {
 /// its generation is the segment's id.
 pub struct Publication {
     pub(crate) segment: Box<dyn crate::shm::Segment>,
+    /// Where the final detach is recorded.
+    recorder: Recorder,
     pub header: Header,
     pub segment_size: usize,
     pub stages: Stages,
@@ -325,9 +356,23 @@ impl Publication {
     }
 
     /// Stops sharing: detaches, and the segment disappears unless a reader is attached.
-    pub fn withdraw(mut self) {
-        self.segment.detach();
+    pub fn withdraw(self) {
+        drop(self);
     }
+}
+
+impl Drop for Publication {
+    fn drop(&mut self) {
+        detach(&self.recorder, self.segment.as_mut());
+    }
+}
+
+/// Qt's `detach()`, recorded. Never stepped through: it also runs while the program exits.
+fn detach(recorder: &Recorder, segment: &mut dyn crate::shm::Segment) {
+    let object = segment.describe_segment();
+    let pending = recorder.begin_unstepped(Step::Detach, object);
+    segment.detach();
+    let _ = pending.done(Ok::<(), ShareError>(()));
 }
 
 /// A fetched image, with what its header said.
@@ -459,9 +504,26 @@ pub fn measure_copy_floor(
     Ok(crate::shm::measure_copy_floor(dir, bytes)?)
 }
 
-/// Removes what dead processes left in `dir`, for every key (`shmimage clean`).
+/// Removes what dead processes left in `dir`, for every key (`shmimage clean`): segments, idle
+/// lock files, and the protocol journals of dead processes.
 pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShareError> {
-    Ok(crate::shm::clean(dir)?)
+    let mut removed = crate::shm::clean(dir)?;
+    removed.extend(crate::journal::remove_dead(dir.path()));
+    Ok(removed)
+}
+
+/// What every process recorded under the endpoint's key and mode, oldest process first (for
+/// `shmimage trace` and the window's Protocol panel). Never fails: a journal that cannot be
+/// read is left out.
+pub fn journal(endpoint: &Endpoint) -> Vec<Lane> {
+    let Ok(native_key) = native_key_for(&endpoint.key) else {
+        return Vec::new();
+    };
+    crate::journal::read(
+        endpoint.dir.path(),
+        &native_key,
+        endpoint.mode.facts().journal_tag,
+    )
 }
 
 /// "pid N", or what to say when the OS records no publisher (Qt 6's POSIX segments).
@@ -488,16 +550,55 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Qt's `attach(ReadOnly)` then `lock()`, as every fetch begins, timing each.
+/// Qt's `attach(ReadOnly)` then `lock()`, as every fetch begins, recorded and timed.
 fn attach_and_lock<'a>(
+    recorder: &Recorder,
     segment: &'a mut dyn crate::shm::Segment,
     stages: &mut Stages,
-) -> Result<crate::shm::SegmentAccess<'a>, ShmError> {
-    let step = std::time::Instant::now();
-    segment.attach(crate::shm::AccessMode::ReadOnly)?;
-    stages.attach = step.elapsed();
-    let step = std::time::Instant::now();
-    let access = segment.lock()?;
-    stages.lock = step.elapsed();
-    Ok(access)
+) -> Result<crate::shm::SegmentAccess<'a>, ShareError> {
+    recorder.prepare(segment);
+    let attached = recorder.begin(Step::Attach, segment.describe_segment())?;
+    let result = segment.attach(crate::shm::AccessMode::ReadOnly);
+    let attach_result = attached.timed(result, &mut stages.attach);
+    note_cleanup(recorder, segment);
+    attach_result?;
+    let locking = recorder.begin(Step::Lock, segment.describe_lock())?;
+    locking.timed(segment.lock(), &mut stages.lock)
+}
+
+/// Qt's `create(size)` with the lock taken, recorded and timed.
+fn create_locked<'a>(
+    recorder: &Recorder,
+    segment: &'a mut dyn crate::shm::Segment,
+    size: usize,
+    stages: &mut Stages,
+) -> Result<crate::shm::SegmentAccess<'a>, ShareError> {
+    recorder.prepare(segment);
+    let object = format!(
+        "{} bytes: {}; {}",
+        size,
+        segment.describe_segment(),
+        segment.describe_lock()
+    );
+    let creating = recorder.begin(Step::Create, object)?;
+    creating.timed(segment.create_replacing_locked(size), &mut stages.create)
+}
+
+/// What a copy touches, for the journal: the segment's file or its System V id, and its size.
+fn copy_object(access: &crate::shm::SegmentAccess<'_>) -> String {
+    match access.path() {
+        Some(path) => format!("{} bytes of {}", access.size(), path.display()),
+        None => format!(
+            "{} bytes of System V segment shmid {}",
+            access.size(),
+            access.generation()
+        ),
+    }
+}
+
+/// Records what a create or attach cleaned up (a dead writer's leftover), as a step of its own.
+fn note_cleanup(recorder: &Recorder, segment: &dyn crate::shm::Segment) {
+    if let Some(note) = segment.cleanup_note() {
+        recorder.note(Step::RemoveLeftover, note.to_owned());
+    }
 }

@@ -7,10 +7,11 @@ use image::RgbaImage;
 
 use super::{
     AttachedReader, Endpoint, Fetched, FetchedInto, Inspection, Landing, Options, Protocol,
-    Publication, ShareError, Stages, attach_and_lock, human_bytes,
+    Publication, Recorder, ShareError, Stages, Step, attach_and_lock, create_locked, detach,
+    human_bytes, note_cleanup,
 };
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
-use crate::shm::{SegmentDir, SegmentFile, SharedMemory, ShmError};
+use crate::shm::{Segment, SegmentDir, SegmentFile, SharedMemory, ShmError};
 
 /// Bytes copied between checksum updates: small enough to stay in cache while the CRC reads them.
 const CHUNK: usize = 256 * 1024;
@@ -19,6 +20,7 @@ pub(super) struct NativeProtocol {
     key: String,
     dir: SegmentDir,
     options: Options,
+    recorder: Recorder,
 }
 
 /// Where a fetch's payload went.
@@ -44,6 +46,7 @@ impl NativeProtocol {
             key: endpoint.key.clone(),
             dir: endpoint.dir.clone(),
             options: endpoint.options.clone(),
+            recorder: Recorder::new(endpoint),
         }
     }
 
@@ -64,9 +67,12 @@ impl NativeProtocol {
     ) -> Result<(Payload, Header, usize, Stages), ShareError> {
         let started = Instant::now();
         let mut stages = Stages::default();
+        let recorder = &self.recorder;
         let mut shm = self.shared_memory()?;
-        let access = attach_and_lock(&mut shm, &mut stages)?;
+        let lock = shm.describe_lock();
+        let access = attach_and_lock(recorder, &mut shm, &mut stages)?;
 
+        let copying = recorder.begin(Step::CopyOut, super::copy_object(&access))?;
         let step = Instant::now();
         let segment_size = access.size();
         if segment_size < HEADER_LEN {
@@ -102,16 +108,23 @@ impl NativeProtocol {
         }
         let mut crc = crc32fast::Hasher::new();
         let mut checksum_time = Duration::ZERO;
-        for (index, chunk) in bytes.chunks_mut(CHUNK).enumerate() {
-            access.read(HEADER_LEN + index * CHUNK, chunk)?;
-            let crc_step = Instant::now();
-            crc.update(chunk);
-            checksum_time += crc_step.elapsed();
-        }
-        drop(access);
-        shm.detach();
+        let copied = bytes
+            .chunks_mut(CHUNK)
+            .enumerate()
+            .try_for_each(|(index, chunk)| {
+                access.read(HEADER_LEN + index * CHUNK, chunk)?;
+                let crc_step = Instant::now();
+                crc.update(chunk);
+                checksum_time += crc_step.elapsed();
+                Ok::<(), ShmError>(())
+            });
+        copying.done(copied)?;
         stages.copy = step.elapsed() - checksum_time;
         stages.checksum = checksum_time;
+        let unlocking = recorder.begin(Step::Unlock, lock)?;
+        drop(access);
+        unlocking.done(Ok::<(), ShareError>(()))?;
+        detach(recorder, &mut shm);
 
         let actual = crc.finalize();
         if actual != header.payload_crc {
@@ -160,13 +173,15 @@ impl Protocol for NativeProtocol {
         };
         stages.encode = started.elapsed();
 
+        let recorder = &self.recorder;
         let mut shm = self.shared_memory()?;
-        let step = Instant::now();
+        let lock = shm.describe_lock();
         // Created and filled under one hold of the lock: no reader can see the segment half-made.
-        let mut access = shm.create_replacing_locked(HEADER_LEN + payload.len())?;
-        stages.create = step.elapsed();
+        let mut access =
+            create_locked(recorder, &mut shm, HEADER_LEN + payload.len(), &mut stages)?;
         let generation = access.generation();
 
+        let copying = recorder.begin(Step::CopyIn, super::copy_object(&access))?;
         let step = Instant::now();
         let pause = self.options.pause_mid_copy;
         // With the test hook, copy in two halves so there is a "middle" to stop at.
@@ -176,14 +191,19 @@ impl Protocol for NativeProtocol {
             CHUNK
         };
         let mut crc = crc32fast::Hasher::new();
-        for (index, chunk) in payload.chunks(chunk_len).enumerate() {
-            if let Some(pause) = pause.filter(|_| index == 1) {
-                log::warn!("paused mid-copy");
-                std::thread::sleep(pause);
-            }
-            access.write(HEADER_LEN + index * chunk_len, chunk)?;
-            crc.update(chunk);
-        }
+        let copied = payload
+            .chunks(chunk_len)
+            .enumerate()
+            .try_for_each(|(index, chunk)| {
+                if let Some(pause) = pause.filter(|_| index == 1) {
+                    log::warn!("paused mid-copy");
+                    std::thread::sleep(pause);
+                }
+                access.write(HEADER_LEN + index * chunk_len, chunk)?;
+                crc.update(chunk);
+                Ok::<(), ShmError>(())
+            });
+        copying.done(copied)?;
         let header = Header {
             encoding,
             width: image.width(),
@@ -202,11 +222,15 @@ impl Protocol for NativeProtocol {
             access.write(HEADER_LEN + payload.len() - 1, &[!last])?;
         }
         let segment_size = access.size();
-        drop(access);
         stages.copy = step.elapsed();
+        let unlocking = recorder.begin(Step::Unlock, lock)?;
+        drop(access);
+        unlocking.done(Ok::<(), ShareError>(()))?;
+        note_cleanup(recorder, &shm);
         stages.total = started.elapsed();
         Ok(Publication {
             segment: Box::new(shm),
+            recorder: recorder.clone(),
             header,
             segment_size,
             stages,

@@ -4,7 +4,8 @@
 use image::RgbaImage;
 
 use super::{
-    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, ShareError,
+    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, Recorder,
+    ShareError,
 };
 use crate::codec::Encoding;
 use crate::qt::sysv::QtSharedMemory;
@@ -12,6 +13,7 @@ use crate::qt::sysv::QtSharedMemory;
 pub(super) struct Qt5Protocol {
     key: String,
     options: Options,
+    recorder: Recorder,
 }
 
 impl Qt5Protocol {
@@ -19,6 +21,7 @@ impl Qt5Protocol {
         Self {
             key: endpoint.key.clone(),
             options: endpoint.options.clone(),
+            recorder: Recorder::new(endpoint),
         }
     }
 
@@ -36,11 +39,11 @@ impl Qt5Protocol {
 
 impl Protocol for Qt5Protocol {
     fn publish(&self, image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
-        super::qt::publish(self.segment()?, image)
+        super::qt::publish(&self.recorder, self.segment()?, image)
     }
 
     fn fetch(&self) -> Result<Fetched, ShareError> {
-        super::qt::fetch(self.segment()?, &self.options)
+        super::qt::fetch(&self.recorder, self.segment()?, &self.options)
     }
 
     /// What `ipcs` would show, and Qt's key files.

@@ -4,7 +4,8 @@
 use image::RgbaImage;
 
 use super::{
-    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, ShareError,
+    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, Recorder,
+    ShareError,
 };
 use crate::codec::Encoding;
 use crate::qt::posix::Qt6SharedMemory;
@@ -12,6 +13,7 @@ use crate::qt::posix::Qt6SharedMemory;
 pub(super) struct Qt6Protocol {
     key: String,
     options: Options,
+    recorder: Recorder,
 }
 
 impl Qt6Protocol {
@@ -21,6 +23,7 @@ impl Qt6Protocol {
         Ok(Self {
             key: endpoint.key.clone(),
             options: endpoint.options.clone(),
+            recorder: Recorder::new(endpoint),
         })
     }
 
@@ -33,11 +36,11 @@ impl Qt6Protocol {
 
 impl Protocol for Qt6Protocol {
     fn publish(&self, image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
-        super::qt::publish(self.segment()?, image)
+        super::qt::publish(&self.recorder, self.segment()?, image)
     }
 
     fn fetch(&self) -> Result<Fetched, ShareError> {
-        super::qt::fetch(self.segment()?, &self.options)
+        super::qt::fetch(&self.recorder, self.segment()?, &self.options)
     }
 
     fn inspect(&self) -> Result<Inspection, ShareError> {

@@ -48,6 +48,9 @@ pub enum ShmError {
         waited: Duration,
     },
 
+    #[error("cancelled while waiting for the lock; nothing was changed")]
+    Cancelled,
+
     #[error("key {key:?} collides with another program's System V {what} (id {id}): {detail}; it was left alone, so use another key",
         key = shorten(key))]
     Collision {
@@ -96,7 +99,9 @@ impl ShmError {
             Self::NotFound { .. } | Self::LeftoverRemoved { .. } | Self::NotAttached => {
                 SharedMemoryError::NotFound
             }
-            Self::LockTimeout { .. } | Self::LockFailed { .. } => SharedMemoryError::LockError,
+            Self::LockTimeout { .. } | Self::LockFailed { .. } | Self::Cancelled => {
+                SharedMemoryError::LockError
+            }
             Self::OutOfResources { .. } => SharedMemoryError::OutOfResources,
             Self::Tampered { .. } | Self::Io { .. } => SharedMemoryError::UnknownError,
         }

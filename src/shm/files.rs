@@ -85,18 +85,22 @@ fn is_held(file: &File, path: &Path) -> Result<bool, ShmError> {
     }
 }
 
-/// Removes the leftovers of dead processes and returns what is still there. A leftover that
+/// Removes the leftovers of dead processes; returns what is still there, and what was removed. A leftover that
 /// cannot be removed (gone already, or held in place by the OS) is logged and passed over: it is
 /// not live, so it must not stop anyone from creating or attaching.
-pub(super) fn reclaim_stale(dir: &Path, native_key: &str) -> Result<Vec<SegmentFile>, ShmError> {
+pub(super) fn reclaim_stale(
+    dir: &Path,
+    native_key: &str,
+) -> Result<(Vec<SegmentFile>, Vec<SegmentFile>), ShmError> {
     let mut kept = Vec::new();
+    let mut removed = Vec::new();
     for file in list_segment_files(dir, native_key)? {
         if file.live {
             kept.push(file);
             continue;
         }
         match remove_if_stale(&file.path) {
-            Ok(true) => {}
+            Ok(true) => removed.push(file),
             Ok(false) => kept.push(file),
             Err(err) => {
                 log::warn!("passing over a leftover that cannot be removed: {err}");
@@ -104,7 +108,7 @@ pub(super) fn reclaim_stale(dir: &Path, native_key: &str) -> Result<Vec<SegmentF
             }
         }
     }
-    Ok(kept)
+    Ok((kept, removed))
 }
 
 /// Removes `path` if no process holds it. Must be called with the key's lock held, so nobody

@@ -15,10 +15,11 @@ use std::fs::{File, TryLockError};
 use std::io;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::ShmError;
 use super::dir::{self, Entry, OpenFor, read_at, write_at};
+use super::{Patience, ShmError, Waiting};
 
 /// Layout of the state file: holder pid (u32 LE), reserved (u32), last generation (u64 LE).
 const STATE_LEN: usize = 16;
@@ -59,7 +60,16 @@ impl KeyLock {
     /// Takes the lock, polling until `timeout`; a holder that never lets go gives
     /// [`ShmError::LockTimeout`] naming its pid, never a hang.
     pub(crate) fn acquire(&self, timeout: Duration) -> Result<KeyLockGuard<'_>, ShmError> {
-        let started = Instant::now();
+        self.acquire_with(timeout, None)
+    }
+
+    /// Like [`acquire`](Self::acquire), asking `patience` whether to wait past the timeout.
+    pub(crate) fn acquire_with(
+        &self,
+        timeout: Duration,
+        patience: Option<&Arc<dyn Patience>>,
+    ) -> Result<KeyLockGuard<'_>, ShmError> {
+        let mut waiting = Waiting::new(timeout, patience);
         let mut pause = FIRST_PAUSE;
         let locked = loop {
             match self.try_lock()? {
@@ -76,12 +86,12 @@ impl KeyLock {
                 }
                 None => {}
             }
-            if started.elapsed() >= timeout {
+            if !waiting.go_on(|| self.holder_pid())? {
                 let holder = self.holder_pid();
                 return Err(ShmError::LockTimeout {
                     holder,
                     holder_is_this_process: holder == Some(std::process::id()),
-                    waited: timeout,
+                    waited: waiting.waited(),
                 });
             }
             std::thread::sleep(pause);

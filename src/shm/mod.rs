@@ -20,13 +20,15 @@ mod files;
 pub mod interrupt;
 mod key;
 mod lock;
+mod patience;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use dir::{DIR_ENV, SegmentDir};
-pub(crate) use dir::{OpenFor, open_file};
+pub(crate) use dir::{OpenFor, open_file, read_at};
 pub use error::{SharedMemoryError, ShmError};
 // Qt 6 mode reserves its POSIX segments the same way (Linux).
 #[cfg(target_os = "linux")]
@@ -36,6 +38,8 @@ use files::{
 };
 pub use files::{clean, measure_copy_floor};
 pub use key::{native_key_for, validate_native_key};
+pub(crate) use patience::Waiting;
+pub use patience::{Patience, Verdict};
 
 use crate::codec::MAX_SEGMENT_BYTES;
 use crate::sys::Mapping;
@@ -87,6 +91,12 @@ pub trait Segment: Send {
     fn detach(&mut self) -> bool;
     /// Size in bytes of the attached segment (0 when detached).
     fn size(&self) -> usize;
+    /// What lock waits ask whether to go on past the timeout (see [`Patience`]).
+    fn set_patience(&mut self, patience: Option<Arc<dyn Patience>>);
+    /// The OS object that holds the bytes, for the protocol journal.
+    fn describe_segment(&self) -> String;
+    /// The OS object that is the lock, for the protocol journal.
+    fn describe_lock(&self) -> String;
     /// A sentence about something the last create or attach cleaned up, for the status line.
     fn cleanup_note(&self) -> Option<&str> {
         None
@@ -119,6 +129,26 @@ impl Segment for SharedMemory {
     fn size(&self) -> usize {
         SharedMemory::size(self)
     }
+    fn set_patience(&mut self, patience: Option<Arc<dyn Patience>>) {
+        SharedMemory::set_patience(self, patience);
+    }
+    fn cleanup_note(&self) -> Option<&str> {
+        self.cleanup_note.as_deref()
+    }
+    fn describe_segment(&self) -> String {
+        match self.path() {
+            Some(path) => format!("segment file {}", path.display()),
+            None => format!(
+                "segment files {}.g*.seg in {}",
+                self.native_key,
+                self.dir().display()
+            ),
+        }
+    }
+    fn describe_lock(&self) -> String {
+        let how = if cfg!(windows) { "LockFileEx" } else { "flock" };
+        format!("{how} on {}", self.lock_path().display())
+    }
 }
 
 /// Qt's `QSharedMemory`: a key, the segment attached under it (if any), and its lock.
@@ -133,6 +163,10 @@ pub struct SharedMemory {
     pause_after_create: Option<Duration>,
     /// Test switch: break the leftover-removal guarantee (see `set_keep_leftovers`).
     keep_leftovers: bool,
+    /// Asked while create, attach and lock wait for the lock.
+    patience: Option<Arc<dyn Patience>>,
+    /// What the last create or attach removed (a dead process's leftover).
+    cleanup_note: Option<String>,
 }
 
 struct Attachment {
@@ -210,11 +244,18 @@ impl SharedMemory {
             attached: None,
             pause_after_create: None,
             keep_leftovers: false,
+            patience: None,
+            cleanup_note: None,
         }
     }
 
     pub fn set_lock_timeout(&mut self, timeout: Duration) {
         self.lock_timeout = timeout;
+    }
+
+    /// What create, attach and lock ask while they wait for the lock (see [`Patience`]).
+    pub fn set_patience(&mut self, patience: Option<Arc<dyn Patience>>) {
+        self.patience = patience;
     }
 
     /// Test hook: after creating a segment file, say "paused after create" on stderr and wait
@@ -314,8 +355,9 @@ impl SharedMemory {
         let display_key = self.display_key();
         let (dir, native_key) = (self.dir.path(), self.native_key.as_str());
         let key_lock = open_key_lock(&mut self.key_lock, dir, native_key)?;
-        let mut guard = key_lock.acquire(self.lock_timeout)?;
-        let files = reclaim(dir, native_key, self.keep_leftovers)?;
+        let mut guard = key_lock.acquire_with(self.lock_timeout, self.patience.as_ref())?;
+        let (files, note) = reclaim(dir, native_key, self.keep_leftovers)?;
+        self.cleanup_note = note;
         if !replace && files.iter().any(|f| f.live) {
             return Err(ShmError::AlreadyExists { key: display_key });
         }
@@ -341,8 +383,10 @@ impl SharedMemory {
         let display_key = self.display_key();
         let (dir, native_key) = (self.dir.path(), self.native_key.as_str());
         let key_lock = open_key_lock(&mut self.key_lock, dir, native_key)?;
-        let _guard = key_lock.acquire(self.lock_timeout)?;
-        let newest = reclaim(dir, native_key, self.keep_leftovers)?
+        let _guard = key_lock.acquire_with(self.lock_timeout, self.patience.as_ref())?;
+        let (files, note) = reclaim(dir, native_key, self.keep_leftovers)?;
+        self.cleanup_note = note;
+        let newest = files
             .into_iter()
             .filter(|f| f.live)
             .max_by_key(|f| f.generation)
@@ -379,7 +423,7 @@ impl SharedMemory {
         let Some(attachment) = self.attached.as_mut() else {
             return Err(ShmError::NotAttached);
         };
-        let guard = key_lock.acquire(self.lock_timeout)?;
+        let guard = key_lock.acquire_with(self.lock_timeout, self.patience.as_ref())?;
         // The file must still cover the mapping, or touching the lost pages would raise SIGBUS.
         let file_len = attachment.file.metadata().map(|m| m.len()).unwrap_or(0);
         if file_len < attachment.mapping.len() as u64 {
@@ -411,16 +455,27 @@ impl SharedMemory {
 
 /// The key's segment files, with dead processes' leftovers removed first (unless the test switch
 /// keeps them).
+/// Also says what was removed, as a sentence for the protocol journal.
 fn reclaim(
     dir: &Path,
     native_key: &str,
     keep_leftovers: bool,
-) -> Result<Vec<SegmentFile>, ShmError> {
+) -> Result<(Vec<SegmentFile>, Option<String>), ShmError> {
     if keep_leftovers {
-        list_segment_files(dir, native_key)
-    } else {
-        reclaim_stale(dir, native_key)
+        return Ok((list_segment_files(dir, native_key)?, None));
     }
+    let (kept, removed) = reclaim_stale(dir, native_key)?;
+    let note = (!removed.is_empty()).then(|| {
+        let names: Vec<String> = removed
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect();
+        format!(
+            "removed the leftover of a dead process (nobody held it): {}",
+            names.join(", ")
+        )
+    });
+    Ok((kept, note))
 }
 
 /// Opens the key's lock on first use; a free function so that the borrow covers only that field.
@@ -486,6 +541,11 @@ impl SegmentAccess<'_> {
     /// Generation of the segment (0 in Qt-compatible mode, whose segments have none).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The segment's file, where it has one (not System V).
+    pub fn path(&self) -> Option<&Path> {
+        self.file.map(|(_, path)| path)
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst`.
