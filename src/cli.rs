@@ -278,7 +278,15 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
                 since: *since,
                 stop_after: *stop_after,
             };
-            crate::trace::run(&cli.endpoint()?, &options, out);
+            let endpoint = cli.endpoint()?;
+            // On stderr, so that stdout holds only steps (and scripts can tell it has started).
+            eprintln!(
+                "tracing key {:?} ({}) in {}; Ctrl-C to stop",
+                endpoint.key,
+                endpoint.mode.facts().name,
+                endpoint.dir.path().display()
+            );
+            crate::trace::run(&endpoint, &options, out);
         }
         Command::BenchReader => {
             let endpoint =
@@ -392,11 +400,19 @@ fn info(endpoint: &Endpoint, out: &mut dyn Write) -> Result<(), ShareError> {
 
 fn clean(out: &mut dyn Write) -> Result<(), ShareError> {
     let dir = segment_dir()?;
-    let removed = share::clean(&dir)?;
-    if removed.is_empty() {
+    let cleaned = share::clean(&dir)?;
+    if cleaned.segments.is_empty() && cleaned.journals == 0 {
         writeln!(out, "nothing to clean in {}", dir.path().display()).ok();
     }
-    for item in removed {
+    if cleaned.journals > 0 {
+        writeln!(
+            out,
+            "forgot the protocol journals of {} dead process(es): `shmimage trace --since` no longer shows their steps",
+            cleaned.journals
+        )
+        .ok();
+    }
+    for item in cleaned.segments {
         writeln!(
             out,
             "removed {} ({} bytes, left by a dead process)",

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::share::{self, Endpoint, Lane, Record, State};
+use crate::share::{self, Endpoint, ProcessJournal, Record, State};
 
 /// How often the journals are read again: well inside a frame of a person watching.
 const POLL: Duration = Duration::from_millis(50);
@@ -21,7 +21,7 @@ pub struct TraceOptions {
 
 /// One step, worded for a line or a JSON object.
 struct Line<'a> {
-    lane: &'a Lane,
+    lane: &'a ProcessJournal,
     record: &'a Record,
 }
 

@@ -234,7 +234,7 @@ impl Check {
 
     #[cfg(target_os = "linux")]
     fn endpoint(&self, key: &str) -> Endpoint {
-        Endpoint::in_dir(key, self.dir.clone())
+        unrecorded(Endpoint::in_dir(key, self.dir.clone()))
     }
 
     /// The key's files in the segment directory (segments, lock and state).
@@ -269,6 +269,16 @@ impl Check {
         let _ = std::fs::remove_dir_all(&self.work);
         set_run(None);
     }
+}
+
+/// The check's own steps (a cleanup, a look at Qt's rules) are not part of any demo, and a
+/// journal of the checking process would outlive its keys' cleanup.
+fn unrecorded(endpoint: Endpoint) -> Endpoint {
+    let options = share::Options {
+        journal: false,
+        ..endpoint.options.clone()
+    };
+    endpoint.with_options(options)
 }
 
 fn pattern(width: u32, height: u32, seed: u8) -> RgbaImage {
@@ -335,7 +345,7 @@ fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
     #[cfg(target_os = "linux")]
     for key in keys.lines().filter(|k| k.contains("-qt")) {
         // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
-        let endpoint = Endpoint::in_dir(key, dir.clone()).with_mode(share::Mode::Qt);
+        let endpoint = unrecorded(Endpoint::in_dir(key, dir.clone()).with_mode(share::Mode::Qt));
         if let Ok(publication) = share::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png)
         {
             publication.withdraw();

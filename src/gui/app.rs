@@ -13,10 +13,13 @@ use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 
 use super::check_panel::{self, CheckPanel};
 use super::status::{self, Status};
+use super::stepping::StepControl;
 use super::worker::{self, DisplayImage, Finished, JobGate, JobTag, Lane, Outcome, Worker};
-use super::{Start, image_view, inspector, key_bar};
+use super::{Start, image_view, inspector, key_bar, protocol_panel};
 use crate::codec::{Encoding, SUPPORTED_EXTENSIONS};
-use crate::share::{self, Endpoint, Inspection, Mode, Options, Publication, SegmentDir};
+use crate::share::{
+    self, Endpoint, Inspection, Mode, Options, ProcessJournal, Publication, Record, SegmentDir,
+};
 
 /// Qt's idle text, nearly word for word.
 pub const IDLE_TEXT: &str = "Launch two of these windows. In the first, press the top button and load an image \
@@ -37,10 +40,19 @@ pub(super) const LOAD_MEMORY_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
 pub(super) const INSPECTOR_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+pub(super) const PROTOCOL_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND, Key::T);
+/// As in debuggers: step over.
+pub(super) const NEXT_STEP_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::NONE, Key::F10);
+const CANCEL_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::NONE, Key::Escape);
 /// A dialog that "returns cancelled" faster than this never appeared.
 const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
 const FOLLOW_POLL: Duration = Duration::from_millis(300);
 const INSPECT_POLL: Duration = Duration::from_secs(1);
+/// The Protocol panel reads the journals this often while it is open: live, and cheap (a few
+/// 16 KiB files).
+const JOURNAL_POLL: Duration = Duration::from_millis(100);
 
 pub fn window_title(key: &str) -> String {
     format!("Shared Memory Image — {key} — pid {}", std::process::id())
@@ -69,6 +81,12 @@ pub(super) enum Command {
     SetEncoding(Encoding),
     SetFollow(bool),
     SetInspectorOpen(bool),
+    SetProtocolOpen(bool),
+    SetStepThrough(bool),
+    NextStep,
+    /// Cancel this window's load: a paused step or a lock wait gives up.
+    CancelJob,
+    SelectStep(Option<StepId>),
     SetActualSize(bool),
     OpenCheck(bool),
     RunCheck,
@@ -83,6 +101,24 @@ pub(super) enum Command {
 pub enum Job {
     LoadingFile,
     Fetching,
+}
+
+/// Names one recorded step across refreshes of the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StepId {
+    pid: u32,
+    opened_us: u64,
+    seq: u64,
+}
+
+impl StepId {
+    pub fn of(lane: &ProcessJournal, record: &Record) -> Self {
+        Self {
+            pid: lane.owner.pid,
+            opened_us: lane.owner.opened_us,
+            seq: record.seq,
+        }
+    }
 }
 
 /// The image on screen and what to say about it.
@@ -112,6 +148,14 @@ pub struct ShmImageApp {
     pub(super) confirm_crash: bool,
     /// "Check this OS".
     pub check: CheckPanel,
+    pub protocol_open: bool,
+    /// Every process's steps under the key, as last read from the journals.
+    pub timeline: Vec<ProcessJournal>,
+    pub selected_step: Option<StepId>,
+    /// Step-through and Cancel, shared with the worker.
+    pub steps: Arc<StepControl>,
+    reading_journal: bool,
+    last_journal: Option<Instant>,
     program: PathBuf,
     report_dir: PathBuf,
     dir: Result<SegmentDir, String>,
@@ -157,6 +201,12 @@ impl ShmImageApp {
             actual_size: false,
             confirm_crash: false,
             check: CheckPanel::default(),
+            protocol_open: false,
+            timeline: Vec::new(),
+            selected_step: None,
+            steps: Arc::new(StepControl::new(ctx.clone())),
+            reading_journal: false,
+            last_journal: None,
             program: start.program,
             report_dir: start.report_dir,
             dir: start.dir,
@@ -191,6 +241,13 @@ impl ShmImageApp {
             .with_options(self.options.clone()))
     }
 
+    /// The endpoint for what the user asked for (a load): its steps can be stepped through and
+    /// its lock waits cancelled.
+    fn job_endpoint(&self) -> Result<Endpoint, String> {
+        let observer: Arc<dyn share::Observer> = self.steps.clone();
+        Ok(self.endpoint()?.with_observer(observer))
+    }
+
     /// A tag for a new job: the key and mode it runs for.
     fn tag(&mut self) -> JobTag {
         self.next_job += 1;
@@ -212,7 +269,7 @@ impl ShmImageApp {
 
     /// Publishes the image at `path` (what the dialog, a drop or the command line give).
     pub fn load_path(&mut self, path: PathBuf) {
-        let endpoint = match self.endpoint() {
+        let endpoint = match self.job_endpoint() {
             Ok(endpoint) => endpoint,
             Err(err) => return self.fail(err),
         };
@@ -228,7 +285,7 @@ impl ShmImageApp {
             FilePicker::Fixed(Some(path)) => self.load_path(path.clone()),
             FilePicker::Fixed(None) => {}
             FilePicker::Native => {
-                let endpoint = match self.endpoint() {
+                let endpoint = match self.job_endpoint() {
                     Ok(endpoint) => endpoint,
                     Err(err) => return self.fail(err),
                 };
@@ -264,7 +321,7 @@ impl ShmImageApp {
     }
 
     fn load_from_memory(&mut self) {
-        let endpoint = match self.endpoint() {
+        let endpoint = match self.job_endpoint() {
             Ok(endpoint) => endpoint,
             Err(err) => return self.fail(err),
         };
@@ -276,6 +333,7 @@ impl ShmImageApp {
     }
 
     fn start(&mut self, job: Job, status: String) {
+        self.steps.start_job();
         self.busy = Some(job);
         self.busy_since = Instant::now();
         self.status = Status::Working(status);
@@ -292,6 +350,9 @@ impl ShmImageApp {
         self.shown_generation = None;
         self.last_inspect = None;
         self.inspection = None;
+        self.last_journal = None;
+        self.timeline.clear();
+        self.selected_step = None;
     }
 
     fn apply_command(&mut self, command: Command) {
@@ -321,6 +382,14 @@ impl ShmImageApp {
             Command::SetEncoding(encoding) => self.encoding = encoding,
             Command::SetFollow(follow) => self.follow = follow,
             Command::SetInspectorOpen(open) => self.inspector_open = open,
+            Command::SetProtocolOpen(open) => {
+                self.protocol_open = open;
+                self.last_journal = None;
+            }
+            Command::SetStepThrough(on) => self.steps.set_enabled(on),
+            Command::NextStep => self.steps.next(),
+            Command::CancelJob => self.steps.cancel(),
+            Command::SelectStep(step) => self.selected_step = step,
             Command::SetActualSize(actual) => self.actual_size = actual,
             Command::OpenCheck(open) => self.check.open = open,
             Command::RunCheck => self.run_check(),
@@ -382,6 +451,7 @@ impl ShmImageApp {
             Outcome::JobFailed(what) => {
                 self.probing = false;
                 self.inspecting = false;
+                self.reading_journal = false;
                 if self.check.running {
                     self.check.running = false;
                     self.check.report = Some(Err(status::job_failed(&what)));
@@ -397,6 +467,12 @@ impl ShmImageApp {
                 // One for another key or mode is dropped: the inspector asks again.
                 if current {
                     self.inspection = Some(result.map_err(|err| err.to_string()));
+                }
+            }
+            Outcome::Journal(lanes) => {
+                self.reading_journal = false;
+                if current {
+                    self.timeline = lanes;
                 }
             }
             Outcome::Probed(result) => {
@@ -478,6 +554,22 @@ impl ShmImageApp {
             }
             self.ctx.request_repaint_after(INSPECT_POLL);
         }
+        if self.protocol_open {
+            if !self.reading_journal
+                && self
+                    .last_journal
+                    .is_none_or(|t| t.elapsed() >= JOURNAL_POLL)
+                && let Ok(endpoint) = self.endpoint()
+            {
+                self.reading_journal = true;
+                self.last_journal = Some(Instant::now());
+                let tag = self.tag();
+                self.worker.spawn(Lane::Background, tag, move || {
+                    Outcome::Journal(share::journal(&endpoint))
+                });
+            }
+            self.ctx.request_repaint_after(JOURNAL_POLL);
+        }
     }
 
     /// Draws one frame: takes in what the worker finished, draws the parts, then applies what
@@ -492,7 +584,15 @@ impl ShmImageApp {
         self.shortcuts_and_drops(ui.ctx(), &mut commands);
 
         egui::Panel::top("key-bar").show(ui, |ui| key_bar::show(self, ui, &mut commands));
-        egui::Panel::bottom("status").show(ui, |ui| status::show_line(self, ui));
+        egui::Panel::bottom("status").show(ui, |ui| status::show_line(self, ui, &mut commands));
+        if self.protocol_open {
+            // A height of its own, so the window does not jump as steps arrive.
+            egui::Panel::bottom("protocol")
+                .resizable(true)
+                .default_size(250.0)
+                .min_size(220.0)
+                .show(ui, |ui| protocol_panel::show(self, ui, &mut commands));
+        }
         if self.inspector_open {
             egui::Panel::right("inspector")
                 .resizable(true)
@@ -519,6 +619,15 @@ impl ShmImageApp {
             }
             if input.consume_shortcut(&INSPECTOR_SHORTCUT) {
                 commands.push(Command::SetInspectorOpen(!self.inspector_open));
+            }
+            if input.consume_shortcut(&PROTOCOL_SHORTCUT) {
+                commands.push(Command::SetProtocolOpen(!self.protocol_open));
+            }
+            if self.steps.paused_before().is_some() && input.consume_shortcut(&NEXT_STEP_SHORTCUT) {
+                commands.push(Command::NextStep);
+            }
+            if !idle && input.consume_shortcut(&CANCEL_SHORTCUT) {
+                commands.push(Command::CancelJob);
             }
             if idle
                 && let Some(path) = input
@@ -639,6 +748,9 @@ impl eframe::App for ShmImageApp {
 
 impl Drop for ShmImageApp {
     fn drop(&mut self) {
+        // A load paused in step-through or waiting for a lock gives up at once, so the worker
+        // releases what it holds and the program can end.
+        self.steps.cancel();
         // Stop sharing on a worker (detaching takes the lock, which another process may hold);
         // `gui::run` waits for it once the window is gone, at most `Worker::EXIT_WAIT`.
         if let Some(publication) = self.publication.take() {

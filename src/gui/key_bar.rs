@@ -1,7 +1,7 @@
 //! The bar at the top: the key, the mode (native or one of Qt's), the encoding, another window,
 //! and the inspector. It wraps onto a second line in a narrow window rather than hide controls.
 
-use super::app::{Command, INSPECTOR_SHORTCUT, QT_MODE_LABEL, ShmImageApp};
+use super::app::{Command, INSPECTOR_SHORTCUT, PROTOCOL_SHORTCUT, QT_MODE_LABEL, ShmImageApp};
 use crate::codec::Encoding;
 use crate::share::Mode;
 
@@ -75,6 +75,17 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
             .clicked()
         {
             commands.push(Command::OpenAnotherWindow);
+        }
+        let mut protocol = app.protocol_open;
+        if ui
+            .toggle_value(&mut protocol, super::protocol_panel::PROTOCOL_LABEL)
+            .on_hover_text(format!(
+                "Every process's steps under the key, live, and step-through ({})",
+                ui.ctx().format_shortcut(&PROTOCOL_SHORTCUT)
+            ))
+            .changed()
+        {
+            commands.push(Command::SetProtocolOpen(protocol));
         }
         let mut open = app.inspector_open;
         if ui

@@ -1,6 +1,7 @@
 //! The desktop window: Qt's two-button dialog, drawn with egui, in parts: [`app`] (the state and
 //! the commands that change it), [`status`] (outcomes in words, and the status line),
-//! `key_bar`, `image_view`, `inspector`, and [`worker`] (everything slow, off the UI
+//! `key_bar`, `image_view`, `inspector`, `protocol_panel` (every process's steps, and
+//! step-through, whose controls are in [`stepping`]), and [`worker`] (everything slow, off the UI
 //! thread). It uses only the protocol layer (`crate::share`) and the codec's types.
 
 pub mod app;
@@ -9,14 +10,17 @@ mod fonts;
 mod image_view;
 mod inspector;
 mod key_bar;
+mod protocol_panel;
 pub mod status;
+pub mod stepping;
 pub mod worker;
 
 use std::path::PathBuf;
 
 use crate::share::{Mode, Options, SegmentDir};
 
-pub use app::{FilePicker, ShmImageApp};
+pub use app::{FilePicker, ShmImageApp, StepId};
+pub use protocol_panel::{CANCEL_LABEL, NEXT_STEP_LABEL, PROTOCOL_LABEL, STEP_THROUGH_LABEL};
 
 /// What the window starts with; `main` gathers it from the command line and the environment.
 pub struct Start {

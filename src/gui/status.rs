@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use egui::{Color32, RichText};
 
-use super::app::{LOAD_MEMORY_LABEL, READY_TEXT, ShmImageApp};
+use super::app::{Command, LOAD_MEMORY_LABEL, READY_TEXT, ShmImageApp};
 use crate::codec::Header;
 use crate::share::{self, Failure, Publication, ShareError, human_bytes};
 
@@ -33,13 +33,42 @@ impl Status {
     }
 }
 
-pub(super) fn show_line(app: &ShmImageApp, ui: &mut egui::Ui) {
+/// What the status line says while this window's load is paused in step-through or waits for
+/// a lock that another process holds while being stepped through.
+pub fn stepping_text(app: &ShmImageApp) -> Option<String> {
+    app.busy?;
+    if let Some((step, qt_call)) = app.steps.paused_before() {
+        return Some(format!(
+            "Step-through: paused before {} ({qt_call}). Press Next step (F10) to run it, or Cancel (Esc) to give back everything.",
+            step.name()
+        ));
+    }
+    app.steps.waiting().map(|why| {
+        let mut why = why;
+        if let Some(first) = why.get(..1) {
+            why.replace_range(..1, &first.to_uppercase());
+        }
+        format!("{why}. Cancel (Esc) stops waiting.")
+    })
+}
+
+pub(super) fn show_line(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         if app.busy.is_some() {
             ui.spinner();
             ui.ctx().request_repaint_after(Duration::from_millis(100));
+            if ui
+                .small_button(super::protocol_panel::CANCEL_LABEL)
+                .on_hover_text(
+                    "Stop this load (Esc): a lock wait gives up, whatever is held is given back",
+                )
+                .clicked()
+            {
+                commands.push(Command::CancelJob);
+            }
         }
-        let text = RichText::new(app.status.text());
+        let stepping = stepping_text(app);
+        let text = RichText::new(stepping.as_deref().unwrap_or(app.status.text()));
         let text = if app.status.is_error() {
             text.color(Color32::from_rgb(220, 60, 60))
         } else {
@@ -96,6 +125,7 @@ pub(super) fn published_caption(
 
 pub(super) fn load_failed(error: &ShareError) -> String {
     match error.failure() {
+        Failure::Cancelled => format!("Cancelled: {error}; the image shared before is unchanged."),
         Failure::NotAnImage => {
             format!("Selected file is not an image, please select another. ({error})")
         }
@@ -127,6 +157,7 @@ pub(super) fn fetched_caption(header: &Header, segment_size: usize, elapsed: Dur
 
 pub(super) fn fetch_failed(key: &str, error: &ShareError) -> String {
     match error.failure() {
+        Failure::Cancelled => format!("Cancelled: {error}; the image shown is unchanged."),
         Failure::NothingShared => format!(
             "Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{key}\".)"
         ),

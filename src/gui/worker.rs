@@ -60,6 +60,8 @@ pub enum Outcome {
     },
     FetchFailed(ShareError),
     Inspected(Result<Inspection, ShareError>),
+    /// The Protocol panel's poll: every process's steps under the key.
+    Journal(Vec<crate::share::ProcessJournal>),
     /// Follow mode's cheap poll: the newest live generation, if any.
     Probed(Result<Option<u64>, ShareError>),
     /// "Check this OS" finished (its rows arrived one by one meanwhile).

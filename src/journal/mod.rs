@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use record::{Owner, Record, Role, State, Step};
-pub use timeline::{Lane, describe_death, stepping_holder};
+pub use timeline::{describe_death, stepping_holder};
 
 use crate::shm::{OpenFor, open_file};
 use crate::sys::Mapping;
@@ -75,10 +75,12 @@ impl Journal {
         );
         let path = dir.join(name);
         let file = open_file(&path, OpenFor::CreatingNew)?;
-        file.lock_shared()?;
         file.set_len(FILE_LEN as u64)?;
         let mut mapping = Mapping::read_write(&file, FILE_LEN)?;
         mapping.copy_in(0, &owner.to_bytes());
+        // Locked last: Windows' locks are mandatory, and would refuse the resize. Until then a
+        // pruner sees a dead process's newest journal, which it keeps.
+        file.lock_shared()?;
         Ok(Self {
             _file: file,
             mapping,
@@ -306,7 +308,7 @@ fn prune(dir: &Path, native_key: &str, mode: &str) {
             None => {}
         }
     }
-    dead.sort_by(|a, b| b.0.cmp(&a.0));
+    dead.sort_by_key(|(opened, _)| std::cmp::Reverse(*opened));
     for (_, path) in dead.into_iter().skip(KEEP_DEAD) {
         remove_if_dead(&path);
     }
@@ -320,9 +322,9 @@ fn is_old(path: &Path) -> bool {
         .is_some_and(|age| age > MAKING_GRACE)
 }
 
-/// Removes every dead process's journal in `dir`, for all keys (`shmimage clean`), and says
-/// which.
-pub fn remove_dead(dir: &Path) -> Vec<crate::shm::Reclaimed> {
+/// Removes every dead process's journal in `dir`, for all keys (`shmimage clean`); returns how
+/// many.
+pub fn remove_dead(dir: &Path) -> usize {
     fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -334,11 +336,7 @@ pub fn remove_dead(dir: &Path) -> Vec<crate::shm::Reclaimed> {
                 .is_some_and(|name| name.contains('~') && name.ends_with(SUFFIX))
         })
         .filter(|path| remove_if_dead(path))
-        .map(|path| crate::shm::Reclaimed {
-            path,
-            size: FILE_LEN as u64,
-        })
-        .collect()
+        .count()
 }
 
 #[cfg(test)]

@@ -118,6 +118,11 @@ impl Step {
         }
     }
 
+    /// Steps that may wait for the key's lock (a create or attach takes it to look around).
+    pub fn waits_for_lock(self) -> bool {
+        matches!(self, Step::Create | Step::Attach | Step::Lock)
+    }
+
     /// Whether the lock is held once this step has succeeded.
     pub fn takes_lock(self) -> bool {
         matches!(self, Step::Create | Step::Lock)

@@ -5,9 +5,6 @@ use std::path::Path;
 
 use super::{ProcessJournal, State, Step, read};
 
-/// A process's row in the timeline, as the window and `trace` show it.
-pub type Lane = ProcessJournal;
-
 impl ProcessJournal {
     /// Whether the process holds the key's lock now: its last lock-taking step succeeded and
     /// no unlock has finished since. A dead process holds nothing: the OS freed its lock.

@@ -20,7 +20,7 @@ use image::RgbaImage;
 use crate::codec::{CodecError, Encoding, Header};
 use crate::shm::ShmError;
 
-pub use crate::journal::{Lane, Record, Role, State, Step, describe_death};
+pub use crate::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
 pub use crate::shm::interrupt::exit_when_released;
 pub use crate::shm::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
 use steps::Recorder;
@@ -504,18 +504,28 @@ pub fn measure_copy_floor(
     Ok(crate::shm::measure_copy_floor(dir, bytes)?)
 }
 
+/// What `shmimage clean` removed.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// Leftover segments of dead processes.
+    pub segments: Vec<Reclaimed>,
+    /// Protocol journals of dead processes.
+    pub journals: usize,
+}
+
 /// Removes what dead processes left in `dir`, for every key (`shmimage clean`): segments, idle
 /// lock files, and the protocol journals of dead processes.
-pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShareError> {
-    let mut removed = crate::shm::clean(dir)?;
-    removed.extend(crate::journal::remove_dead(dir.path()));
-    Ok(removed)
+pub fn clean(dir: &SegmentDir) -> Result<Cleaned, ShareError> {
+    Ok(Cleaned {
+        segments: crate::shm::clean(dir)?,
+        journals: crate::journal::remove_dead(dir.path()),
+    })
 }
 
 /// What every process recorded under the endpoint's key and mode, oldest process first (for
 /// `shmimage trace` and the window's Protocol panel). Never fails: a journal that cannot be
 /// read is left out.
-pub fn journal(endpoint: &Endpoint) -> Vec<Lane> {
+pub fn journal(endpoint: &Endpoint) -> Vec<ProcessJournal> {
     let Ok(native_key) = native_key_for(&endpoint.key) else {
         return Vec::new();
     };

@@ -205,7 +205,7 @@ impl Pending<'_> {
         let elapsed = self.started.elapsed();
         *stage += elapsed;
         let result = result.map_err(Into::into);
-        if self.step.takes_lock()
+        if self.step.waits_for_lock()
             && let Some(observer) = &self.recorder.observer
         {
             observer.waiting(None);
@@ -215,7 +215,7 @@ impl Pending<'_> {
             let (state, text) = match &result {
                 Ok(_) => {
                     let waited = match holder {
-                        Some(pid) if self.step.takes_lock() => {
+                        Some(pid) if self.step.waits_for_lock() => {
                             format!("; waited {} for pid {pid}", human_duration(elapsed))
                         }
                         _ => String::new(),

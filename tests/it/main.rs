@@ -8,9 +8,12 @@ mod check;
 mod faults;
 #[cfg(feature = "gui")]
 mod gui;
+#[cfg(feature = "gui")]
+mod gui_protocol;
 mod hardening;
 #[cfg(unix)] // needs sh (ulimit) and ImageMagick as the reference decoder
 mod hostile;
+mod journal;
 mod lifetime;
 #[cfg(target_os = "linux")]
 mod qt;

@@ -198,6 +198,21 @@ impl Publisher {
         wait_with_deadline(&mut self.child)
     }
 
+    /// Waits (with the deadline) for an output line that contains `marker`, and returns it.
+    pub fn wait_for(&self, marker: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            match self.lines.recv_timeout(DEADLINE) {
+                Ok(line) if line.contains(marker) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!(
+                    "no line with {marker:?} within {DEADLINE:?}; output:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+    }
+
     /// Remaining output lines seen so far.
     pub fn drain(&self) -> Vec<String> {
         self.lines.try_iter().collect()

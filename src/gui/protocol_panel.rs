@@ -1,0 +1,302 @@
+//! The Protocol panel: every process's steps under the key, one lane per process, in the order
+//! they happened (so two windows side by side show the same interleaving), with the lock's hold
+//! drawn under the steps that held it; step-through's controls; and what the selected step did.
+//!
+//! Steps are laid out one slot each in order of their start, not on a linear clock: a fetch
+//! takes well under a millisecond, and on a clock its steps would share one pixel. Every bar
+//! carries its own duration instead.
+
+use egui::{Color32, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
+
+use super::app::{Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, ShmImageApp, StepId};
+use crate::share::{self, ProcessJournal, Record, State, Step};
+
+pub const PROTOCOL_LABEL: &str = "Protocol";
+pub const STEP_THROUGH_LABEL: &str = "Step through";
+pub const NEXT_STEP_LABEL: &str = "Next step";
+pub const CANCEL_LABEL: &str = "Cancel";
+/// The newest steps shown; older ones scroll away.
+const SHOWN_STEPS: usize = 48;
+const SLOT: f32 = 92.0;
+const LANE: f32 = 40.0;
+const LABELS: f32 = 150.0;
+
+pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    controls(app, ui, commands);
+    ui.separator();
+    let steps = newest_steps(&app.timeline);
+    if steps.is_empty() {
+        ui.label(
+            "No steps recorded under this key yet. Load an image here or in another window, \
+             and every process's steps appear here as they happen.",
+        );
+        return;
+    }
+    ui.horizontal_top(|ui| {
+        lane_labels(app, ui);
+        egui::ScrollArea::horizontal()
+            .stick_to_right(true)
+            .id_salt("protocol-lanes")
+            .show(ui, |ui| lanes(app, ui, &steps, commands));
+    });
+    ui.separator();
+    details(app, ui, &steps);
+}
+
+fn controls(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.heading(PROTOCOL_LABEL)
+            .on_hover_text(ui.ctx().format_shortcut(&PROTOCOL_SHORTCUT));
+        let mut stepping = app.steps.is_enabled();
+        if ui
+            .checkbox(&mut stepping, STEP_THROUGH_LABEL)
+            .on_hover_text(
+                "This window's own loads stop before each step (create, attach, lock, copy, \
+                 unlock) until you press Next step. Other processes that need the lock meanwhile \
+                 wait for as long as it is held, instead of timing out.",
+            )
+            .changed()
+        {
+            commands.push(Command::SetStepThrough(stepping));
+        }
+        let paused = app.steps.paused_before();
+        let next = ui
+            .add_enabled(paused.is_some(), egui::Button::new(NEXT_STEP_LABEL))
+            .on_hover_text(ui.ctx().format_shortcut(&NEXT_STEP_SHORTCUT));
+        if next.clicked() {
+            commands.push(Command::NextStep);
+        }
+        if ui
+            .add_enabled(app.busy.is_some(), egui::Button::new(CANCEL_LABEL))
+            .on_hover_text("Stop this window's load (Esc): whatever it holds is given back")
+            .clicked()
+        {
+            commands.push(Command::CancelJob);
+        }
+        if let Some((step, qt_call)) = paused {
+            ui.label(
+                RichText::new(format!("paused before {}: {qt_call}", step.name()))
+                    .color(Color32::from_rgb(200, 150, 0)),
+            );
+        }
+    });
+}
+
+/// Every recorded step, each with its lane, oldest first: the newest [`SHOWN_STEPS`] of them.
+fn newest_steps(timeline: &[ProcessJournal]) -> Vec<(usize, &Record)> {
+    let mut steps: Vec<(usize, &Record)> = timeline
+        .iter()
+        .enumerate()
+        .flat_map(|(lane, journal)| journal.records.iter().map(move |r| (lane, r)))
+        .collect();
+    steps.sort_by_key(|(lane, record)| (record.start_us, *lane, record.seq));
+    let skip = steps.len().saturating_sub(SHOWN_STEPS);
+    steps.split_off(skip)
+}
+
+fn step_colour(step: Step) -> Color32 {
+    match step {
+        Step::Create | Step::Attach | Step::Detach => Color32::from_rgb(70, 110, 190),
+        Step::Lock | Step::Unlock => Color32::from_rgb(200, 120, 40),
+        Step::CopyIn | Step::CopyOut => Color32::from_rgb(60, 150, 90),
+        Step::RemoveLeftover => Color32::from_rgb(140, 80, 170),
+        Step::Encode | Step::Decode => Color32::from_rgb(110, 110, 110),
+    }
+}
+
+fn lane_label(lane: &ProcessJournal) -> String {
+    let owner = &lane.owner;
+    let this = if owner.pid == std::process::id() && lane.alive {
+        " (this window)"
+    } else if !lane.alive {
+        " (ended)"
+    } else {
+        ""
+    };
+    format!("pid {} {}{this}", owner.pid, owner.role.name())
+}
+
+/// The fixed column on the left: which process each lane is.
+fn lane_labels(app: &ShmImageApp, ui: &mut egui::Ui) {
+    let size = vec2(LABELS, LANE * app.timeline.len() as f32);
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+    let painter = ui.painter_at(rect);
+    for (index, lane) in app.timeline.iter().enumerate() {
+        painter.text(
+            pos2(rect.left() + 2.0, rect.top() + LANE * (index as f32 + 0.5)),
+            egui::Align2::LEFT_CENTER,
+            lane_label(lane),
+            egui::FontId::proportional(12.0),
+            ui.visuals().text_color(),
+        );
+    }
+}
+
+fn lanes(
+    app: &ShmImageApp,
+    ui: &mut egui::Ui,
+    steps: &[(usize, &Record)],
+    commands: &mut Vec<Command>,
+) {
+    let lanes = &app.timeline;
+    // Room after the last step for a death's sentence.
+    let size = vec2(SLOT * (steps.len() as f32 + 4.0), LANE * lanes.len() as f32);
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+    let painter = ui.painter_at(rect);
+    let visuals = ui.visuals().clone();
+    let text_colour = visuals.text_color();
+    let slot_x = |slot: usize| rect.left() + SLOT * slot as f32;
+    let lane_y = |lane: usize| rect.top() + LANE * lane as f32;
+
+    for (index, lane) in lanes.iter().enumerate() {
+        let y = lane_y(index);
+        if index % 2 == 1 {
+            painter.rect_filled(
+                egui::Rect::from_min_size(pos2(rect.left(), y), vec2(rect.width(), LANE)),
+                0.0,
+                visuals.faint_bg_color,
+            );
+        }
+        // The lock's hold, under the steps: from the step that took it to the unlock.
+        let slots: Vec<(usize, &Record)> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, (l, _))| *l == index)
+            .map(|(slot, (_, r))| (slot, *r))
+            .collect();
+        let mut held_from = None;
+        for (slot, record) in &slots {
+            if record.step.takes_lock() && record.state == State::Ok {
+                held_from = held_from.or(Some(*slot));
+            }
+            if record.step == Step::Unlock
+                && record.state == State::Ok
+                && let Some(from) = held_from.take()
+            {
+                hold_band(&painter, slot_x(from), slot_x(*slot + 1), y);
+            }
+        }
+        if let Some(from) = held_from {
+            let end = slots.last().map_or(from, |(slot, _)| *slot) + 1;
+            hold_band(&painter, slot_x(from), slot_x(end), y);
+        }
+        if let Some(death) = share::describe_death(lane)
+            && let Some((slot, _)) = slots.last()
+        {
+            painter.text(
+                pos2(slot_x(slot + 1) + 4.0, y + LANE / 2.0),
+                egui::Align2::LEFT_CENTER,
+                death,
+                egui::FontId::proportional(12.0),
+                Color32::from_rgb(220, 60, 60),
+            );
+        }
+    }
+
+    for (slot, (lane_index, record)) in steps.iter().enumerate() {
+        let lane = &lanes[*lane_index];
+        let bar = egui::Rect::from_min_size(
+            pos2(slot_x(slot) + 3.0, lane_y(*lane_index) + 5.0),
+            vec2(SLOT - 6.0, LANE - 10.0),
+        );
+        let id = StepId::of(lane, record);
+        let selected = app.selected_step == Some(id);
+        let fill = match record.state {
+            State::Failed => Color32::from_rgb(200, 60, 60),
+            State::Paused => Color32::from_rgb(230, 190, 60),
+            State::Running => step_colour(record.step).gamma_multiply(0.5),
+            State::Ok => step_colour(record.step),
+        };
+        painter.rect_filled(bar, 4.0, fill);
+        if selected {
+            painter.rect_stroke(bar, 4.0, Stroke::new(2.0, text_colour), StrokeKind::Outside);
+        }
+        let duration = match (record.state, record.duration_us) {
+            (State::Paused, _) => "paused".to_owned(),
+            (_, Some(us)) => share::human_duration(std::time::Duration::from_micros(us)),
+            (_, None) => "…".to_owned(),
+        };
+        painter.text(
+            bar.center_top() + vec2(0.0, 2.0),
+            egui::Align2::CENTER_TOP,
+            record.step.name(),
+            egui::FontId::proportional(12.0),
+            Color32::WHITE,
+        );
+        painter.text(
+            bar.center_bottom() - vec2(0.0, 2.0),
+            egui::Align2::CENTER_BOTTOM,
+            duration,
+            egui::FontId::proportional(10.0),
+            Color32::WHITE,
+        );
+        let label = format!("{} by pid {}", record.step.name(), lane.owner.pid);
+        let response = ui.interact(bar, egui::Id::unique(("protocol-step", id)), Sense::click());
+        response
+            .widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
+        let response = response.on_hover_text(format!(
+            "{}\n{}",
+            record.step.qt_call(lane.owner.qt),
+            record.text
+        ));
+        if response.clicked() {
+            commands.push(Command::SelectStep(Some(id)));
+        }
+    }
+}
+
+fn hold_band(painter: &egui::Painter, from: f32, to: f32, y: f32) {
+    let band = egui::Rect::from_min_max(pos2(from, y + 1.0), pos2(to, y + LANE - 1.0));
+    painter.rect_filled(band, 2.0, Color32::from_rgba_unmultiplied(200, 120, 40, 50));
+    painter.text(
+        pos2(to - 4.0, y + LANE - 2.0),
+        egui::Align2::RIGHT_BOTTOM,
+        "lock held",
+        egui::FontId::proportional(9.0),
+        Color32::from_rgb(200, 120, 40),
+    );
+}
+
+fn details(app: &ShmImageApp, ui: &mut egui::Ui, steps: &[(usize, &Record)]) {
+    let selected = app.selected_step.and_then(|id| {
+        steps
+            .iter()
+            .find(|(lane, record)| StepId::of(&app.timeline[*lane], record) == id)
+    });
+    let Some((lane, record)) = selected else {
+        ui.label(
+            "Select a step to see what it did, the Qt call it is, and the OS object it touched.",
+        );
+        return;
+    };
+    let lane = &app.timeline[*lane];
+    let outcome = match (record.state, record.duration_us) {
+        (State::Paused, _) => "paused, waiting for Next step".to_owned(),
+        (State::Running, _) if !lane.alive => "never finished: the process died".to_owned(),
+        (State::Running, _) => "running".to_owned(),
+        (State::Ok, Some(us)) => format!(
+            "ok, {}",
+            share::human_duration(std::time::Duration::from_micros(us))
+        ),
+        (State::Failed, Some(us)) => format!(
+            "failed after {}",
+            share::human_duration(std::time::Duration::from_micros(us))
+        ),
+        (_, None) => "unknown".to_owned(),
+    };
+    egui::Grid::new("step-details")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut row = |name: &str, value: String| {
+                ui.label(name);
+                ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+                ui.end_row();
+            };
+            row("step", record.step.name().to_owned());
+            row("Qt call", record.step.qt_call(lane.owner.qt).to_owned());
+            row("OS object / result", record.text.clone());
+            row("process", lane_label(lane));
+            row("outcome", outcome);
+        });
+}
