@@ -46,5 +46,31 @@ fn segment_benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, codec_benches, segment_benches);
+/// What the protocol journal costs: a publish and a fetch of a tiny image (so the steps, not the
+/// copies, dominate), with every step recorded and with the journal off.
+fn journal_benches(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = SegmentDir::at(tmp.path().join("segments")).expect("segment dir");
+    let image = pattern(16, 16);
+    let mut group = c.benchmark_group("journal");
+    for (name, journal) in [("with_journal", true), ("without_journal", false)] {
+        let options = share::Options {
+            journal,
+            ..share::Options::default()
+        };
+        let endpoint =
+            Endpoint::in_dir(&format!("bench-{name}"), dir.clone()).with_options(options);
+        group.bench_function(format!("publish_and_fetch_16x16_{name}"), |b| {
+            b.iter(|| {
+                let publication =
+                    share::publish(&endpoint, &image, Encoding::Raw).expect("publish");
+                share::fetch(&endpoint).expect("fetch");
+                drop(publication);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, codec_benches, segment_benches, journal_benches);
 criterion_main!(benches);

@@ -272,7 +272,9 @@ impl Check {
 }
 
 /// The check's own steps (a cleanup, a look at Qt's rules) are not part of any demo, and a
-/// journal of the checking process would outlive its keys' cleanup.
+/// journal of the checking process would outlive its keys' cleanup. (Its own steps are Qt's,
+/// so Linux only.)
+#[cfg(target_os = "linux")]
 fn unrecorded(endpoint: Endpoint) -> Endpoint {
     let options = share::Options {
         journal: false,

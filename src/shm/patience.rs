@@ -68,7 +68,9 @@ impl<'a> Waiting<'a> {
         Ok(now < self.deadline)
     }
 
-    /// How long one blocking attempt may take before the patience is asked again.
+    /// How long one blocking attempt may take before the patience is asked again (Qt 5's
+    /// semaphore waits in the kernel; the others poll).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn slice(&self) -> Duration {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if self.patience.is_some() {
