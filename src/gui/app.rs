@@ -42,7 +42,9 @@ pub(super) const INSPECTOR_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
 pub(super) const PROTOCOL_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::T);
-/// As in debuggers: step over.
+/// As in debuggers: F9 toggles (a breakpoint there, step-through here), F10 steps over.
+pub(super) const STEP_THROUGH_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::NONE, Key::F9);
 pub(super) const NEXT_STEP_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::NONE, Key::F10);
 const CANCEL_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::NONE, Key::Escape);
@@ -622,6 +624,9 @@ impl ShmImageApp {
             }
             if input.consume_shortcut(&PROTOCOL_SHORTCUT) {
                 commands.push(Command::SetProtocolOpen(!self.protocol_open));
+            }
+            if input.consume_shortcut(&STEP_THROUGH_SHORTCUT) {
+                commands.push(Command::SetStepThrough(!self.steps.is_enabled()));
             }
             if self.steps.paused_before().is_some() && input.consume_shortcut(&NEXT_STEP_SHORTCUT) {
                 commands.push(Command::NextStep);

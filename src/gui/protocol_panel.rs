@@ -8,7 +8,9 @@
 
 use egui::{Color32, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 
-use super::app::{Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, ShmImageApp, StepId};
+use super::app::{
+    Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, STEP_THROUGH_SHORTCUT, ShmImageApp, StepId,
+};
 use crate::share::{self, ProcessJournal, Record, State, Step};
 
 pub const PROTOCOL_LABEL: &str = "Protocol";
@@ -17,9 +19,9 @@ pub const NEXT_STEP_LABEL: &str = "Next step";
 pub const CANCEL_LABEL: &str = "Cancel";
 /// The newest steps shown; older ones scroll away.
 const SHOWN_STEPS: usize = 48;
-const SLOT: f32 = 92.0;
+const SLOT: f32 = 84.0;
 const LANE: f32 = 40.0;
-const LABELS: f32 = 150.0;
+const LABELS: f32 = 180.0;
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     controls(app, ui, commands);
@@ -50,11 +52,12 @@ fn controls(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         let mut stepping = app.steps.is_enabled();
         if ui
             .checkbox(&mut stepping, STEP_THROUGH_LABEL)
-            .on_hover_text(
+            .on_hover_text(format!(
                 "This window's own loads stop before each step (create, attach, lock, copy, \
                  unlock) until you press Next step. Other processes that need the lock meanwhile \
-                 wait for as long as it is held, instead of timing out.",
-            )
+                 wait for as long as it is held, instead of timing out ({})",
+                ui.ctx().format_shortcut(&STEP_THROUGH_SHORTCUT)
+            ))
             .changed()
         {
             commands.push(Command::SetStepThrough(stepping));
@@ -139,8 +142,16 @@ fn lanes(
     commands: &mut Vec<Command>,
 ) {
     let lanes = &app.timeline;
-    // Room after the last step for a death's sentence.
-    let size = vec2(SLOT * (steps.len() as f32 + 4.0), LANE * lanes.len() as f32);
+    // Room after the last step for a death's sentence, where there is one.
+    let after = if lanes.iter().any(|l| l.died_during().is_some()) {
+        4.0
+    } else {
+        0.5
+    };
+    let size = vec2(
+        SLOT * (steps.len() as f32 + after),
+        LANE * lanes.len() as f32,
+    );
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals().clone();

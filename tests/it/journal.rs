@@ -170,3 +170,23 @@ fn garbage_in_place_of_journals_is_ignored_and_cleaned() {
         assert!(!scratch.seg_dir().join(name).exists(), "{name} was cleaned");
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn qt_modes_name_their_steps_after_qts_calls_and_objects() {
+    let scratch = Scratch::new("journal-qt");
+    let input = scratch.save("in.png", &test_image(8, 8, 5));
+    for (flag, lock_object) in [("--qt", "System V semaphore"), ("--qt6", "POSIX semaphore")] {
+        let publisher = scratch.put(&input, &[flag]);
+        let out = scratch.path("out.png");
+        scratch.ok(&["get", flag, out.to_str().unwrap()]);
+        // Politely, so that nothing of Qt's is left in the system.
+        assert!(publisher.terminate().success());
+        let text = scratch.ok(&["trace", flag, "--since", "10m", "--stop-after", "200ms"]);
+        assert!(
+            text.contains("QSharedMemory::lock() → QSystemSemaphore::acquire()"),
+            "{text}"
+        );
+        assert!(text.contains(lock_object), "{flag}: {text}");
+    }
+}
