@@ -31,6 +31,8 @@ use record::{FILE_LEN, HEADER_LEN, RECORD_LEN, SLOTS};
 
 /// Journals of dead processes kept per key and mode, newest first, for the timeline.
 pub const KEEP_DEAD: usize = 16;
+/// How many files past that before pruning (see `prune`).
+const PRUNE_SLACK: usize = 8;
 const SUFFIX: &str = ".journal";
 /// A journal file younger than this with no valid header may be one being made right now.
 const MAKING_GRACE: Duration = Duration::from_secs(10);
@@ -217,7 +219,7 @@ pub struct ProcessJournal {
 pub fn read(dir: &Path, native_key: &str, mode: &str) -> Vec<ProcessJournal> {
     let mut journals: Vec<ProcessJournal> = journal_files(dir, native_key, mode)
         .into_iter()
-        .filter_map(|path| read_file(&path).map(|(journal, _)| journal))
+        .filter_map(|path| read_file(&path))
         .collect();
     journals.sort_by_key(|j| (j.owner.opened_us, j.owner.pid));
     journals
@@ -240,7 +242,7 @@ fn journal_files(dir: &Path, native_key: &str, mode: &str) -> Vec<PathBuf> {
 }
 
 /// A journal file and whether its writer lives; `None` for one whose header does not check out.
-fn read_file(path: &Path) -> Option<(ProcessJournal, File)> {
+fn read_file(path: &Path) -> Option<ProcessJournal> {
     let file = open_file(path, OpenFor::ReadWrite).ok()?;
     let mut bytes = vec![0u8; FILE_LEN];
     let len = file.metadata().ok()?.len();
@@ -255,14 +257,24 @@ fn read_file(path: &Path) -> Option<(ProcessJournal, File)> {
         .collect();
     records.sort_by_key(|r| r.seq);
     let alive = is_held(&file);
-    Some((
-        ProcessJournal {
-            owner,
-            alive,
-            records,
-        },
-        file,
-    ))
+    Some(ProcessJournal {
+        owner,
+        alive,
+        records,
+    })
+}
+
+/// Only the header of a journal file, and whether its writer lives: what pruning needs, without
+/// reading the records.
+fn read_owner(path: &Path) -> Option<(Owner, bool)> {
+    let file = open_file(path, OpenFor::ReadWrite).ok()?;
+    if file.metadata().ok()?.len() != FILE_LEN as u64 {
+        return None;
+    }
+    let mut header = [0u8; HEADER_LEN];
+    crate::shm::read_at(&file, 0, &mut header).ok()?;
+    let owner = Owner::parse(&header)?;
+    Some((owner, is_held(&file)))
 }
 
 /// Whether a live process holds the file's shared lock. A probe that fails outright counts as
@@ -292,16 +304,22 @@ fn remove_if_dead(path: &Path) -> bool {
 }
 
 /// Keeps the journals of the [`KEEP_DEAD`] newest dead processes of a key and mode; older ones,
-/// and dead ones that never got a valid header, are removed.
+/// and dead ones that never got a valid header, are removed. Only once there are
+/// [`PRUNE_SLACK`] more files than that: looking at each one costs a few system calls, and a
+/// process's first step should not pay for sixteen of them every time.
 fn prune(dir: &Path, native_key: &str, mode: &str) {
+    let files = journal_files(dir, native_key, mode);
+    if files.len() <= KEEP_DEAD + PRUNE_SLACK {
+        return;
+    }
     let mut dead = Vec::new();
-    for path in journal_files(dir, native_key, mode) {
-        match read_file(&path) {
-            Some((journal, file)) if !journal.alive => {
-                drop(file);
-                dead.push((journal.owner.opened_us, path));
+    for path in files {
+        match read_owner(&path) {
+            Some((owner, alive)) => {
+                if !alive {
+                    dead.push((owner.opened_us, path));
+                }
             }
-            Some(_) => {}
             None if is_old(&path) => {
                 remove_if_dead(&path);
             }
@@ -373,8 +391,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let garbage = dir.path().join("native-g~n~1~1.journal");
         fs::write(&garbage, vec![0x5a; FILE_LEN]).unwrap();
-        let short = dir.path().join("native-g~n~2~2.journal");
-        fs::write(&short, b"shmimage-jrnl-01").unwrap();
+        // Young files with no valid header: maybe being made, so never removed.
+        let young: Vec<PathBuf> = (0..KEEP_DEAD + PRUNE_SLACK)
+            .map(|n| dir.path().join(format!("native-g~n~2~{n}.journal")))
+            .collect();
+        for path in &young {
+            fs::write(path, b"shmimage-jrnl-01").unwrap();
+        }
         assert!(read(dir.path(), "native-g", "n").is_empty());
         // A garbage file that is old enough and held by nobody goes at the next open.
         let old = SystemTime::now() - Duration::from_secs(60);
@@ -387,7 +410,37 @@ mod tests {
         let handle = open(dir.path(), "g", "native-g", "n", false).unwrap();
         handle.note(Step::Attach, String::new());
         assert!(!garbage.exists());
-        assert!(short.exists(), "a young file may be one being made");
+        assert!(young.iter().all(|path| path.exists()));
         assert_eq!(read(dir.path(), "native-g", "n").len(), 1);
+    }
+
+    #[test]
+    fn only_the_newest_dead_processes_journals_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = KEEP_DEAD + PRUNE_SLACK + 5;
+        for n in 0..count {
+            let owner = Owner {
+                pid: 1000 + n as u32,
+                role: Role::Get,
+                qt: false,
+                key: "d".to_owned(),
+                opened_us: n as u64,
+            };
+            let mut bytes = vec![0u8; FILE_LEN];
+            bytes[..HEADER_LEN].copy_from_slice(&owner.to_bytes());
+            let name = format!("native-d~n~{}~{n}.journal", owner.pid);
+            fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let handle = open(dir.path(), "d", "native-d", "n", false).unwrap();
+        handle.note(Step::Attach, String::new());
+        let journals = read(dir.path(), "native-d", "n");
+        // Our own live one, and the newest dead ones.
+        assert_eq!(journals.len(), KEEP_DEAD + 1);
+        let oldest_kept = journals
+            .iter()
+            .filter(|j| !j.alive)
+            .map(|j| j.owner.opened_us)
+            .min();
+        assert_eq!(oldest_kept, Some((count - KEEP_DEAD) as u64));
     }
 }
