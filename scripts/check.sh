@@ -67,6 +67,7 @@ echo "== release binary in a real window (Xvfb)"
 cargo build --release
 scripts/smoke-test.sh
 scripts/cjk-ocr-test.sh
+scripts/chinese-ui-ocr-test.sh
 
 # Tests that need root (mounting a tmpfs, running as a second user) are #[ignore]d; as root
 # they run too, so a normal user's run lists them as ignored rather than passed.

@@ -27,3 +27,13 @@ window_of() {
   echo "no window for pid $1" >&2
   return 1
 }
+
+# Reads a window back with OCR into "$work/text.txt", spaces removed (tesseract may put them
+# between CJK characters), and prints it: crop to the window, upscale 3x, and make light text on
+# dark into dark on light for tesseract.
+ocr_window() {
+  import -window "$1" "$work/shot.png" 2>/dev/null || return 1
+  convert "$work/shot.png" -resize 300% -colorspace Gray -negate "$work/ocr.png"
+  tesseract "$work/ocr.png" "$work/text" -l chi_sim+eng --psm 3 >/dev/null 2>&1 || return 1
+  tr -d ' ' <"$work/text.txt"
+}

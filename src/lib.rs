@@ -7,6 +7,10 @@
 //! encodings), [`share`] (one protocol per mode: publish, fetch, inspect; the only layer the CLI
 //! and the window use), [`cli`], and the window in `gui` (feature `gui`).
 
+// The window's translations (locales/app.yml), for `t!` anywhere in the crate.
+#[cfg(feature = "gui")]
+rust_i18n::i18n!("locales", fallback = "en");
+
 pub mod bench;
 pub mod check;
 pub mod cli;

@@ -31,6 +31,7 @@ fn open_window(cli: &Cli) -> ExitCode {
         program: std::env::current_exe().unwrap_or_else(|_| "shmimage".into()),
         report_dir: std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
             .map_or_else(std::env::temp_dir, Into::into),
+        language: shmimage::gui::Language::of_system(),
     };
     match shmimage::gui::run(start) {
         Ok(()) => ExitCode::SUCCESS,

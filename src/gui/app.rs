@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 
 use super::check_panel::{self, CheckPanel};
+use super::language::{Language, tr};
 use super::status::{self, Status};
 use super::stepping::StepControl;
 use super::worker::{self, DisplayImage, Finished, JobGate, JobTag, Lane, Outcome, Worker};
@@ -56,8 +57,13 @@ const INSPECT_POLL: Duration = Duration::from_secs(1);
 /// 16 KiB files).
 const JOURNAL_POLL: Duration = Duration::from_millis(100);
 
+/// Ends in "pid N" in every language: scripts find a window by its pid.
 pub fn window_title(key: &str) -> String {
-    format!("Shared Memory Image — {key} — pid {}", std::process::id())
+    tr!(
+        "Shared Memory Image — %{key} — pid %{pid}",
+        key = key,
+        pid = std::process::id()
+    )
 }
 
 /// Where "Load image from file" gets its path: the native dialog, or (in tests) a fixed answer,
@@ -83,6 +89,7 @@ pub(super) enum Command {
     SetEncoding(Encoding),
     SetFollow(bool),
     SetInspectorOpen(bool),
+    SetLanguage(Language),
     SetProtocolOpen(bool),
     SetStepThrough(bool),
     NextStep,
@@ -151,6 +158,8 @@ pub struct ShmImageApp {
     /// "Check this OS".
     pub check: CheckPanel,
     pub protocol_open: bool,
+    /// The window's language (one for the whole process).
+    pub language: Language,
     /// Every process's steps under the key, as last read from the journals.
     pub timeline: Vec<ProcessJournal>,
     pub selected_step: Option<StepId>,
@@ -180,6 +189,7 @@ pub struct ShmImageApp {
 impl ShmImageApp {
     pub fn new(cc: &eframe::CreationContext<'_>, start: Start) -> Self {
         let ctx = cc.egui_ctx.clone();
+        start.language.apply();
         // Any script: installed fonts for what egui's lack; if none has a character, it shows as a
         // box and the log says why, once (providers are asked in order).
         ctx.add_font_provider(Arc::new(super::fonts::SystemFonts::start_scanning()));
@@ -204,6 +214,7 @@ impl ShmImageApp {
             confirm_crash: false,
             check: CheckPanel::default(),
             protocol_open: false,
+            language: start.language,
             timeline: Vec::new(),
             selected_step: None,
             steps: Arc::new(StepControl::new(ctx.clone())),
@@ -276,7 +287,10 @@ impl ShmImageApp {
             Err(err) => return self.fail(err),
         };
         let (encoding, max_side, tag) = (self.encoding, self.max_texture_side(), self.tag());
-        self.start(Job::LoadingFile, format!("Loading {}…", path.display()));
+        self.start(
+            Job::LoadingFile,
+            tr!("Loading %{path}…", path = path.display()),
+        );
         self.worker.spawn(Lane::Foreground, tag, move || {
             worker::load_and_publish(endpoint, path, encoding, max_side)
         });
@@ -294,13 +308,13 @@ impl ShmImageApp {
                 // The dialog future is made here (macOS wants dialogs started from the main
                 // thread) and awaited on the worker, so the window keeps drawing meanwhile.
                 let dialog = rfd::AsyncFileDialog::new()
-                    .set_title(LOAD_FILE_LABEL)
-                    .add_filter("Images", SUPPORTED_EXTENSIONS)
-                    .add_filter("All files", &["*"])
+                    .set_title(tr!(LOAD_FILE_LABEL))
+                    .add_filter(tr!("Images"), SUPPORTED_EXTENSIONS)
+                    .add_filter(tr!("All files"), &["*"])
                     .pick_file();
                 let (encoding, max_side, tag) =
                     (self.encoding, self.max_texture_side(), self.tag());
-                self.start(Job::LoadingFile, "Choose an image…".to_owned());
+                self.start(Job::LoadingFile, tr!("Choose an image…"));
                 self.worker.spawn(Lane::Foreground, tag, move || {
                     let opened = Instant::now();
                     match pollster::block_on(dialog) {
@@ -328,7 +342,7 @@ impl ShmImageApp {
             Err(err) => return self.fail(err),
         };
         let (max_side, tag) = (self.max_texture_side(), self.tag());
-        self.start(Job::Fetching, FETCHING_TEXT.to_owned());
+        self.start(Job::Fetching, tr!(FETCHING_TEXT));
         self.worker.spawn(Lane::Foreground, tag, move || {
             worker::fetch(endpoint, max_side)
         });
@@ -384,6 +398,12 @@ impl ShmImageApp {
             Command::SetEncoding(encoding) => self.encoding = encoding,
             Command::SetFollow(follow) => self.follow = follow,
             Command::SetInspectorOpen(open) => self.inspector_open = open,
+            Command::SetLanguage(language) => {
+                self.language = language;
+                language.apply();
+                self.ctx
+                    .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
+            }
             Command::SetProtocolOpen(open) => {
                 self.protocol_open = open;
                 self.last_journal = None;
@@ -414,7 +434,7 @@ impl ShmImageApp {
                 self.busy = None;
                 self.status = status::cancelled(self.shown.is_some());
             }
-            Outcome::DialogUnavailable => self.fail(NO_DIALOG_TEXT.to_owned()),
+            Outcome::DialogUnavailable => self.fail(tr!(NO_DIALOG_TEXT)),
             Outcome::Published {
                 image,
                 publication,
@@ -518,9 +538,10 @@ impl ShmImageApp {
         };
         let ms = clicked.elapsed().as_secs_f64() * 1000.0;
         log::info!("click to texture on screen: {ms:.1} ms");
-        shown
-            .caption
-            .push_str(&format!(" · on screen {ms:.0} ms after the click"));
+        shown.caption.push_str(&tr!(
+            " · on screen %{ms} ms after the click",
+            ms = format!("{ms:.0}")
+        ));
     }
 
     /// Background polling for follow mode and the open inspector.
@@ -685,7 +706,13 @@ impl ShmImageApp {
         self.check.saved = Some(
             std::fs::write(&path, crate::check::to_markdown(report))
                 .map(|()| path.clone())
-                .map_err(|err| format!("Could not save {}: {err}.", path.display())),
+                .map_err(|err| {
+                    tr!(
+                        "Could not save %{path}: %{error}.",
+                        path = path.display(),
+                        error = err
+                    )
+                }),
         );
     }
 
@@ -703,9 +730,9 @@ impl ShmImageApp {
         self.worker.run_quietly(move || publication.withdraw());
         self.shown_generation = None;
         self.last_inspect = None;
-        self.status = Status::Done(format!(
-            "Stopped sharing under key \"{key}\" (Qt's detach): the image is gone for everyone, \
-             unless another window still has it attached."
+        self.status = Status::Done(tr!(
+            "Stopped sharing under key \"%{key}\" (Qt's detach): the image is gone for everyone, unless another window still has it attached.",
+            key = key
         ));
     }
 
@@ -719,9 +746,10 @@ impl ShmImageApp {
         match spawned {
             // The child is not waited for: it is an independent window.
             Ok(child) => {
-                self.status = Status::Done(format!("Opened another window (pid {}).", child.id()));
+                self.status =
+                    Status::Done(tr!("Opened another window (pid %{pid}).", pid = child.id()));
             }
-            Err(err) => self.fail(format!("Could not open another window: {err}.")),
+            Err(err) => self.fail(tr!("Could not open another window: %{error}.", error = err)),
         }
     }
 }

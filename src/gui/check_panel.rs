@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use egui::{Color32, RichText};
 
 use super::app::{Command, ShmImageApp};
+use super::language::tr;
 use crate::check::{self, Report, Row};
 
 pub const CHECK_LABEL: &str = "Check this OS…";
@@ -42,17 +43,16 @@ pub(super) fn show(app: &ShmImageApp, ctx: &egui::Context, commands: &mut Vec<Co
         return;
     }
     let mut open = true;
-    egui::Window::new("Check this OS")
+    egui::Window::new(tr!("Check this OS"))
         .open(&mut open)
         .default_width(640.0)
         .show(ctx, |ui| {
-            ui.label(
-                "Runs the README's lifetime table here, with real processes, on your segment \
-                 directory, under keys of its own (a running demo is not disturbed).",
-            );
+            ui.label(tr!(
+                "Runs the README's lifetime table here, with real processes, on your segment directory, under keys of its own (a running demo is not disturbed)."
+            ));
             ui.horizontal(|ui| {
                 if ui
-                    .add_enabled(!panel.running, egui::Button::new(RUN_CHECK_LABEL))
+                    .add_enabled(!panel.running, egui::Button::new(tr!(RUN_CHECK_LABEL)))
                     .clicked()
                 {
                     commands.push(Command::RunCheck);
@@ -60,11 +60,19 @@ pub(super) fn show(app: &ShmImageApp, ctx: &egui::Context, commands: &mut Vec<Co
                 let rows = panel.rows();
                 if panel.running {
                     ui.spinner();
-                    ui.label(format!("row {} of {}", rows.len() + 1, check::row_count()));
+                    ui.label(tr!(
+                        "row %{row} of %{rows}",
+                        row = rows.len() + 1,
+                        rows = check::row_count()
+                    ));
                 }
                 if let Some(Ok(report)) = &panel.report {
                     let failed = report.rows.iter().filter(|r| !r.passed).count();
-                    let text = format!("{} passed, {failed} failed", report.rows.len() - failed);
+                    let text = tr!(
+                        "%{passed} passed, %{failed} failed",
+                        passed = report.rows.len() - failed,
+                        failed = failed
+                    );
                     let color = if failed == 0 {
                         Color32::from_rgb(80, 180, 90)
                     } else {
@@ -90,15 +98,15 @@ pub(super) fn show(app: &ShmImageApp, ctx: &egui::Context, commands: &mut Vec<Co
                     report.about.date
                 ));
                 ui.horizontal(|ui| {
-                    if ui.button(COPY_REPORT_LABEL).clicked() {
+                    if ui.button(tr!(COPY_REPORT_LABEL)).clicked() {
                         commands.push(Command::CopyCheckReport);
                     }
-                    if ui.button(SAVE_REPORT_LABEL).clicked() {
+                    if ui.button(tr!(SAVE_REPORT_LABEL)).clicked() {
                         commands.push(Command::SaveCheckReport);
                     }
                     match &panel.saved {
                         Some(Ok(path)) => {
-                            ui.label(format!("Saved to {}", path.display()));
+                            ui.label(tr!("Saved to %{path}", path = path.display()));
                         }
                         Some(Err(err)) => {
                             ui.colored_label(Color32::from_rgb(220, 60, 60), err);
@@ -119,7 +127,7 @@ fn table(ui: &mut egui::Ui, rows: &[Row]) {
         .striped(true)
         .show(ui, |ui| {
             for header in ["rules", "scenario", "result", "observed"] {
-                ui.label(RichText::new(header).strong());
+                ui.label(RichText::new(tr!(header)).strong());
             }
             ui.end_row();
             for row in rows {
@@ -130,7 +138,7 @@ fn table(ui: &mut egui::Ui, rows: &[Row]) {
                 } else {
                     ("FAIL", Color32::from_rgb(220, 60, 60))
                 };
-                ui.label(RichText::new(text).color(color).strong());
+                ui.label(RichText::new(tr!(text)).color(color).strong());
                 ui.add(
                     egui::Label::new(format!("{} ({} ms)", row.observed, row.took.as_millis()))
                         .wrap(),

@@ -3,6 +3,8 @@
 
 use egui::RichText;
 
+use super::language::tr;
+
 use super::app::{
     Command, DROP_TEXT, IDLE_TEXT, LOAD_FILE_LABEL, LOAD_FILE_SHORTCUT, LOAD_MEMORY_LABEL,
     LOAD_MEMORY_SHORTCUT, STOP_SHARING_LABEL, ShmImageApp,
@@ -12,10 +14,10 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
     let idle = app.busy.is_none();
     let wide = egui::vec2(ui.available_width(), 32.0);
     let file_button = ui
-        .add_enabled(idle, egui::Button::new(LOAD_FILE_LABEL).min_size(wide))
-        .on_hover_text(format!(
-            "Choose an image and share it ({}); or drop a file on the window",
-            ui.ctx().format_shortcut(&LOAD_FILE_SHORTCUT)
+        .add_enabled(idle, egui::Button::new(tr!(LOAD_FILE_LABEL)).min_size(wide))
+        .on_hover_text(tr!(
+            "Choose an image and share it (%{shortcut}); or drop a file on the window",
+            shortcut = ui.ctx().format_shortcut(&LOAD_FILE_SHORTCUT)
         ));
     if file_button.clicked() {
         commands.push(Command::LoadFromFile);
@@ -38,19 +40,19 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         let memory_button = ui
             .add_enabled(
                 idle,
-                egui::Button::new(LOAD_MEMORY_LABEL).min_size(egui::vec2(button_width, 32.0)),
+                egui::Button::new(tr!(LOAD_MEMORY_LABEL)).min_size(egui::vec2(button_width, 32.0)),
             )
-            .on_hover_text(format!(
-                "Show the image shared under the key ({})",
-                ui.ctx().format_shortcut(&LOAD_MEMORY_SHORTCUT)
+            .on_hover_text(tr!(
+                "Show the image shared under the key (%{shortcut})",
+                shortcut = ui.ctx().format_shortcut(&LOAD_MEMORY_SHORTCUT)
             ));
         if memory_button.clicked() {
             commands.push(Command::LoadFromMemory);
         }
         let mut follow = app.follow;
         if ui
-            .checkbox(&mut follow, "Follow")
-            .on_hover_text("Show every new image published under the key")
+            .checkbox(&mut follow, tr!("Follow"))
+            .on_hover_text(tr!("Show every new image published under the key"))
             .changed()
         {
             commands.push(Command::SetFollow(follow));
@@ -70,7 +72,7 @@ fn drop_target(ui: &mut egui::Ui) {
     ui.painter()
         .rect_stroke(rect.shrink(4.0), 8.0, stroke, egui::StrokeKind::Inside);
     ui.centered_and_justified(|ui| {
-        ui.label(RichText::new(DROP_TEXT).size(20.0).strong());
+        ui.label(RichText::new(tr!(DROP_TEXT)).size(20.0).strong());
     });
 }
 
@@ -78,9 +80,9 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
     let Some(shown) = &app.shown else {
         ui.centered_and_justified(|ui| {
             let text = if app.busy.is_some() {
-                "Working…"
+                tr!("Working…")
             } else {
-                IDLE_TEXT
+                tr!(IDLE_TEXT)
             };
             ui.label(RichText::new(text).size(15.0));
         });
@@ -95,10 +97,14 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 .on_hover_text(&shown.caption);
         });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let label = if app.actual_size { "Fit" } else { "100%" };
+            let label = if app.actual_size {
+                tr!("Fit")
+            } else {
+                "100%".to_owned()
+            };
             if ui
                 .small_button(label)
-                .on_hover_text("Toggle between fit-to-window and actual pixels")
+                .on_hover_text(tr!("Toggle between fit-to-window and actual pixels"))
                 .clicked()
             {
                 commands.push(Command::SetActualSize(!app.actual_size));
@@ -107,12 +113,11 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 && ui
                     .add_enabled(
                         app.busy.is_none(),
-                        egui::Button::new(STOP_SHARING_LABEL).small(),
+                        egui::Button::new(tr!(STOP_SHARING_LABEL)).small(),
                     )
-                    .on_hover_text(
-                        "Detach, as Qt's detach(): the segment is gone for everyone once nobody \
-                         else has it attached",
-                    )
+                    .on_hover_text(tr!(
+                        "Detach, as Qt's detach(): the segment is gone for everyone once nobody else has it attached"
+                    ))
                     .clicked()
             {
                 commands.push(Command::StopSharing);

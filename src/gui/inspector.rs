@@ -4,14 +4,17 @@
 use egui::{Color32, RichText};
 
 use super::app::{Command, ShmImageApp};
+use super::language::tr;
 use crate::share::Inspection;
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {
-        ui.heading("Segment inspector");
+        ui.heading(tr!("Segment inspector"));
         if ui
-            .button(super::check_panel::CHECK_LABEL)
-            .on_hover_text("Run the lifetime table on this machine with real processes")
+            .button(tr!(super::check_panel::CHECK_LABEL))
+            .on_hover_text(tr!(
+                "Run the lifetime table on this machine with real processes"
+            ))
             .clicked()
         {
             commands.push(Command::OpenCheck(true));
@@ -28,12 +31,12 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
             Some(Ok(inspection)) => grid(ui, inspection),
         }
         ui.separator();
-        ui.label(RichText::new("Lifetime").strong());
-        ui.label(app.mode.facts().lifetime);
+        ui.label(RichText::new(tr!("Lifetime")).strong());
+        ui.label(tr!(app.mode.facts().lifetime));
         ui.separator();
         if ui
-            .button("Simulate a crash…")
-            .on_hover_text("Abort this process, to watch the other window cope")
+            .button(tr!("Simulate a crash…"))
+            .on_hover_text(tr!("Abort this process, to watch the other window cope"))
             .clicked()
         {
             commands.push(Command::AskToCrash);
@@ -48,7 +51,7 @@ fn grid(ui: &mut egui::Ui, inspection: &Inspection) {
         .show(ui, |ui| {
             for row in &inspection.rows {
                 let indent = "  ".repeat(usize::from(row.depth));
-                ui.label(format!("{indent}{}", row.name));
+                ui.label(format!("{indent}{}", tr!(row.name)));
                 ui.add(egui::Label::new(RichText::new(&row.value).monospace()).wrap());
                 ui.end_row();
             }
@@ -64,16 +67,15 @@ pub(super) fn crash_confirmation(
         return;
     }
     let modal = egui::Modal::new(egui::Id::unique("confirm-crash")).show(ctx, |ui| {
-        ui.heading("Simulate a crash?");
-        ui.label(
-            "This window's process will abort at once, like a crash: it gets no chance to clean up. \
-             The other windows keep working, and what this process shared disappears.",
-        );
+        ui.heading(tr!("Simulate a crash?"));
+        ui.label(tr!(
+            "This window's process will abort at once, like a crash: it gets no chance to clean up. The other windows keep working, and what this process shared disappears."
+        ));
         ui.horizontal(|ui| {
-            if ui.button("Crash now").clicked() {
+            if ui.button(tr!("Crash now")).clicked() {
                 commands.push(Command::Crash);
             }
-            if ui.button("Cancel").clicked() {
+            if ui.button(tr!("Cancel")).clicked() {
                 commands.push(Command::CancelCrash);
             }
         });

@@ -10,6 +10,7 @@ mod fonts;
 mod image_view;
 mod inspector;
 mod key_bar;
+pub mod language;
 mod protocol_panel;
 pub mod status;
 pub mod stepping;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use crate::share::{Mode, Options, SegmentDir};
 
 pub use app::{FilePicker, ShmImageApp, StepId};
+pub use language::Language;
 pub use protocol_panel::{CANCEL_LABEL, NEXT_STEP_LABEL, PROTOCOL_LABEL, STEP_THROUGH_LABEL};
 
 /// What the window starts with; `main` gathers it from the command line and the environment.
@@ -36,10 +38,14 @@ pub struct Start {
     pub program: PathBuf,
     /// Where "Save Markdown" writes reports: the home directory.
     pub report_dir: PathBuf,
+    /// The window's language: the system's (`Language::of_system`), or English in tests.
+    pub language: Language,
 }
 
 /// Opens the window.
 pub fn run(start: Start) -> eframe::Result {
+    // The title is worded before the app exists.
+    start.language.apply();
     let options = eframe::NativeOptions {
         // Our own provider (`fonts.rs`) finds system fonts; eframe's would be asked first.
         system_font_fallback: false,

@@ -11,6 +11,7 @@ use egui::{Color32, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 use super::app::{
     Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, STEP_THROUGH_SHORTCUT, ShmImageApp, StepId,
 };
+use super::language::tr;
 use crate::share::{self, ProcessJournal, Record, State, Step};
 
 pub const PROTOCOL_LABEL: &str = "Protocol";
@@ -28,10 +29,9 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
     ui.separator();
     let steps = newest_steps(&app.timeline);
     if steps.is_empty() {
-        ui.label(
-            "No steps recorded under this key yet. Load an image here or in another window, \
-             and every process's steps appear here as they happen.",
-        );
+        ui.label(tr!(
+            "No steps recorded under this key yet. Load an image here or in another window, and every process's steps appear here as they happen."
+        ));
         return;
     }
     ui.horizontal_top(|ui| {
@@ -47,16 +47,14 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
 
 fn controls(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
-        ui.heading(PROTOCOL_LABEL)
+        ui.heading(tr!(PROTOCOL_LABEL))
             .on_hover_text(ui.ctx().format_shortcut(&PROTOCOL_SHORTCUT));
         let mut stepping = app.steps.is_enabled();
         if ui
-            .checkbox(&mut stepping, STEP_THROUGH_LABEL)
-            .on_hover_text(format!(
-                "This window's own loads stop before each step (create, attach, lock, copy, \
-                 unlock) until you press Next step. Other processes that need the lock meanwhile \
-                 wait for as long as it is held, instead of timing out ({})",
-                ui.ctx().format_shortcut(&STEP_THROUGH_SHORTCUT)
+            .checkbox(&mut stepping, tr!(STEP_THROUGH_LABEL))
+            .on_hover_text(tr!(
+                "This window's own loads stop before each step (create, attach, lock, copy, unlock) until you press Next step. Other processes that need the lock meanwhile wait for as long as it is held, instead of timing out (%{shortcut})",
+                shortcut = ui.ctx().format_shortcut(&STEP_THROUGH_SHORTCUT)
             ))
             .changed()
         {
@@ -64,21 +62,27 @@ fn controls(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         }
         let paused = app.steps.paused_before();
         let next = ui
-            .add_enabled(paused.is_some(), egui::Button::new(NEXT_STEP_LABEL))
+            .add_enabled(paused.is_some(), egui::Button::new(tr!(NEXT_STEP_LABEL)))
             .on_hover_text(ui.ctx().format_shortcut(&NEXT_STEP_SHORTCUT));
         if next.clicked() {
             commands.push(Command::NextStep);
         }
         if ui
-            .add_enabled(app.busy.is_some(), egui::Button::new(CANCEL_LABEL))
-            .on_hover_text("Stop this window's load (Esc): whatever it holds is given back")
+            .add_enabled(app.busy.is_some(), egui::Button::new(tr!(CANCEL_LABEL)))
+            .on_hover_text(tr!(
+                "Stop this window's load (Esc): whatever it holds is given back"
+            ))
             .clicked()
         {
             commands.push(Command::CancelJob);
         }
         if let Some((step, qt_call)) = paused {
             ui.label(
-                RichText::new(format!("paused before {}: {qt_call}", step.name()))
+                RichText::new(tr!(
+                    "paused before %{step}: %{qt_call}",
+                    step = tr!(step.name()),
+                    qt_call = qt_call
+                ))
                     .color(Color32::from_rgb(200, 150, 0)),
             );
         }
@@ -110,13 +114,13 @@ fn step_colour(step: Step) -> Color32 {
 fn lane_label(lane: &ProcessJournal) -> String {
     let owner = &lane.owner;
     let this = if owner.pid == std::process::id() && lane.alive {
-        " (this window)"
+        tr!(" (this window)")
     } else if !lane.alive {
-        " (ended)"
+        tr!(" (ended)")
     } else {
-        ""
+        String::new()
     };
-    format!("pid {} {}{this}", owner.pid, owner.role.name())
+    format!("pid {} {}{this}", owner.pid, tr!(owner.role.name()))
 }
 
 /// The fixed column on the left: which process each lane is.
@@ -223,14 +227,14 @@ fn lanes(
             painter.rect_stroke(bar, 4.0, Stroke::new(2.0, text_colour), StrokeKind::Outside);
         }
         let duration = match (record.state, record.duration_us) {
-            (State::Paused, _) => "paused".to_owned(),
+            (State::Paused, _) => tr!("paused"),
             (_, Some(us)) => share::human_duration(std::time::Duration::from_micros(us)),
             (_, None) => "…".to_owned(),
         };
         painter.text(
             bar.center_top() + vec2(0.0, 2.0),
             egui::Align2::CENTER_TOP,
-            record.step.name(),
+            tr!(record.step.name()),
             egui::FontId::proportional(12.0),
             Color32::WHITE,
         );
@@ -262,7 +266,7 @@ fn hold_band(painter: &egui::Painter, from: f32, to: f32, y: f32) {
     painter.text(
         pos2(to - 4.0, y + LANE - 2.0),
         egui::Align2::RIGHT_BOTTOM,
-        "lock held",
+        tr!("lock held"),
         egui::FontId::proportional(9.0),
         Color32::from_rgb(200, 120, 40),
     );
@@ -275,36 +279,36 @@ fn details(app: &ShmImageApp, ui: &mut egui::Ui, steps: &[(usize, &Record)]) {
             .find(|(lane, record)| StepId::of(&app.timeline[*lane], record) == id)
     });
     let Some((lane, record)) = selected else {
-        ui.label(
-            "Select a step to see what it did, the Qt call it is, and the OS object it touched.",
-        );
+        ui.label(tr!(
+            "Select a step to see what it did, the Qt call it is, and the OS object it touched."
+        ));
         return;
     };
     let lane = &app.timeline[*lane];
     let outcome = match (record.state, record.duration_us) {
-        (State::Paused, _) => "paused, waiting for Next step".to_owned(),
-        (State::Running, _) if !lane.alive => "never finished: the process died".to_owned(),
-        (State::Running, _) => "running".to_owned(),
-        (State::Ok, Some(us)) => format!(
-            "ok, {}",
-            share::human_duration(std::time::Duration::from_micros(us))
+        (State::Paused, _) => tr!("paused, waiting for Next step"),
+        (State::Running, _) if !lane.alive => tr!("never finished: the process died"),
+        (State::Running, _) => tr!("running"),
+        (State::Ok, Some(us)) => tr!(
+            "ok, %{duration}",
+            duration = share::human_duration(std::time::Duration::from_micros(us))
         ),
-        (State::Failed, Some(us)) => format!(
-            "failed after {}",
-            share::human_duration(std::time::Duration::from_micros(us))
+        (State::Failed, Some(us)) => tr!(
+            "failed after %{duration}",
+            duration = share::human_duration(std::time::Duration::from_micros(us))
         ),
-        (_, None) => "unknown".to_owned(),
+        (_, None) => tr!("unknown"),
     };
     egui::Grid::new("step-details")
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
             let mut row = |name: &str, value: String| {
-                ui.label(name);
+                ui.label(tr!(name));
                 ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
                 ui.end_row();
             };
-            row("step", record.step.name().to_owned());
+            row("step", tr!(record.step.name()));
             row("Qt call", record.step.qt_call(lane.owner.qt).to_owned());
             row("OS object / result", record.text.clone());
             row("process", lane_label(lane));

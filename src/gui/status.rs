@@ -7,6 +7,7 @@ use std::time::Duration;
 use egui::{Color32, RichText};
 
 use super::app::{Command, LOAD_MEMORY_LABEL, READY_TEXT, ShmImageApp};
+use super::language::tr;
 use crate::codec::Header;
 use crate::share::{self, Failure, Publication, ShareError, human_bytes};
 
@@ -21,10 +22,11 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn text(&self) -> &str {
+    /// The sentence, in the window's language (the others were worded when they were made).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Self::Ready => READY_TEXT,
-            Self::Working(text) | Self::Done(text) | Self::Failed(text) => text,
+            Self::Ready => tr!(READY_TEXT).into(),
+            Self::Working(text) | Self::Done(text) | Self::Failed(text) => text.into(),
         }
     }
 
@@ -38,9 +40,10 @@ impl Status {
 pub fn stepping_text(app: &ShmImageApp) -> Option<String> {
     app.busy?;
     if let Some((step, qt_call)) = app.steps.paused_before() {
-        return Some(format!(
-            "Step-through: paused before {} ({qt_call}). Press Next step (F10) to run it, or Cancel (Esc) to give back everything.",
-            step.name()
+        return Some(tr!(
+            "Step-through: paused before %{step} (%{qt_call}). Press Next step (F10) to run it, or Cancel (Esc) to give back everything.",
+            step = tr!(step.name()),
+            qt_call = qt_call
         ));
     }
     app.steps.waiting().map(|why| {
@@ -48,7 +51,7 @@ pub fn stepping_text(app: &ShmImageApp) -> Option<String> {
         if let Some(first) = why.get(..1) {
             why.replace_range(..1, &first.to_uppercase());
         }
-        format!("{why}. Cancel (Esc) stops waiting.")
+        tr!("%{why}. Cancel (Esc) stops waiting.", why = why)
     })
 }
 
@@ -58,17 +61,18 @@ pub(super) fn show_line(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec
             ui.spinner();
             ui.ctx().request_repaint_after(Duration::from_millis(100));
             if ui
-                .small_button(super::protocol_panel::CANCEL_LABEL)
-                .on_hover_text(
-                    "Stop this load (Esc): a lock wait gives up, whatever is held is given back",
-                )
+                .small_button(tr!(super::protocol_panel::CANCEL_LABEL))
+                .on_hover_text(tr!(
+                    "Stop this load (Esc): a lock wait gives up, whatever is held is given back"
+                ))
                 .clicked()
             {
                 commands.push(Command::CancelJob);
             }
         }
         let stepping = stepping_text(app);
-        let text = RichText::new(stepping.as_deref().unwrap_or(app.status.text()));
+        let status = app.status.text();
+        let text = RichText::new(stepping.as_deref().unwrap_or(&status));
         let text = if app.status.is_error() {
             text.color(Color32::from_rgb(220, 60, 60))
         } else {
@@ -80,7 +84,7 @@ pub(super) fn show_line(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec
 
 pub(super) fn cancelled(has_image: bool) -> Status {
     if has_image {
-        Status::Done("Cancelled; the image is unchanged.".to_owned())
+        Status::Done(tr!("Cancelled; the image is unchanged."))
     } else {
         Status::Ready
     }
@@ -94,15 +98,18 @@ fn file_name(path: &Path) -> String {
 }
 
 fn note_sentence(note: Option<String>) -> String {
-    note.map(|n| format!(" Note: {n}.")).unwrap_or_default()
+    note.map(|n| tr!(" Note: %{note}.", note = n))
+        .unwrap_or_default()
 }
 
 pub(super) fn published(path: &Path, key: &str, header: &Header, note: Option<String>) -> Status {
-    Status::Done(format!(
-        "Shared {} under key \"{key}\" (generation {}); press \"{LOAD_MEMORY_LABEL}\" in another window.{}",
-        file_name(path),
-        header.generation,
-        note_sentence(note)
+    Status::Done(tr!(
+        "Shared %{file} under key \"%{key}\" (generation %{generation}); press \"%{button}\" in another window.%{note}",
+        file = file_name(path),
+        key = key,
+        generation = header.generation,
+        button = tr!(LOAD_MEMORY_LABEL),
+        note = note_sentence(note)
     ))
 }
 
@@ -112,64 +119,78 @@ pub(super) fn published_caption(
     elapsed: Duration,
 ) -> String {
     let header = &publication.header;
-    format!(
-        "{} · {}x{} · {} · {} in shared memory · shared in {:.1} ms",
-        file_name(path),
-        header.width,
-        header.height,
-        header.encoding,
-        human_bytes(publication.segment_size as u64),
-        elapsed.as_secs_f64() * 1000.0
+    tr!(
+        "%{file} · %{width}x%{height} · %{encoding} · %{size} in shared memory · shared in %{ms} ms",
+        file = file_name(path),
+        width = header.width,
+        height = header.height,
+        encoding = header.encoding,
+        size = human_bytes(publication.segment_size as u64),
+        ms = format!("{:.1}", elapsed.as_secs_f64() * 1000.0)
     )
 }
 
 pub(super) fn load_failed(error: &ShareError) -> String {
     match error.failure() {
-        Failure::Cancelled => format!("Cancelled: {error}; the image shared before is unchanged."),
-        Failure::NotAnImage => {
-            format!("Selected file is not an image, please select another. ({error})")
-        }
-        _ => format!("Unable to load the image: {error}."),
+        Failure::Cancelled => tr!(
+            "Cancelled: %{error}; the image shared before is unchanged.",
+            error = error
+        ),
+        Failure::NotAnImage => tr!(
+            "Selected file is not an image, please select another. (%{error})",
+            error = error
+        ),
+        _ => tr!("Unable to load the image: %{error}.", error = error),
     }
 }
 
 pub(super) fn fetched(key: &str, header: &Header, note: Option<String>) -> Status {
-    Status::Done(format!(
-        "Showing the image shared under key \"{key}\" by {} (generation {}).{}",
-        share::publisher_name(header.publisher_pid),
-        header.generation,
-        note_sentence(note)
+    Status::Done(tr!(
+        "Showing the image shared under key \"%{key}\" by %{publisher} (generation %{generation}).%{note}",
+        key = key,
+        publisher = share::publisher_name(header.publisher_pid),
+        generation = header.generation,
+        note = note_sentence(note)
     ))
 }
 
 pub(super) fn fetched_caption(header: &Header, segment_size: usize, elapsed: Duration) -> String {
-    format!(
-        "{}x{} · {} · {} from shared memory · generation {} from {} · read in {:.1} ms",
-        header.width,
-        header.height,
-        header.encoding,
-        human_bytes(segment_size as u64),
-        header.generation,
-        share::publisher_name(header.publisher_pid),
-        elapsed.as_secs_f64() * 1000.0
+    tr!(
+        "%{width}x%{height} · %{encoding} · %{size} from shared memory · generation %{generation} from %{publisher} · read in %{ms} ms",
+        width = header.width,
+        height = header.height,
+        encoding = header.encoding,
+        size = human_bytes(segment_size as u64),
+        generation = header.generation,
+        publisher = share::publisher_name(header.publisher_pid),
+        ms = format!("{:.1}", elapsed.as_secs_f64() * 1000.0)
     )
 }
 
 pub(super) fn fetch_failed(key: &str, error: &ShareError) -> String {
     match error.failure() {
-        Failure::Cancelled => format!("Cancelled: {error}; the image shown is unchanged."),
-        Failure::NothingShared => format!(
-            "Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"{key}\".)"
+        Failure::Cancelled => tr!(
+            "Cancelled: %{error}; the image shown is unchanged.",
+            error = error
         ),
-        Failure::LeftoverRemoved { pid } => format!(
-            "Unable to attach to shared memory segment. Load an image first. (The segment left by pid {pid}, which exited without detaching, was removed.)"
+        Failure::NothingShared => tr!(
+            "Unable to attach to shared memory segment. Load an image first. (Nothing is shared under key \"%{key}\".)",
+            key = key
         ),
-        _ => format!("Unable to load the image from shared memory: {error}."),
+        Failure::LeftoverRemoved { pid } => tr!(
+            "Unable to attach to shared memory segment. Load an image first. (The segment left by pid %{pid}, which exited without detaching, was removed.)",
+            pid = pid
+        ),
+        _ => tr!(
+            "Unable to load the image from shared memory: %{error}.",
+            error = error
+        ),
     }
 }
 
 pub(super) fn job_failed(what: &str) -> String {
-    format!(
-        "Something went wrong inside shmimage ({what}); the window still works, try again or report it."
+    tr!(
+        "Something went wrong inside shmimage (%{what}); the window still works, try again or report it.",
+        what = what
     )
 }

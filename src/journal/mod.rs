@@ -315,11 +315,8 @@ fn prune(dir: &Path, native_key: &str, mode: &str) {
     let mut dead = Vec::new();
     for path in files {
         match read_owner(&path) {
-            Some((owner, alive)) => {
-                if !alive {
-                    dead.push((owner.opened_us, path));
-                }
-            }
+            Some((owner, false)) => dead.push((owner.opened_us, path)),
+            Some(_) => {}
             None if is_old(&path) => {
                 remove_if_dead(&path);
             }

@@ -26,6 +26,8 @@ pub(crate) fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
         options: Options::default(),
         program: crate::util::BIN.into(),
         report_dir: scratch.path("reports"),
+        // Whatever the developer's locale: the tests find widgets by their English labels.
+        language: shmimage::gui::Language::English,
     };
     Harness::builder()
         .with_size(egui::vec2(800.0, 600.0))

@@ -162,7 +162,7 @@ fn cancelling_a_step_through_gives_the_lock_back_and_keeps_the_image() {
         .expect("a Cancel button")
         .click();
     settle(&mut harness);
-    let status = harness.state().status.text().to_owned();
+    let status = harness.state().status.text().into_owned();
     assert!(status.starts_with("Cancelled"), "{status}");
     assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [20, 10]);
     // The lock is free at once: a reader with a short timeout gets the image.
@@ -188,7 +188,7 @@ fn a_lock_wait_can_be_cancelled() {
     // The status line's Cancel (the panel is closed, so it is the only one).
     harness.get_by_label(CANCEL_LABEL).click();
     settle(&mut harness);
-    let status = harness.state().status.text().to_owned();
+    let status = harness.state().status.text().into_owned();
     assert!(
         status.starts_with("Cancelled: cancelled while waiting for the lock"),
         "{status}"

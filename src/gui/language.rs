@@ -1,0 +1,115 @@
+//! The window's language: English, or Simplified Chinese for the readers of the article this
+//! project comes from. Texts are looked up by their English wording (`locales/app.yml`, compiled
+//! in by rust-i18n), so a text nobody has translated yet still shows, in English. The language
+//! follows the system's (`LANG` and friends on Unix, the user's setting on Windows and macOS)
+//! and can be changed in the window. It is one setting for the whole process: one window per
+//! process is the demo. The command line stays in English.
+
+/// The translation of an English text (with `%{name}` patterns filled in), as a `String`.
+macro_rules! tr {
+    ($($all:tt)*) => {
+        rust_i18n::t!($($all)*).into_owned()
+    };
+}
+pub(crate) use tr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    English,
+    Chinese,
+}
+
+impl Language {
+    pub const ALL: [Language; 2] = [Language::English, Language::Chinese];
+
+    /// The locale code in `locales/app.yml`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::English => "en",
+            Language::Chinese => "zh-CN",
+        }
+    }
+
+    /// Its own name, as a person who reads it looks for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::English => "English",
+            Language::Chinese => "简体中文",
+        }
+    }
+
+    /// `zh-CN`, `zh_CN.UTF-8`, `zh-Hans-CN`, `zh`: Chinese; anything else: English.
+    pub fn from_locale(locale: &str) -> Self {
+        if locale.trim().to_ascii_lowercase().starts_with("zh") {
+            Language::Chinese
+        } else {
+            Language::English
+        }
+    }
+
+    /// The system's language. On Unix the environment decides, as for every other program
+    /// (`LC_ALL`, then `LC_MESSAGES`, then `LANG`); elsewhere the user's setting.
+    pub fn of_system() -> Self {
+        #[cfg(unix)]
+        {
+            for variable in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+                if let Some(value) = std::env::var(variable).ok().filter(|v| !v.is_empty()) {
+                    return Self::from_locale(&value);
+                }
+            }
+        }
+        sys_locale::get_locale().map_or(Language::English, |l| Self::from_locale(&l))
+    }
+
+    /// Makes every text from now on this language's.
+    pub fn apply(self) {
+        rust_i18n::set_locale(self.code());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_are_read_the_way_people_write_them() {
+        for chinese in ["zh_CN.UTF-8", "zh-CN", "zh-Hans-CN", "zh", "ZH_cn"] {
+            assert_eq!(
+                Language::from_locale(chinese),
+                Language::Chinese,
+                "{chinese}"
+            );
+        }
+        for other in ["en_US.UTF-8", "C", "POSIX", "de-DE", ""] {
+            assert_eq!(Language::from_locale(other), Language::English, "{other}");
+        }
+    }
+
+    #[test]
+    fn every_text_has_a_chinese_translation_and_english_is_the_text_itself() {
+        // Not through set_locale: tests run in parallel, and the locale is process-wide.
+        assert_eq!(
+            rust_i18n::t!("Load image from file", locale = "zh-CN"),
+            "从文件加载图像"
+        );
+        assert_eq!(
+            rust_i18n::t!("Load image from file", locale = "en"),
+            "Load image from file"
+        );
+        assert_eq!(rust_i18n::t!("Ready.", locale = "zh-CN"), "就绪。");
+        let shared = rust_i18n::t!(
+            "Shared %{file} under key \"%{key}\" (generation %{generation}); press \"%{button}\" in another window.%{note}",
+            locale = "zh-CN",
+            file = "样例.png",
+            key = "k",
+            generation = 3,
+            button = "B",
+            note = ""
+        );
+        assert!(
+            shared.contains("样例.png") && shared.contains("3"),
+            "{shared}"
+        );
+    }
+}
