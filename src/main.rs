@@ -32,6 +32,10 @@ fn open_window(cli: &Cli) -> ExitCode {
         report_dir: std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
             .map_or_else(std::env::temp_dir, Into::into),
         language: shmimage::gui::Language::of_system(),
+        command_line: shmimage::gui::settings::CommandLineChoices {
+            key: cli.key != shmimage::share::DEFAULT_KEY,
+            mode: cli.qt || cli.qt6,
+        },
     };
     match shmimage::gui::run(start) {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 
 use super::check_panel::{self, CheckPanel};
 use super::language::{Language, tr};
+use super::settings::{self, CommandLineChoices, Settings};
 use super::status::{self, Status};
 use super::stepping::StepControl;
 use super::worker::{self, DisplayImage, Finished, JobGate, JobTag, Lane, Outcome, Worker};
@@ -160,6 +161,9 @@ pub struct ShmImageApp {
     pub protocol_open: bool,
     /// The window's language (one for the whole process).
     pub language: Language,
+    /// Whether the user picked the language here (then it is remembered; else the system's).
+    language_chosen: bool,
+    command_line: CommandLineChoices,
     /// Every process's steps under the key, as last read from the journals.
     pub timeline: Vec<ProcessJournal>,
     pub selected_step: Option<StepId>,
@@ -215,6 +219,8 @@ impl ShmImageApp {
             check: CheckPanel::default(),
             protocol_open: false,
             language: start.language,
+            language_chosen: false,
+            command_line: start.command_line,
             timeline: Vec::new(),
             selected_step: None,
             steps: Arc::new(StepControl::new(ctx.clone())),
@@ -236,10 +242,71 @@ impl ShmImageApp {
             busy_since: Instant::now(),
             shown_after_click: None,
         };
+        if let Some(storage) = cc.storage {
+            app.restore(storage);
+        }
         if let Some(path) = start.image {
             app.load_path(path);
         }
         app
+    }
+
+    /// What to remember of this window (see `settings.rs`).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            key: Some(self.key.clone()),
+            mode: Some(self.mode.facts().journal_tag.to_owned()),
+            qt_flavour: Some(self.qt_flavour.facts().journal_tag.to_owned()),
+            encoding: Some(self.encoding.to_string()),
+            follow: self.follow,
+            inspector_open: self.inspector_open,
+            protocol_open: self.protocol_open,
+            language: self
+                .language_chosen
+                .then(|| self.language.code().to_owned()),
+        }
+    }
+
+    /// Takes up what an earlier run remembered, except what the command line chose. `new`
+    /// calls it with eframe's storage; tests call it with theirs.
+    pub fn restore(&mut self, storage: &dyn eframe::Storage) {
+        let Some(remembered) = eframe::get_value::<Settings>(storage, settings::STORAGE_KEY) else {
+            return;
+        };
+        if !self.command_line.key
+            && let Some(key) = remembered.key
+        {
+            self.apply_command(Command::SetKey(key));
+        }
+        if !self.command_line.mode {
+            if let Some(flavour) = remembered
+                .qt_flavour
+                .as_deref()
+                .and_then(settings::mode_named)
+            {
+                self.qt_flavour = flavour;
+            }
+            if let Some(mode) = remembered.mode.as_deref().and_then(settings::mode_named) {
+                self.mode = mode;
+            }
+        }
+        if let Some(encoding) = remembered
+            .encoding
+            .as_deref()
+            .and_then(settings::encoding_named)
+        {
+            self.encoding = encoding;
+        }
+        self.follow = remembered.follow;
+        self.inspector_open = remembered.inspector_open;
+        self.protocol_open = remembered.protocol_open;
+        if let Some(language) = remembered
+            .language
+            .as_deref()
+            .and_then(settings::language_named)
+        {
+            self.apply_command(Command::SetLanguage(language));
+        }
     }
 
     /// Test seam: jobs wait at `gate` before they start (see [`JobGate`]).
@@ -400,6 +467,7 @@ impl ShmImageApp {
             Command::SetInspectorOpen(open) => self.inspector_open = open,
             Command::SetLanguage(language) => {
                 self.language = language;
+                self.language_chosen = true;
                 language.apply();
                 self.ctx
                     .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
@@ -776,6 +844,10 @@ impl egui::FontProvider for NoFontWarning {
 impl eframe::App for ShmImageApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frame(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings());
     }
 }
 

@@ -12,6 +12,7 @@ mod inspector;
 mod key_bar;
 pub mod language;
 mod protocol_panel;
+pub mod settings;
 pub mod status;
 pub mod stepping;
 pub mod worker;
@@ -40,6 +41,8 @@ pub struct Start {
     pub report_dir: PathBuf,
     /// The window's language: the system's (`Language::of_system`), or English in tests.
     pub language: Language,
+    /// What the command line chose, which remembered settings do not override.
+    pub command_line: settings::CommandLineChoices,
 }
 
 /// Opens the window.

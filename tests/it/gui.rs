@@ -17,8 +17,16 @@ use crate::util::{Scratch, test_image};
 /// The real app, started the way `gui::run` starts it (an eframe creation context), in the
 /// scratch's segment directory.
 pub(crate) fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
+    harness_with(scratch, |_| {})
+}
+
+/// Like [`harness`], with the start adjusted first (as a command line would).
+pub(crate) fn harness_with(
+    scratch: &Scratch,
+    adjust: impl FnOnce(&mut Start),
+) -> Harness<'static, ShmImageApp> {
     let dir = SegmentDir::at(scratch.seg_dir()).expect("segment dir");
-    let start = Start {
+    let mut start = Start {
         key: scratch.key.clone(),
         mode: Mode::Native,
         image: None,
@@ -28,7 +36,9 @@ pub(crate) fn harness(scratch: &Scratch) -> Harness<'static, ShmImageApp> {
         report_dir: scratch.path("reports"),
         // Whatever the developer's locale: the tests find widgets by their English labels.
         language: shmimage::gui::Language::English,
+        command_line: Default::default(),
     };
+    adjust(&mut start);
     Harness::builder()
         .with_size(egui::vec2(800.0, 600.0))
         .build_eframe(|cc| ShmImageApp::new(cc, start))

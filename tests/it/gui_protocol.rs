@@ -201,3 +201,41 @@ fn now_us() -> u64 {
         .unwrap()
         .as_micros() as u64
 }
+
+#[test]
+fn settings_survive_a_restart_and_the_command_line_still_wins() {
+    use shmimage::gui::settings::MemoryStorage;
+    let scratch = Scratch::new("gui-settings");
+    let mut first = harness(&scratch);
+    first.run_steps(1);
+    {
+        let app = first.state_mut();
+        app.key = "记住的键".to_owned();
+        app.follow = true;
+        app.protocol_open = true;
+        app.inspector_open = true;
+    }
+    first.run_steps(1);
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(first.state_mut(), &mut storage);
+    drop(first);
+
+    // What eframe does at the next start: the app restores from its storage.
+    let mut second = harness(&scratch);
+    second.state_mut().restore(&storage);
+    second.run_steps(2);
+    let app = second.state();
+    assert_eq!(app.key, "记住的键");
+    assert!(app.follow && app.protocol_open && app.inspector_open);
+    second.get_by_label(STEP_THROUGH_LABEL);
+
+    // A key given on the command line is not overridden by the remembered one.
+    let mut third = crate::gui::harness_with(&scratch, |start| {
+        start.key = "from-the-command-line".to_owned();
+        start.command_line.key = true;
+    });
+    third.state_mut().restore(&storage);
+    third.run_steps(1);
+    assert_eq!(third.state().key, "from-the-command-line");
+    assert!(third.state().follow, "the rest is still restored");
+}
