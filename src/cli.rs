@@ -38,6 +38,11 @@ pub struct Cli {
     /// Image to publish when the window opens.
     pub image: Option<PathBuf>,
 
+    /// Where to open the window, X,Y (its top-left corner, in points): "Open another window"
+    /// uses it to place the new one beside the first.
+    #[arg(long, hide = true, value_parser = parse_position)]
+    pub window_at: Option<[f32; 2]>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -122,6 +127,18 @@ impl Command {
             Command::Info | Command::Clean | Command::Trace { .. } => share::Role::Other,
         }
     }
+}
+
+fn parse_position(text: &str) -> Result<[f32; 2], String> {
+    let (x, y) = text.split_once(',').ok_or("expected X,Y, e.g. 980,0")?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or(format!("{v:?} is not a number"))
+    };
+    Ok([parse(x)?, parse(y)?])
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {

@@ -36,6 +36,7 @@ fn open_window(cli: &Cli) -> ExitCode {
             key: cli.key != shmimage::share::DEFAULT_KEY,
             mode: cli.qt || cli.qt6,
         },
+        position: cli.window_at,
     };
     match shmimage::gui::run(start) {
         Ok(()) => ExitCode::SUCCESS,

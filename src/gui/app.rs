@@ -809,6 +809,9 @@ impl ShmImageApp {
             let mut command = std::process::Command::new(&self.program);
             command.arg("--key").arg(&self.key);
             command.args(self.mode.facts().flag);
+            if let Some([x, y]) = self.ctx.input(|i| place_beside(i.viewport())) {
+                command.arg("--window-at").arg(format!("{x},{y}"));
+            }
             command.spawn()
         };
         match spawned {
@@ -819,6 +822,33 @@ impl ShmImageApp {
             }
             Err(err) => self.fail(tr!("Could not open another window: %{error}.", error = err)),
         }
+    }
+}
+
+/// Where a second window of the same size goes: to the right of this one if the screen has room
+/// there, else to its left, else nowhere in particular (the window manager decides). Side by
+/// side is the demo.
+fn place_beside(viewport: &egui::ViewportInfo) -> Option<[f32; 2]> {
+    const GAP: f32 = 10.0;
+    log::debug!(
+        "placing another window beside {:?} on a screen of {:?}",
+        viewport.outer_rect,
+        viewport.monitor_size
+    );
+    let outer = viewport.outer_rect?;
+    let screen = viewport.monitor_size?;
+    // A small gap where there is room for one: two default windows fill a 1920 px screen.
+    let room_right = screen.x - outer.right() - outer.width();
+    let room_left = outer.left() - outer.width();
+    if room_right >= 0.0 {
+        Some([outer.right() + room_right.min(GAP), outer.top()])
+    } else if room_left >= 0.0 {
+        Some([
+            outer.left() - outer.width() - room_left.min(GAP),
+            outer.top(),
+        ])
+    } else {
+        None
     }
 }
 
@@ -861,5 +891,42 @@ impl Drop for ShmImageApp {
         if let Some(publication) = self.publication.take() {
             self.worker.run_quietly(move || publication.withdraw());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn viewport(left: f32, width: f32, screen: f32) -> egui::ViewportInfo {
+        egui::ViewportInfo {
+            outer_rect: Some(egui::Rect::from_min_size(
+                egui::pos2(left, 20.0),
+                egui::vec2(width, 600.0),
+            )),
+            monitor_size: Some(egui::vec2(screen, 1080.0)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn another_window_goes_beside_this_one_where_the_screen_has_room() {
+        assert_eq!(
+            place_beside(&viewport(0.0, 960.0, 2560.0)),
+            Some([970.0, 20.0])
+        );
+        // Exactly two fit: no gap.
+        assert_eq!(
+            place_beside(&viewport(0.0, 960.0, 1920.0)),
+            Some([960.0, 20.0])
+        );
+        // No room to the right: to the left.
+        assert_eq!(
+            place_beside(&viewport(1000.0, 900.0, 1920.0)),
+            Some([90.0, 20.0])
+        );
+        // No room on either side, or nothing known: the window manager decides.
+        assert_eq!(place_beside(&viewport(100.0, 1500.0, 1920.0)), None);
+        assert_eq!(place_beside(&egui::ViewportInfo::default()), None);
     }
 }

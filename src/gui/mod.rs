@@ -43,21 +43,42 @@ pub struct Start {
     pub language: Language,
     /// What the command line chose, which remembered settings do not override.
     pub command_line: settings::CommandLineChoices,
+    /// Where to put the window (its outer top-left corner, in points): "Open another window"
+    /// passes the place beside the window that opened it.
+    pub position: Option<[f32; 2]>,
+}
+
+/// The window and taskbar icon (`scripts/make-icon.py` draws it).
+fn icon() -> Option<egui::IconData> {
+    let image = image::load_from_memory(include_bytes!("../../assets/icon.png")).ok()?;
+    let rgba = image.to_rgba8();
+    Some(egui::IconData {
+        width: rgba.width(),
+        height: rgba.height(),
+        rgba: rgba.into_raw(),
+    })
 }
 
 /// Opens the window.
 pub fn run(start: Start) -> eframe::Result {
     // The title is worded before the app exists.
     start.language.apply();
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title(app::window_title(&start.key))
+        .with_app_id("shmimage")
+        // Wide enough for the key bar on one line, Qt's flavour box included.
+        .with_inner_size([960.0, 600.0])
+        .with_min_inner_size([420.0, 320.0]);
+    if let Some(icon) = icon() {
+        viewport = viewport.with_icon(icon);
+    }
+    if let Some(position) = start.position {
+        viewport = viewport.with_position(position);
+    }
     let options = eframe::NativeOptions {
         // Our own provider (`fonts.rs`) finds system fonts; eframe's would be asked first.
         system_font_fallback: false,
-        viewport: egui::ViewportBuilder::default()
-            .with_title(app::window_title(&start.key))
-            .with_app_id("shmimage")
-            // Wide enough for the key bar on one line, Qt's flavour box included.
-            .with_inner_size([960.0, 600.0])
-            .with_min_inner_size([420.0, 320.0]),
+        viewport,
         ..Default::default()
     };
     let result = eframe::run_native(

@@ -37,6 +37,7 @@ pub(crate) fn harness_with(
         // Whatever the developer's locale: the tests find widgets by their English labels.
         language: shmimage::gui::Language::English,
         command_line: Default::default(),
+        position: None,
     };
     adjust(&mut start);
     Harness::builder()
