@@ -22,6 +22,7 @@ packages=(
   libgl1 libegl1 libgl1-mesa-dri                  # what winit and glow load at run time
   libglib2.0-0 libfontconfig1                     # what PySide6's QtGui loads
   fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim  # Chinese text, read back by OCR
+  fonts-symbola                                   # the in-window file dialog's icons (emoji)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -31,8 +31,8 @@ pub const READY_TEXT: &str = "Ready.";
 pub const LOAD_FILE_LABEL: &str = "Load image from file";
 pub const LOAD_MEMORY_LABEL: &str = "Load image from shared memory";
 pub const FETCHING_TEXT: &str = "Loading the image from shared memory…";
-pub const NO_DIALOG_TEXT: &str = "No file dialog could be opened (this desktop has no XDG desktop portal or zenity). \
-    Drop an image file onto the window instead, or start it with: shmimage IMAGE";
+pub const NO_DIALOG_TEXT: &str = "This desktop has no file dialog (no XDG desktop portal or zenity), so shmimage \
+    shows its own. You can also drop an image file onto the window.";
 pub const QT_MODE_LABEL: &str = "Qt-compatible";
 pub const STOP_SHARING_LABEL: &str = "Stop sharing";
 pub const DROP_TEXT: &str = "Drop the file to share it";
@@ -71,6 +71,8 @@ pub fn window_title(key: &str) -> String {
 /// `None` meaning the user cancelled.
 pub enum FilePicker {
     Native,
+    /// The dialog drawn in the window (what a desktop with no native dialog gets).
+    InWindow,
     Fixed(Option<PathBuf>),
 }
 
@@ -169,6 +171,10 @@ pub struct ShmImageApp {
     pub selected_step: Option<StepId>,
     /// Step-through and Cancel, shared with the worker.
     pub steps: Arc<StepControl>,
+    /// The in-window file dialog, while it is open.
+    pub file_dialog: Option<egui_file::FileDialog>,
+    /// Where the in-window dialog opens: the folder of the last file loaded through it.
+    pub last_folder: Option<PathBuf>,
     reading_journal: bool,
     last_journal: Option<Instant>,
     program: PathBuf,
@@ -224,6 +230,8 @@ impl ShmImageApp {
             timeline: Vec::new(),
             selected_step: None,
             steps: Arc::new(StepControl::new(ctx.clone())),
+            file_dialog: None,
+            last_folder: None,
             reading_journal: false,
             last_journal: None,
             program: start.program,
@@ -264,6 +272,7 @@ impl ShmImageApp {
             language: self
                 .language_chosen
                 .then(|| self.language.code().to_owned()),
+            last_folder: self.last_folder.clone(),
         }
     }
 
@@ -300,6 +309,7 @@ impl ShmImageApp {
         self.follow = remembered.follow;
         self.inspector_open = remembered.inspector_open;
         self.protocol_open = remembered.protocol_open;
+        self.last_folder = remembered.last_folder.filter(|folder| folder.is_dir());
         if let Some(language) = remembered
             .language
             .as_deref()
@@ -367,6 +377,7 @@ impl ShmImageApp {
         match &self.file_picker {
             FilePicker::Fixed(Some(path)) => self.load_path(path.clone()),
             FilePicker::Fixed(None) => {}
+            FilePicker::InWindow => self.open_in_window_dialog(),
             FilePicker::Native => {
                 let endpoint = match self.job_endpoint() {
                     Ok(endpoint) => endpoint,
@@ -413,6 +424,57 @@ impl ShmImageApp {
         self.worker.spawn(Lane::Foreground, tag, move || {
             worker::fetch(endpoint, max_side)
         });
+    }
+
+    /// The file dialog drawn in the window, with the same image filter as the native one.
+    fn open_in_window_dialog(&mut self) {
+        let images = |path: &std::path::Path| {
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                SUPPORTED_EXTENSIONS
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(e))
+            })
+        };
+        let folder = self
+            .last_folder
+            .clone()
+            .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut dialog = egui_file::FileDialog::open_file()
+            .id(egui::Id::unique("in-window-file-dialog"))
+            .title(&tr!(LOAD_FILE_LABEL))
+            .initial_path(folder)
+            .show_files_filter(Box::new(images))
+            .show_new_folder(false)
+            .show_rename(false)
+            .open_button_text(tr!("Open").into())
+            .cancel_button_text(tr!("Cancel").into())
+            .file_label_text(tr!("File:").into())
+            .refresh_button_hover_text(tr!("Refresh").into())
+            .parent_folder_button_hover_text(tr!("Parent Folder").into())
+            .show_hidden_checkbox_text(tr!("Show Hidden").into())
+            .keep_on_top(true);
+        dialog.open();
+        self.file_dialog = Some(dialog);
+    }
+
+    /// Draws the in-window dialog while it is open; a picked file is loaded.
+    fn show_file_dialog(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+        let Some(dialog) = &mut self.file_dialog else {
+            return;
+        };
+        dialog.show(ctx);
+        match dialog.state() {
+            egui_file::State::Open => {}
+            egui_file::State::Selected => {
+                if let Some(path) = dialog.path().map(std::path::Path::to_path_buf) {
+                    self.last_folder = path.parent().map(std::path::Path::to_path_buf);
+                    commands.push(Command::LoadPath(path));
+                }
+                self.file_dialog = None;
+            }
+            egui_file::State::Cancelled | egui_file::State::Closed => self.file_dialog = None,
+        }
     }
 
     fn start(&mut self, job: Job, status: String) {
@@ -502,7 +564,13 @@ impl ShmImageApp {
                 self.busy = None;
                 self.status = status::cancelled(self.shown.is_some());
             }
-            Outcome::DialogUnavailable => self.fail(tr!(NO_DIALOG_TEXT)),
+            Outcome::DialogUnavailable => {
+                // From now on straight to the window's own dialog: the native one cannot open.
+                self.file_picker = FilePicker::InWindow;
+                self.busy = None;
+                self.status = Status::Done(tr!(NO_DIALOG_TEXT));
+                self.open_in_window_dialog();
+            }
             Outcome::Published {
                 image,
                 publication,
@@ -693,6 +761,7 @@ impl ShmImageApp {
         egui::CentralPanel::default().show(ui, |ui| image_view::show(self, ui, &mut commands));
         inspector::crash_confirmation(self, ui.ctx(), &mut commands);
         check_panel::show(self, ui.ctx(), &mut commands);
+        self.show_file_dialog(&ui.ctx().clone(), &mut commands);
 
         for command in commands {
             self.apply_command(command);

@@ -27,6 +27,8 @@ pub struct Settings {
     /// A locale code; only set once the user picks a language in the window, so that until then
     /// the window follows the system.
     pub language: Option<String>,
+    /// Where the in-window file dialog opens.
+    pub last_folder: Option<std::path::PathBuf>,
 }
 
 /// What the command line chose, which remembered settings must not override.
@@ -85,6 +87,7 @@ mod tests {
             inspector_open: false,
             protocol_open: true,
             language: Some("zh-CN".to_owned()),
+            last_folder: Some("/tmp/图片".into()),
         };
         let mut storage = MemoryStorage::default();
         eframe::set_value(&mut storage, STORAGE_KEY, &settings);

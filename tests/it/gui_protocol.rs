@@ -239,3 +239,39 @@ fn settings_survive_a_restart_and_the_command_line_still_wins() {
     assert_eq!(third.state().key, "from-the-command-line");
     assert!(third.state().follow, "the rest is still restored");
 }
+
+#[test]
+fn the_in_window_file_dialog_picks_a_file_that_is_then_shared() {
+    let scratch = Scratch::new("gui-in-window-dialog");
+    scratch.save("照片.png", &test_image(30, 20, 6));
+    std::fs::write(scratch.path("notes.txt"), b"not an image").unwrap();
+    let mut harness = harness(&scratch);
+    {
+        let app = harness.state_mut();
+        app.file_picker = shmimage::gui::FilePicker::InWindow;
+        app.last_folder = Some(scratch.tmp.path().to_path_buf());
+    }
+    harness.run_steps(1);
+    harness
+        .get_by_label(shmimage::gui::app::LOAD_FILE_LABEL)
+        .click();
+    harness.run_steps(3);
+    assert!(harness.state().file_dialog.is_some(), "the dialog opened");
+    // The image filter: the text file is not offered.
+    assert!(harness.query_by_label_contains("notes.txt").is_none());
+    harness.get_by_label_contains("照片.png").click();
+    harness.run_steps(2);
+    harness.get_by_label("Open").click();
+    harness.run_steps(2);
+    settle(&mut harness);
+    assert!(harness.state().file_dialog.is_none(), "the dialog closed");
+    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [30, 20]);
+    assert_eq!(
+        harness.state().last_folder.as_deref(),
+        Some(scratch.tmp.path()),
+        "the folder is remembered"
+    );
+    let out = scratch.path("out.png");
+    scratch.ok(&["get", out.to_str().unwrap()]);
+    assert_eq!(load(&out), test_image(30, 20, 6));
+}
