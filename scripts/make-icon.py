@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Draws assets/icon.png (128x128): two windows side by side, joined by one shared block, the
 demo in a picture. Python's standard library only, so anyone can regenerate it."""
-import struct
-import zlib
 from pathlib import Path
+
+from png_file import png
 
 SIZE = 128
 
@@ -32,17 +32,6 @@ def pixel(x, y):
         colour = (240, 240, 240, 255)
     return colour
 
-
-def png(width, height, rgba_rows):
-    raw = b"".join(b"\x00" + bytes(row) for row in rgba_rows)
-
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
 rows = [[c for x in range(SIZE) for c in pixel(x, y)] for y in range(SIZE)]

@@ -7,9 +7,9 @@
 - a grey ramp, and a red bar whose alpha goes from 0 (left) to 255 (right) over the
   transparent background: a premultiplication error darkens the ramp's left half.
 Python's standard library only."""
-import struct
-import zlib
 from pathlib import Path
+
+from png_file import png
 
 WIDTH, HEIGHT = 360, 240
 # 5x7 glyphs, one string per row.
@@ -57,19 +57,8 @@ def pixel(x, y):
     return (255, 0, 0, ramp)
 
 
-def png(rows):
-    raw = b"".join(b"\x00" + bytes(row) for row in rows)
-
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-
 
 rows = [[c for x in range(WIDTH) for c in pixel(x, y)] for y in range(HEIGHT)]
 out = Path(__file__).resolve().parent.parent / "assets" / "sample.png"
-out.write_bytes(png(rows))
+out.write_bytes(png(WIDTH, HEIGHT, rows))
 print(f"wrote {out} ({out.stat().st_size} bytes)")
