@@ -3,7 +3,9 @@
 //! [`Worker`], whose outcomes come back tagged with the key and mode they were for.
 //!
 //! Over 500 lines on purpose: this is the one place where the window's state changes (every
-//! command and every outcome is applied here), so a reader finds all of them together.
+//! command and every outcome is applied here), so a reader finds all of them together. The jobs
+//! that commands start are in `app/jobs.rs`, the desktop basics (remembered settings, the
+//! in-window file dialog, a second window beside this one) in `app/desktop.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,14 +13,17 @@ use std::time::{Duration, Instant};
 
 use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 
+mod desktop;
+mod jobs;
+
 use super::check_panel::{self, CheckPanel};
 use super::language::{Language, tr};
-use super::settings::{self, CommandLineChoices, Settings};
+use super::settings::{self, CommandLineChoices};
 use super::status::{self, Status};
 use super::stepping::StepControl;
-use super::worker::{self, DisplayImage, Finished, JobGate, JobTag, Lane, Outcome, Worker};
+use super::worker::{DisplayImage, Finished, JobGate, JobTag, Outcome, Worker};
 use super::{Start, image_view, inspector, key_bar, protocol_panel};
-use crate::codec::{Encoding, SUPPORTED_EXTENSIONS};
+use crate::codec::Encoding;
 use crate::share::{
     self, Endpoint, Inspection, Mode, Options, ProcessJournal, Publication, Record, SegmentDir,
 };
@@ -259,66 +264,6 @@ impl ShmImageApp {
         app
     }
 
-    /// What to remember of this window (see `settings.rs`).
-    pub fn settings(&self) -> Settings {
-        Settings {
-            key: Some(self.key.clone()),
-            mode: Some(self.mode.facts().journal_tag.to_owned()),
-            qt_flavour: Some(self.qt_flavour.facts().journal_tag.to_owned()),
-            encoding: Some(self.encoding.to_string()),
-            follow: self.follow,
-            inspector_open: self.inspector_open,
-            protocol_open: self.protocol_open,
-            language: self
-                .language_chosen
-                .then(|| self.language.code().to_owned()),
-            last_folder: self.last_folder.clone(),
-        }
-    }
-
-    /// Takes up what an earlier run remembered, except what the command line chose. `new`
-    /// calls it with eframe's storage; tests call it with theirs.
-    pub fn restore(&mut self, storage: &dyn eframe::Storage) {
-        let Some(remembered) = eframe::get_value::<Settings>(storage, settings::STORAGE_KEY) else {
-            return;
-        };
-        if !self.command_line.key
-            && let Some(key) = remembered.key
-        {
-            self.apply_command(Command::SetKey(key));
-        }
-        if !self.command_line.mode {
-            if let Some(flavour) = remembered
-                .qt_flavour
-                .as_deref()
-                .and_then(settings::mode_named)
-            {
-                self.qt_flavour = flavour;
-            }
-            if let Some(mode) = remembered.mode.as_deref().and_then(settings::mode_named) {
-                self.mode = mode;
-            }
-        }
-        if let Some(encoding) = remembered
-            .encoding
-            .as_deref()
-            .and_then(settings::encoding_named)
-        {
-            self.encoding = encoding;
-        }
-        self.follow = remembered.follow;
-        self.inspector_open = remembered.inspector_open;
-        self.protocol_open = remembered.protocol_open;
-        self.last_folder = remembered.last_folder.filter(|folder| folder.is_dir());
-        if let Some(language) = remembered
-            .language
-            .as_deref()
-            .and_then(settings::language_named)
-        {
-            self.apply_command(Command::SetLanguage(language));
-        }
-    }
-
     /// Test seam: jobs wait at `gate` before they start (see [`JobGate`]).
     pub fn hold_jobs_at(&mut self, gate: JobGate) {
         self.worker.hold_jobs_at(gate);
@@ -355,126 +300,6 @@ impl ShmImageApp {
 
     fn max_texture_side(&self) -> usize {
         self.ctx.input(|i| i.max_texture_side)
-    }
-
-    /// Publishes the image at `path` (what the dialog, a drop or the command line give).
-    pub fn load_path(&mut self, path: PathBuf) {
-        let endpoint = match self.job_endpoint() {
-            Ok(endpoint) => endpoint,
-            Err(err) => return self.fail(err),
-        };
-        let (encoding, max_side, tag) = (self.encoding, self.max_texture_side(), self.tag());
-        self.start(
-            Job::LoadingFile,
-            tr!("Loading %{path}…", path = path.display()),
-        );
-        self.worker.spawn(Lane::Foreground, tag, move || {
-            worker::load_and_publish(endpoint, path, encoding, max_side)
-        });
-    }
-
-    fn load_from_file(&mut self) {
-        match &self.file_picker {
-            FilePicker::Fixed(Some(path)) => self.load_path(path.clone()),
-            FilePicker::Fixed(None) => {}
-            FilePicker::InWindow => self.open_in_window_dialog(),
-            FilePicker::Native => {
-                let endpoint = match self.job_endpoint() {
-                    Ok(endpoint) => endpoint,
-                    Err(err) => return self.fail(err),
-                };
-                // The dialog future is made here (macOS wants dialogs started from the main
-                // thread) and awaited on the worker, so the window keeps drawing meanwhile.
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title(tr!(LOAD_FILE_LABEL))
-                    .add_filter(tr!("Images"), SUPPORTED_EXTENSIONS)
-                    .add_filter(tr!("All files"), &["*"])
-                    .pick_file();
-                let (encoding, max_side, tag) =
-                    (self.encoding, self.max_texture_side(), self.tag());
-                self.start(Job::LoadingFile, tr!("Choose an image…"));
-                self.worker.spawn(Lane::Foreground, tag, move || {
-                    let opened = Instant::now();
-                    match pollster::block_on(dialog) {
-                        Some(file) => worker::load_and_publish(
-                            endpoint,
-                            file.path().to_path_buf(),
-                            encoding,
-                            max_side,
-                        ),
-                        // rfd reports "no dialog could be shown" (no XDG portal, no zenity) the
-                        // same way as a cancel; nobody cancels a dialog this fast, so say why.
-                        None if opened.elapsed() < DIALOG_FAILED_WITHIN => {
-                            Outcome::DialogUnavailable
-                        }
-                        None => Outcome::Cancelled,
-                    }
-                });
-            }
-        }
-    }
-
-    fn load_from_memory(&mut self) {
-        let endpoint = match self.job_endpoint() {
-            Ok(endpoint) => endpoint,
-            Err(err) => return self.fail(err),
-        };
-        let (max_side, tag) = (self.max_texture_side(), self.tag());
-        self.start(Job::Fetching, tr!(FETCHING_TEXT));
-        self.worker.spawn(Lane::Foreground, tag, move || {
-            worker::fetch(endpoint, max_side)
-        });
-    }
-
-    /// The file dialog drawn in the window, with the same image filter as the native one.
-    fn open_in_window_dialog(&mut self) {
-        let images = |path: &std::path::Path| {
-            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                SUPPORTED_EXTENSIONS
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(e))
-            })
-        };
-        let folder = self
-            .last_folder
-            .clone()
-            .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("."));
-        let mut dialog = egui_file::FileDialog::open_file()
-            .id(egui::Id::unique("in-window-file-dialog"))
-            .title(&tr!(LOAD_FILE_LABEL))
-            .initial_path(folder)
-            .show_files_filter(Box::new(images))
-            .show_new_folder(false)
-            .show_rename(false)
-            .open_button_text(tr!("Open").into())
-            .cancel_button_text(tr!("Cancel").into())
-            .file_label_text(tr!("File:").into())
-            .refresh_button_hover_text(tr!("Refresh").into())
-            .parent_folder_button_hover_text(tr!("Parent Folder").into())
-            .show_hidden_checkbox_text(tr!("Show Hidden").into())
-            .keep_on_top(true);
-        dialog.open();
-        self.file_dialog = Some(dialog);
-    }
-
-    /// Draws the in-window dialog while it is open; a picked file is loaded.
-    fn show_file_dialog(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
-        let Some(dialog) = &mut self.file_dialog else {
-            return;
-        };
-        dialog.show(ctx);
-        match dialog.state() {
-            egui_file::State::Open => {}
-            egui_file::State::Selected => {
-                if let Some(path) = dialog.path().map(std::path::Path::to_path_buf) {
-                    self.last_folder = path.parent().map(std::path::Path::to_path_buf);
-                    commands.push(Command::LoadPath(path));
-                }
-                self.file_dialog = None;
-            }
-            egui_file::State::Cancelled | egui_file::State::Closed => self.file_dialog = None,
-        }
     }
 
     fn start(&mut self, job: Job, status: String) {
@@ -680,57 +505,6 @@ impl ShmImageApp {
         ));
     }
 
-    /// Background polling for follow mode and the open inspector.
-    fn schedule_polls(&mut self) {
-        if self.follow {
-            if !self.probing
-                && self.busy.is_none()
-                && self.last_probe.elapsed() >= FOLLOW_POLL
-                && let Ok(endpoint) = self.endpoint()
-            {
-                self.probing = true;
-                self.last_probe = Instant::now();
-                let tag = self.tag();
-                self.worker.spawn(Lane::Background, tag, move || {
-                    Outcome::Probed(share::newest_generation(&endpoint))
-                });
-            }
-            self.ctx.request_repaint_after(FOLLOW_POLL);
-        }
-        if self.inspector_open {
-            if !self.inspecting
-                && self
-                    .last_inspect
-                    .is_none_or(|t| t.elapsed() >= INSPECT_POLL)
-                && let Ok(endpoint) = self.endpoint()
-            {
-                self.inspecting = true;
-                self.last_inspect = Some(Instant::now());
-                let tag = self.tag();
-                self.worker.spawn(Lane::Background, tag, move || {
-                    Outcome::Inspected(share::inspect(&endpoint))
-                });
-            }
-            self.ctx.request_repaint_after(INSPECT_POLL);
-        }
-        if self.protocol_open {
-            if !self.reading_journal
-                && self
-                    .last_journal
-                    .is_none_or(|t| t.elapsed() >= JOURNAL_POLL)
-                && let Ok(endpoint) = self.endpoint()
-            {
-                self.reading_journal = true;
-                self.last_journal = Some(Instant::now());
-                let tag = self.tag();
-                self.worker.spawn(Lane::Background, tag, move || {
-                    Outcome::Journal(share::journal(&endpoint))
-                });
-            }
-            self.ctx.request_repaint_after(JOURNAL_POLL);
-        }
-    }
-
     /// Draws one frame: takes in what the worker finished, draws the parts, then applies what
     /// they asked for.
     fn frame(&mut self, ui: &mut egui::Ui) {
@@ -805,119 +579,9 @@ impl ShmImageApp {
         });
     }
 
-    /// Runs "Check this OS" on the worker; its rows arrive in `check.rows` as they finish.
-    fn run_check(&mut self) {
-        let dir = match self.dir.clone() {
-            Ok(dir) => dir,
-            Err(err) => {
-                self.check.report = Some(Err(err));
-                return;
-            }
-        };
-        self.check.running = true;
-        self.check.report = None;
-        self.check.saved = None;
-        let rows = Arc::clone(&self.check.rows);
-        if let Ok(mut rows) = rows.lock() {
-            rows.clear();
-        }
-        let (program, repaint, tag) = (self.program.clone(), self.ctx.clone(), self.tag());
-        self.worker.spawn(Lane::Foreground, tag, move || {
-            let report = crate::check::run(&dir, &program, |row| {
-                if let Ok(mut rows) = rows.lock() {
-                    rows.push(row.clone());
-                }
-                repaint.request_repaint();
-            });
-            Outcome::Checked(report)
-        });
-    }
-
-    fn save_check_report(&mut self) {
-        let Some(Ok(report)) = &self.check.report else {
-            return;
-        };
-        let path = self
-            .report_dir
-            .join(format!("shmimage-check-{}.md", report.about.date));
-        self.check.saved = Some(
-            std::fs::write(&path, crate::check::to_markdown(report))
-                .map(|()| path.clone())
-                .map_err(|err| {
-                    tr!(
-                        "Could not save %{path}: %{error}.",
-                        path = path.display(),
-                        error = err
-                    )
-                }),
-        );
-    }
-
     /// Whether this window is sharing an image (so "Stop sharing" applies).
     pub fn is_sharing(&self) -> bool {
         self.publication.is_some()
-    }
-
-    fn stop_sharing(&mut self) {
-        let Some(publication) = self.publication.take() else {
-            return;
-        };
-        let key = self.key.clone();
-        // Detaching takes the lock, which another process may hold: on the worker.
-        self.worker.run_quietly(move || publication.withdraw());
-        self.shown_generation = None;
-        self.last_inspect = None;
-        self.status = Status::Done(tr!(
-            "Stopped sharing under key \"%{key}\" (Qt's detach): the image is gone for everyone, unless another window still has it attached.",
-            key = key
-        ));
-    }
-
-    fn open_another_window(&mut self) {
-        let spawned = {
-            let mut command = std::process::Command::new(&self.program);
-            command.arg("--key").arg(&self.key);
-            command.args(self.mode.facts().flag);
-            if let Some([x, y]) = self.ctx.input(|i| place_beside(i.viewport())) {
-                command.arg("--window-at").arg(format!("{x},{y}"));
-            }
-            command.spawn()
-        };
-        match spawned {
-            // The child is not waited for: it is an independent window.
-            Ok(child) => {
-                self.status =
-                    Status::Done(tr!("Opened another window (pid %{pid}).", pid = child.id()));
-            }
-            Err(err) => self.fail(tr!("Could not open another window: %{error}.", error = err)),
-        }
-    }
-}
-
-/// Where a second window of the same size goes: to the right of this one if the screen has room
-/// there, else to its left, else nowhere in particular (the window manager decides). Side by
-/// side is the demo.
-fn place_beside(viewport: &egui::ViewportInfo) -> Option<[f32; 2]> {
-    const GAP: f32 = 10.0;
-    log::debug!(
-        "placing another window beside {:?} on a screen of {:?}",
-        viewport.outer_rect,
-        viewport.monitor_size
-    );
-    let outer = viewport.outer_rect?;
-    let screen = viewport.monitor_size?;
-    // A small gap where there is room for one: two default windows fill a 1920 px screen.
-    let room_right = screen.x - outer.right() - outer.width();
-    let room_left = outer.left() - outer.width();
-    if room_right >= 0.0 {
-        Some([outer.right() + room_right.min(GAP), outer.top()])
-    } else if room_left >= 0.0 {
-        Some([
-            outer.left() - outer.width() - room_left.min(GAP),
-            outer.top(),
-        ])
-    } else {
-        None
     }
 }
 
@@ -960,42 +624,5 @@ impl Drop for ShmImageApp {
         if let Some(publication) = self.publication.take() {
             self.worker.run_quietly(move || publication.withdraw());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn viewport(left: f32, width: f32, screen: f32) -> egui::ViewportInfo {
-        egui::ViewportInfo {
-            outer_rect: Some(egui::Rect::from_min_size(
-                egui::pos2(left, 20.0),
-                egui::vec2(width, 600.0),
-            )),
-            monitor_size: Some(egui::vec2(screen, 1080.0)),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn another_window_goes_beside_this_one_where_the_screen_has_room() {
-        assert_eq!(
-            place_beside(&viewport(0.0, 960.0, 2560.0)),
-            Some([970.0, 20.0])
-        );
-        // Exactly two fit: no gap.
-        assert_eq!(
-            place_beside(&viewport(0.0, 960.0, 1920.0)),
-            Some([960.0, 20.0])
-        );
-        // No room to the right: to the left.
-        assert_eq!(
-            place_beside(&viewport(1000.0, 900.0, 1920.0)),
-            Some([90.0, 20.0])
-        );
-        // No room on either side, or nothing known: the window manager decides.
-        assert_eq!(place_beside(&viewport(100.0, 1500.0, 1920.0)), None);
-        assert_eq!(place_beside(&egui::ViewportInfo::default()), None);
     }
 }

@@ -1,0 +1,207 @@
+//! What a desktop app is expected to do besides the demo: remember its settings between runs,
+//! offer a file dialog where the system has none, and open a second window beside the first.
+
+use std::path::PathBuf;
+
+use super::{Command, LOAD_FILE_LABEL, ShmImageApp};
+use crate::codec::SUPPORTED_EXTENSIONS;
+use crate::gui::language::tr;
+use crate::gui::settings::{self, Settings};
+use crate::gui::status::Status;
+
+impl ShmImageApp {
+    /// What to remember of this window (see `settings.rs`).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            key: Some(self.key.clone()),
+            mode: Some(self.mode.facts().journal_tag.to_owned()),
+            qt_flavour: Some(self.qt_flavour.facts().journal_tag.to_owned()),
+            encoding: Some(self.encoding.to_string()),
+            follow: self.follow,
+            inspector_open: self.inspector_open,
+            protocol_open: self.protocol_open,
+            language: self
+                .language_chosen
+                .then(|| self.language.code().to_owned()),
+            last_folder: self.last_folder.clone(),
+        }
+    }
+
+    /// Takes up what an earlier run remembered, except what the command line chose. `new`
+    /// calls it with eframe's storage; tests call it with theirs.
+    pub fn restore(&mut self, storage: &dyn eframe::Storage) {
+        let Some(remembered) = eframe::get_value::<Settings>(storage, settings::STORAGE_KEY) else {
+            return;
+        };
+        if !self.command_line.key
+            && let Some(key) = remembered.key
+        {
+            self.apply_command(Command::SetKey(key));
+        }
+        if !self.command_line.mode {
+            if let Some(flavour) = remembered
+                .qt_flavour
+                .as_deref()
+                .and_then(settings::mode_named)
+            {
+                self.qt_flavour = flavour;
+            }
+            if let Some(mode) = remembered.mode.as_deref().and_then(settings::mode_named) {
+                self.mode = mode;
+            }
+        }
+        if let Some(encoding) = remembered
+            .encoding
+            .as_deref()
+            .and_then(settings::encoding_named)
+        {
+            self.encoding = encoding;
+        }
+        self.follow = remembered.follow;
+        self.inspector_open = remembered.inspector_open;
+        self.protocol_open = remembered.protocol_open;
+        self.last_folder = remembered.last_folder.filter(|folder| folder.is_dir());
+        if let Some(language) = remembered
+            .language
+            .as_deref()
+            .and_then(settings::language_named)
+        {
+            self.apply_command(Command::SetLanguage(language));
+        }
+    }
+
+    /// The file dialog drawn in the window, with the same image filter as the native one.
+    pub(super) fn open_in_window_dialog(&mut self) {
+        let images = |path: &std::path::Path| {
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                SUPPORTED_EXTENSIONS
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(e))
+            })
+        };
+        let folder = self
+            .last_folder
+            .clone()
+            .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut dialog = egui_file::FileDialog::open_file()
+            .id(egui::Id::unique("in-window-file-dialog"))
+            .title(&tr!(LOAD_FILE_LABEL))
+            .initial_path(folder)
+            .show_files_filter(Box::new(images))
+            .show_new_folder(false)
+            .show_rename(false)
+            .open_button_text(tr!("Open").into())
+            .cancel_button_text(tr!("Cancel").into())
+            .file_label_text(tr!("File:").into())
+            .refresh_button_hover_text(tr!("Refresh").into())
+            .parent_folder_button_hover_text(tr!("Parent Folder").into())
+            .show_hidden_checkbox_text(tr!("Show Hidden").into())
+            .keep_on_top(true);
+        dialog.open();
+        self.file_dialog = Some(dialog);
+    }
+
+    /// Draws the in-window dialog while it is open; a picked file is loaded.
+    pub(super) fn show_file_dialog(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+        let Some(dialog) = &mut self.file_dialog else {
+            return;
+        };
+        dialog.show(ctx);
+        match dialog.state() {
+            egui_file::State::Open => {}
+            egui_file::State::Selected => {
+                if let Some(path) = dialog.path().map(std::path::Path::to_path_buf) {
+                    self.last_folder = path.parent().map(std::path::Path::to_path_buf);
+                    commands.push(Command::LoadPath(path));
+                }
+                self.file_dialog = None;
+            }
+            egui_file::State::Cancelled | egui_file::State::Closed => self.file_dialog = None,
+        }
+    }
+
+    pub(super) fn open_another_window(&mut self) {
+        let spawned = {
+            let mut command = std::process::Command::new(&self.program);
+            command.arg("--key").arg(&self.key);
+            command.args(self.mode.facts().flag);
+            if let Some([x, y]) = self.ctx.input(|i| place_beside(i.viewport())) {
+                command.arg("--window-at").arg(format!("{x},{y}"));
+            }
+            command.spawn()
+        };
+        match spawned {
+            // The child is not waited for: it is an independent window.
+            Ok(child) => {
+                self.status =
+                    Status::Done(tr!("Opened another window (pid %{pid}).", pid = child.id()));
+            }
+            Err(err) => self.fail(tr!("Could not open another window: %{error}.", error = err)),
+        }
+    }
+}
+
+/// Where a second window of the same size goes: to the right of this one if the screen has room
+/// there, else to its left, else nowhere in particular (the window manager decides). Side by
+/// side is the demo.
+fn place_beside(viewport: &egui::ViewportInfo) -> Option<[f32; 2]> {
+    const GAP: f32 = 10.0;
+    log::debug!(
+        "placing another window beside {:?} on a screen of {:?}",
+        viewport.outer_rect,
+        viewport.monitor_size
+    );
+    let outer = viewport.outer_rect?;
+    let screen = viewport.monitor_size?;
+    // A small gap where there is room for one: two default windows fill a 1920 px screen.
+    let room_right = screen.x - outer.right() - outer.width();
+    let room_left = outer.left() - outer.width();
+    if room_right >= 0.0 {
+        Some([outer.right() + room_right.min(GAP), outer.top()])
+    } else if room_left >= 0.0 {
+        Some([
+            outer.left() - outer.width() - room_left.min(GAP),
+            outer.top(),
+        ])
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn viewport(left: f32, width: f32, screen: f32) -> egui::ViewportInfo {
+        egui::ViewportInfo {
+            outer_rect: Some(egui::Rect::from_min_size(
+                egui::pos2(left, 20.0),
+                egui::vec2(width, 600.0),
+            )),
+            monitor_size: Some(egui::vec2(screen, 1080.0)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn another_window_goes_beside_this_one_where_the_screen_has_room() {
+        assert_eq!(
+            place_beside(&viewport(0.0, 960.0, 2560.0)),
+            Some([970.0, 20.0])
+        );
+        // Exactly two fit: no gap.
+        assert_eq!(
+            place_beside(&viewport(0.0, 960.0, 1920.0)),
+            Some([960.0, 20.0])
+        );
+        // No room to the right: to the left.
+        assert_eq!(
+            place_beside(&viewport(1000.0, 900.0, 1920.0)),
+            Some([90.0, 20.0])
+        );
+        // No room on either side, or nothing known: the window manager decides.
+        assert_eq!(place_beside(&viewport(100.0, 1500.0, 1920.0)), None);
+        assert_eq!(place_beside(&egui::ViewportInfo::default()), None);
+    }
+}

@@ -1,0 +1,202 @@
+//! What the user asks the window for, started on the worker: load a file and publish it, load
+//! from shared memory, the polls of Follow, the inspector and the Protocol panel, "Check this
+//! OS", and Stop sharing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{
+    DIALOG_FAILED_WITHIN, FETCHING_TEXT, FOLLOW_POLL, FilePicker, INSPECT_POLL, JOURNAL_POLL, Job,
+    LOAD_FILE_LABEL, ShmImageApp,
+};
+use crate::codec::SUPPORTED_EXTENSIONS;
+use crate::gui::language::tr;
+use crate::gui::status::Status;
+use crate::gui::worker::{self, Lane, Outcome};
+use crate::share;
+
+impl ShmImageApp {
+    /// Publishes the image at `path` (what the dialog, a drop or the command line give).
+    pub fn load_path(&mut self, path: PathBuf) {
+        let endpoint = match self.job_endpoint() {
+            Ok(endpoint) => endpoint,
+            Err(err) => return self.fail(err),
+        };
+        let (encoding, max_side, tag) = (self.encoding, self.max_texture_side(), self.tag());
+        self.start(
+            Job::LoadingFile,
+            tr!("Loading %{path}…", path = path.display()),
+        );
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            worker::load_and_publish(endpoint, path, encoding, max_side)
+        });
+    }
+
+    pub(super) fn load_from_file(&mut self) {
+        match &self.file_picker {
+            FilePicker::Fixed(Some(path)) => self.load_path(path.clone()),
+            FilePicker::Fixed(None) => {}
+            FilePicker::InWindow => self.open_in_window_dialog(),
+            FilePicker::Native => {
+                let endpoint = match self.job_endpoint() {
+                    Ok(endpoint) => endpoint,
+                    Err(err) => return self.fail(err),
+                };
+                // The dialog future is made here (macOS wants dialogs started from the main
+                // thread) and awaited on the worker, so the window keeps drawing meanwhile.
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title(tr!(LOAD_FILE_LABEL))
+                    .add_filter(tr!("Images"), SUPPORTED_EXTENSIONS)
+                    .add_filter(tr!("All files"), &["*"])
+                    .pick_file();
+                let (encoding, max_side, tag) =
+                    (self.encoding, self.max_texture_side(), self.tag());
+                self.start(Job::LoadingFile, tr!("Choose an image…"));
+                self.worker.spawn(Lane::Foreground, tag, move || {
+                    let opened = Instant::now();
+                    match pollster::block_on(dialog) {
+                        Some(file) => worker::load_and_publish(
+                            endpoint,
+                            file.path().to_path_buf(),
+                            encoding,
+                            max_side,
+                        ),
+                        // rfd reports "no dialog could be shown" (no XDG portal, no zenity) the
+                        // same way as a cancel; nobody cancels a dialog this fast, so say why.
+                        None if opened.elapsed() < DIALOG_FAILED_WITHIN => {
+                            Outcome::DialogUnavailable
+                        }
+                        None => Outcome::Cancelled,
+                    }
+                });
+            }
+        }
+    }
+
+    pub(super) fn load_from_memory(&mut self) {
+        let endpoint = match self.job_endpoint() {
+            Ok(endpoint) => endpoint,
+            Err(err) => return self.fail(err),
+        };
+        let (max_side, tag) = (self.max_texture_side(), self.tag());
+        self.start(Job::Fetching, tr!(FETCHING_TEXT));
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            worker::fetch(endpoint, max_side)
+        });
+    }
+
+    /// Background polling for follow mode and the open inspector.
+    pub(super) fn schedule_polls(&mut self) {
+        if self.follow {
+            if !self.probing
+                && self.busy.is_none()
+                && self.last_probe.elapsed() >= FOLLOW_POLL
+                && let Ok(endpoint) = self.endpoint()
+            {
+                self.probing = true;
+                self.last_probe = Instant::now();
+                let tag = self.tag();
+                self.worker.spawn(Lane::Background, tag, move || {
+                    Outcome::Probed(share::newest_generation(&endpoint))
+                });
+            }
+            self.ctx.request_repaint_after(FOLLOW_POLL);
+        }
+        if self.inspector_open {
+            if !self.inspecting
+                && self
+                    .last_inspect
+                    .is_none_or(|t| t.elapsed() >= INSPECT_POLL)
+                && let Ok(endpoint) = self.endpoint()
+            {
+                self.inspecting = true;
+                self.last_inspect = Some(Instant::now());
+                let tag = self.tag();
+                self.worker.spawn(Lane::Background, tag, move || {
+                    Outcome::Inspected(share::inspect(&endpoint))
+                });
+            }
+            self.ctx.request_repaint_after(INSPECT_POLL);
+        }
+        if self.protocol_open {
+            if !self.reading_journal
+                && self
+                    .last_journal
+                    .is_none_or(|t| t.elapsed() >= JOURNAL_POLL)
+                && let Ok(endpoint) = self.endpoint()
+            {
+                self.reading_journal = true;
+                self.last_journal = Some(Instant::now());
+                let tag = self.tag();
+                self.worker.spawn(Lane::Background, tag, move || {
+                    Outcome::Journal(share::journal(&endpoint))
+                });
+            }
+            self.ctx.request_repaint_after(JOURNAL_POLL);
+        }
+    }
+
+    /// Runs "Check this OS" on the worker; its rows arrive in `check.rows` as they finish.
+    pub(super) fn run_check(&mut self) {
+        let dir = match self.dir.clone() {
+            Ok(dir) => dir,
+            Err(err) => {
+                self.check.report = Some(Err(err));
+                return;
+            }
+        };
+        self.check.running = true;
+        self.check.report = None;
+        self.check.saved = None;
+        let rows = Arc::clone(&self.check.rows);
+        if let Ok(mut rows) = rows.lock() {
+            rows.clear();
+        }
+        let (program, repaint, tag) = (self.program.clone(), self.ctx.clone(), self.tag());
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            let report = crate::check::run(&dir, &program, |row| {
+                if let Ok(mut rows) = rows.lock() {
+                    rows.push(row.clone());
+                }
+                repaint.request_repaint();
+            });
+            Outcome::Checked(report)
+        });
+    }
+
+    pub(super) fn save_check_report(&mut self) {
+        let Some(Ok(report)) = &self.check.report else {
+            return;
+        };
+        let path = self
+            .report_dir
+            .join(format!("shmimage-check-{}.md", report.about.date));
+        self.check.saved = Some(
+            std::fs::write(&path, crate::check::to_markdown(report))
+                .map(|()| path.clone())
+                .map_err(|err| {
+                    tr!(
+                        "Could not save %{path}: %{error}.",
+                        path = path.display(),
+                        error = err
+                    )
+                }),
+        );
+    }
+
+    pub(super) fn stop_sharing(&mut self) {
+        let Some(publication) = self.publication.take() else {
+            return;
+        };
+        let key = self.key.clone();
+        // Detaching takes the lock, which another process may hold: on the worker.
+        self.worker.run_quietly(move || publication.withdraw());
+        self.shown_generation = None;
+        self.last_inspect = None;
+        self.status = Status::Done(tr!(
+            "Stopped sharing under key \"%{key}\" (Qt's detach): the image is gone for everyone, unless another window still has it attached.",
+            key = key
+        ));
+    }
+}
