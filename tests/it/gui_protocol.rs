@@ -40,8 +40,10 @@ fn paused_before(harness: &mut Harness<'_, ShmImageApp>, step: Step) {
     harness.run_steps(1);
 }
 
+/// Through accesskit, not at a position: while a step is paused the status line changes its
+/// wording, and with it the layout, between the frame a click is aimed at and the next.
 fn next_step(harness: &mut Harness<'_, ShmImageApp>) {
-    harness.get_by_label(NEXT_STEP_LABEL).click();
+    harness.get_by_label(NEXT_STEP_LABEL).click_accesskit();
     harness.run_steps(1);
 }
 
@@ -155,12 +157,12 @@ fn cancelling_a_step_through_gives_the_lock_back_and_keeps_the_image() {
     assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [20, 10]);
 
     hold_the_lock_in_step_through(&mut harness);
-    // The panel's Cancel and the status line's do the same.
+    // The panel's Cancel and the status line's do the same (accesskit: see `next_step`).
     harness
         .query_all_by_label(CANCEL_LABEL)
         .next()
         .expect("a Cancel button")
-        .click();
+        .click_accesskit();
     settle(&mut harness);
     let status = harness.state().status.text().into_owned();
     assert!(status.starts_with("Cancelled"), "{status}");
@@ -186,7 +188,7 @@ fn a_lock_wait_can_be_cancelled() {
     harness.run_steps(2);
     assert!(harness.state().busy.is_some());
     // The status line's Cancel (the panel is closed, so it is the only one).
-    harness.get_by_label(CANCEL_LABEL).click();
+    harness.get_by_label(CANCEL_LABEL).click_accesskit();
     settle(&mut harness);
     let status = harness.state().status.text().into_owned();
     assert!(
