@@ -180,8 +180,7 @@ pub struct ShmImageApp {
     pub file_dialog: Option<egui_file::FileDialog>,
     /// Where the in-window dialog opens: the folder of the last file loaded through it.
     pub last_folder: Option<PathBuf>,
-    reading_journal: bool,
-    last_journal: Option<Instant>,
+    journal_poll: jobs::Poll,
     program: PathBuf,
     report_dir: PathBuf,
     dir: Result<SegmentDir, String>,
@@ -191,10 +190,8 @@ pub struct ShmImageApp {
     next_job: u64,
     publication: Option<Publication>,
     shown_generation: Option<u64>,
-    probing: bool,
-    last_probe: Instant,
-    inspecting: bool,
-    last_inspect: Option<Instant>,
+    follow_poll: jobs::Poll,
+    inspect_poll: jobs::Poll,
     busy_since: Instant,
     /// When the fetch now being shown was asked for: the frame after its texture was uploaded
     /// and drawn turns this into "on screen N ms after the click".
@@ -237,8 +234,7 @@ impl ShmImageApp {
             steps: Arc::new(StepControl::new(ctx.clone())),
             file_dialog: None,
             last_folder: None,
-            reading_journal: false,
-            last_journal: None,
+            journal_poll: jobs::Poll::default(),
             program: start.program,
             report_dir: start.report_dir,
             dir: start.dir,
@@ -248,10 +244,8 @@ impl ShmImageApp {
             next_job: 0,
             publication: None,
             shown_generation: None,
-            probing: false,
-            last_probe: Instant::now(),
-            inspecting: false,
-            last_inspect: None,
+            follow_poll: jobs::Poll::starting_now(),
+            inspect_poll: jobs::Poll::default(),
             busy_since: Instant::now(),
             shown_after_click: None,
         };
@@ -318,9 +312,9 @@ impl ShmImageApp {
     /// inspector looks again.
     fn forget_what_is_shown(&mut self) {
         self.shown_generation = None;
-        self.last_inspect = None;
+        self.inspect_poll.again_now();
         self.inspection = None;
-        self.last_journal = None;
+        self.journal_poll.again_now();
         self.timeline.clear();
         self.selected_step = None;
     }
@@ -361,7 +355,7 @@ impl ShmImageApp {
             }
             Command::SetProtocolOpen(open) => {
                 self.protocol_open = open;
-                self.last_journal = None;
+                self.journal_poll.again_now();
             }
             Command::SetStepThrough(on) => self.steps.set_enabled(on),
             Command::NextStep => self.steps.next(),
@@ -412,7 +406,7 @@ impl ShmImageApp {
                 self.shown_generation = current.then_some(header.generation);
                 self.show(image, caption);
                 self.busy = None;
-                self.last_inspect = None;
+                self.inspect_poll.again_now();
             }
             Outcome::LoadFailed { error } => self.fail(status::load_failed(&error)),
             Outcome::Fetched {
@@ -432,9 +426,13 @@ impl ShmImageApp {
             }
             Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag.key, &error)),
             Outcome::JobFailed(what) => {
-                self.probing = false;
-                self.inspecting = false;
-                self.reading_journal = false;
+                for poll in [
+                    &mut self.follow_poll,
+                    &mut self.inspect_poll,
+                    &mut self.journal_poll,
+                ] {
+                    poll.finished();
+                }
                 if self.check.running {
                     self.check.running = false;
                     self.check.report = Some(Err(status::job_failed(&what)));
@@ -446,20 +444,20 @@ impl ShmImageApp {
                 self.check.report = Some(report.map_err(|err| err.to_string()));
             }
             Outcome::Inspected(result) => {
-                self.inspecting = false;
+                self.inspect_poll.finished();
                 // One for another key or mode is dropped: the inspector asks again.
                 if current {
                     self.inspection = Some(result.map_err(|err| err.to_string()));
                 }
             }
             Outcome::Journal(lanes) => {
-                self.reading_journal = false;
+                self.journal_poll.finished();
                 if current {
                     self.timeline = lanes;
                 }
             }
             Outcome::Probed(result) => {
-                self.probing = false;
+                self.follow_poll.finished();
                 if let Ok(Some(generation)) = result
                     && current
                     && self.follow

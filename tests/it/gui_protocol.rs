@@ -277,3 +277,22 @@ fn the_in_window_file_dialog_picks_a_file_that_is_then_shared() {
     scratch.ok(&["get", out.to_str().unwrap()]);
     assert_eq!(load(&out), test_image(30, 20, 6));
 }
+
+#[test]
+fn follow_shows_each_new_image_without_a_click() {
+    let scratch = Scratch::new("gui-follow");
+    let mut harness = harness(&scratch);
+    harness.run_steps(1);
+    harness.get_by_label("Follow").click_accesskit();
+    harness.run_steps(1);
+    assert!(harness.state().follow);
+    for (width, seed) in [(24, 1), (32, 2)] {
+        let input = scratch.save(&format!("in{seed}.png"), &test_image(width, 10, seed));
+        let _publisher = scratch.put(&input, &[]);
+        step_until(&mut harness, "Follow never showed the new image", |app| {
+            app.shown
+                .as_ref()
+                .is_some_and(|shown| shown.full_size == [width as usize, 10])
+        });
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{
     DIALOG_FAILED_WITHIN, FETCHING_TEXT, FOLLOW_POLL, FilePicker, INSPECT_POLL, JOURNAL_POLL, Job,
@@ -14,7 +14,43 @@ use crate::codec::SUPPORTED_EXTENSIONS;
 use crate::gui::language::tr;
 use crate::gui::status::Status;
 use crate::gui::worker::{self, Lane, Outcome};
-use crate::share;
+use crate::share::{self, Endpoint};
+
+/// One kind of background poll: whether one is running, and when the last one started.
+#[derive(Debug, Default)]
+pub(super) struct Poll {
+    running: bool,
+    last: Option<Instant>,
+}
+
+impl Poll {
+    /// The first one waits a whole interval (Follow's first look comes after its first load).
+    pub(super) fn starting_now() -> Self {
+        Self {
+            running: false,
+            last: Some(Instant::now()),
+        }
+    }
+
+    fn is_due(&self, every: Duration) -> bool {
+        !self.running && self.last.is_none_or(|last| last.elapsed() >= every)
+    }
+
+    fn started(&mut self) {
+        self.running = true;
+        self.last = Some(Instant::now());
+    }
+
+    /// Its outcome arrived (or its job failed).
+    pub(super) fn finished(&mut self) {
+        self.running = false;
+    }
+
+    /// What it showed is out of date: look again at the next frame.
+    pub(super) fn again_now(&mut self) {
+        self.last = None;
+    }
+}
 
 impl ShmImageApp {
     /// Publishes the image at `path` (what the dialog, a drop or the command line give).
@@ -86,55 +122,48 @@ impl ShmImageApp {
         });
     }
 
-    /// Background polling for follow mode and the open inspector.
+    /// Background polling for follow mode, the open inspector and the open Protocol panel.
     pub(super) fn schedule_polls(&mut self) {
-        if self.follow {
-            if !self.probing
-                && self.busy.is_none()
-                && self.last_probe.elapsed() >= FOLLOW_POLL
-                && let Ok(endpoint) = self.endpoint()
-            {
-                self.probing = true;
-                self.last_probe = Instant::now();
-                let tag = self.tag();
-                self.worker.spawn(Lane::Background, tag, move || {
-                    Outcome::Probed(share::newest_generation(&endpoint))
-                });
-            }
-            self.ctx.request_repaint_after(FOLLOW_POLL);
+        if self.follow && self.busy.is_none() {
+            self.poll(
+                |app| &mut app.follow_poll,
+                FOLLOW_POLL,
+                |endpoint| Outcome::Probed(share::newest_generation(&endpoint)),
+            );
         }
         if self.inspector_open {
-            if !self.inspecting
-                && self
-                    .last_inspect
-                    .is_none_or(|t| t.elapsed() >= INSPECT_POLL)
-                && let Ok(endpoint) = self.endpoint()
-            {
-                self.inspecting = true;
-                self.last_inspect = Some(Instant::now());
-                let tag = self.tag();
-                self.worker.spawn(Lane::Background, tag, move || {
-                    Outcome::Inspected(share::inspect(&endpoint))
-                });
-            }
-            self.ctx.request_repaint_after(INSPECT_POLL);
+            self.poll(
+                |app| &mut app.inspect_poll,
+                INSPECT_POLL,
+                |endpoint| Outcome::Inspected(share::inspect(&endpoint)),
+            );
         }
         if self.protocol_open {
-            if !self.reading_journal
-                && self
-                    .last_journal
-                    .is_none_or(|t| t.elapsed() >= JOURNAL_POLL)
-                && let Ok(endpoint) = self.endpoint()
-            {
-                self.reading_journal = true;
-                self.last_journal = Some(Instant::now());
-                let tag = self.tag();
-                self.worker.spawn(Lane::Background, tag, move || {
-                    Outcome::Journal(share::journal(&endpoint))
-                });
-            }
-            self.ctx.request_repaint_after(JOURNAL_POLL);
+            self.poll(
+                |app| &mut app.journal_poll,
+                JOURNAL_POLL,
+                |endpoint| Outcome::Journal(share::journal(&endpoint)),
+            );
         }
+    }
+
+    /// Runs `job` on the background lane if the poll is due (and none of its kind is still
+    /// running), and comes back to look again in `every`.
+    fn poll(
+        &mut self,
+        which: fn(&mut Self) -> &mut Poll,
+        every: Duration,
+        job: impl FnOnce(Endpoint) -> Outcome + Send + 'static,
+    ) {
+        if which(self).is_due(every)
+            && let Ok(endpoint) = self.endpoint()
+        {
+            which(self).started();
+            let tag = self.tag();
+            self.worker
+                .spawn(Lane::Background, tag, move || job(endpoint));
+        }
+        self.ctx.request_repaint_after(every);
     }
 
     /// Runs "Check this OS" on the worker; its rows arrive in `check.rows` as they finish.
@@ -193,7 +222,7 @@ impl ShmImageApp {
         // Detaching takes the lock, which another process may hold: on the worker.
         self.worker.run_quietly(move || publication.withdraw());
         self.shown_generation = None;
-        self.last_inspect = None;
+        self.inspect_poll.again_now();
         self.status = Status::Done(tr!(
             "Stopped sharing under key \"%{key}\" (Qt's detach): the image is gone for everyone, unless another window still has it attached.",
             key = key
