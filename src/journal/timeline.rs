@@ -6,18 +6,22 @@ use std::path::Path;
 use super::{ProcessJournal, State, Step, read};
 
 impl ProcessJournal {
-    /// Whether the process holds the key's lock now: its last lock-taking step succeeded and
-    /// no unlock has finished since. A dead process holds nothing: the OS freed its lock.
+    /// Whether the process holds the key's lock now. A dead process holds nothing: the OS
+    /// freed its lock.
     pub fn holds_lock(&self) -> bool {
-        if !self.alive {
-            return false;
-        }
+        self.alive && self.last_step_left_the_lock_held()
+    }
+
+    /// Whether, by its records, the lock was held after the last one: a lock-taking step
+    /// succeeded and no unlock (or detach, which follows a failed copy's silent unlock) has
+    /// finished since.
+    fn last_step_left_the_lock_held(&self) -> bool {
         let mut held = false;
-        for record in &self.records {
-            if record.step.takes_lock() && record.state == State::Ok {
+        for record in self.records.iter().filter(|r| r.state == State::Ok) {
+            if record.step.takes_lock() {
                 held = true;
             }
-            if matches!(record.step, Step::Unlock | Step::Detach) && record.state == State::Ok {
+            if matches!(record.step, Step::Unlock | Step::Detach) {
                 held = false;
             }
         }
@@ -35,26 +39,12 @@ impl ProcessJournal {
         let last = self.records.last()?;
         (!self.alive && matches!(last.state, State::Running | State::Paused)).then_some(last.step)
     }
-
-    /// Whether it died holding the lock (the OS then freed it).
-    fn died_holding_lock(&self) -> bool {
-        let mut held = false;
-        for record in &self.records {
-            if record.step.takes_lock() && record.state == State::Ok {
-                held = true;
-            }
-            if matches!(record.step, Step::Unlock) && record.state == State::Ok {
-                held = false;
-            }
-        }
-        held
-    }
 }
 
 /// "pid 4711 died during copy in; the OS freed its lock", for a process that died in a step.
 pub fn describe_death(journal: &ProcessJournal) -> Option<String> {
     let step = journal.died_during()?;
-    let freed = if journal.died_holding_lock() {
+    let freed = if journal.last_step_left_the_lock_held() {
         "; the OS freed its lock"
     } else {
         ""
