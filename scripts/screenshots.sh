@@ -6,18 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 key="QSharedMemoryExample"
-source scripts/x-server.sh 1600x640
+source scripts/x-server.sh 1930x640
 
 "$bin" --key "$key" assets/sample.png >"$work/writer.log" 2>&1 &
 track $!; writer_pid=$!; writer=$(window_of "$writer_pid")
 "$bin" --key "$key" >"$work/reader.log" 2>&1 &
 track $!; reader_pid=$!; reader=$(window_of "$reader_pid")
-xdotool windowmove "$writer" 0 0 windowsize "$writer" 780 620
-xdotool windowmove "$reader" 800 0 windowsize "$reader" 800 620
+xdotool windowmove "$writer" 0 0 windowsize "$writer" 960 620
+xdotool windowmove "$reader" 970 0 windowsize "$reader" 960 620
 sleep 2
 # No window manager here: give the reader the X focus ourselves, then press real keys (XTEST;
 # winit ignores events sent to a window with --window, and keys to a window without focus).
-xdotool mousemove 1200 300
+xdotool mousemove 1400 300
 xdotool windowfocus "$reader"
 sleep 0.5
 xdotool key ctrl+l
