@@ -18,10 +18,11 @@ mod jobs;
 
 use super::check_panel::{self, CheckPanel};
 use super::language::{Language, tr};
+use super::save::Original;
 use super::settings::{self, CommandLineChoices};
 use super::status::{self, Status};
 use super::stepping::StepControl;
-use super::worker::{DisplayImage, Finished, JobGate, JobTag, Outcome, Worker};
+use super::worker::{DialogFor, DisplayImage, Finished, JobGate, JobTag, Outcome, Worker};
 use super::{Start, image_view, inspector, key_bar, protocol_panel};
 use crate::codec::Encoding;
 use crate::share::{
@@ -41,10 +42,13 @@ pub const NO_DIALOG_TEXT: &str = "This desktop has no file dialog (no XDG deskto
 pub const QT_MODE_LABEL: &str = "Qt-compatible";
 pub const STOP_SHARING_LABEL: &str = "Stop sharing";
 pub const DROP_TEXT: &str = "Drop the file to share it";
+pub const SAVE_AS_LABEL: &str = "Save as…";
 pub(super) const LOAD_FILE_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 pub(super) const LOAD_MEMORY_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
+pub(super) const SAVE_AS_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
 pub(super) const INSPECTOR_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
 pub(super) const PROTOCOL_SHORTCUT: KeyboardShortcut =
@@ -90,6 +94,8 @@ pub(super) enum Command {
     OpenAnotherWindow,
     /// Qt's `detach()`: this window stops sharing its image.
     StopSharing,
+    SaveAs,
+    SavePath(PathBuf),
     SetKey(String),
     /// The "Qt-compatible" tick box: on selects the Qt flavour chosen last.
     SetQtCompatible(bool),
@@ -118,6 +124,7 @@ pub(super) enum Command {
 pub enum Job {
     LoadingFile,
     Fetching,
+    Saving,
 }
 
 /// Names one recorded step across refreshes of the timeline.
@@ -144,6 +151,8 @@ pub struct Shown {
     /// Size of the image itself; the texture may be smaller (downscaled to the GPU's limit).
     pub full_size: [usize; 2],
     pub caption: String,
+    /// What Save as… writes.
+    pub original: Original,
 }
 
 pub struct ShmImageApp {
@@ -156,6 +165,8 @@ pub struct ShmImageApp {
     pub follow: bool,
     /// Test seam: where "Load image from file" gets its path.
     pub file_picker: FilePicker,
+    /// Test seam: where Save as… gets its path.
+    pub save_picker: FilePicker,
     pub status: Status,
     pub busy: Option<Job>,
     pub shown: Option<Shown>,
@@ -176,8 +187,8 @@ pub struct ShmImageApp {
     pub selected_step: Option<StepId>,
     /// Step-through and Cancel, shared with the worker.
     pub steps: Arc<StepControl>,
-    /// The in-window file dialog, while it is open.
-    pub file_dialog: Option<egui_file::FileDialog>,
+    /// The in-window file dialog, while it is open, and what it is for.
+    pub file_dialog: Option<(DialogFor, egui_file::FileDialog)>,
     /// Where the in-window dialog opens: the folder of the last file loaded through it.
     pub last_folder: Option<PathBuf>,
     journal_poll: jobs::Poll,
@@ -217,6 +228,7 @@ impl ShmImageApp {
             encoding: Encoding::Raw,
             follow: false,
             file_picker: FilePicker::Native,
+            save_picker: FilePicker::Native,
             status: Status::Ready,
             busy: None,
             shown: None,
@@ -326,6 +338,8 @@ impl ShmImageApp {
             Command::LoadFromMemory => self.load_from_memory(),
             Command::OpenAnotherWindow => self.open_another_window(),
             Command::StopSharing => self.stop_sharing(),
+            Command::SaveAs => self.save_as(),
+            Command::SavePath(path) => self.save_to(path),
             Command::SetKey(key) => {
                 self.key = key;
                 self.forget_what_is_shown();
@@ -383,13 +397,31 @@ impl ShmImageApp {
                 self.busy = None;
                 self.status = status::cancelled(self.shown.is_some());
             }
-            Outcome::DialogUnavailable => {
+            Outcome::DialogUnavailable(purpose) => {
                 // From now on straight to the window's own dialog: the native one cannot open.
                 self.file_picker = FilePicker::InWindow;
+                self.save_picker = FilePicker::InWindow;
                 self.busy = None;
                 self.status = Status::Done(tr!(NO_DIALOG_TEXT));
-                self.open_in_window_dialog();
+                match purpose {
+                    DialogFor::Load => self.open_in_window_dialog(),
+                    DialogFor::Save => {
+                        self.open_in_window_save_dialog(crate::gui::save::suggested_file_name(
+                            &self.key,
+                        ));
+                    }
+                }
             }
+            Outcome::Saved { path, note } => {
+                self.busy = None;
+                self.last_folder = path.parent().map(std::path::Path::to_path_buf);
+                let saved = tr!("Saved the image to %{path}.", path = path.display());
+                self.status = Status::Done(match note {
+                    Some(note) => format!("{saved} ({note})"),
+                    None => saved,
+                });
+            }
+            Outcome::SaveFailed(sentence) => self.fail(sentence),
             Outcome::Published {
                 image,
                 publication,
@@ -477,6 +509,7 @@ impl ShmImageApp {
             shown.texture.set(image.pixels, TextureOptions::LINEAR);
             shown.full_size = image.full_size;
             shown.caption = caption;
+            shown.original = image.original;
             return;
         }
         let texture = self
@@ -486,6 +519,7 @@ impl ShmImageApp {
             texture,
             full_size: image.full_size,
             caption,
+            original: image.original,
         });
     }
 
@@ -548,6 +582,9 @@ impl ShmImageApp {
             }
             if input.consume_shortcut(&LOAD_MEMORY_SHORTCUT) && idle {
                 commands.push(Command::LoadFromMemory);
+            }
+            if idle && self.shown.is_some() && input.consume_shortcut(&SAVE_AS_SHORTCUT) {
+                commands.push(Command::SaveAs);
             }
             if input.consume_shortcut(&INSPECTOR_SHORTCUT) {
                 commands.push(Command::SetInspectorOpen(!self.inspector_open));

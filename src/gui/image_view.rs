@@ -7,7 +7,7 @@ use super::language::tr;
 
 use super::app::{
     Command, DROP_TEXT, IDLE_TEXT, LOAD_FILE_LABEL, LOAD_FILE_SHORTCUT, LOAD_MEMORY_LABEL,
-    LOAD_MEMORY_SHORTCUT, STOP_SHARING_LABEL, ShmImageApp,
+    LOAD_MEMORY_SHORTCUT, SAVE_AS_LABEL, SAVE_AS_SHORTCUT, STOP_SHARING_LABEL, ShmImageApp,
 };
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
@@ -92,7 +92,7 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
         // Cut to the window's width (whole text on hover): a long caption must not widen the
         // panel and push the controls below it out of sight.
         ui.scope(|ui| {
-            ui.set_max_width((ui.available_width() - 50.0).max(40.0));
+            ui.set_max_width((ui.available_width() - 210.0).max(40.0));
             ui.add(egui::Label::new(RichText::new(&shown.caption).small()).truncate())
                 .on_hover_text(&shown.caption);
         });
@@ -108,6 +108,19 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 .clicked()
             {
                 commands.push(Command::SetActualSize(!app.actual_size));
+            }
+            if ui
+                .add_enabled(
+                    app.busy.is_none(),
+                    egui::Button::new(tr!(SAVE_AS_LABEL)).small(),
+                )
+                .on_hover_text(tr!(
+                    "Save the shown image to a file, at its full size (%{shortcut})",
+                    shortcut = ui.ctx().format_shortcut(&SAVE_AS_SHORTCUT)
+                ))
+                .clicked()
+            {
+                commands.push(Command::SaveAs);
             }
             if app.is_sharing()
                 && ui

@@ -112,4 +112,79 @@ mod tests {
             "{shared}"
         );
     }
+
+    /// Every text the window passes to `tr!`, as a literal or as a `const` of the crate, has a
+    /// zh-CN entry: a new English text without one would show in English in a Chinese window.
+    #[test]
+    fn every_text_of_the_window_has_a_chinese_entry() {
+        let sources = rust_sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+        let all = sources.concat();
+        let mut missing = Vec::new();
+        let mut checked = 0;
+        for source in &sources {
+            for call in source.split(concat!("tr", "!(")).skip(1) {
+                let call = call.trim_start();
+                let text = if call.starts_with('"') {
+                    string_literal(call)
+                } else {
+                    let name: String = call
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    if name.is_empty() {
+                        continue; // a runtime string (a Qt message chosen elsewhere)
+                    }
+                    let Some(at) = all.find(&format!("const {name}: &str =")) else {
+                        panic!("no const {name}");
+                    };
+                    string_literal(all[at..].split_once('=').unwrap().1.trim_start())
+                };
+                checked += 1;
+                if crate::_rust_i18n_try_translate("zh-CN", &text).is_none() {
+                    missing.push(text);
+                }
+            }
+        }
+        assert!(
+            checked > 100,
+            "only {checked} texts found: the scan is broken"
+        );
+        assert!(
+            missing.is_empty(),
+            "no zh-CN entry in locales/app.yml for {missing:#?}"
+        );
+    }
+
+    fn rust_sources(dir: &std::path::Path) -> Vec<String> {
+        let mut sources = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources.extend(rust_sources(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        sources
+    }
+
+    /// The value of the Rust string literal that `code` starts with (the escapes the window's
+    /// texts use: quotes, backslashes, and line continuations).
+    fn string_literal(code: &str) -> String {
+        let mut text = String::new();
+        let mut chars = code.chars().skip(1).peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return text,
+                '\\' => match chars.next() {
+                    Some('n') => text.push('\n'),
+                    Some('\n') => while chars.next_if(|c| c.is_whitespace()).is_some() {},
+                    Some(other) => text.push(other),
+                    None => break,
+                },
+                c => text.push(c),
+            }
+        }
+        panic!("unterminated literal: {code:.40}")
+    }
 }

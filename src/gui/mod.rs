@@ -12,6 +12,7 @@ mod inspector;
 mod key_bar;
 pub mod language;
 mod protocol_panel;
+pub mod save;
 pub mod settings;
 pub mod status;
 pub mod stepping;

@@ -15,14 +15,37 @@ use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 
+use super::save::Original;
 use crate::codec::{self, Encoding, Header};
 use crate::share::{Endpoint, Inspection, Landing, Mode, Publication, ShareError};
 
 /// A picture ready to become a texture, already scaled to fit the GPU's texture limit.
 pub struct DisplayImage {
-    pub pixels: egui::ColorImage,
+    /// Shared with the texture, not copied: egui drops its reference once it has uploaded them.
+    pub pixels: Arc<egui::ColorImage>,
     /// Size of the image itself, before any downscaling for display.
     pub full_size: [usize; 2],
+    /// What Save as… writes.
+    pub original: Original,
+}
+
+impl DisplayImage {
+    /// An image whose texture pixels are the image itself (opaque, and not downscaled).
+    fn opaque(pixels: egui::ColorImage) -> Self {
+        let pixels = Arc::new(pixels);
+        Self {
+            full_size: pixels.size,
+            original: Original::Texture(Arc::clone(&pixels)),
+            pixels,
+        }
+    }
+}
+
+/// What a file dialog is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogFor {
+    Load,
+    Save,
 }
 
 /// Which job an outcome belongs to: the key and mode it ran for.
@@ -39,8 +62,14 @@ pub struct JobTag {
 pub enum Outcome {
     /// The dialog was cancelled: nothing changes.
     Cancelled,
-    /// No native dialog could be shown at all.
-    DialogUnavailable,
+    /// No native dialog could be shown at all (for a load, or for Save as…).
+    DialogUnavailable(DialogFor),
+    /// Save as… wrote the file (with a note when its format could not keep something).
+    Saved {
+        path: PathBuf,
+        note: Option<String>,
+    },
+    SaveFailed(String),
     Published {
         image: DisplayImage,
         publication: Publication,
@@ -357,11 +386,26 @@ pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
     let full_size = [header.width as usize, header.height as usize];
     let image = match (fetched.decoded, landing.pixels) {
         (Some(image), _) => display_image(image, max_side),
+        (None, Some(pixels)) if is_opaque(&pixels) => {
+            DisplayImage::opaque(egui::ColorImage::new(full_size, pixels))
+        }
         (None, Some(mut pixels)) => {
+            // Translucent: Save as… needs the straight pixels that premultiplying changes.
+            let straight = image::RgbaImage::from_raw(
+                header.width,
+                header.height,
+                bytemuck::cast_slice(&pixels).to_vec(),
+            );
             premultiply(&mut pixels);
+            let pixels = Arc::new(egui::ColorImage::new(full_size, pixels));
+            let original = straight.map_or_else(
+                || Original::Texture(Arc::clone(&pixels)),
+                |straight| Original::Straight(Arc::new(straight)),
+            );
             DisplayImage {
-                pixels: egui::ColorImage::new(full_size, pixels),
+                pixels,
                 full_size,
+                original,
             }
         }
         (None, None) => return Outcome::JobFailed("a fetch returned no pixels".to_owned()),
@@ -401,14 +445,31 @@ impl Landing for TextureLanding {
     }
 }
 
+/// How many threads the per-pixel passes use, and how many pixels each takes.
+fn per_thread(pixels: usize) -> usize {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    pixels.div_ceil(threads).max(1)
+}
+
+/// Whether every pixel is opaque (then straight and premultiplied alpha are the same bytes).
+/// Split across the cores, as the premultiply it saves.
+fn is_opaque(pixels: &[egui::Color32]) -> bool {
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = pixels
+            .chunks(per_thread(pixels.len()))
+            .map(|part| scope.spawn(move || part.iter().all(|p| p.a() == 255)))
+            .collect();
+        parts.into_iter().all(|part| part.join().unwrap_or(false))
+    })
+}
+
 /// The landed bytes are straight RGBA; egui's pixels are premultiplied. Opaque pixels are the
 /// same either way, so only the others are touched. Split across the cores.
 fn premultiply(pixels: &mut [egui::Color32]) {
     use egui::Color32;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let per_thread = pixels.len().div_ceil(threads).max(1);
+    let per_thread = per_thread(pixels.len());
     std::thread::scope(|scope| {
         for part in pixels.chunks_mut(per_thread) {
             scope.spawn(move || {
@@ -424,48 +485,58 @@ fn premultiply(pixels: &mut [egui::Color32]) {
 /// egui wants premultiplied pixels. Opaque images (photos, most screenshots) need no arithmetic,
 /// and the work is split across the cores: for 16 MP this was the largest part of the time from
 /// the click to the picture.
-fn to_color_image(size: [usize; 2], rgba: &[u8]) -> egui::ColorImage {
+/// Also says whether any pixel was translucent.
+fn to_color_image(size: [usize; 2], rgba: &[u8]) -> (egui::ColorImage, bool) {
     use egui::Color32;
     let mut pixels = vec![Color32::TRANSPARENT; rgba.len() / 4];
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let per_thread = pixels.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        for (out, src) in pixels
+    let per_thread = per_thread(pixels.len());
+    let translucent = std::thread::scope(|scope| {
+        let parts: Vec<_> = pixels
             .chunks_mut(per_thread)
             .zip(rgba.chunks(per_thread * 4))
-        {
-            scope.spawn(move || {
-                for (pixel, p) in out.iter_mut().zip(src.chunks_exact(4)) {
-                    *pixel = if p[3] == 255 {
-                        Color32::from_rgb(p[0], p[1], p[2])
-                    } else {
-                        Color32::from_rgba_unmultiplied(p[0], p[1], p[2], p[3])
-                    };
-                }
-            });
-        }
+            .map(|(out, src)| {
+                scope.spawn(move || {
+                    let mut translucent = false;
+                    for (pixel, p) in out.iter_mut().zip(src.chunks_exact(4)) {
+                        *pixel = if p[3] == 255 {
+                            Color32::from_rgb(p[0], p[1], p[2])
+                        } else {
+                            translucent = true;
+                            Color32::from_rgba_unmultiplied(p[0], p[1], p[2], p[3])
+                        };
+                    }
+                    translucent
+                })
+            })
+            .collect();
+        parts.into_iter().any(|part| part.join().unwrap_or(true))
     });
-    egui::ColorImage::new(size, pixels)
+    (egui::ColorImage::new(size, pixels), translucent)
 }
 
 /// Converts to egui's format, downscaling first if a side exceeds what the GPU can hold.
 pub fn display_image(image: RgbaImage, max_side: usize) -> DisplayImage {
     let full_size = [image.width() as usize, image.height() as usize];
     let max_side = max_side.max(1) as u32;
-    let image = if image.width() > max_side || image.height() > max_side {
+    if image.width() > max_side || image.height() > max_side {
         let scale = f64::from(max_side) / f64::from(image.width().max(image.height()));
         let width = ((f64::from(image.width()) * scale).round() as u32).clamp(1, max_side);
         let height = ((f64::from(image.height()) * scale).round() as u32).clamp(1, max_side);
-        image::imageops::thumbnail(&image, width, height)
-    } else {
-        image
-    };
-    let size = [image.width() as usize, image.height() as usize];
-    DisplayImage {
-        pixels: to_color_image(size, image.as_raw()),
-        full_size,
+        let thumbnail = image::imageops::thumbnail(&image, width, height);
+        let size = [thumbnail.width() as usize, thumbnail.height() as usize];
+        return DisplayImage {
+            pixels: Arc::new(to_color_image(size, thumbnail.as_raw()).0),
+            full_size,
+            original: Original::Straight(Arc::new(image)),
+        };
+    }
+    match to_color_image(full_size, image.as_raw()) {
+        (pixels, false) => DisplayImage::opaque(pixels),
+        (pixels, true) => DisplayImage {
+            pixels: Arc::new(pixels),
+            full_size,
+            original: Original::Straight(Arc::new(image)),
+        },
     }
 }
 
@@ -513,8 +584,13 @@ mod tests {
         let size = [301, 77];
         assert_eq!(
             to_color_image(size, image.as_raw()),
-            egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw())
+            (
+                egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
+                true
+            )
         );
+        let opaque = RgbaImage::from_pixel(5, 3, image::Rgba([1, 2, 3, 255]));
+        assert!(!to_color_image([5, 3], opaque.as_raw()).1);
     }
 
     #[test]

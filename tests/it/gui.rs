@@ -444,3 +444,94 @@ fn a_hovering_file_shows_the_drop_target() {
     harness.run_steps(1);
     harness.get_by_label(DROP_TEXT);
 }
+
+/// Save as… writes what is shown, exactly (straight alpha, full size), even once the process
+/// that shared it has been killed and its segment is gone.
+#[test]
+fn save_as_writes_the_shown_image_exactly_even_after_its_publisher_died() {
+    use shmimage::gui::app::SAVE_AS_LABEL;
+    let scratch = Scratch::new("gui-save-as");
+    // Translucent: the texture's pixels are premultiplied, the saved ones must not be.
+    let translucent = test_image(64, 32, 8);
+    let input = scratch.save("in.png", &translucent);
+    let publisher = scratch.put(&input, &[]);
+    let mut harness = harness(&scratch);
+    let out = scratch.path("保存的图片.png");
+    harness.state_mut().save_picker = FilePicker::Fixed(Some(out.clone()));
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_MEMORY_LABEL).click();
+    settle(&mut harness);
+    publisher.kill_hard();
+    harness.get_by_label(SAVE_AS_LABEL).click();
+    settle(&mut harness);
+    let status = harness.state().status.text();
+    assert!(status.starts_with("Saved the image to"), "{status}");
+    assert_eq!(crate::util::load(&out), translucent);
+
+    // An opaque image loaded from a file, saved as JPEG (which keeps no alpha, and here loses
+    // none), and as a name with no extension (a PNG).
+    let opaque = image::RgbaImage::from_fn(40, 30, |x, y| {
+        image::Rgba([x as u8 * 6, y as u8 * 8, 90, 255])
+    });
+    let path = scratch.save("opaque.png", &opaque);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(path));
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    settle(&mut harness);
+    let jpeg = scratch.path("copy.jpg");
+    harness.state_mut().save_picker = FilePicker::Fixed(Some(jpeg.clone()));
+    harness.get_by_label(SAVE_AS_LABEL).click();
+    settle(&mut harness);
+    let status = harness.state().status.text();
+    assert!(
+        status.starts_with("Saved the image to") && !status.contains("transparency"),
+        "{status}"
+    );
+    let reread = image::open(&jpeg).unwrap();
+    assert_eq!((reread.width(), reread.height()), (40, 30));
+    harness.state_mut().save_picker = FilePicker::Fixed(Some(scratch.path("plain")));
+    harness.get_by_label(SAVE_AS_LABEL).click();
+    settle(&mut harness);
+    assert_eq!(crate::util::load(&scratch.path("plain.png")), opaque);
+
+    // A folder that does not exist: one sentence, and nothing is shown any differently.
+    harness.state_mut().save_picker = FilePicker::Fixed(Some(scratch.path("missing/x.png")));
+    harness.get_by_label(SAVE_AS_LABEL).click();
+    settle(&mut harness);
+    let status = harness.state().status.text();
+    assert!(
+        status.starts_with("Could not save") && status.ends_with("Pick another folder or name."),
+        "{status}"
+    );
+    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [40, 30]);
+}
+
+/// Where there is no native dialog, Save as… uses the window's own, with the key as the name.
+#[test]
+fn save_as_in_the_window_dialog_suggests_the_key_and_writes_there() {
+    use shmimage::gui::app::SAVE_AS_LABEL;
+    use shmimage::gui::worker::DialogFor;
+    let scratch = Scratch::new("gui-save-dialog");
+    let path = scratch.save("photo.png", &test_image(30, 20, 1));
+    let mut harness = harness(&scratch);
+    {
+        let app = harness.state_mut();
+        app.file_picker = FilePicker::Fixed(Some(path));
+        app.save_picker = FilePicker::InWindow;
+    }
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    settle(&mut harness);
+    harness.state_mut().last_folder = Some(scratch.tmp.path().to_path_buf());
+    harness.get_by_label(SAVE_AS_LABEL).click();
+    harness.run_steps(3);
+    assert!(
+        matches!(harness.state().file_dialog, Some((DialogFor::Save, _))),
+        "the save dialog opened"
+    );
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    settle(&mut harness);
+    assert!(harness.state().file_dialog.is_none(), "the dialog closed");
+    let saved = scratch.path(&format!("{}.png", scratch.key));
+    assert_eq!(crate::util::load(&saved), test_image(30, 20, 1));
+}

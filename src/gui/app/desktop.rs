@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use super::{Command, LOAD_FILE_LABEL, ShmImageApp};
+use super::{Command, LOAD_FILE_LABEL, SAVE_AS_LABEL, ShmImageApp};
 use crate::codec::SUPPORTED_EXTENSIONS;
 use crate::gui::language::tr;
 use crate::gui::settings::{self, Settings};
 use crate::gui::status::Status;
+use crate::gui::worker::DialogFor;
 
 impl ShmImageApp {
     /// What to remember of this window (see `settings.rs`).
@@ -72,6 +73,24 @@ impl ShmImageApp {
 
     /// The file dialog drawn in the window, with the same image filter as the native one.
     pub(super) fn open_in_window_dialog(&mut self) {
+        let dialog = egui_file::FileDialog::open_file()
+            .title(&tr!(LOAD_FILE_LABEL))
+            .open_button_text(tr!("Open").into());
+        self.open_dialog(DialogFor::Load, dialog);
+    }
+
+    /// The window's own Save as… dialog, suggesting `file_name`.
+    pub(super) fn open_in_window_save_dialog(&mut self, file_name: String) {
+        let dialog = egui_file::FileDialog::save_file()
+            .title(&tr!(SAVE_AS_LABEL))
+            .default_filename(file_name)
+            .save_button_text(tr!("Save").into());
+        self.open_dialog(DialogFor::Save, dialog);
+    }
+
+    /// What both in-window dialogs share: images only, in the last folder, in the window's
+    /// language.
+    fn open_dialog(&mut self, purpose: DialogFor, dialog: egui_file::FileDialog) {
         let images = |path: &std::path::Path| {
             path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
                 SUPPORTED_EXTENSIONS
@@ -84,14 +103,12 @@ impl ShmImageApp {
             .clone()
             .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("."));
-        let mut dialog = egui_file::FileDialog::open_file()
+        let mut dialog = dialog
             .id(egui::Id::unique("in-window-file-dialog"))
-            .title(&tr!(LOAD_FILE_LABEL))
             .initial_path(folder)
             .show_files_filter(Box::new(images))
             .show_new_folder(false)
             .show_rename(false)
-            .open_button_text(tr!("Open").into())
             .cancel_button_text(tr!("Cancel").into())
             .file_label_text(tr!("File:").into())
             .refresh_button_hover_text(tr!("Refresh").into())
@@ -99,12 +116,12 @@ impl ShmImageApp {
             .show_hidden_checkbox_text(tr!("Show Hidden").into())
             .keep_on_top(true);
         dialog.open();
-        self.file_dialog = Some(dialog);
+        self.file_dialog = Some((purpose, dialog));
     }
 
-    /// Draws the in-window dialog while it is open; a picked file is loaded.
+    /// Draws the in-window dialog while it is open; a picked file is loaded, or saved to.
     pub(super) fn show_file_dialog(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
-        let Some(dialog) = &mut self.file_dialog else {
+        let Some((purpose, dialog)) = &mut self.file_dialog else {
             return;
         };
         dialog.show(ctx);
@@ -113,7 +130,10 @@ impl ShmImageApp {
             egui_file::State::Selected => {
                 if let Some(path) = dialog.path().map(std::path::Path::to_path_buf) {
                     self.last_folder = path.parent().map(std::path::Path::to_path_buf);
-                    commands.push(Command::LoadPath(path));
+                    commands.push(match purpose {
+                        DialogFor::Load => Command::LoadPath(path),
+                        DialogFor::Save => Command::SavePath(path),
+                    });
                 }
                 self.file_dialog = None;
             }

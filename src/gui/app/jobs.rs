@@ -8,13 +8,21 @@ use std::time::{Duration, Instant};
 
 use super::{
     DIALOG_FAILED_WITHIN, FETCHING_TEXT, FOLLOW_POLL, FilePicker, INSPECT_POLL, JOURNAL_POLL, Job,
-    LOAD_FILE_LABEL, ShmImageApp,
+    LOAD_FILE_LABEL, SAVE_AS_LABEL, ShmImageApp,
 };
 use crate::codec::SUPPORTED_EXTENSIONS;
 use crate::gui::language::tr;
+use crate::gui::save::{self, Original};
 use crate::gui::status::Status;
-use crate::gui::worker::{self, Lane, Outcome};
+use crate::gui::worker::{self, DialogFor, Lane, Outcome};
 use crate::share::{self, Endpoint};
+
+fn save_outcome(original: &Original, path: &std::path::Path) -> Outcome {
+    match save::save(original, path) {
+        Ok((path, note)) => Outcome::Saved { path, note },
+        Err(sentence) => Outcome::SaveFailed(sentence),
+    }
+}
 
 /// One kind of background poll: whether one is running, and when the last one started.
 #[derive(Debug, Default)]
@@ -101,7 +109,7 @@ impl ShmImageApp {
                         // rfd reports "no dialog could be shown" (no XDG portal, no zenity) the
                         // same way as a cancel; nobody cancels a dialog this fast, so say why.
                         None if opened.elapsed() < DIALOG_FAILED_WITHIN => {
-                            Outcome::DialogUnavailable
+                            Outcome::DialogUnavailable(DialogFor::Load)
                         }
                         None => Outcome::Cancelled,
                     }
@@ -212,6 +220,56 @@ impl ShmImageApp {
                     )
                 }),
         );
+    }
+
+    /// Save as…: asks where (the native dialog, else the window's own), then writes the image.
+    pub(super) fn save_as(&mut self) {
+        let Some(shown) = &self.shown else {
+            return;
+        };
+        let suggested = save::suggested_file_name(&self.key);
+        match &self.save_picker {
+            FilePicker::Fixed(Some(path)) => self.save_to(path.clone()),
+            FilePicker::Fixed(None) => {}
+            FilePicker::InWindow => self.open_in_window_save_dialog(suggested),
+            FilePicker::Native => {
+                let mut dialog = rfd::AsyncFileDialog::new()
+                    .set_title(tr!(SAVE_AS_LABEL))
+                    .set_file_name(suggested)
+                    .add_filter("PNG", &["png"])
+                    .add_filter("JPEG", &["jpg", "jpeg"])
+                    .add_filter("WebP", &["webp"])
+                    .add_filter(tr!("All files"), &["*"]);
+                if let Some(folder) = &self.last_folder {
+                    dialog = dialog.set_directory(folder);
+                }
+                let dialog = dialog.save_file();
+                let (original, tag) = (shown.original.clone(), self.tag());
+                self.start(Job::Saving, tr!("Choose where to save the image…"));
+                self.worker.spawn(Lane::Foreground, tag, move || {
+                    let opened = Instant::now();
+                    match pollster::block_on(dialog) {
+                        Some(file) => save_outcome(&original, file.path()),
+                        None if opened.elapsed() < DIALOG_FAILED_WITHIN => {
+                            Outcome::DialogUnavailable(DialogFor::Save)
+                        }
+                        None => Outcome::Cancelled,
+                    }
+                });
+            }
+        }
+    }
+
+    /// Writes the shown image to `path` (what a dialog gave).
+    pub fn save_to(&mut self, path: PathBuf) {
+        let Some(shown) = &self.shown else {
+            return;
+        };
+        let (original, tag) = (shown.original.clone(), self.tag());
+        self.start(Job::Saving, tr!("Saving %{path}…", path = path.display()));
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            save_outcome(&original, &path)
+        });
     }
 
     pub(super) fn stop_sharing(&mut self) {
