@@ -38,6 +38,10 @@ pub struct Cli {
     /// Image to publish when the window opens.
     pub image: Option<PathBuf>,
 
+    /// Open the window with Follow ticked: it shows every new image published under the key.
+    #[arg(long)]
+    pub follow: bool,
+
     /// Where to open the window, X,Y (its top-left corner, in points): "Open another window"
     /// uses it to place the new one beside the first.
     #[arg(long, hide = true, value_parser = parse_position)]
@@ -84,6 +88,34 @@ pub enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Follow a stream instead: a publisher process (`shmimage stream`) at --rate, and this
+        /// process following it; reports latency, frames delivered and skipped, and the floor.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: frames per second.
+        #[arg(long, default_value_t = 30.0, requires = "follow")]
+        rate: f64,
+        /// With --follow: how long the stream runs.
+        #[arg(long, default_value_t = 5.0, requires = "follow")]
+        seconds: f64,
+        /// With --follow, a test seam: the follower also waits this long per frame.
+        #[arg(long, default_value_t = 0, hide = true, requires = "follow")]
+        slow_ms: u64,
+    },
+    /// Publish a moving test pattern at a fixed rate until Ctrl-C (a live demo of Follow, and
+    /// the publisher of `bench --follow`). Prints a line per frame.
+    Stream {
+        /// WIDTHxHEIGHT of the frames.
+        #[arg(long, default_value = "1024x1024", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Frames per second.
+        #[arg(long, default_value_t = 30.0)]
+        rate: f64,
+        /// Stop after this many seconds instead of at Ctrl-C.
+        #[arg(long)]
+        seconds: Option<f64>,
+        #[arg(long, default_value = "raw")]
+        encoding: Encoding,
     },
     /// The reader half of `bench` (runs in its own process).
     #[command(hide = true)]
@@ -120,7 +152,7 @@ impl Command {
     /// What the journal calls a process running this command.
     fn role(&self) -> share::Role {
         match self {
-            Command::Put { .. } => share::Role::Put,
+            Command::Put { .. } | Command::Stream { .. } => share::Role::Put,
             Command::Get { .. } => share::Role::Get,
             Command::Bench { .. } | Command::BenchReader => share::Role::Bench,
             Command::Check { .. } | Command::CheckReader => share::Role::Check,
@@ -243,9 +275,48 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
         Command::Clean => clean(out)?,
         Command::Bench {
             size,
+            json,
+            follow: true,
+            rate,
+            seconds,
+            slow_ms,
+            ..
+        } => {
+            let options = crate::stream::FollowBenchOptions {
+                width: size.0,
+                height: size.1,
+                rate: *rate,
+                seconds: *seconds,
+                json: *json,
+                slow_ms: *slow_ms,
+            };
+            let endpoint = cli.endpoint()?;
+            let endpoint = Endpoint::in_dir(&format!("{}-follow", cli.key), endpoint.dir.clone())
+                .with_mode(endpoint.mode)
+                .with_options(options_from_env());
+            write!(out, "{}", crate::stream::bench_follow(&endpoint, &options)?).ok();
+        }
+        Command::Stream {
+            size,
+            rate,
+            seconds,
+            encoding,
+        } => {
+            let options = crate::stream::StreamOptions {
+                width: size.0,
+                height: size.1,
+                rate: *rate,
+                seconds: *seconds,
+                encoding: *encoding,
+            };
+            crate::stream::run_stream(&cli.endpoint()?, &options, out)?;
+        }
+        Command::Bench {
+            size,
             image,
             encoding,
             json,
+            ..
         } => {
             let options = crate::bench::BenchOptions {
                 width: size.0,

@@ -22,6 +22,7 @@ pub mod journal;
 pub mod qt;
 pub mod share;
 pub mod shm;
+pub mod stream;
 pub mod trace;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
 mod sys;

@@ -35,6 +35,7 @@ fn open_window(cli: &Cli) -> ExitCode {
         command_line: shmimage::gui::settings::CommandLineChoices {
             key: cli.key != shmimage::share::DEFAULT_KEY,
             mode: cli.qt || cli.qt6,
+            follow: cli.follow,
         },
         position: cli.window_at,
     };

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 
 mod desktop;
+mod following;
 mod jobs;
 
 use super::check_panel::{self, CheckPanel};
@@ -61,7 +62,6 @@ pub(super) const NEXT_STEP_SHORTCUT: KeyboardShortcut =
 const CANCEL_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::NONE, Key::Escape);
 /// A dialog that "returns cancelled" faster than this never appeared.
 const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
-const FOLLOW_POLL: Duration = Duration::from_millis(300);
 const INSPECT_POLL: Duration = Duration::from_secs(1);
 /// The Protocol panel reads the journals this often while it is open: live, and cheap (a few
 /// 16 KiB files).
@@ -201,12 +201,16 @@ pub struct ShmImageApp {
     next_job: u64,
     publication: Option<Publication>,
     shown_generation: Option<u64>,
-    follow_poll: jobs::Poll,
+    /// Follow's watcher, while Follow is on.
+    following: Option<following::Following>,
     inspect_poll: jobs::Poll,
     busy_since: Instant,
     /// When the fetch now being shown was asked for: the frame after its texture was uploaded
     /// and drawn turns this into "on screen N ms after the click".
     shown_after_click: Option<Instant>,
+    /// The generation just fetched: the next frame logs when it reached the screen (what
+    /// `scripts/follow-latency.sh` measures against the publisher's clock).
+    shown_generation_to_log: Option<u64>,
 }
 
 impl ShmImageApp {
@@ -226,7 +230,7 @@ impl ShmImageApp {
                 start.mode
             },
             encoding: Encoding::Raw,
-            follow: false,
+            follow: start.command_line.follow,
             file_picker: FilePicker::Native,
             save_picker: FilePicker::Native,
             status: Status::Ready,
@@ -256,10 +260,11 @@ impl ShmImageApp {
             next_job: 0,
             publication: None,
             shown_generation: None,
-            follow_poll: jobs::Poll::starting_now(),
+            following: None,
             inspect_poll: jobs::Poll::default(),
             busy_since: Instant::now(),
             shown_after_click: None,
+            shown_generation_to_log: None,
         };
         if let Some(storage) = cc.storage {
             app.restore(storage);
@@ -452,17 +457,36 @@ impl ShmImageApp {
                 self.shown_generation = current.then_some(header.generation);
                 self.show(image, caption);
                 self.shown_after_click = Some(self.busy_since);
+                self.shown_generation_to_log = Some(header.generation);
                 self.ctx.request_repaint();
                 self.busy = None;
                 self.status = status::fetched(&tag.key, &header, note);
             }
             Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag.key, &error)),
+            Outcome::Followed(outcome) => match *outcome {
+                Outcome::Fetched {
+                    image,
+                    header,
+                    segment_size,
+                    elapsed,
+                    note,
+                } if current => {
+                    let caption = status::fetched_caption(&header, segment_size, elapsed);
+                    self.shown_generation = Some(header.generation);
+                    self.shown_generation_to_log = Some(header.generation);
+                    self.show(image, caption);
+                    self.ctx.request_repaint();
+                    // A load the user started keeps its own words in the status line.
+                    if self.busy.is_none() {
+                        self.status = status::fetched(&tag.key, &header, note);
+                    }
+                }
+                // Withdrawn between the news and the fetch, most likely: the next news follows.
+                Outcome::FetchFailed(error) => log::info!("follow: {error}"),
+                _ => {}
+            },
             Outcome::JobFailed(what) => {
-                for poll in [
-                    &mut self.follow_poll,
-                    &mut self.inspect_poll,
-                    &mut self.journal_poll,
-                ] {
+                for poll in [&mut self.inspect_poll, &mut self.journal_poll] {
                     poll.finished();
                 }
                 if self.check.running {
@@ -486,17 +510,6 @@ impl ShmImageApp {
                 self.journal_poll.finished();
                 if current {
                     self.timeline = lanes;
-                }
-            }
-            Outcome::Probed(result) => {
-                self.follow_poll.finished();
-                if let Ok(Some(generation)) = result
-                    && current
-                    && self.follow
-                    && self.busy.is_none()
-                    && Some(generation) != self.shown_generation
-                {
-                    self.load_from_memory();
                 }
             }
         }
@@ -525,6 +538,12 @@ impl ShmImageApp {
 
     /// Called at the start of a frame: the previous frame uploaded and drew the new texture.
     fn note_time_on_screen(&mut self) {
+        if let Some(generation) = self.shown_generation_to_log.take() {
+            log::info!(
+                "generation {generation} on screen at_us={}",
+                crate::stream::now_us()
+            );
+        }
         let (Some(clicked), Some(shown)) = (self.shown_after_click.take(), self.shown.as_mut())
         else {
             return;
@@ -545,6 +564,7 @@ impl ShmImageApp {
             self.apply_outcome(finished);
         }
         self.schedule_polls();
+        self.keep_following();
         let mut commands = Vec::new();
         self.shortcuts_and_drops(ui.ctx(), &mut commands);
 

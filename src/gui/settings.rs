@@ -36,6 +36,8 @@ pub struct Settings {
 pub struct CommandLineChoices {
     pub key: bool,
     pub mode: bool,
+    /// `--follow`: Follow is on from the start.
+    pub follow: bool,
 }
 
 pub fn mode_named(tag: &str) -> Option<Mode> {

@@ -89,10 +89,10 @@ pub enum Outcome {
     },
     FetchFailed(ShareError),
     Inspected(Result<Inspection, ShareError>),
+    /// A fetch that Follow's thread made by itself (no job: the window is not busy with it).
+    Followed(Box<Outcome>),
     /// The Protocol panel's poll: every process's steps under the key.
     Journal(Vec<crate::share::ProcessJournal>),
-    /// Follow mode's cheap poll: the newest live generation, if any.
-    Probed(Result<Option<u64>, ShareError>),
     /// "Check this OS" finished (its rows arrived one by one meanwhile).
     Checked(Result<crate::check::Report, crate::check::CheckError>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.
@@ -256,6 +256,12 @@ impl Worker {
             repaint,
             gate: None,
         }
+    }
+
+    /// Where a thread of the window's own (Follow's) sends outcomes that are no job: they
+    /// arrive through [`Worker::poll`] like the jobs' outcomes.
+    pub fn outcomes(&self) -> Sender<Finished> {
+        self.sender.clone()
     }
 
     /// Test seam: every job from now on waits at `gate` before it starts.

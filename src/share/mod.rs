@@ -3,6 +3,7 @@
 //! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, and on
 //! Linux `qt5` and `qt6`). The CLI and the window use only this module and the codec's types.
 
+mod follow;
 mod native;
 #[cfg(target_os = "linux")]
 mod qt;
@@ -23,6 +24,7 @@ use crate::shm::ShmError;
 pub use crate::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
 pub use crate::shm::interrupt::exit_when_released;
 pub use crate::shm::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
+pub use follow::{ChangeWatch, Follower, follow};
 use steps::Recorder;
 pub use steps::{Observer, human_duration};
 
@@ -66,6 +68,8 @@ pub enum ShareError {
     ModeUnavailable { mode: Mode },
     #[error("stepping through was cancelled: the lock was given back and nothing else changed")]
     SteppingCancelled,
+    #[error("cannot start following the key: {0}")]
+    Follow(String),
 }
 
 /// The failures the window words in Qt's own terms; everything else it shows as it is.
@@ -285,6 +289,12 @@ pub trait Protocol: Send {
 
     /// The generation a reader would get now, if anything is shared: cheap enough to poll.
     fn newest_generation(&self) -> Result<Option<u64>, ShareError>;
+
+    /// Where the OS reports every new publish under the key as a file event (Follow watches it
+    /// instead of polling), if this mode has such a place.
+    fn change_watch(&self) -> Option<ChangeWatch> {
+        None
+    }
 
     /// Qt's `attach()` without the `detach()`: a reader that stays attached, and can copy the
     /// segment out again later (`shmimage check` uses it to show that a segment lives while

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use image::RgbaImage;
 
 use super::{
-    AttachedReader, Endpoint, Fetched, FetchedInto, Inspection, Landing, Options, Protocol,
-    Publication, Recorder, ShareError, Stages, Step, attach_and_lock, create_locked, detach,
-    human_bytes, note_cleanup,
+    AttachedReader, ChangeWatch, Endpoint, Fetched, FetchedInto, Inspection, Landing, Options,
+    Protocol, Publication, Recorder, ShareError, Stages, Step, attach_and_lock, create_locked,
+    detach, human_bytes, note_cleanup,
 };
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
 use crate::shm::{Segment, SegmentDir, SegmentFile, SharedMemory, ShmError};
@@ -314,6 +314,17 @@ impl Protocol for NativeProtocol {
 
     fn attach(&self) -> Result<AttachedReader, ShareError> {
         AttachedReader::new(Box::new(self.shared_memory()?))
+    }
+
+    /// Every publish creates a new `<native key>.g<generation>.seg` in the segment directory
+    /// (the names of `shm::files`).
+    fn change_watch(&self) -> Option<ChangeWatch> {
+        let shm = self.shared_memory().ok()?;
+        Some(ChangeWatch {
+            dir: self.dir.path().to_path_buf(),
+            file_prefix: format!("{}.g", shm.native_key()),
+            file_suffix: ".seg".to_owned(),
+        })
     }
 }
 

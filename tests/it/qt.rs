@@ -474,8 +474,8 @@ fn a_qt6_semaphore_left_taken_by_a_killed_program_is_explained() {
     assert_eq!(load(&out), test_image(10, 10, 8));
 }
 
-/// Follow mode polls `newest_generation` and fetches when it differs from what is shown; in
-/// both Qt modes the two must agree, or the window would fetch again and again.
+/// Follow looks up `newest_generation` when woken, and fetches when it differs from what is
+/// shown; in both Qt modes the two must agree, or the window would fetch again and again.
 #[test]
 fn in_qt_modes_the_polled_generation_matches_the_fetched_one() {
     use shmimage::share::{self, Endpoint, Mode};

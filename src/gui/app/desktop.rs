@@ -58,7 +58,9 @@ impl ShmImageApp {
         {
             self.encoding = encoding;
         }
-        self.follow = remembered.follow;
+        if !self.command_line.follow {
+            self.follow = remembered.follow;
+        }
         self.inspector_open = remembered.inspector_open;
         self.protocol_open = remembered.protocol_open;
         self.last_folder = remembered.last_folder.filter(|folder| folder.is_dir());

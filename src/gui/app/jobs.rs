@@ -1,5 +1,5 @@
 //! What the user asks the window for, started on the worker: load a file and publish it, load
-//! from shared memory, the polls of Follow, the inspector and the Protocol panel, "Check this
+//! from shared memory, the polls of the inspector and the Protocol panel, "Check this
 //! OS", and Stop sharing.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
-    DIALOG_FAILED_WITHIN, FETCHING_TEXT, FOLLOW_POLL, FilePicker, INSPECT_POLL, JOURNAL_POLL, Job,
+    DIALOG_FAILED_WITHIN, FETCHING_TEXT, FilePicker, INSPECT_POLL, JOURNAL_POLL, Job,
     LOAD_FILE_LABEL, SAVE_AS_LABEL, ShmImageApp,
 };
 use crate::codec::SUPPORTED_EXTENSIONS;
@@ -32,14 +32,6 @@ pub(super) struct Poll {
 }
 
 impl Poll {
-    /// The first one waits a whole interval (Follow's first look comes after its first load).
-    pub(super) fn starting_now() -> Self {
-        Self {
-            running: false,
-            last: Some(Instant::now()),
-        }
-    }
-
     fn is_due(&self, every: Duration) -> bool {
         !self.running && self.last.is_none_or(|last| last.elapsed() >= every)
     }
@@ -130,15 +122,8 @@ impl ShmImageApp {
         });
     }
 
-    /// Background polling for follow mode, the open inspector and the open Protocol panel.
+    /// Background polling for the open inspector and the open Protocol panel.
     pub(super) fn schedule_polls(&mut self) {
-        if self.follow && self.busy.is_none() {
-            self.poll(
-                |app| &mut app.follow_poll,
-                FOLLOW_POLL,
-                |endpoint| Outcome::Probed(share::newest_generation(&endpoint)),
-            );
-        }
         if self.inspector_open {
             self.poll(
                 |app| &mut app.inspect_poll,

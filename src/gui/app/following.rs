@@ -1,0 +1,84 @@
+//! Follow in the window: a [`share::Follower`] for the key and mode shown. Its thread wakes
+//! when a new generation is published, fetches it then and there (no job, no window frame in
+//! between), and hands the picture to the window, which shows it at its next frame. A window
+//! that cannot keep up skips to the newest generation instead of queueing the ones in between:
+//! the follower reports only the newest, once its fetch is done. Follow's fetches are not
+//! stepped through (step-through is for the loads a person starts); they are journaled.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::ShmImageApp;
+use crate::gui::worker::{self, Finished, Outcome};
+use crate::share::{self, Follower, Mode};
+
+/// The follower of one key and mode.
+pub(super) struct Following {
+    key: String,
+    mode: Mode,
+    follower: Option<Follower>,
+    /// The generation on screen (0: none), so the follower does not fetch it again (the
+    /// window's own publish, a click's fetch).
+    pub(super) shown: Arc<AtomicU64>,
+}
+
+impl ShmImageApp {
+    /// Called every frame: starts, restarts or stops the follower to match Follow, the key and
+    /// the mode.
+    pub(super) fn keep_following(&mut self) {
+        if !self.follow {
+            self.following = None;
+            return;
+        }
+        let current = self
+            .following
+            .as_ref()
+            .is_some_and(|f| f.key == self.key && f.mode == self.mode);
+        if !current {
+            self.following = Some(self.start_following());
+        }
+        if let Some(following) = &self.following {
+            following
+                .shown
+                .store(self.shown_generation.unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+
+    fn start_following(&mut self) -> Following {
+        let shown = Arc::new(AtomicU64::new(0));
+        let tag = self.tag();
+        let follower = self.endpoint().ok().and_then(|endpoint| {
+            let (outcomes, repaint) = (self.worker.outcomes(), self.ctx.clone());
+            let (shown, max_side) = (Arc::clone(&shown), self.max_texture_side());
+            let fetching = endpoint.clone();
+            share::follow(&endpoint, move |generation| {
+                if shown.load(Ordering::Relaxed) == generation {
+                    return;
+                }
+                let outcome = worker::fetch(fetching.clone(), max_side);
+                let _ = outcomes.send(Finished {
+                    tag: tag.clone(),
+                    outcome: Outcome::Followed(Box::new(outcome)),
+                });
+                repaint.request_repaint();
+            })
+            .map_err(|err| log::warn!("{err}"))
+            .ok()
+        });
+        Following {
+            key: self.key.clone(),
+            mode: self.mode,
+            follower,
+            shown,
+        }
+    }
+
+    /// Test seam: how many times Follow has looked up the newest generation (`None` while
+    /// Follow is off).
+    pub fn follow_probes(&self) -> Option<usize> {
+        self.following
+            .as_ref()
+            .and_then(|f| f.follower.as_ref())
+            .map(Follower::probes)
+    }
+}

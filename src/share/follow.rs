@@ -1,0 +1,155 @@
+//! Follow: tells, within a frame, that something new was published under a key, and costs
+//! nothing while nothing changes. Where a mode's publishes are files (native segments, and Qt 6's
+//! `/dev/shm/KEY` on Linux), the OS reports them (inotify, FSEvents, ReadDirectoryChangesW) and
+//! one thread sleeps until it does; it then asks the protocol for the newest generation, so an
+//! event for something else costs one cheap probe and is otherwise ignored. Qt 5's System V
+//! segments are no files, so there the thread probes every [`PROBE_WITHOUT_EVENTS`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+use super::{Endpoint, ShareError};
+
+/// Where the OS reports a mode's publishes: files in `dir` whose names start with
+/// `file_prefix` and end with `file_suffix`. Nothing else there counts: a probe writes the key's
+/// lock state file, and following that would make every probe wake the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeWatch {
+    pub dir: PathBuf,
+    pub file_prefix: String,
+    pub file_suffix: String,
+}
+
+/// How often a mode with no file events is probed: well within a 60 Hz frame. One probe is one
+/// `shmget` and one `shmctl(IPC_STAT)`.
+pub const PROBE_WITHOUT_EVENTS: Duration = Duration::from_millis(8);
+
+/// A watched mode is probed this often too, in case the OS dropped events (an inotify queue
+/// overflow, a file system that reports none).
+pub const PROBE_DESPITE_EVENTS: Duration = Duration::from_secs(2);
+
+enum Wake {
+    Changed,
+    Stop,
+}
+
+/// Follows a key until dropped. Dropping never waits: the thread ends at its next wake-up.
+pub struct Follower {
+    wake: Sender<Wake>,
+    probes: Arc<AtomicUsize>,
+    watching: bool,
+}
+
+impl Follower {
+    /// How many times the generation has been looked up so far (a test seam: it stays put
+    /// while nothing changes).
+    pub fn probes(&self) -> usize {
+        self.probes.load(Ordering::Relaxed)
+    }
+
+    /// Whether the OS reports changes (else the key is probed every [`PROBE_WITHOUT_EVENTS`]).
+    pub fn is_watching(&self) -> bool {
+        self.watching
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.wake.send(Wake::Stop);
+    }
+}
+
+/// Calls `on_new(generation)` on a thread of its own whenever the newest generation under the
+/// endpoint's key changes, starting with the one there now, if any. Publishes that replace one
+/// another faster than `on_new` returns are reported once, as the newest.
+pub fn follow(
+    endpoint: &Endpoint,
+    mut on_new: impl FnMut(u64) + Send + 'static,
+) -> Result<Follower, ShareError> {
+    let protocol = endpoint.protocol()?;
+    let (wake, woken) = channel();
+    let watcher = protocol
+        .change_watch()
+        .and_then(|watch| watch_directory(watch, wake.clone()));
+    let every = if watcher.is_some() {
+        PROBE_DESPITE_EVENTS
+    } else {
+        PROBE_WITHOUT_EVENTS
+    };
+    let probes = Arc::new(AtomicUsize::new(0));
+    let follower = Follower {
+        wake,
+        probes: Arc::clone(&probes),
+        watching: watcher.is_some(),
+    };
+    let spawned = std::thread::Builder::new()
+        .name("shmimage-follow".to_owned())
+        .spawn(move || {
+            let _watcher = watcher;
+            let mut last = None;
+            loop {
+                probes.fetch_add(1, Ordering::Relaxed);
+                match protocol.newest_generation() {
+                    Ok(newest) if newest != last => {
+                        last = newest;
+                        if let Some(generation) = newest {
+                            on_new(generation);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => log::debug!("follow: {err}"),
+                }
+                match woken.recv_timeout(every) {
+                    Ok(Wake::Changed) | Err(RecvTimeoutError::Timeout) => {
+                        // A publish makes several events (create, resize, ...): one probe.
+                        while let Ok(wake) = woken.try_recv() {
+                            if matches!(wake, Wake::Stop) {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        });
+    spawned.map_err(|err| ShareError::Follow(err.to_string()))?;
+    Ok(follower)
+}
+
+/// Sends `Changed` for every event about a file named `watch.file_prefix…watch.file_suffix`.
+/// `None` (and Follow probes instead) if the OS cannot watch it.
+fn watch_directory(watch: ChangeWatch, wake: Sender<Wake>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let (prefix, suffix) = (watch.file_prefix.clone(), watch.file_suffix.clone());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let relevant = match &event {
+            // Opening and closing are how probes themselves read the segments.
+            Ok(event) if event.kind.is_access() => false,
+            Ok(event) => event.paths.iter().any(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with(&prefix) && name.ends_with(&suffix))
+            }),
+            // Lost events (an overflow): look, to be sure.
+            Err(_) => true,
+        };
+        if relevant {
+            let _ = wake.send(Wake::Changed);
+        }
+    })
+    .map_err(|err| log::warn!("follow: cannot watch for changes ({err}); probing instead"))
+    .ok()?;
+    watcher
+        .watch(&watch.dir, notify::RecursiveMode::NonRecursive)
+        .map_err(|err| {
+            log::warn!(
+                "follow: cannot watch {} ({err}); probing instead",
+                watch.dir.display()
+            );
+        })
+        .ok()?;
+    Some(watcher)
+}

@@ -1,0 +1,84 @@
+//! Follow across processes: `shmimage bench --follow` starts `shmimage stream` (a publisher at a
+//! fixed rate, each frame's pixels a function of its index) and follows it in its own process,
+//! checking every frame it gets. Counts are asserted, never durations.
+
+use crate::util::Scratch;
+
+/// The number after `"field":` in a one-line JSON object.
+fn field(json: &str, name: &str) -> u64 {
+    let after = json
+        .split_once(&format!("\"{name}\":"))
+        .unwrap_or_else(|| panic!("no {name} in {json}"))
+        .1;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is no count in {json}"))
+}
+
+fn follow_bench(scratch: &Scratch, extra: &[&str]) -> String {
+    let mut args = vec!["bench", "--follow", "--json"];
+    args.extend_from_slice(extra);
+    scratch.ok(&args)
+}
+
+#[test]
+fn a_5_hz_stream_is_followed_with_no_generation_missed() {
+    let scratch = Scratch::new("follow-5hz");
+    let json = follow_bench(
+        &scratch,
+        &["--size", "64x48", "--rate", "5", "--seconds", "2"],
+    );
+    assert!(field(&json, "published") >= 8, "{json}");
+    assert_eq!(field(&json, "skipped"), 0, "{json}");
+    assert_eq!(
+        field(&json, "delivered"),
+        field(&json, "published"),
+        "{json}"
+    );
+    assert_eq!(field(&json, "torn"), 0, "{json}");
+    assert_eq!(field(&json, "out_of_order"), 0, "{json}");
+}
+
+/// A follower slower than the stream (it waits 25 ms a frame; the stream publishes every 5 ms)
+/// skips to the newest frame instead of queueing, and every frame it does get is whole.
+#[test]
+fn a_fast_stream_is_followed_with_frames_skipped_but_every_frame_whole() {
+    let scratch = Scratch::new("follow-fast");
+    let json = follow_bench(
+        &scratch,
+        &[
+            "--size",
+            "320x240",
+            "--rate",
+            "200",
+            "--seconds",
+            "1.5",
+            "--slow-ms",
+            "25",
+        ],
+    );
+    let (published, delivered) = (field(&json, "published"), field(&json, "delivered"));
+    assert!(delivered >= 2, "{json}");
+    assert!(field(&json, "skipped") > 0, "{json}");
+    assert_eq!(delivered + field(&json, "skipped"), published, "{json}");
+    assert_eq!(field(&json, "torn"), 0, "{json}");
+    assert_eq!(field(&json, "out_of_order"), 0, "{json}");
+}
+
+/// Qt 6 mode is followed through file events on /dev/shm, Qt 5 mode (System V, no files) by
+/// probing; both see every generation of a slow stream.
+#[cfg(target_os = "linux")]
+#[test]
+fn qt_modes_are_followed_with_no_generation_missed() {
+    for flag in ["--qt6", "--qt"] {
+        let scratch = Scratch::new(&format!("follow{}", flag.len()));
+        let json = follow_bench(
+            &scratch,
+            &["--size", "32x32", "--rate", "5", "--seconds", "1.6", flag],
+        );
+        assert!(field(&json, "published") >= 6, "{flag}: {json}");
+        assert_eq!(field(&json, "skipped"), 0, "{flag}: {json}");
+        assert_eq!(field(&json, "torn"), 0, "{flag}: {json}");
+    }
+}
