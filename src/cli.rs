@@ -67,6 +67,11 @@ pub enum Command {
         /// child, so the image goes away with it, however it ends.
         #[arg(long)]
         until_stdin_closes: bool,
+        /// Publish IMAGE again whenever it changes on disk (an editor's save, in place or by
+        /// renaming a new file over it). A file that does not decode yet is waited for, and
+        /// the last good image stays shared meanwhile.
+        #[arg(long)]
+        watch: bool,
     },
     /// Fetch the shared image and save it to OUT (format from OUT's extension).
     Get { out: PathBuf },
@@ -263,10 +268,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             encoding,
             hold_ms,
             until_stdin_closes,
+            watch,
         } => {
             let stop = Stop {
                 after: hold_ms.map(Duration::from_millis),
                 on_stdin_close: *until_stdin_closes,
+                watch: *watch,
             };
             put(&cli.endpoint()?, image, *encoding, stop, out)?;
         }
@@ -390,6 +397,15 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
 struct Stop {
     after: Option<Duration>,
     on_stdin_close: bool,
+    /// Not a way to stop: `--watch`, which republishes until then.
+    watch: bool,
+}
+
+/// What `put` waits for once it shares the image.
+enum PutEvent {
+    Stop,
+    /// The image file changed on disk (`--watch`).
+    Changed,
 }
 
 fn put(
@@ -405,11 +421,12 @@ fn put(
         let stop_tx = stop_tx.clone();
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-            let _ = stop_tx.send(());
+            let _ = stop_tx.send(PutEvent::Stop);
         });
     }
+    let changes = stop_tx.clone();
     let handler = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
+        let _ = stop_tx.send(PutEvent::Stop);
     });
     if let Err(err) = handler {
         log::warn!(
@@ -418,7 +435,7 @@ fn put(
     }
     let key = &endpoint.key;
     let loaded = codec::decode_file(path)?;
-    let publication = share::publish(endpoint, &loaded.image, encoding)?;
+    let mut publication = share::publish(endpoint, &loaded.image, encoding)?;
     let header = &publication.header;
     let notes: Vec<String> = loaded
         .note
@@ -446,10 +463,60 @@ fn put(
     )
     .ok();
     out.flush().ok();
-    let _ = match stop.after {
-        Some(after) => stop_rx.recv_timeout(after).ok(),
-        None => stop_rx.recv().ok(),
+    // Watched from after the first publish: a change before it is in that image already.
+    let _watch = if stop.watch {
+        let watch = crate::watch::watch_file(path, move || {
+            let _ = changes.send(PutEvent::Changed);
+        });
+        match watch {
+            Ok(watch) => Some(watch),
+            Err(sentence) => {
+                eprintln!("note: {sentence}; sharing the image without watching it");
+                None
+            }
+        }
+    } else {
+        None
     };
+    let deadline = stop.after.map(|after| std::time::Instant::now() + after);
+    let mut waiting_for_a_whole_file = false;
+    loop {
+        let event = match deadline {
+            Some(deadline) => stop_rx
+                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                .ok(),
+            None => stop_rx.recv().ok(),
+        };
+        let Some(PutEvent::Changed) = event else {
+            break;
+        };
+        // A file still being written does not decode: say so once, keep the last good image,
+        // and try again at its next change.
+        let loaded = match codec::decode_file(path) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                if !waiting_for_a_whole_file {
+                    eprintln!(
+                        "note: {} does not decode ({err}); still sharing the last good image until it does",
+                        path.display()
+                    );
+                }
+                waiting_for_a_whole_file = true;
+                continue;
+            }
+        };
+        waiting_for_a_whole_file = false;
+        let newer = share::publish(endpoint, &loaded.image, encoding)?;
+        let header = &newer.header;
+        writeln!(
+            out,
+            "republished key={key:?} generation={} {}x{} (the file changed)",
+            header.generation, header.width, header.height
+        )
+        .ok();
+        out.flush().ok();
+        std::mem::replace(&mut publication, newer).withdraw();
+    }
     publication.withdraw();
     writeln!(out, "stopped sharing key {key:?}").ok();
     Ok(())

@@ -24,6 +24,7 @@ pub mod share;
 pub mod shm;
 pub mod stream;
 pub mod trace;
+pub mod watch;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
 mod sys;
 

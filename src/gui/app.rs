@@ -16,6 +16,7 @@ use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 mod desktop;
 mod following;
 mod jobs;
+mod republish;
 
 use super::check_panel::{self, CheckPanel};
 use super::language::{Language, tr};
@@ -44,6 +45,7 @@ pub const QT_MODE_LABEL: &str = "Qt-compatible";
 pub const STOP_SHARING_LABEL: &str = "Stop sharing";
 pub const DROP_TEXT: &str = "Drop the file to share it";
 pub const SAVE_AS_LABEL: &str = "Save as…";
+pub const REPUBLISH_LABEL: &str = "Republish on change";
 pub(super) const LOAD_FILE_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 pub(super) const LOAD_MEMORY_SHORTCUT: KeyboardShortcut =
@@ -102,6 +104,7 @@ pub(super) enum Command {
     SetMode(Mode),
     SetEncoding(Encoding),
     SetFollow(bool),
+    SetRepublishOnChange(bool),
     SetInspectorOpen(bool),
     SetLanguage(Language),
     SetProtocolOpen(bool),
@@ -201,6 +204,12 @@ pub struct ShmImageApp {
     next_job: u64,
     publication: Option<Publication>,
     shown_generation: Option<u64>,
+    /// "Republish on change", the file this window shares, and its watch while ticked.
+    pub republish_on_change: bool,
+    shared_path: Option<PathBuf>,
+    watched: Option<republish::Watched>,
+    /// Whether the load running now was started by a change of the file.
+    republishing: bool,
     /// Follow's watcher, while Follow is on.
     following: Option<following::Following>,
     inspect_poll: jobs::Poll,
@@ -261,6 +270,10 @@ impl ShmImageApp {
             publication: None,
             shown_generation: None,
             following: None,
+            republish_on_change: false,
+            shared_path: None,
+            watched: None,
+            republishing: false,
             inspect_poll: jobs::Poll::default(),
             busy_since: Instant::now(),
             shown_after_click: None,
@@ -364,6 +377,7 @@ impl ShmImageApp {
             }
             Command::SetEncoding(encoding) => self.encoding = encoding,
             Command::SetFollow(follow) => self.follow = follow,
+            Command::SetRepublishOnChange(on) => self.republish_on_change = on,
             Command::SetInspectorOpen(open) => self.inspector_open = open,
             Command::SetLanguage(language) => {
                 self.language = language;
@@ -437,6 +451,8 @@ impl ShmImageApp {
                 let header = publication.header;
                 let caption = status::published_caption(&path, &publication, elapsed);
                 self.status = status::published(&path, &tag.key, &header, note);
+                self.republishing = false;
+                self.shared_path = Some(path.clone());
                 if let Some(old) = self.publication.replace(publication) {
                     self.worker.run_quietly(move || old.withdraw());
                 }
@@ -444,6 +460,9 @@ impl ShmImageApp {
                 self.show(image, caption);
                 self.busy = None;
                 self.inspect_poll.again_now();
+            }
+            Outcome::LoadFailed { error } if std::mem::take(&mut self.republishing) => {
+                self.republish_failed(&error);
             }
             Outcome::LoadFailed { error } => self.fail(status::load_failed(&error)),
             Outcome::Fetched {
@@ -565,6 +584,7 @@ impl ShmImageApp {
         }
         self.schedule_polls();
         self.keep_following();
+        self.keep_republishing();
         let mut commands = Vec::new();
         self.shortcuts_and_drops(ui.ctx(), &mut commands);
 

@@ -7,7 +7,8 @@ use super::language::tr;
 
 use super::app::{
     Command, DROP_TEXT, IDLE_TEXT, LOAD_FILE_LABEL, LOAD_FILE_SHORTCUT, LOAD_MEMORY_LABEL,
-    LOAD_MEMORY_SHORTCUT, SAVE_AS_LABEL, SAVE_AS_SHORTCUT, STOP_SHARING_LABEL, ShmImageApp,
+    LOAD_MEMORY_SHORTCUT, REPUBLISH_LABEL, SAVE_AS_LABEL, SAVE_AS_SHORTCUT, STOP_SHARING_LABEL,
+    ShmImageApp,
 };
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
@@ -92,7 +93,9 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
         // Cut to the window's width (whole text on hover): a long caption must not widen the
         // panel and push the controls below it out of sight.
         ui.scope(|ui| {
-            ui.set_max_width((ui.available_width() - 210.0).max(40.0));
+            // Room for the buttons on the right: more of them while this window shares.
+            let buttons = if app.is_sharing() { 420.0 } else { 150.0 };
+            ui.set_max_width((ui.available_width() - buttons).max(40.0));
             ui.add(egui::Label::new(RichText::new(&shown.caption).small()).truncate())
                 .on_hover_text(&shown.caption);
         });
@@ -121,6 +124,18 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 .clicked()
             {
                 commands.push(Command::SaveAs);
+            }
+            if app.is_sharing() {
+                let mut republish = app.republish_on_change;
+                if ui
+                    .checkbox(&mut republish, tr!(REPUBLISH_LABEL))
+                    .on_hover_text(tr!(
+                        "Publish the file again whenever it changes on disk: edit it in an image editor and see it in the other window"
+                    ))
+                    .changed()
+                {
+                    commands.push(Command::SetRepublishOnChange(republish));
+                }
             }
             if app.is_sharing()
                 && ui

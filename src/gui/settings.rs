@@ -1,5 +1,5 @@
 //! What the window remembers between runs (eframe's persistence): the key, the mode, the
-//! encoding, Follow, which panels are open, and the language. Step-through is not remembered: a
+//! encoding, Follow, Republish on change, which panels are open, and the language. Step-through is not remembered: a
 //! window that starts paused would look broken. The command line wins over what is remembered:
 //! `--key K` (other than the default), `--qt`, `--qt6`.
 
@@ -22,6 +22,7 @@ pub struct Settings {
     pub qt_flavour: Option<String>,
     pub encoding: Option<String>,
     pub follow: bool,
+    pub republish_on_change: bool,
     pub inspector_open: bool,
     pub protocol_open: bool,
     /// A locale code; only set once the user picks a language in the window, so that until then
@@ -86,6 +87,7 @@ mod tests {
             qt_flavour: Some("qt6".to_owned()),
             encoding: Some("png".to_owned()),
             follow: true,
+            republish_on_change: true,
             inspector_open: false,
             protocol_open: true,
             language: Some("zh-CN".to_owned()),

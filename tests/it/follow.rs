@@ -82,3 +82,45 @@ fn qt_modes_are_followed_with_no_generation_missed() {
         assert_eq!(field(&json, "torn"), 0, "{flag}: {json}");
     }
 }
+
+/// `put --watch` publishes the file again when an editor saves it, by renaming a new file over
+/// it or by rewriting it in place; a half-written file gets one note, and the last good image
+/// stays shared until the file decodes again.
+#[test]
+fn put_watch_republishes_after_a_rename_and_an_in_place_rewrite() {
+    use crate::util::{load, test_image};
+    let scratch = Scratch::new("put-watch");
+    let path = scratch.save("画.png", &test_image(20, 10, 1));
+    let publisher = scratch.put(&path, &["--watch"]);
+    let out = scratch.path("out.png");
+    let shared = || {
+        scratch.ok(&["get", out.to_str().unwrap()]);
+        load(&out)
+    };
+    assert_eq!(shared(), test_image(20, 10, 1));
+
+    // An atomic save: a new file renamed over the old one.
+    let new_file = scratch.save("new.png", &test_image(24, 12, 2));
+    std::fs::rename(&new_file, &path).unwrap();
+    assert!(publisher.wait_for("republished").contains("24x12"));
+    assert_eq!(shared(), test_image(24, 12, 2));
+
+    // A half-written file (the first 60 bytes of a PNG): a note, and the old image stays.
+    let png = std::fs::read(scratch.save("third.png", &test_image(30, 15, 3))).unwrap();
+    std::fs::write(&path, &png[..60]).unwrap();
+    let note = publisher.wait_for("note:");
+    assert!(
+        note.contains("does not decode") && note.contains("last good image"),
+        "{note}"
+    );
+    assert_eq!(shared(), test_image(24, 12, 2));
+    // The rest of the file: published, in place.
+    std::fs::write(&path, &png).unwrap();
+    assert!(publisher.wait_for("republished").contains("30x15"));
+    assert_eq!(shared(), test_image(30, 15, 3));
+    let later: Vec<String> = publisher.drain();
+    assert!(
+        later.iter().all(|l| !l.contains("note:")),
+        "one note only: {later:?}"
+    );
+}

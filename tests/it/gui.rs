@@ -535,3 +535,38 @@ fn save_as_in_the_window_dialog_suggests_the_key_and_writes_there() {
     let saved = scratch.path(&format!("{}.png", scratch.key));
     assert_eq!(crate::util::load(&saved), test_image(30, 20, 1));
 }
+
+/// "Republish on change": an edit of the shared file (saved by renaming a new file over it)
+/// is published again without a click; a half-written file keeps the last good image shared,
+/// with one sentence.
+#[test]
+fn republish_on_change_shares_each_save_and_keeps_the_last_good_image() {
+    use shmimage::gui::app::REPUBLISH_LABEL;
+    let scratch = Scratch::new("gui-republish");
+    let path = scratch.save("edit.png", &test_image(30, 20, 1));
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(path.clone()));
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    settle(&mut harness);
+    harness.get_by_label(REPUBLISH_LABEL).click_accesskit();
+    harness.run_steps(2);
+    assert!(harness.state().republish_on_change);
+
+    let saved = scratch.save("saved.png", &test_image(40, 25, 2));
+    std::fs::rename(&saved, &path).unwrap();
+    crate::gui_protocol::step_until(&mut harness, "the change was never published", |app| {
+        app.shown.as_ref().is_some_and(|s| s.full_size == [40, 25]) && app.busy.is_none()
+    });
+    let out = scratch.path("out.png");
+    scratch.ok(&["get", out.to_str().unwrap()]);
+    assert_eq!(crate::util::load(&out), test_image(40, 25, 2));
+
+    std::fs::write(&path, b"\x89PNG\r\n\x1a\n half of a file").unwrap();
+    crate::gui_protocol::step_until(&mut harness, "no word about the half-written file", |app| {
+        app.status.text().contains("does not decode yet")
+    });
+    assert!(harness.state().is_sharing());
+    scratch.ok(&["get", out.to_str().unwrap()]);
+    assert_eq!(crate::util::load(&out), test_image(40, 25, 2));
+}

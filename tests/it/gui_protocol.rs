@@ -16,7 +16,7 @@ use crate::gui::{harness, settle};
 use crate::util::{DEADLINE, Publisher, Scratch, load, test_image};
 
 /// Runs frames until `done` holds, failing with `what` at the deadline.
-fn step_until(
+pub(crate) fn step_until(
     harness: &mut Harness<'_, ShmImageApp>,
     what: &str,
     done: impl Fn(&ShmImageApp) -> bool,

@@ -19,6 +19,7 @@ impl ShmImageApp {
             qt_flavour: Some(self.qt_flavour.facts().journal_tag.to_owned()),
             encoding: Some(self.encoding.to_string()),
             follow: self.follow,
+            republish_on_change: self.republish_on_change,
             inspector_open: self.inspector_open,
             protocol_open: self.protocol_open,
             language: self
@@ -58,6 +59,7 @@ impl ShmImageApp {
         {
             self.encoding = encoding;
         }
+        self.republish_on_change = remembered.republish_on_change;
         if !self.command_line.follow {
             self.follow = remembered.follow;
         }

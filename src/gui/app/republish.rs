@@ -1,0 +1,88 @@
+//! "Republish on change": while it is ticked and this window shares an image it loaded from a
+//! file, the file is watched (`crate::watch`), and each change is published again, so an edit in
+//! an image editor shows in the other window. A file that does not decode yet (still being
+//! written) leaves the last good image shared, with one sentence in the status line, and is
+//! tried again at its next change.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::ShmImageApp;
+use crate::gui::language::tr;
+use crate::gui::status::Status;
+use crate::share::ShareError;
+use crate::watch::FileWatch;
+
+/// The file being watched, and whether it has changed since it was last published.
+pub(super) struct Watched {
+    path: PathBuf,
+    _watch: FileWatch,
+    changed: Arc<AtomicBool>,
+}
+
+impl ShmImageApp {
+    /// Called every frame: watches the file this window shares while the tick box is on, and
+    /// publishes it again once it has changed and nothing else is running.
+    pub(super) fn keep_republishing(&mut self) {
+        let wanted = self
+            .republish_on_change
+            .then(|| self.shared_path.clone())
+            .flatten()
+            .filter(|_| self.is_sharing());
+        let Some(path) = wanted else {
+            self.watched = None;
+            return;
+        };
+        if self.watched.as_ref().is_none_or(|w| w.path != path) {
+            self.watched = self.watch(path);
+        }
+        let Some(watched) = &self.watched else {
+            return;
+        };
+        if self.busy.is_none() && watched.changed.swap(false, Ordering::AcqRel) {
+            let path = watched.path.clone();
+            self.republishing = true;
+            self.load_path(path);
+        }
+    }
+
+    fn watch(&mut self, path: PathBuf) -> Option<Watched> {
+        let changed = Arc::new(AtomicBool::new(false));
+        let (flag, repaint) = (Arc::clone(&changed), self.ctx.clone());
+        match crate::watch::watch_file(&path, move || {
+            flag.store(true, Ordering::Release);
+            repaint.request_repaint();
+        }) {
+            Ok(watch) => Some(Watched {
+                path,
+                _watch: watch,
+                changed,
+            }),
+            Err(sentence) => {
+                self.republish_on_change = false;
+                self.status = Status::Failed(tr!(
+                    "Cannot republish on change: %{reason}.",
+                    reason = sentence
+                ));
+                None
+            }
+        }
+    }
+
+    /// A republish whose file did not decode: the last good image stays shared.
+    pub(super) fn republish_failed(&mut self, error: &ShareError) {
+        self.busy = None;
+        let name = self
+            .shared_path
+            .as_deref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        log::info!("republish: {error}");
+        self.status = Status::Done(tr!(
+            "%{file} changed but does not decode yet; the last good image stays shared until it does.",
+            file = name
+        ));
+    }
+}
