@@ -434,6 +434,10 @@ fn put(
         );
     }
     let key = &endpoint.key;
+    if let Some(animation) = codec::animation::Animation::open(path)? {
+        let deadline = stop.after.map(|after| std::time::Instant::now() + after);
+        return put_animation(endpoint, animation, encoding, &stop_rx, deadline, out);
+    }
     let loaded = codec::decode_file(path)?;
     let mut publication = share::publish(endpoint, &loaded.image, encoding)?;
     let header = &publication.header;
@@ -518,6 +522,65 @@ fn put(
         std::mem::replace(&mut publication, newer).withdraw();
     }
     publication.withdraw();
+    writeln!(out, "stopped sharing key {key:?}").ok();
+    Ok(())
+}
+
+/// `put` of an animated GIF, APNG or WebP: every frame at its delay, looping until stopped,
+/// with a line per frame ("ready" after the first).
+fn put_animation(
+    endpoint: &Endpoint,
+    mut animation: codec::animation::Animation,
+    encoding: Encoding,
+    stop_rx: &mpsc::Receiver<PutEvent>,
+    deadline: Option<std::time::Instant>,
+    out: &mut dyn Write,
+) -> Result<(), ShareError> {
+    let mut shown: Option<share::Publication> = None;
+    let key = &endpoint.key;
+    let on_frame = |frame: codec::animation::AnimationFrame, publication: share::Publication| {
+        let header = &publication.header;
+        if shown.is_none() {
+            eprintln!(
+                "note: an animation: each frame is shared at its delay, looping until stopped"
+            );
+            writeln!(
+                out,
+                "ready key={key:?} generation={} {}x{} encoding={} (animation)",
+                header.generation, header.width, header.height, header.encoding
+            )
+            .ok();
+        }
+        writeln!(
+            out,
+            "{} generation={} delay_ms={}",
+            crate::play::frame_words(&frame),
+            header.generation,
+            frame.delay.as_millis()
+        )
+        .ok();
+        out.flush().ok();
+        if let Some(old) = shown.replace(publication) {
+            old.withdraw();
+        }
+    };
+    // Until the frame is due, Ctrl-C, SIGTERM, stdin closing or --hold-ms; a file change
+    // (--watch) does not apply to animations.
+    let wait_until = |due: std::time::Instant| loop {
+        let until = deadline.map_or(due, |deadline| deadline.min(due));
+        match stop_rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+            Ok(PutEvent::Changed) => {}
+            Ok(PutEvent::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return true,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return deadline.is_some_and(|d| std::time::Instant::now() >= d);
+            }
+        }
+    };
+    let played = crate::play::play(endpoint, &mut animation, encoding, on_frame, wait_until);
+    if let Some(last) = shown {
+        last.withdraw();
+    }
+    played?;
     writeln!(out, "stopped sharing key {key:?}").ok();
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Images in and out of bytes: decoding files (with limits and EXIF orientation), the segment
 //! header, and the two payload encodings. Knows nothing of shared memory or windows.
 
+pub mod animation;
 pub mod header;
 pub mod qt;
 

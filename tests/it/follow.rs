@@ -124,3 +124,65 @@ fn put_watch_republishes_after_a_rename_and_an_in_place_rewrite() {
         "one note only: {later:?}"
     );
 }
+
+/// `put anim.gif` shares each frame at its delay, looping; a follower in another process gets
+/// them in order (order and count are checked, never the delays' lengths).
+#[test]
+fn an_animated_gif_is_played_frame_by_frame_and_followed_in_order() {
+    use shmimage::share::{self, Endpoint, SegmentDir};
+    let colours: [[u8; 4]; 4] = [
+        [255, 0, 0, 255],
+        [0, 255, 0, 255],
+        [0, 0, 255, 255],
+        [255, 255, 255, 255],
+    ];
+    let scratch = Scratch::new("anim");
+    let path = scratch.path("动画.gif");
+    {
+        let mut encoder =
+            image::codecs::gif::GifEncoder::new(std::fs::File::create(&path).unwrap());
+        for colour in colours {
+            let frame = image::Frame::from_parts(
+                image::RgbaImage::from_pixel(8, 6, image::Rgba(colour)),
+                0,
+                0,
+                image::Delay::from_numer_denom_ms(150, 1),
+            );
+            encoder.encode_frame(frame).unwrap();
+        }
+    }
+    let publisher = scratch.put(&path, &[]);
+    assert!(
+        publisher.first_line.contains("(animation)"),
+        "{}",
+        publisher.first_line
+    );
+
+    let endpoint = Endpoint::in_dir(&scratch.key, SegmentDir::at(scratch.seg_dir()).unwrap());
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let fetching = endpoint.clone();
+    let _follower = share::follow(&endpoint, move |_| {
+        if let Ok(fetched) = share::fetch(&fetching) {
+            let _ = seen_tx.send(fetched.image.get_pixel(0, 0).0);
+        }
+    })
+    .unwrap();
+    let mut order = Vec::new();
+    while order.len() < 9 {
+        let colour = seen
+            .recv_timeout(crate::util::DEADLINE)
+            .expect("a frame within the deadline");
+        let index = colours
+            .iter()
+            .position(|c| *c == colour)
+            .expect("one of the frames");
+        if order.last() != Some(&index) {
+            order.push(index);
+        }
+    }
+    for pair in order.windows(2) {
+        assert_eq!(pair[1], (pair[0] + 1) % 4, "frames out of order: {order:?}");
+    }
+    // After the first loop the count is known.
+    assert!(publisher.wait_for("of 4").contains("frame"));
+}
