@@ -255,9 +255,14 @@ pub fn bench_follow(
     let mut received: Vec<(u64, u64)> = Vec::new(); // (generation, fetched at)
     let mut last_index = None;
     let stream_ends = Instant::now() + Duration::from_secs_f64(options.seconds) + STARTUP;
-    while let Ok(mut generation) =
-        news.recv_timeout(stream_ends.saturating_duration_since(Instant::now()))
-    {
+    loop {
+        let left = stream_ends.saturating_duration_since(Instant::now());
+        let mut generation = match news.recv_timeout(left.min(Duration::from_millis(200))) {
+            Ok(generation) => generation,
+            // Quiet: done once the publisher has ended (its last frame was fetched already).
+            Err(_) if left.is_zero() || child.try_wait().ok().flatten().is_some() => break,
+            Err(_) => continue,
+        };
         // Only the newest counts: what was replaced meanwhile is skipped, not queued.
         while let Ok(newer) = news.try_recv() {
             generation = newer;
@@ -301,9 +306,6 @@ pub fn bench_follow(
         if options.slow_ms > 0 {
             std::thread::sleep(Duration::from_millis(options.slow_ms));
         }
-        if child.try_wait().ok().flatten().is_some() && news_is_quiet(&news) {
-            break;
-        }
     }
     let status = child.wait().map_err(|source| BenchError::StartReader {
         program: exe.display().to_string(),
@@ -339,12 +341,6 @@ pub fn bench_follow(
 
 /// Time allowed for the publisher process to start (most of a second under Wine).
 const STARTUP: Duration = Duration::from_secs(5);
-
-/// Whether no more news comes within a short while (the publisher has ended, its last frames
-/// are in).
-fn news_is_quiet(news: &mpsc::Receiver<u64>) -> bool {
-    news.recv_timeout(Duration::from_millis(200)).is_err()
-}
 
 /// This process's resident memory, in MB (Linux; elsewhere unknown).
 fn resident_mb() -> Option<f64> {

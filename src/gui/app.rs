@@ -16,6 +16,7 @@ use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
 mod desktop;
 mod following;
 mod jobs;
+mod playing;
 mod republish;
 
 use super::check_panel::{self, CheckPanel};
@@ -210,6 +211,8 @@ pub struct ShmImageApp {
     watched: Option<republish::Watched>,
     /// Whether the load running now was started by a change of the file.
     republishing: bool,
+    /// The animation this window plays, if it shares one.
+    playing: Option<playing::Playing>,
     /// Follow's watcher, while Follow is on.
     following: Option<following::Following>,
     inspect_poll: jobs::Poll,
@@ -270,6 +273,7 @@ impl ShmImageApp {
             publication: None,
             shown_generation: None,
             following: None,
+            playing: None,
             republish_on_change: false,
             shared_path: None,
             watched: None,
@@ -441,12 +445,22 @@ impl ShmImageApp {
                 });
             }
             Outcome::SaveFailed(sentence) => self.fail(sentence),
+            Outcome::AnimationFound(path) => self.start_playing(path),
+            Outcome::Published {
+                publication,
+                frame_of: Some(player),
+                ..
+            } if self.playing.as_ref().is_none_or(|p| p.id != player) => {
+                // A frame of an animation stopped since: never shown, withdrawn.
+                self.worker.run_quietly(move || publication.withdraw());
+            }
             Outcome::Published {
                 image,
                 publication,
                 path,
                 note,
                 elapsed,
+                frame_of,
             } => {
                 let header = publication.header;
                 let caption = status::published_caption(&path, &publication, elapsed);
@@ -458,7 +472,10 @@ impl ShmImageApp {
                 }
                 self.shown_generation = current.then_some(header.generation);
                 self.show(image, caption);
-                self.busy = None;
+                // An animation's later frames leave a load or fetch the user started running.
+                if frame_of.is_none() || self.busy == Some(Job::LoadingFile) {
+                    self.busy = None;
+                }
                 self.inspect_poll.again_now();
             }
             Outcome::LoadFailed { error } if std::mem::take(&mut self.republishing) => {

@@ -76,7 +76,11 @@ pub enum Outcome {
         path: PathBuf,
         note: Option<String>,
         elapsed: Duration,
+        /// An animation's frame: the id of the player that published it.
+        frame_of: Option<u64>,
     },
+    /// The file is an animation: the window plays it (`app/playing.rs`).
+    AnimationFound(PathBuf),
     LoadFailed {
         error: ShareError,
     },
@@ -340,6 +344,15 @@ pub fn load_and_publish(
     max_side: usize,
 ) -> Outcome {
     let started = Instant::now();
+    match codec::animation::Animation::open(&path) {
+        Ok(Some(_)) => return Outcome::AnimationFound(path),
+        Ok(None) => {}
+        Err(error) => {
+            return Outcome::LoadFailed {
+                error: error.into(),
+            };
+        }
+    }
     let loaded = match codec::decode_file(&path) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -359,6 +372,7 @@ pub fn load_and_publish(
             publication,
             path,
             elapsed: started.elapsed(),
+            frame_of: None,
         },
         Err(error) => Outcome::LoadFailed { error },
     }

@@ -570,3 +570,51 @@ fn republish_on_change_shares_each_save_and_keeps_the_last_good_image() {
     scratch.ok(&["get", out.to_str().unwrap()]);
     assert_eq!(crate::util::load(&out), test_image(40, 25, 2));
 }
+
+/// An animated GIF loaded in the window plays: each frame is shared and shown in turn, the
+/// status line says which frame of how many, and Stop sharing ends it.
+#[test]
+fn an_animated_gif_plays_in_the_window_until_stop_sharing() {
+    use shmimage::gui::app::STOP_SHARING_LABEL;
+    let colours: [[u8; 4]; 3] = [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]];
+    let scratch = Scratch::new("gui-animation");
+    let path = scratch.path("anim.gif");
+    {
+        let mut encoder =
+            image::codecs::gif::GifEncoder::new(std::fs::File::create(&path).unwrap());
+        for colour in colours {
+            let frame = image::Frame::from_parts(
+                image::RgbaImage::from_pixel(12, 8, image::Rgba(colour)),
+                0,
+                0,
+                image::Delay::from_numer_denom_ms(60, 1),
+            );
+            encoder.encode_frame(frame).unwrap();
+        }
+    }
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(path));
+    harness.run_steps(1);
+    harness.get_by_label(LOAD_FILE_LABEL).click();
+    crate::gui_protocol::step_until(&mut harness, "the animation never looped", |app| {
+        app.status.text().contains("frame 1 of 3")
+    });
+    assert!(harness.state().is_sharing());
+    harness.get_by_label(STOP_SHARING_LABEL).click();
+    harness.run_steps(2);
+    assert!(!harness.state().is_sharing());
+    // No frame published after Stop sharing is shown or left shared.
+    let out = scratch.path("out.png");
+    let started = Instant::now();
+    loop {
+        harness.step();
+        let said = scratch.run(&["get", out.to_str().unwrap()]);
+        if String::from_utf8_lossy(&said.stderr).contains("nothing is shared") {
+            break;
+        }
+        assert!(started.elapsed() < crate::util::DEADLINE, "still shared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run_steps(5);
+    assert!(!harness.state().is_sharing(), "a late frame came back");
+}

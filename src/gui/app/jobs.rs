@@ -55,6 +55,8 @@ impl Poll {
 impl ShmImageApp {
     /// Publishes the image at `path` (what the dialog, a drop or the command line give).
     pub fn load_path(&mut self, path: PathBuf) {
+        // A new load replaces an animation being played.
+        self.playing = None;
         let endpoint = match self.job_endpoint() {
             Ok(endpoint) => endpoint,
             Err(err) => return self.fail(err),
@@ -258,6 +260,7 @@ impl ShmImageApp {
     }
 
     pub(super) fn stop_sharing(&mut self) {
+        self.playing = None;
         let Some(publication) = self.publication.take() else {
             return;
         };
