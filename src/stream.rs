@@ -268,7 +268,7 @@ pub fn bench_follow(
             generation = newer;
         }
         let started = Instant::now();
-        let fetched = match share::fetch(endpoint) {
+        let fetched = match share::fetch_retrying(|| share::fetch(endpoint)) {
             Ok(fetched) => fetched,
             // Withdrawn between the news and the fetch: the next news follows.
             Err(err) => {

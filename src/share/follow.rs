@@ -31,6 +31,26 @@ pub const PROBE_WITHOUT_EVENTS: Duration = Duration::from_millis(8);
 /// overflow, a file system that reports none).
 pub const PROBE_DESPITE_EVENTS: Duration = Duration::from_secs(2);
 
+/// A follower's fetch that fails is tried this many more times, [`RETRY_PAUSE`] apart: Follow
+/// reacts within microseconds of a new segment appearing, and in Qt's protocols a writer creates
+/// its segment before it takes the lock, so a reader can meet it empty (a 5 Hz Qt 6 stream lost
+/// one frame in eight this way in a CI run).
+pub const FETCH_RETRIES: usize = 3;
+pub const RETRY_PAUSE: Duration = Duration::from_millis(10);
+
+/// `fetch()`, tried again while it fails (see [`FETCH_RETRIES`]).
+pub fn fetch_retrying<T, E>(mut fetch: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let mut result = fetch();
+    for _ in 0..FETCH_RETRIES {
+        if result.is_ok() {
+            break;
+        }
+        std::thread::sleep(RETRY_PAUSE);
+        result = fetch();
+    }
+    result
+}
+
 enum Wake {
     Changed,
     Stop,

@@ -55,7 +55,12 @@ impl ShmImageApp {
                 if shown.load(Ordering::Relaxed) == generation {
                     return;
                 }
-                let outcome = worker::fetch(fetching.clone(), max_side);
+                let outcome =
+                    share::fetch_retrying(|| match worker::fetch(fetching.clone(), max_side) {
+                        Outcome::FetchFailed(error) => Err(error),
+                        outcome => Ok(outcome),
+                    })
+                    .unwrap_or_else(Outcome::FetchFailed);
                 let _ = outcomes.send(Finished {
                     tag: tag.clone(),
                     outcome: Outcome::Followed(Box::new(outcome)),
