@@ -74,9 +74,16 @@ pub enum Command {
         watch: bool,
     },
     /// Fetch the shared image and save it to OUT (format from OUT's extension).
-    Get { out: PathBuf },
+    Get {
+        out: PathBuf,
+        #[command(flatten)]
+        native: NativeKeyArgs,
+    },
     /// Describe what is shared under the key: paths, size, encoding, dimensions, publisher, liveness.
-    Info,
+    Info {
+        #[command(flatten)]
+        native: NativeKeyArgs,
+    },
     /// Remove what dead processes left behind, for every key, saying what was removed.
     Clean,
     /// Time a publish in this process and a fetch in a second process, stage by stage, against
@@ -153,6 +160,32 @@ pub enum Command {
     },
 }
 
+/// Qt's setNativeKey, for `get` and `info`: an object another program made (Linux so far).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NativeKeyArgs {
+    /// Read the POSIX shared-memory object with exactly this name (what Python's
+    /// multiprocessing.shared_memory, Boost or OpenCV create: /dev/shm/NAME), instead of the
+    /// key's own segment. No lock is taken: none means anything there, as with Qt.
+    #[arg(long)]
+    native_key: Option<String>,
+    /// With --native-key: the object holds headerless pixels of this shape,
+    /// WIDTHxHEIGHT:FORMAT[:STRIDE], FORMAT one of rgba8, rgb8, bgr8, bgra8, gray8, gray16.
+    #[arg(long, requires = "native_key", value_parser = parse_raw)]
+    raw: Option<crate::codec::raw::RawShape>,
+}
+
+impl NativeKeyArgs {
+    fn apply(&self, mut endpoint: Endpoint) -> Endpoint {
+        endpoint.native_key.clone_from(&self.native_key);
+        endpoint.raw = self.raw;
+        endpoint
+    }
+}
+
+fn parse_raw(text: &str) -> Result<crate::codec::raw::RawShape, String> {
+    text.parse()
+}
+
 impl Command {
     /// What the journal calls a process running this command.
     fn role(&self) -> share::Role {
@@ -161,7 +194,7 @@ impl Command {
             Command::Get { .. } => share::Role::Get,
             Command::Bench { .. } | Command::BenchReader => share::Role::Bench,
             Command::Check { .. } | Command::CheckReader => share::Role::Check,
-            Command::Info | Command::Clean | Command::Trace { .. } => share::Role::Other,
+            Command::Info { .. } | Command::Clean | Command::Trace { .. } => share::Role::Other,
         }
     }
 }
@@ -277,8 +310,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             };
             put(&cli.endpoint()?, image, *encoding, stop, out)?;
         }
-        Command::Get { out: path } => get(&cli.endpoint()?, path, out)?,
-        Command::Info => info(&cli.endpoint()?, out)?,
+        Command::Get { out: path, native } => get(&native.apply(cli.endpoint()?), path, out)?,
+        Command::Info { native } => info(&native.apply(cli.endpoint()?), out)?,
         Command::Clean => clean(out)?,
         Command::Bench {
             size,

@@ -4,6 +4,7 @@
 pub mod animation;
 pub mod header;
 pub mod qt;
+pub mod raw;
 
 use std::fmt;
 use std::io::Cursor;
@@ -158,6 +159,16 @@ pub enum CodecError {
         "the image is damaged: its checksum is {actual:08x}, the header says {expected:08x}; its bytes changed after it was published (segments are written once and read under the lock, so reading again gives the same result): publish the image again"
     )]
     ChecksumMismatch { expected: u32, actual: u32 },
+
+    #[error(
+        "{what} holds {has} bytes, too few for {shape}, which needs {needed} bytes: check the shape given with --raw"
+    )]
+    RawTooSmall {
+        what: String,
+        shape: String,
+        needed: u64,
+        has: u64,
+    },
 }
 
 /// An image decoded from a file, as RGBA8 and upright.

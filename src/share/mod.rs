@@ -4,6 +4,7 @@
 //! Linux `qt5` and `qt6`). The CLI and the window use only this module and the codec's types.
 
 mod follow;
+mod foreign;
 mod native;
 #[cfg(target_os = "linux")]
 mod qt;
@@ -24,7 +25,8 @@ use crate::shm::ShmError;
 pub use crate::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
 pub use crate::shm::interrupt::exit_when_released;
 pub use crate::shm::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
-pub use follow::{ChangeWatch, Follower, follow};
+pub use follow::{ChangeWatch, Follower, fetch_retrying, follow};
+pub use foreign::validate_native_key;
 use steps::Recorder;
 pub use steps::{Observer, human_duration};
 
@@ -70,6 +72,9 @@ pub enum ShareError {
     SteppingCancelled,
     #[error("cannot start following the key: {0}")]
     Follow(String),
+    /// A native key (Qt's setNativeKey) that cannot be used, with the sentence that says why.
+    #[error("{0}")]
+    NativeKey(String),
 }
 
 /// The failures the window words in Qt's own terms; everything else it shows as it is.
@@ -220,6 +225,11 @@ pub struct Endpoint {
     pub options: Options,
     /// The window's hand in its own steps: step-through, and cancelling a lock wait.
     pub observer: Option<Arc<dyn Observer>>,
+    /// Qt's `setNativeKey`: an object named exactly, made by another framework; it overrides
+    /// the key and the mode.
+    pub native_key: Option<String>,
+    /// The shape of headerless pixels under the native key.
+    pub raw: Option<crate::codec::raw::RawShape>,
 }
 
 impl Endpoint {
@@ -235,6 +245,8 @@ impl Endpoint {
             mode: Mode::Native,
             options: Options::default(),
             observer: None,
+            native_key: None,
+            raw: None,
         }
     }
 
@@ -255,6 +267,9 @@ impl Endpoint {
 
     /// The protocol of this endpoint's mode: the one place where the mode is decided.
     pub fn protocol(&self) -> Result<Box<dyn Protocol>, ShareError> {
+        if let Some(name) = &self.native_key {
+            return Ok(Box::new(foreign::ForeignProtocol::new(name, self.raw)?));
+        }
         match self.mode {
             Mode::Native => Ok(Box::new(native::NativeProtocol::new(self))),
             #[cfg(target_os = "linux")]

@@ -16,6 +16,8 @@ mod hardening;
 mod hostile;
 mod journal;
 mod lifetime;
+#[cfg(target_os = "linux")] // POSIX objects in /dev/shm, read as files
+mod native_key;
 #[cfg(target_os = "linux")]
 mod qt;
 mod segments;

@@ -1,0 +1,220 @@
+//! Headerless pixels, as other programs leave them in shared memory (Python, OpenCV, a camera
+//! pipeline): `--raw WxH:FORMAT[:STRIDE]` says their shape, since nothing in the bytes does.
+
+use std::fmt;
+use std::str::FromStr;
+
+use image::RgbaImage;
+
+use super::{CodecError, header};
+
+/// How one pixel is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    Rgba8,
+    Rgb8,
+    /// OpenCV's default order.
+    Bgr8,
+    Bgra8,
+    Gray8,
+    /// Little-endian, as numpy's `uint16` on every machine this runs on; shown by its high byte.
+    Gray16,
+}
+
+impl PixelFormat {
+    pub const ALL: [PixelFormat; 6] = [
+        Self::Rgba8,
+        Self::Rgb8,
+        Self::Bgr8,
+        Self::Bgra8,
+        Self::Gray8,
+        Self::Gray16,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rgba8 => "rgba8",
+            Self::Rgb8 => "rgb8",
+            Self::Bgr8 => "bgr8",
+            Self::Bgra8 => "bgra8",
+            Self::Gray8 => "gray8",
+            Self::Gray16 => "gray16",
+        }
+    }
+
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            Self::Rgba8 | Self::Bgra8 => 4,
+            Self::Rgb8 | Self::Bgr8 => 3,
+            Self::Gray8 => 1,
+            Self::Gray16 => 2,
+        }
+    }
+
+    fn to_rgba(self, p: &[u8]) -> [u8; 4] {
+        match self {
+            Self::Rgba8 => [p[0], p[1], p[2], p[3]],
+            Self::Rgb8 => [p[0], p[1], p[2], 255],
+            Self::Bgr8 => [p[2], p[1], p[0], 255],
+            Self::Bgra8 => [p[2], p[1], p[0], p[3]],
+            Self::Gray8 => [p[0], p[0], p[0], 255],
+            Self::Gray16 => [p[1], p[1], p[1], 255],
+        }
+    }
+}
+
+/// The shape of headerless pixels: `WxH:FORMAT[:STRIDE]`, the stride being the bytes from one
+/// row's start to the next (default: no padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawShape {
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    pub stride: usize,
+}
+
+impl RawShape {
+    /// The bytes the shape needs: every row but the last at its stride, the last one whole.
+    pub fn bytes_needed(&self) -> u64 {
+        let row = self.width as u64 * self.format.bytes_per_pixel() as u64;
+        (self.height as u64).saturating_sub(1) * self.stride as u64 + row
+    }
+
+    /// The pixels of `bytes`, which must hold at least [`bytes_needed`](Self::bytes_needed).
+    pub fn to_rgba(&self, bytes: &[u8], what: &str) -> Result<RgbaImage, CodecError> {
+        if (bytes.len() as u64) < self.bytes_needed() {
+            return Err(CodecError::RawTooSmall {
+                what: what.to_owned(),
+                shape: self.to_string(),
+                needed: self.bytes_needed(),
+                has: bytes.len() as u64,
+            });
+        }
+        let bpp = self.format.bytes_per_pixel();
+        let row_len = self.width as usize * bpp;
+        let mut image = RgbaImage::new(self.width, self.height);
+        for (y, out) in image.rows_mut().enumerate() {
+            let row = &bytes[y * self.stride..y * self.stride + row_len];
+            for (pixel, p) in out.zip(row.chunks_exact(bpp)) {
+                pixel.0 = self.format.to_rgba(p);
+            }
+        }
+        Ok(image)
+    }
+}
+
+impl fmt::Display for RawShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}:{}", self.width, self.height, self.format.name())?;
+        if self.stride != self.width as usize * self.format.bytes_per_pixel() {
+            write!(f, ":{}", self.stride)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for RawShape {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let usage = || {
+            format!(
+                "expected WIDTHxHEIGHT:FORMAT[:STRIDE], e.g. 640x480:bgr8, FORMAT one of {}",
+                PixelFormat::ALL.map(PixelFormat::name).join(", ")
+            )
+        };
+        let mut parts = text.split(':');
+        let (size, format) = (parts.next().unwrap_or(""), parts.next().ok_or_else(usage)?);
+        let (w, h) = size.split_once(['x', 'X']).ok_or_else(usage)?;
+        let side = |v: &str| v.trim().parse::<u32>().ok().filter(|n| *n > 0);
+        let (width, height) = side(w).zip(side(h)).ok_or_else(usage)?;
+        header::check_dimensions(width, height).map_err(|err| err.to_string())?;
+        let format = PixelFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(format.trim()))
+            .ok_or_else(usage)?;
+        let row = width as usize * format.bytes_per_pixel();
+        let stride = match parts.next() {
+            None => row,
+            Some(stride) => stride
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|s| *s >= row)
+                .ok_or_else(|| format!("the stride must be at least one row, {row} bytes"))?,
+        };
+        if parts.next().is_some() {
+            return Err(usage());
+        }
+        Ok(Self {
+            width,
+            height,
+            format,
+            stride,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_parse_and_print_back() {
+        let shape: RawShape = "640x480:bgr8".parse().unwrap();
+        assert_eq!((shape.width, shape.height, shape.stride), (640, 480, 1920));
+        assert_eq!(shape.to_string(), "640x480:bgr8");
+        let padded: RawShape = "3x2:gray16:8".parse().unwrap();
+        assert_eq!(padded.bytes_needed(), 8 + 6);
+        assert_eq!(padded.to_string(), "3x2:gray16:8");
+        for bad in [
+            "640x480",
+            "0x4:rgb8",
+            "4x4:yuv",
+            "4x4:rgb8:5",
+            "4x4:rgb8:12:1",
+            "x:rgb8",
+        ] {
+            assert!(bad.parse::<RawShape>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_format_becomes_the_same_rgba() {
+        let shape = |f: &str| f.parse::<RawShape>().unwrap();
+        let rgba = RgbaImage::from_raw(2, 1, vec![10, 20, 30, 255, 40, 50, 60, 255]).unwrap();
+        assert_eq!(
+            shape("2x1:rgb8")
+                .to_rgba(&[10, 20, 30, 40, 50, 60], "t")
+                .unwrap(),
+            rgba
+        );
+        assert_eq!(
+            shape("2x1:bgr8")
+                .to_rgba(&[30, 20, 10, 60, 50, 40], "t")
+                .unwrap(),
+            rgba
+        );
+        assert_eq!(
+            shape("2x1:bgra8")
+                .to_rgba(&[30, 20, 10, 255, 60, 50, 40, 255], "t")
+                .unwrap(),
+            rgba
+        );
+        let grey = shape("2x1:gray16")
+            .to_rgba(&[0x34, 0x12, 0xff, 0x80], "t")
+            .unwrap();
+        assert_eq!(
+            grey.as_raw(),
+            &[0x12, 0x12, 0x12, 255, 0x80, 0x80, 0x80, 255]
+        );
+        let error = shape("2x2:rgb8")
+            .to_rgba(&[0; 11], "obj")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("12 bytes") && error.contains("11"),
+            "{error}"
+        );
+    }
+}

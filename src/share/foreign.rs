@@ -1,0 +1,253 @@
+//! Qt's `setNativeKey`: a shared-memory object named exactly, made by a program that knows
+//! nothing of shmimage or Qt (Python's `multiprocessing.shared_memory`, Boost.Interprocess, an
+//! OpenCV pipeline). No hash or prefix is applied to the name, and, as with Qt, no lock means
+//! anything: shmimage takes none, and tracks no liveness. So a read can tear if the writer
+//! writes during the copy; the object is read twice and compared, and a read that keeps
+//! changing is shown with "changed while being read".
+//!
+//! The bytes are a shmimage or Qt payload when they start with one's magic, else the pixels of
+//! the shape given with `--raw` ([`RawShape`]). On Linux the object is `/dev/shm/NAME`, what
+//! `shm_open(NAME)` opens; reading it is plain file I/O, so no `unsafe` is needed. macOS and
+//! Windows (`shm_open` without a file, named file mappings) are not supported yet.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use image::RgbaImage;
+
+use super::{
+    AttachedReader, Fetched, Inspection, Protocol, Publication, ShareError, Stages, human_bytes,
+};
+use crate::codec::raw::RawShape;
+use crate::codec::{self, Encoding, Header};
+
+/// Reads that may differ before a fetch gives up comparing and says the object keeps changing.
+const READS: usize = 3;
+
+/// `name` as `shm_open` takes it: one leading `/` is dropped (`/x` and `x` are the same object);
+/// what is left must be one file name. Returns the sentence that says why not.
+pub fn validate_native_key(name: &str) -> Result<String, String> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if bare.is_empty() {
+        return Err("a native key needs a name after its leading '/'".to_owned());
+    }
+    if bare.contains(['/', '\0']) || bare == "." || bare == ".." {
+        return Err(format!(
+            "the native key {name:?} is not one name in the shared-memory namespace: it may start with one '/', and cannot contain '/' or NUL, nor be '.' or '..'"
+        ));
+    }
+    if bare.len() > 255 {
+        return Err("a native key is limited to 255 bytes".to_owned());
+    }
+    Ok(bare.to_owned())
+}
+
+pub(super) struct ForeignProtocol {
+    name: String,
+    path: PathBuf,
+    raw: Option<RawShape>,
+}
+
+impl ForeignProtocol {
+    pub(super) fn new(name: &str, raw: Option<RawShape>) -> Result<Self, ShareError> {
+        let name = validate_native_key(name).map_err(ShareError::NativeKey)?;
+        if !cfg!(target_os = "linux") {
+            return Err(ShareError::NativeKey(
+                "native keys work on Linux only so far (macOS's shm_open and Windows' named file mappings are not supported yet)".to_owned(),
+            ));
+        }
+        Ok(Self {
+            path: PathBuf::from("/dev/shm").join(&name),
+            name,
+            raw,
+        })
+    }
+
+    /// The object's bytes, read until two reads agree (or [`READS`] have not): `true` if they
+    /// never did.
+    fn read(&self) -> Result<(Vec<u8>, bool), ShareError> {
+        let mut last = self.read_once()?;
+        for _ in 1..READS {
+            let again = self.read_once()?;
+            if again == last {
+                return Ok((again, false));
+            }
+            last = again;
+        }
+        Ok((last, true))
+    }
+
+    fn read_once(&self) -> Result<Vec<u8>, ShareError> {
+        use std::io::Read;
+        let not_there = || {
+            ShareError::NativeKey(format!(
+                "nothing is shared under the native key {:?} ({} does not exist): start the program that creates it first",
+                self.name,
+                self.path.display()
+            ))
+        };
+        // Never through a symlink, never blocking on a FIFO.
+        let mut file = crate::shm::open_file(&self.path, crate::shm::OpenFor::Reading).map_err(
+            |err| match err.kind() {
+                std::io::ErrorKind::NotFound => not_there(),
+                _ => ShareError::NativeKey(format!("cannot open {}: {err}", self.path.display())),
+            },
+        )?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|err| {
+            ShareError::NativeKey(format!("cannot read {}: {err}", self.path.display()))
+        })?;
+        Ok(bytes)
+    }
+
+    /// What the bytes are: a shmimage or Qt payload by its magic, else the `--raw` shape.
+    fn decode(&self, bytes: &[u8]) -> Result<(RgbaImage, String), ShareError> {
+        let what = format!("the object {:?}", self.name);
+        if let Some(shape) = &self.raw {
+            return Ok((
+                shape.to_rgba(bytes, &what)?,
+                format!("raw {shape} (as --raw says)"),
+            ));
+        }
+        if bytes.starts_with(&codec::header::MAGIC) {
+            let (_, image) = codec::decode_segment(bytes)?;
+            return Ok((image, "a shmimage segment (by its magic)".to_owned()));
+        }
+        if codec::qt::starts_like_an_image(bytes) {
+            return Ok((
+                codec::qt::decode(bytes)?,
+                "Qt's QDataStream image (by its start)".to_owned(),
+            ));
+        }
+        Err(ShareError::NativeKey(format!(
+            "{what} ({}) has no shmimage or Qt header; if it holds raw pixels, give their shape with --raw WIDTHxHEIGHT:FORMAT, e.g. --raw 640x480:bgr8",
+            human_bytes(bytes.len() as u64)
+        )))
+    }
+}
+
+impl Protocol for ForeignProtocol {
+    fn publish(&self, _image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
+        Err(ShareError::NativeKey(
+            "publishing under a native key is not supported yet: only reading is".to_owned(),
+        ))
+    }
+
+    fn fetch(&self) -> Result<Fetched, ShareError> {
+        let started = Instant::now();
+        let (bytes, kept_changing) = self.read()?;
+        let copied = started.elapsed();
+        let (image, _) = self.decode(&bytes)?;
+        let header = Header {
+            encoding: Encoding::Raw,
+            width: image.width(),
+            height: image.height(),
+            publisher_pid: 0,
+            payload_len: bytes.len() as u64,
+            generation: self.newest_generation()?.unwrap_or(1),
+            payload_crc: crc32fast::hash(&bytes),
+        };
+        Ok(Fetched {
+            image,
+            segment_size: bytes.len(),
+            header,
+            stages: Stages {
+                copy: copied,
+                total: started.elapsed(),
+                ..Stages::default()
+            },
+            note: kept_changing.then(|| {
+                "changed while being read: the writer wrote during the copy (a native key has no lock), so the image may be torn".to_owned()
+            }),
+        })
+    }
+
+    fn inspect(&self) -> Result<Inspection, ShareError> {
+        let mut inspection = Inspection::new(&self.name);
+        inspection.row(
+            "native key",
+            format!("{} (exact name: no hash, no prefix)", self.name),
+        );
+        inspection.row("object", self.path.display().to_string());
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(meta) => {
+                inspection.row("size", human_bytes(meta.len()));
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::MetadataExt;
+                    inspection.row("owner", format!("uid {}", meta.uid()));
+                }
+                let format = match (&self.raw, self.read_once()) {
+                    (Some(shape), _) => format!("raw {shape} (as --raw says)"),
+                    (None, Ok(bytes)) => match self.decode(&bytes) {
+                        Ok((_, format)) => format,
+                        Err(err) => err.to_string(),
+                    },
+                    (None, Err(err)) => err.to_string(),
+                };
+                inspection.row("format assumed", format);
+            }
+            Err(_) => inspection.row("object", "none (nothing is shared under this native key)"),
+        }
+        inspection.row(
+            "given up",
+            "no lock and no liveness tracking, as with Qt's setNativeKey: a read can tear if the writer writes during the copy (detected by reading twice)",
+        );
+        Ok(inspection)
+    }
+
+    /// A hash of the object's size and a sample of its bytes (64 bytes every 64 KiB, read where
+    /// they are): cheap enough to compare at frame rate, and it changes when a writer rewrites
+    /// in place, unless it changes only bytes between the samples.
+    fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            let Ok(file) = crate::shm::open_file(&self.path, crate::shm::OpenFor::Reading) else {
+                return Ok(None);
+            };
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(&len.to_le_bytes());
+            let mut sample = [0u8; 64];
+            for at in (0..len).step_by(64 * 1024) {
+                let read = file.read_at(&mut sample, at).unwrap_or(0);
+                hasher.update(&sample[..read]);
+            }
+            Ok(Some(u64::from(hasher.finalize()) | 1 << 32))
+        }
+        #[cfg(not(unix))]
+        Ok(None)
+    }
+
+    fn attach(&self) -> Result<AttachedReader, ShareError> {
+        Err(ShareError::NativeKey(
+            "a native key cannot be held attached: it is read and let go".to_owned(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_keys_are_one_name_in_the_namespace() {
+        assert_eq!(validate_native_key("/psm_1a2b").unwrap(), "psm_1a2b");
+        assert_eq!(validate_native_key("frames").unwrap(), "frames");
+        assert_eq!(validate_native_key("共享内存").unwrap(), "共享内存");
+        for bad in [
+            "",
+            "/",
+            "//x",
+            "a/b",
+            "..",
+            "/..",
+            ".",
+            "a\0b",
+            &"x".repeat(256),
+        ] {
+            assert!(validate_native_key(bad).is_err(), "{bad:?}");
+        }
+    }
+}

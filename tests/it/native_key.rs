@@ -1,0 +1,148 @@
+//! Qt's setNativeKey: shmimage reads a POSIX shared-memory object that Python's standard library
+//! (`multiprocessing.shared_memory`, no numpy) created, by its exact name.
+
+use std::process::{Command, Stdio};
+
+use crate::util::{Publisher, Scratch, load};
+
+/// A Python process that creates the object `name` of `size` bytes, byte i being
+/// `(i * 7 + 3) % 256`, says "ready", and removes it when its stdin closes.
+fn python_object(name: &str, size: usize) -> Publisher {
+    const PEER: &str = r#"
+import sys
+from multiprocessing import shared_memory
+name, size = sys.argv[1], int(sys.argv[2])
+shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+shm.buf[:size] = bytes((i * 7 + 3) % 256 for i in range(size))
+print("ready", flush=True)
+sys.stdin.read()
+shm.close()
+shm.unlink()
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PEER, name, &size.to_string()])
+        .stdin(Stdio::piped());
+    Publisher::start(cmd, "ready")
+}
+
+fn pattern(i: usize) -> u8 {
+    ((i * 7 + 3) % 256) as u8
+}
+
+/// What pixel (x, y) must be, worked out here from the pattern (not with shmimage's code).
+fn expected(format: &str, width: usize, height: usize, stride: usize) -> image::RgbaImage {
+    image::RgbaImage::from_fn(width as u32, height as u32, |x, y| {
+        let (x, y) = (x as usize, y as usize);
+        let byte = |bpp: usize, k: usize| pattern(y * stride + x * bpp + k);
+        image::Rgba(match format {
+            "rgba8" => [byte(4, 0), byte(4, 1), byte(4, 2), byte(4, 3)],
+            "bgra8" => [byte(4, 2), byte(4, 1), byte(4, 0), byte(4, 3)],
+            "rgb8" => [byte(3, 0), byte(3, 1), byte(3, 2), 255],
+            "bgr8" => [byte(3, 2), byte(3, 1), byte(3, 0), 255],
+            "gray8" => [byte(1, 0), byte(1, 0), byte(1, 0), 255],
+            // Little-endian 16-bit: shown by its high byte.
+            "gray16" => [byte(2, 1), byte(2, 1), byte(2, 1), 255],
+            other => panic!("{other}"),
+        })
+    })
+}
+
+#[test]
+fn python_writes_each_format_and_shmimage_reads_it_pixel_exact() {
+    let scratch = Scratch::new("native-key");
+    for (format, bpp) in [
+        ("rgba8", 4),
+        ("rgb8", 3),
+        ("bgr8", 3),
+        ("bgra8", 4),
+        ("gray8", 1),
+        ("gray16", 2),
+    ] {
+        let (width, height) = (13, 7);
+        // Rows padded to a stride, as OpenCV and cameras do, for the 3-byte formats.
+        let stride = if bpp == 3 {
+            width * bpp + 5
+        } else {
+            width * bpp
+        };
+        let name = format!("shmimage_test_{}_{format}", std::process::id());
+        let peer = python_object(&name, stride * (height - 1) + width * bpp);
+        let out = scratch.path(&format!("{format}.png"));
+        let shape = format!("{width}x{height}:{format}:{stride}");
+        let said = scratch.ok(&[
+            "get",
+            out.to_str().unwrap(),
+            "--native-key",
+            &format!("/{name}"),
+            "--raw",
+            &shape,
+        ]);
+        assert!(said.contains("saved 13x7"), "{said}");
+        assert_eq!(
+            load(&out),
+            expected(format, width, height, stride),
+            "{format}"
+        );
+        let info = scratch.ok(&["info", "--native-key", &name, "--raw", &shape]);
+        assert!(
+            info.contains(&format!("/dev/shm/{name}")) && info.contains("uid"),
+            "{info}"
+        );
+        assert!(
+            info.contains(&format!("raw {shape}"))
+                || info.contains(&format!("raw {width}x{height}:{format}")),
+            "{info}"
+        );
+        drop(peer);
+    }
+}
+
+#[test]
+fn an_object_shorter_than_the_shape_is_refused_with_both_sizes() {
+    let scratch = Scratch::new("native-short");
+    let name = format!("shmimage_short_{}", std::process::id());
+    let _peer = python_object(&name, 100);
+    let out = scratch.path("out.png");
+    let error = scratch.fails(&[
+        "get",
+        out.to_str().unwrap(),
+        "--native-key",
+        &name,
+        "--raw",
+        "10x10:rgb8",
+    ]);
+    assert!(
+        error.contains("holds 100 bytes") && error.contains("needs 300 bytes"),
+        "{error}"
+    );
+    // Without --raw, headerless bytes get the sentence that says what to give.
+    let error = scratch.fails(&["get", out.to_str().unwrap(), "--native-key", &name]);
+    assert!(error.contains("--raw WIDTHxHEIGHT:FORMAT"), "{error}");
+}
+
+#[test]
+fn native_keys_outside_the_namespace_are_refused() {
+    let scratch = Scratch::new("native-names");
+    let out = scratch.path("out.png");
+    for bad in ["../etc/passwd", "a/b", "..", "/", "//x"] {
+        let error = scratch.fails(&[
+            "get",
+            out.to_str().unwrap(),
+            "--native-key",
+            bad,
+            "--raw",
+            "1x1:gray8",
+        ]);
+        assert!(error.contains("native key"), "{bad}: {error}");
+    }
+    let error = scratch.fails(&[
+        "get",
+        out.to_str().unwrap(),
+        "--native-key",
+        "shmimage_never_made",
+    ]);
+    assert!(
+        error.contains("nothing is shared under the native key"),
+        "{error}"
+    );
+}
