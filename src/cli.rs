@@ -67,6 +67,14 @@ pub enum Command {
         /// child, so the image goes away with it, however it ends.
         #[arg(long)]
         until_stdin_closes: bool,
+        /// Write IMAGE as headerless pixels into a POSIX shared-memory object of exactly this
+        /// name (/dev/shm/NAME, Linux), for a program that reads it with Python's
+        /// multiprocessing.shared_memory, OpenCV or the like; prints the shape to read it with.
+        #[arg(long)]
+        native_key: Option<String>,
+        /// With --native-key: the pixel format written (rgba8, rgb8, bgr8, bgra8, gray8, gray16).
+        #[arg(long, requires = "native_key", default_value = "rgba8")]
+        raw_format: crate::codec::raw::PixelFormat,
         /// Publish IMAGE again whenever it changes on disk (an editor's save, in place or by
         /// renaming a new file over it). A file that does not decode yet is waited for, and
         /// the last good image stays shared meanwhile.
@@ -302,13 +310,16 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             hold_ms,
             until_stdin_closes,
             watch,
+            native_key,
+            raw_format,
         } => {
             let stop = Stop {
                 after: hold_ms.map(Duration::from_millis),
                 on_stdin_close: *until_stdin_closes,
                 watch: *watch,
             };
-            put(&cli.endpoint()?, image, *encoding, stop, out)?;
+            let native = native_key.as_deref().map(|name| (name, *raw_format));
+            put(&cli.endpoint()?, image, *encoding, native, stop, out)?;
         }
         Command::Get { out: path, native } => get(&native.apply(cli.endpoint()?), path, out)?,
         Command::Info { native } => info(&native.apply(cli.endpoint()?), out)?,
@@ -445,6 +456,7 @@ fn put(
     endpoint: &Endpoint,
     path: &Path,
     encoding: Encoding,
+    native: Option<(&str, crate::codec::raw::PixelFormat)>,
     stop: Stop,
     out: &mut dyn Write,
 ) -> Result<(), ShareError> {
@@ -467,6 +479,34 @@ fn put(
         );
     }
     let key = &endpoint.key;
+    if let Some((name, format)) = native {
+        let loaded = codec::decode_file(path)?;
+        let (bytes, shape) = crate::codec::raw::from_rgba(&loaded.image, format);
+        let object = share::publish_raw(name, &bytes)?;
+        writeln!(
+            out,
+            "ready native-key={name:?} {} bytes={}: read it with --native-key {name} --raw {shape}",
+            object.path.display(),
+            object.size
+        )
+        .ok();
+        out.flush().ok();
+        let deadline = stop.after.map(|after| std::time::Instant::now() + after);
+        loop {
+            let event = match deadline {
+                Some(deadline) => stop_rx
+                    .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                    .ok(),
+                None => stop_rx.recv().ok(),
+            };
+            if !matches!(event, Some(PutEvent::Changed)) {
+                break;
+            }
+        }
+        drop(object);
+        writeln!(out, "removed {name:?}").ok();
+        return Ok(());
+    }
     if let Some(animation) = codec::animation::Animation::open(path)? {
         let deadline = stop.after.map(|after| std::time::Instant::now() + after);
         return put_animation(endpoint, animation, encoding, &stop_rx, deadline, out);

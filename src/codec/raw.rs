@@ -51,6 +51,20 @@ impl PixelFormat {
         }
     }
 
+    /// One RGBA pixel in this format (grey by Rec. 601 luma, alpha dropped where it has none).
+    fn push_rgba(self, [r, g, b, a]: [u8; 4], out: &mut Vec<u8>) {
+        let luma =
+            ((u32::from(r) * 299 + u32::from(g) * 587 + u32::from(b) * 114 + 500) / 1000) as u8;
+        match self {
+            Self::Rgba8 => out.extend_from_slice(&[r, g, b, a]),
+            Self::Rgb8 => out.extend_from_slice(&[r, g, b]),
+            Self::Bgr8 => out.extend_from_slice(&[b, g, r]),
+            Self::Bgra8 => out.extend_from_slice(&[b, g, r, a]),
+            Self::Gray8 => out.push(luma),
+            Self::Gray16 => out.extend_from_slice(&(u16::from(luma) * 257).to_le_bytes()),
+        }
+    }
+
     fn to_rgba(self, p: &[u8]) -> [u8; 4] {
         match self {
             Self::Rgba8 => [p[0], p[1], p[2], p[3]],
@@ -103,6 +117,37 @@ impl RawShape {
     }
 }
 
+/// `image` as headerless pixels in `format`, rows unpadded, and the shape to read them with.
+pub fn from_rgba(image: &RgbaImage, format: PixelFormat) -> (Vec<u8>, RawShape) {
+    let mut bytes = Vec::with_capacity(image.len() / 4 * format.bytes_per_pixel());
+    for pixel in image.pixels() {
+        format.push_rgba(pixel.0, &mut bytes);
+    }
+    let shape = RawShape {
+        width: image.width(),
+        height: image.height(),
+        format,
+        stride: image.width() as usize * format.bytes_per_pixel(),
+    };
+    (bytes, shape)
+}
+
+impl FromStr for PixelFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown pixel format {text:?}: one of {}",
+                    Self::ALL.map(Self::name).join(", ")
+                )
+            })
+    }
+}
+
 impl fmt::Display for RawShape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}x{}:{}", self.width, self.height, self.format.name())?;
@@ -129,10 +174,7 @@ impl FromStr for RawShape {
         let side = |v: &str| v.trim().parse::<u32>().ok().filter(|n| *n > 0);
         let (width, height) = side(w).zip(side(h)).ok_or_else(usage)?;
         header::check_dimensions(width, height).map_err(|err| err.to_string())?;
-        let format = PixelFormat::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(format.trim()))
-            .ok_or_else(usage)?;
+        let format: PixelFormat = format.parse().map_err(|_| usage())?;
         let row = width as usize * format.bytes_per_pixel();
         let stride = match parts.next() {
             None => row,

@@ -21,6 +21,62 @@ use super::{
 use crate::codec::raw::RawShape;
 use crate::codec::{self, Encoding, Header};
 
+/// Headerless pixels written under a native key (`put --native-key`): the object lives until
+/// this is dropped, which removes it, if it is still the one written here.
+pub struct RawPublication {
+    pub path: PathBuf,
+    pub size: usize,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+impl Drop for RawPublication {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // Only ours: another program may have replaced it under the same name meanwhile.
+            if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// Creates the object `name` holding `bytes` (no header: what another framework expects). An
+/// object of that name is never replaced: it may be another program's.
+pub fn publish_raw(name: &str, bytes: &[u8]) -> Result<RawPublication, ShareError> {
+    use std::io::Write;
+    let protocol = ForeignProtocol::new(name, None)?;
+    let path = protocol.path;
+    let mut file = crate::shm::open_file(&path, crate::shm::OpenFor::CreatingNew).map_err(|err| {
+        ShareError::NativeKey(match err.kind() {
+            std::io::ErrorKind::AlreadyExists => format!(
+                "an object named {:?} already exists ({}), another program's or one left by a process that was killed: shmimage does not replace it; remove it if it is yours, or choose another name",
+                protocol.name,
+                path.display()
+            ),
+            _ => format!("cannot create {}: {err}", path.display()),
+        })
+    })?;
+    let written = file.write_all(bytes).and_then(|()| file.metadata());
+    match written {
+        Ok(_meta) => Ok(RawPublication {
+            #[cfg(unix)]
+            inode: std::os::unix::fs::MetadataExt::ino(&_meta),
+            size: bytes.len(),
+            path,
+        }),
+        Err(err) => {
+            let _ = std::fs::remove_file(&path);
+            Err(ShareError::NativeKey(format!(
+                "cannot write {}: {err}",
+                path.display()
+            )))
+        }
+    }
+}
+
 /// Reads that may differ before a fetch gives up comparing and says the object keeps changing.
 const READS: usize = 3;
 

@@ -26,7 +26,7 @@ pub use crate::journal::{ProcessJournal, Record, Role, State, Step, describe_dea
 pub use crate::shm::interrupt::exit_when_released;
 pub use crate::shm::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
 pub use follow::{ChangeWatch, Follower, fetch_retrying, follow};
-pub use foreign::validate_native_key;
+pub use foreign::{RawPublication, publish_raw, validate_native_key};
 use steps::Recorder;
 pub use steps::{Observer, human_duration};
 

@@ -146,3 +146,64 @@ fn native_keys_outside_the_namespace_are_refused() {
         "{error}"
     );
 }
+
+/// `put --native-key NAME --raw-format F` writes headerless pixels that Python's standard
+/// library reads back byte for byte, prints the shape to read them with, and removes the object
+/// when it stops.
+#[test]
+fn shmimage_writes_and_python_reads_the_exact_bytes() {
+    use crate::util::test_image;
+    const READER: &str = r#"
+import sys
+from multiprocessing import shared_memory, resource_tracker
+shm = shared_memory.SharedMemory(name=sys.argv[1])
+# Only reading: the object is the writer's to remove.
+resource_tracker.unregister(shm._name, "shared_memory")
+sys.stdout.write(bytes(shm.buf[:int(sys.argv[2])]).hex())
+shm.close()
+"#;
+    let scratch = Scratch::new("native-put");
+    let image = test_image(9, 5, 4);
+    let path = scratch.save("in.png", &image);
+    for (format, bytes) in [
+        ("rgba8", image.as_raw().clone()),
+        (
+            "bgr8",
+            image
+                .pixels()
+                .flat_map(|p| [p[2], p[1], p[0]])
+                .collect::<Vec<u8>>(),
+        ),
+    ] {
+        let name = format!("shmimage_put_{}_{format}", std::process::id());
+        let publisher = scratch.put(&path, &["--native-key", &name, "--raw-format", format]);
+        assert!(
+            publisher
+                .first_line
+                .contains(&format!("--raw 9x5:{format}")),
+            "{}",
+            publisher.first_line
+        );
+        let read = Command::new("python3")
+            .args(["-c", READER, &name, &bytes.len().to_string()])
+            .output()
+            .unwrap();
+        assert!(read.status.success(), "{read:?}");
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(String::from_utf8_lossy(&read.stdout), hex, "{format}");
+        assert!(publisher.terminate().success());
+        assert!(
+            !std::path::Path::new(&format!("/dev/shm/{name}")).exists(),
+            "removed"
+        );
+    }
+    // An object of that name that is not shmimage's is never replaced.
+    let name = format!("shmimage_taken_{}", std::process::id());
+    let _other = python_object(&name, 16);
+    let error = scratch.fails(&["put", path.to_str().unwrap(), "--native-key", &name]);
+    assert!(
+        error.contains("already exists") && error.contains("does not replace it"),
+        "{error}"
+    );
+    assert!(std::path::Path::new(&format!("/dev/shm/{name}")).exists());
+}
