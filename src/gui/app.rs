@@ -100,6 +100,9 @@ pub(super) enum Command {
     SaveAs,
     SavePath(PathBuf),
     SetKey(String),
+    /// Qt's setNativeKey (empty: the key's own segment).
+    SetNativeKey(String),
+    SetRawShape(String),
     /// The "Qt-compatible" tick box: on selects the Qt flavour chosen last.
     SetQtCompatible(bool),
     SetMode(Mode),
@@ -205,6 +208,10 @@ pub struct ShmImageApp {
     next_job: u64,
     publication: Option<Publication>,
     shown_generation: Option<u64>,
+    /// Qt's setNativeKey: read this POSIX object instead of the key's segment (empty: none),
+    /// and the shape of its pixels if it has no header.
+    pub native_key: String,
+    pub raw_shape: String,
     /// "Republish on change", the file this window shares, and its watch while ticked.
     pub republish_on_change: bool,
     shared_path: Option<PathBuf>,
@@ -275,6 +282,8 @@ impl ShmImageApp {
             following: None,
             playing: None,
             republish_on_change: false,
+            native_key: String::new(),
+            raw_shape: String::new(),
             shared_path: None,
             watched: None,
             republishing: false,
@@ -299,9 +308,35 @@ impl ShmImageApp {
 
     fn endpoint(&self) -> Result<Endpoint, String> {
         let dir = self.dir.clone()?;
-        Ok(Endpoint::in_dir(&self.key, dir)
+        let mut endpoint = Endpoint::in_dir(&self.key, dir)
             .with_mode(self.mode)
-            .with_options(self.options.clone()))
+            .with_options(self.options.clone());
+        // Qt's setNativeKey: an object another framework made; it overrides key and mode.
+        let native_key = self.native_key.trim();
+        if !native_key.is_empty() {
+            endpoint.native_key = Some(native_key.to_owned());
+            let shape = self.raw_shape.trim();
+            if !shape.is_empty() {
+                endpoint.raw = Some(shape.parse().map_err(|why| {
+                    tr!(
+                        "The raw shape \"%{shape}\" is not understood: %{why}.",
+                        shape = shape,
+                        why = why
+                    )
+                })?);
+            }
+        }
+        Ok(endpoint)
+    }
+
+    /// What the window reads from, for telling whether Follow's watch is still the right one.
+    pub(super) fn source(&self) -> (String, Mode, String, String) {
+        (
+            self.key.clone(),
+            self.mode,
+            self.native_key.trim().to_owned(),
+            self.raw_shape.trim().to_owned(),
+        )
     }
 
     /// The endpoint for what the user asked for (a load): its steps can be stepped through and
@@ -362,6 +397,14 @@ impl ShmImageApp {
             Command::StopSharing => self.stop_sharing(),
             Command::SaveAs => self.save_as(),
             Command::SavePath(path) => self.save_to(path),
+            Command::SetNativeKey(name) => {
+                self.native_key = name;
+                self.forget_what_is_shown();
+            }
+            Command::SetRawShape(shape) => {
+                self.raw_shape = shape;
+                self.forget_what_is_shown();
+            }
             Command::SetKey(key) => {
                 self.key = key;
                 self.forget_what_is_shown();

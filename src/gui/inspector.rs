@@ -21,6 +21,9 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         }
     });
     egui::ScrollArea::vertical().show(ui, |ui| {
+        // First: it decides what the rows below describe, and stays put as they change.
+        native_key(app, ui, commands);
+        ui.separator();
         match &app.inspection {
             None => {
                 ui.spinner();
@@ -41,6 +44,50 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         {
             commands.push(Command::AskToCrash);
         }
+    });
+}
+
+pub const NATIVE_KEY_LABEL: &str = "Native key";
+pub const RAW_SHAPE_LABEL: &str = "Raw shape";
+
+/// Qt's setNativeKey: read an object another framework made, by its exact name.
+fn native_key(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    ui.label(RichText::new(tr!("Other frameworks")).strong());
+    ui.label(tr!(
+        "To show what Python, OpenCV or any program put in POSIX shared memory, give its exact name (Qt's setNativeKey; Linux). There is no lock then, as with Qt: a read can tear, and shmimage reads twice to notice."
+    ));
+    egui::Grid::new("native-key").num_columns(2).show(ui, |ui| {
+        let label = ui.label(tr!(NATIVE_KEY_LABEL));
+        let mut name = app.native_key.clone();
+        if ui
+            .add(
+                egui::TextEdit::singleline(&mut name)
+                    .hint_text("psm_frames")
+                    .desired_width(160.0),
+            )
+            .labelled_by(label.id)
+            .changed()
+        {
+            commands.push(Command::SetNativeKey(name));
+        }
+        ui.end_row();
+        let label = ui.label(tr!(RAW_SHAPE_LABEL));
+        let mut shape = app.raw_shape.clone();
+        if ui
+            .add(
+                egui::TextEdit::singleline(&mut shape)
+                    .hint_text("640x480:bgr8")
+                    .desired_width(160.0),
+            )
+            .labelled_by(label.id)
+            .on_hover_text(tr!(
+                "For headerless pixels: WIDTHxHEIGHT:FORMAT[:STRIDE], FORMAT one of rgba8, rgb8, bgr8, bgra8, gray8, gray16"
+            ))
+            .changed()
+        {
+            commands.push(Command::SetRawShape(shape));
+        }
+        ui.end_row();
     });
 }
 

@@ -162,7 +162,7 @@ impl ForeignProtocol {
         if let Some(shape) = &self.raw {
             return Ok((
                 shape.to_rgba(bytes, &what)?,
-                format!("raw {shape} (as --raw says)"),
+                format!("raw {shape} (the shape given)"),
             ));
         }
         if bytes.starts_with(&codec::header::MAGIC) {
@@ -176,7 +176,7 @@ impl ForeignProtocol {
             ));
         }
         Err(ShareError::NativeKey(format!(
-            "{what} ({}) has no shmimage or Qt header; if it holds raw pixels, give their shape with --raw WIDTHxHEIGHT:FORMAT, e.g. --raw 640x480:bgr8",
+            "{what} ({}) has no shmimage or Qt header; if it holds raw pixels, give their shape, WIDTHxHEIGHT:FORMAT such as 640x480:bgr8 (--raw on the command line, \"Raw shape\" in the window's inspector)",
             human_bytes(bytes.len() as u64)
         )))
     }
@@ -185,7 +185,7 @@ impl ForeignProtocol {
 impl Protocol for ForeignProtocol {
     fn publish(&self, _image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
         Err(ShareError::NativeKey(
-            "publishing under a native key is not supported yet: only reading is".to_owned(),
+            "images are published under a native key with `shmimage put IMAGE --native-key NAME --raw-format FORMAT`; here the native key is only read: clear it to share under the key".to_owned(),
         ))
     }
 
@@ -224,9 +224,9 @@ impl Protocol for ForeignProtocol {
             "native key",
             format!("{} (exact name: no hash, no prefix)", self.name),
         );
-        inspection.row("object", self.path.display().to_string());
         match std::fs::symlink_metadata(&self.path) {
             Ok(meta) => {
+                inspection.row("object", self.path.display().to_string());
                 inspection.row("size", human_bytes(meta.len()));
                 #[cfg(unix)]
                 {
@@ -234,7 +234,7 @@ impl Protocol for ForeignProtocol {
                     inspection.row("owner", format!("uid {}", meta.uid()));
                 }
                 let format = match (&self.raw, self.read_once()) {
-                    (Some(shape), _) => format!("raw {shape} (as --raw says)"),
+                    (Some(shape), _) => format!("raw {shape} (the shape given)"),
                     (None, Ok(bytes)) => match self.decode(&bytes) {
                         Ok((_, format)) => format,
                         Err(err) => err.to_string(),
@@ -243,7 +243,13 @@ impl Protocol for ForeignProtocol {
                 };
                 inspection.row("format assumed", format);
             }
-            Err(_) => inspection.row("object", "none (nothing is shared under this native key)"),
+            Err(_) => inspection.row(
+                "object",
+                format!(
+                    "none ({} does not exist: nothing is shared under this native key)",
+                    self.path.display()
+                ),
+            ),
         }
         inspection.row(
             "given up",

@@ -117,7 +117,10 @@ fn an_object_shorter_than_the_shape_is_refused_with_both_sizes() {
     );
     // Without --raw, headerless bytes get the sentence that says what to give.
     let error = scratch.fails(&["get", out.to_str().unwrap(), "--native-key", &name]);
-    assert!(error.contains("--raw WIDTHxHEIGHT:FORMAT"), "{error}");
+    assert!(
+        error.contains("WIDTHxHEIGHT:FORMAT") && error.contains("--raw"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -206,4 +209,53 @@ shm.close()
         "{error}"
     );
     assert!(std::path::Path::new(&format!("/dev/shm/{name}")).exists());
+}
+
+/// The window's "Native key" and "Raw shape" fields: Follow shows what a Python program puts in
+/// its object, and shows it again when the program rewrites the bytes in place (no lock, no
+/// file event: a sampled checksum notices).
+#[cfg(feature = "gui")]
+#[test]
+fn the_window_follows_a_native_key_that_python_rewrites_in_place() {
+    use shmimage::gui::save::Original;
+    const PEER: &str = r#"
+import sys
+from multiprocessing import shared_memory
+shm = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=8 * 4 * 3)
+shm.buf[:] = bytes([10]) * len(shm.buf)
+print("ready", flush=True)
+for line in sys.stdin:
+    shm.buf[:] = bytes([int(line)]) * len(shm.buf)
+    print("filled", line.strip(), flush=True)
+shm.close()
+shm.unlink()
+"#;
+    let scratch = Scratch::new("native-window");
+    let name = format!("shmimage_window_{}", std::process::id());
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PEER, &name]).stdin(Stdio::piped());
+    let mut peer = Publisher::start(cmd, "ready");
+    let mut harness = crate::gui::harness(&scratch);
+    {
+        let app = harness.state_mut();
+        app.native_key = name.clone();
+        app.raw_shape = "8x4:rgb8".to_owned();
+        app.follow = true;
+    }
+    let shown_value = |app: &shmimage::gui::ShmImageApp| {
+        app.shown.as_ref().map(|shown| match &shown.original {
+            Original::Texture(texture) => texture.pixels[0].r(),
+            Original::Straight(image) => image.get_pixel(0, 0)[0],
+        })
+    };
+    crate::gui_protocol::step_until(&mut harness, "the object was never shown", |app| {
+        shown_value(app) == Some(10)
+    });
+    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [8, 4]);
+    use std::io::Write;
+    writeln!(peer.child.stdin.as_mut().unwrap(), "200").unwrap();
+    peer.wait_for("filled 200");
+    crate::gui_protocol::step_until(&mut harness, "the rewrite was never shown", |app| {
+        shown_value(app) == Some(200)
+    });
 }

@@ -14,8 +14,8 @@ use crate::share::{self, Follower, Mode};
 
 /// The follower of one key and mode.
 pub(super) struct Following {
-    key: String,
-    mode: Mode,
+    /// What it follows (`ShmImageApp::source`).
+    source: (String, Mode, String, String),
     follower: Option<Follower>,
     /// The generation on screen (0: none), so the follower does not fetch it again (the
     /// window's own publish, a click's fetch).
@@ -30,10 +30,8 @@ impl ShmImageApp {
             self.following = None;
             return;
         }
-        let current = self
-            .following
-            .as_ref()
-            .is_some_and(|f| f.key == self.key && f.mode == self.mode);
+        let source = self.source();
+        let current = self.following.as_ref().is_some_and(|f| f.source == source);
         if !current {
             self.following = Some(self.start_following());
         }
@@ -71,8 +69,7 @@ impl ShmImageApp {
             .ok()
         });
         Following {
-            key: self.key.clone(),
-            mode: self.mode,
+            source: self.source(),
             follower,
             shown,
         }
