@@ -492,17 +492,7 @@ fn put(
         .ok();
         out.flush().ok();
         let deadline = stop.after.map(|after| std::time::Instant::now() + after);
-        loop {
-            let event = match deadline {
-                Some(deadline) => stop_rx
-                    .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-                    .ok(),
-                None => stop_rx.recv().ok(),
-            };
-            if !matches!(event, Some(PutEvent::Changed)) {
-                break;
-            }
-        }
+        while let Some(PutEvent::Changed) = next_event(&stop_rx, deadline) {}
         drop(object);
         writeln!(out, "removed {name:?}").ok();
         return Ok(());
@@ -557,16 +547,7 @@ fn put(
     };
     let deadline = stop.after.map(|after| std::time::Instant::now() + after);
     let mut waiting_for_a_whole_file = false;
-    loop {
-        let event = match deadline {
-            Some(deadline) => stop_rx
-                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-                .ok(),
-            None => stop_rx.recv().ok(),
-        };
-        let Some(PutEvent::Changed) = event else {
-            break;
-        };
+    while let Some(PutEvent::Changed) = next_event(&stop_rx, deadline) {
         // A file still being written does not decode: say so once, keep the last good image,
         // and try again at its next change.
         let loaded = match codec::decode_file(path) {
@@ -597,6 +578,20 @@ fn put(
     publication.withdraw();
     writeln!(out, "stopped sharing key {key:?}").ok();
     Ok(())
+}
+
+/// The next thing `put` is told, or `None` once `until` has passed (or nothing can tell it
+/// anything any more).
+fn next_event(
+    events: &mpsc::Receiver<PutEvent>,
+    until: Option<std::time::Instant>,
+) -> Option<PutEvent> {
+    match until {
+        Some(until) => events
+            .recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+            .ok(),
+        None => events.recv().ok(),
+    }
 }
 
 /// `put` of an animated GIF, APNG or WebP: every frame at its delay, looping until stopped,
@@ -641,12 +636,10 @@ fn put_animation(
     // (--watch) does not apply to animations.
     let wait_until = |due: std::time::Instant| loop {
         let until = deadline.map_or(due, |deadline| deadline.min(due));
-        match stop_rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
-            Ok(PutEvent::Changed) => {}
-            Ok(PutEvent::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return true,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                return deadline.is_some_and(|d| std::time::Instant::now() >= d);
-            }
+        match next_event(stop_rx, Some(until)) {
+            Some(PutEvent::Changed) => {}
+            Some(PutEvent::Stop) => return true,
+            None => return deadline.is_some_and(|d| std::time::Instant::now() >= d),
         }
     };
     let played = crate::play::play(endpoint, &mut animation, encoding, on_frame, wait_until);

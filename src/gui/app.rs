@@ -532,12 +532,8 @@ impl ShmImageApp {
                 elapsed,
                 note,
             } => {
-                let caption = status::fetched_caption(&header, segment_size, elapsed);
-                self.shown_generation = current.then_some(header.generation);
-                self.show(image, caption);
+                self.show_fetched(image, &header, segment_size, elapsed, current);
                 self.shown_after_click = Some(self.busy_since);
-                self.shown_generation_to_log = Some(header.generation);
-                self.ctx.request_repaint();
                 self.busy = None;
                 self.status = status::fetched(&tag.key, &header, note);
             }
@@ -550,11 +546,7 @@ impl ShmImageApp {
                     elapsed,
                     note,
                 } if current => {
-                    let caption = status::fetched_caption(&header, segment_size, elapsed);
-                    self.shown_generation = Some(header.generation);
-                    self.shown_generation_to_log = Some(header.generation);
-                    self.show(image, caption);
-                    self.ctx.request_repaint();
+                    self.show_fetched(image, &header, segment_size, elapsed, current);
                     // A load the user started keeps its own words in the status line.
                     if self.busy.is_none() {
                         self.status = status::fetched(&tag.key, &header, note);
@@ -592,6 +584,23 @@ impl ShmImageApp {
                 }
             }
         }
+    }
+
+    /// Shows what a fetch (a click's or Follow's) brought; it is the key's current generation
+    /// only if the fetch was for the key and mode shown.
+    fn show_fetched(
+        &mut self,
+        image: DisplayImage,
+        header: &crate::codec::Header,
+        segment_size: usize,
+        elapsed: Duration,
+        current: bool,
+    ) {
+        let caption = status::fetched_caption(header, segment_size, elapsed);
+        self.shown_generation = current.then_some(header.generation);
+        self.shown_generation_to_log = Some(header.generation);
+        self.show(image, caption);
+        self.ctx.request_repaint();
     }
 
     fn show(&mut self, image: DisplayImage, caption: String) {

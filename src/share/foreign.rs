@@ -200,7 +200,11 @@ impl Protocol for ForeignProtocol {
             height: image.height(),
             publisher_pid: 0,
             payload_len: bytes.len() as u64,
-            generation: self.newest_generation()?.unwrap_or(1),
+            // From the bytes read: the same value a probe gets, without reading the object again.
+            generation: sampled_generation(bytes.len() as u64, |at| {
+                let at = at as usize;
+                bytes[at..(at + SAMPLE).min(bytes.len())].to_vec()
+            }),
             payload_crc: crc32fast::hash(&bytes),
         };
         Ok(Fetched {
@@ -269,14 +273,11 @@ impl Protocol for ForeignProtocol {
                 return Ok(None);
             };
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let mut hasher = crc32fast::Hasher::new();
-            hasher.update(&len.to_le_bytes());
-            let mut sample = [0u8; 64];
-            for at in (0..len).step_by(64 * 1024) {
+            let mut sample = [0u8; SAMPLE];
+            Ok(Some(sampled_generation(len, |at| {
                 let read = file.read_at(&mut sample, at).unwrap_or(0);
-                hasher.update(&sample[..read]);
-            }
-            Ok(Some(u64::from(hasher.finalize()) | 1 << 32))
+                sample[..read].to_vec()
+            })))
         }
         #[cfg(not(unix))]
         Ok(None)
@@ -289,9 +290,46 @@ impl Protocol for ForeignProtocol {
     }
 }
 
+/// Bytes sampled, and how far apart, for Follow's checksum of a native key's object.
+const SAMPLE: usize = 64;
+const SAMPLE_EVERY: u64 = 64 * 1024;
+
+/// A hash of the object's length and of `SAMPLE` bytes every `SAMPLE_EVERY` (`sample(at)` gives
+/// those at `at`); never 0, which is Follow's "nothing shown".
+fn sampled_generation(len: u64, mut sample: impl FnMut(u64) -> Vec<u8>) -> u64 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len.to_le_bytes());
+    for at in (0..len).step_by(SAMPLE_EVERY as usize) {
+        hasher.update(&sample(at));
+    }
+    u64::from(hasher.finalize()) | 1 << 32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fetch's generation, from the bytes it read, is what a probe reading the file gets:
+    /// else Follow would fetch the same object again and again.
+    #[cfg(unix)]
+    #[test]
+    fn a_fetch_and_a_probe_agree_on_the_generation() {
+        use std::os::unix::fs::FileExt;
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        let file = tempfile::tempfile().unwrap();
+        file.write_all_at(&bytes, 0).unwrap();
+        let from_bytes = sampled_generation(bytes.len() as u64, |at| {
+            let at = at as usize;
+            bytes[at..(at + SAMPLE).min(bytes.len())].to_vec()
+        });
+        let mut sample = [0u8; SAMPLE];
+        let from_file = sampled_generation(bytes.len() as u64, |at| {
+            let read = file.read_at(&mut sample, at).unwrap();
+            sample[..read].to_vec()
+        });
+        assert_eq!(from_bytes, from_file);
+        assert_ne!(from_bytes, sampled_generation(1, |_| Vec::new()));
+    }
 
     #[test]
     fn native_keys_are_one_name_in_the_namespace() {
