@@ -46,6 +46,9 @@ x86_64-w64-mingw32-gcc -shared -O2 -o "$debug_dir/bcryptprimitives.dll" \
 # shmimage.exe one level up.
 cp "$debug_dir/bcryptprimitives.dll" "$debug_dir/deps/"
 
+echo "== the native-key tests' peer (Win32 calls as Python's shared_memory makes them)"
+x86_64-w64-mingw32-gcc -municode -O2 -Wall -o "$debug_dir/shm_peer.exe" scripts/windows/shm_peer.c
+
 echo "== lints for Windows (window and headless)"
 cargo clippy --target "$target" --all-targets -- -D warnings
 cargo clippy --target "$target" --no-default-features --all-targets -- -D warnings

@@ -168,7 +168,7 @@ pub enum Command {
     },
 }
 
-/// Qt's setNativeKey, for `get` and `info`: an object another program made (Linux so far).
+/// Qt's setNativeKey, for `get` and `info`: an object another program made (Linux, macOS, Windows).
 #[derive(Debug, Clone, clap::Args)]
 pub struct NativeKeyArgs {
     /// Read the POSIX shared-memory object with exactly this name (what Python's
@@ -486,8 +486,7 @@ fn put(
         writeln!(
             out,
             "ready native-key={name:?} {} bytes={}: read it with --native-key {name} --raw {shape}",
-            object.path.display(),
-            object.size
+            object.location, object.size
         )
         .ok();
         out.flush().ok();

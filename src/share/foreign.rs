@@ -6,11 +6,9 @@
 //! changing is shown with "changed while being read".
 //!
 //! The bytes are a shmimage or Qt payload when they start with one's magic, else the pixels of
-//! the shape given with `--raw` ([`RawShape`]). On Linux the object is `/dev/shm/NAME`, what
-//! `shm_open(NAME)` opens; reading it is plain file I/O, so no `unsafe` is needed. macOS and
-//! Windows (`shm_open` without a file, named file mappings) are not supported yet.
+//! the shape given with `--raw` ([`RawShape`]). Where the object lives on each OS, and how it is
+//! read, is `sys::named_object`'s business.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use image::RgbaImage;
@@ -20,61 +18,35 @@ use super::{
 };
 use crate::codec::raw::RawShape;
 use crate::codec::{self, Encoding, Header};
+use crate::sys::named_object::{self, CreatedObject, NamedObject};
 
 /// Headerless pixels written under a native key (`put --native-key`): the object lives until
 /// this is dropped, which removes it, if it is still the one written here.
 pub struct RawPublication {
-    pub path: PathBuf,
+    /// Where the object is, in the OS's terms.
+    pub location: String,
     pub size: usize,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-impl Drop for RawPublication {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            // Only ours: another program may have replaced it under the same name meanwhile.
-            if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
-                let _ = std::fs::remove_file(&self.path);
-            }
-        }
-    }
+    _object: CreatedObject,
 }
 
 /// Creates the object `name` holding `bytes` (no header: what another framework expects). An
 /// object of that name is never replaced: it may be another program's.
 pub fn publish_raw(name: &str, bytes: &[u8]) -> Result<RawPublication, ShareError> {
-    use std::io::Write;
-    let protocol = ForeignProtocol::new(name, None)?;
-    let path = protocol.path;
-    let mut file = crate::shm::open_file(&path, crate::shm::OpenFor::CreatingNew).map_err(|err| {
+    let name = validate_native_key(name).map_err(ShareError::NativeKey)?;
+    let location = named_object::location(&name);
+    let object = CreatedObject::create_new(&name, bytes).map_err(|err| {
         ShareError::NativeKey(match err.kind() {
             std::io::ErrorKind::AlreadyExists => format!(
-                "an object named {:?} already exists ({}), another program's or one left by a process that was killed: shmimage does not replace it; remove it if it is yours, or choose another name",
-                protocol.name,
-                path.display()
+                "an object named {name:?} already exists ({location}), another program's or one left by a process that was killed: shmimage does not replace it; remove it if it is yours, or choose another name"
             ),
-            _ => format!("cannot create {}: {err}", path.display()),
+            _ => format!("cannot create {location}: {err}"),
         })
     })?;
-    let written = file.write_all(bytes).and_then(|()| file.metadata());
-    match written {
-        Ok(_meta) => Ok(RawPublication {
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&_meta),
-            size: bytes.len(),
-            path,
-        }),
-        Err(err) => {
-            let _ = std::fs::remove_file(&path);
-            Err(ShareError::NativeKey(format!(
-                "cannot write {}: {err}",
-                path.display()
-            )))
-        }
-    }
+    Ok(RawPublication {
+        location,
+        size: bytes.len(),
+        _object: object,
+    })
 }
 
 /// Reads that may differ before a fetch gives up comparing and says the object keeps changing.
@@ -82,6 +54,7 @@ const READS: usize = 3;
 
 /// `name` as `shm_open` takes it: one leading `/` is dropped (`/x` and `x` are the same object);
 /// what is left must be one file name. Returns the sentence that says why not.
+#[cfg(not(windows))]
 pub fn validate_native_key(name: &str) -> Result<String, String> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     if bare.is_empty() {
@@ -98,33 +71,64 @@ pub fn validate_native_key(name: &str) -> Result<String, String> {
     Ok(bare.to_owned())
 }
 
+/// `name` as `CreateFileMappingW` takes it, exactly (Python and Qt pass it unchanged, a `/`
+/// included): the only `\` is that of a leading `Global\` or `Local\` namespace. Returns the
+/// sentence that says why not.
+#[cfg(windows)]
+pub fn validate_native_key(name: &str) -> Result<String, String> {
+    let bare = ["Global\\", "Local\\"]
+        .iter()
+        .find_map(|namespace| name.strip_prefix(namespace))
+        .unwrap_or(name);
+    if bare.is_empty() {
+        return Err("a native key needs a name".to_owned());
+    }
+    if bare.contains(['\\', '\0']) {
+        return Err(format!(
+            "the native key {name:?} is not one name among Windows' named objects: it may start with Global\\ or Local\\, and cannot otherwise contain '\\' or NUL"
+        ));
+    }
+    if name.encode_utf16().count() > 260 {
+        return Err("a native key is limited to 260 characters on Windows".to_owned());
+    }
+    Ok(name.to_owned())
+}
+
 pub(super) struct ForeignProtocol {
     name: String,
-    path: PathBuf,
     raw: Option<RawShape>,
 }
 
 impl ForeignProtocol {
     pub(super) fn new(name: &str, raw: Option<RawShape>) -> Result<Self, ShareError> {
         let name = validate_native_key(name).map_err(ShareError::NativeKey)?;
-        if !cfg!(target_os = "linux") {
-            return Err(ShareError::NativeKey(
-                "native keys work on Linux only so far (macOS's shm_open and Windows' named file mappings are not supported yet)".to_owned(),
-            ));
-        }
-        Ok(Self {
-            path: PathBuf::from("/dev/shm").join(&name),
-            name,
-            raw,
+        Ok(Self { name, raw })
+    }
+
+    fn location(&self) -> String {
+        named_object::location(&self.name)
+    }
+
+    fn open(&self) -> Result<NamedObject, ShareError> {
+        NamedObject::open(&self.name).map_err(|err| {
+            ShareError::NativeKey(match err.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "nothing is shared under the native key {:?} ({} does not exist): start the program that creates it first",
+                    self.name,
+                    self.location()
+                ),
+                _ => format!("cannot open {}: {err}", self.location()),
+            })
         })
     }
 
     /// The object's bytes, read until two reads agree (or [`READS`] have not): `true` if they
     /// never did.
     fn read(&self) -> Result<(Vec<u8>, bool), ShareError> {
-        let mut last = self.read_once()?;
+        let object = self.open()?;
+        let mut last = self.read_once(&object)?;
         for _ in 1..READS {
-            let again = self.read_once()?;
+            let again = self.read_once(&object)?;
             if again == last {
                 return Ok((again, false));
             }
@@ -133,27 +137,10 @@ impl ForeignProtocol {
         Ok((last, true))
     }
 
-    fn read_once(&self) -> Result<Vec<u8>, ShareError> {
-        use std::io::Read;
-        let not_there = || {
-            ShareError::NativeKey(format!(
-                "nothing is shared under the native key {:?} ({} does not exist): start the program that creates it first",
-                self.name,
-                self.path.display()
-            ))
-        };
-        // Never through a symlink, never blocking on a FIFO.
-        let mut file = crate::shm::open_file(&self.path, crate::shm::OpenFor::Reading).map_err(
-            |err| match err.kind() {
-                std::io::ErrorKind::NotFound => not_there(),
-                _ => ShareError::NativeKey(format!("cannot open {}: {err}", self.path.display())),
-            },
-        )?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|err| {
-            ShareError::NativeKey(format!("cannot read {}: {err}", self.path.display()))
-        })?;
-        Ok(bytes)
+    fn read_once(&self, object: &NamedObject) -> Result<Vec<u8>, ShareError> {
+        object
+            .read_all()
+            .map_err(|err| ShareError::NativeKey(format!("cannot read {}: {err}", self.location())))
     }
 
     /// What the bytes are: a shmimage or Qt payload by its magic, else the `--raw` shape.
@@ -228,32 +215,40 @@ impl Protocol for ForeignProtocol {
             "native key",
             format!("{} (exact name: no hash, no prefix)", self.name),
         );
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(meta) => {
-                inspection.row("object", self.path.display().to_string());
-                inspection.row("size", human_bytes(meta.len()));
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::MetadataExt;
-                    inspection.row("owner", format!("uid {}", meta.uid()));
-                }
-                let format = match (&self.raw, self.read_once()) {
-                    (Some(shape), _) => format!("raw {shape} (the shape given)"),
-                    (None, Ok(bytes)) => match self.decode(&bytes) {
+        match self.open() {
+            Ok(object) => {
+                inspection.row("object", self.location());
+                let size = human_bytes(object.len());
+                inspection.row(
+                    "size",
+                    if cfg!(target_os = "linux") {
+                        size
+                    } else {
+                        format!("{size} (whole pages: the OS rounds an object's size up)")
+                    },
+                );
+                inspection.row(
+                    "owner",
+                    match object.owner_uid() {
+                        Some(uid) => format!("uid {uid}"),
+                        None => {
+                            "not recorded (Windows' named mappings have no owner uid)".to_owned()
+                        }
+                    },
+                );
+                let format = match &self.raw {
+                    Some(shape) => format!("raw {shape} (the shape given)"),
+                    None => match self
+                        .read_once(&object)
+                        .and_then(|bytes| self.decode(&bytes))
+                    {
                         Ok((_, format)) => format,
                         Err(err) => err.to_string(),
                     },
-                    (None, Err(err)) => err.to_string(),
                 };
                 inspection.row("format assumed", format);
             }
-            Err(_) => inspection.row(
-                "object",
-                format!(
-                    "none ({} does not exist: nothing is shared under this native key)",
-                    self.path.display()
-                ),
-            ),
+            Err(err) => inspection.row("object", format!("none: {err}")),
         }
         inspection.row(
             "given up",
@@ -266,21 +261,14 @@ impl Protocol for ForeignProtocol {
     /// they are): cheap enough to compare at frame rate, and it changes when a writer rewrites
     /// in place, unless it changes only bytes between the samples.
     fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileExt;
-            let Ok(file) = crate::shm::open_file(&self.path, crate::shm::OpenFor::Reading) else {
-                return Ok(None);
-            };
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let mut sample = [0u8; SAMPLE];
-            Ok(Some(sampled_generation(len, |at| {
-                let read = file.read_at(&mut sample, at).unwrap_or(0);
-                sample[..read].to_vec()
-            })))
-        }
-        #[cfg(not(unix))]
-        Ok(None)
+        let Ok(object) = NamedObject::open(&self.name) else {
+            return Ok(None);
+        };
+        let mut sample = [0u8; SAMPLE];
+        Ok(Some(sampled_generation(object.len(), |at| {
+            let read = object.read_at(at, &mut sample);
+            sample[..read].to_vec()
+        })))
     }
 
     fn attach(&self) -> Result<AttachedReader, ShareError> {
@@ -309,28 +297,21 @@ fn sampled_generation(len: u64, mut sample: impl FnMut(u64) -> Vec<u8>) -> u64 {
 mod tests {
     use super::*;
 
-    /// A fetch's generation, from the bytes it read, is what a probe reading the file gets:
+    /// A fetch's generation, from the bytes it read, is what a probe reading the object gets:
     /// else Follow would fetch the same object again and again.
-    #[cfg(unix)]
     #[test]
     fn a_fetch_and_a_probe_agree_on_the_generation() {
-        use std::os::unix::fs::FileExt;
+        let name = format!("shmimage-unit-generation-{}", std::process::id());
         let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
-        let file = tempfile::tempfile().unwrap();
-        file.write_all_at(&bytes, 0).unwrap();
-        let from_bytes = sampled_generation(bytes.len() as u64, |at| {
-            let at = at as usize;
-            bytes[at..(at + SAMPLE).min(bytes.len())].to_vec()
-        });
-        let mut sample = [0u8; SAMPLE];
-        let from_file = sampled_generation(bytes.len() as u64, |at| {
-            let read = file.read_at(&mut sample, at).unwrap();
-            sample[..read].to_vec()
-        });
-        assert_eq!(from_bytes, from_file);
-        assert_ne!(from_bytes, sampled_generation(1, |_| Vec::new()));
+        let _object = CreatedObject::create_new(&name, &bytes).unwrap();
+        let protocol = ForeignProtocol::new(&name, "400x500:gray8".parse().ok()).unwrap();
+        let fetched = protocol.fetch().unwrap();
+        let probed = protocol.newest_generation().unwrap();
+        assert_eq!(Some(fetched.header.generation), probed);
+        assert_ne!(probed, Some(sampled_generation(1, |_| Vec::new())));
     }
 
+    #[cfg(not(windows))]
     #[test]
     fn native_keys_are_one_name_in_the_namespace() {
         assert_eq!(validate_native_key("/psm_1a2b").unwrap(), "psm_1a2b");
@@ -346,6 +327,30 @@ mod tests {
             ".",
             "a\0b",
             &"x".repeat(256),
+        ] {
+            assert!(validate_native_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn native_keys_are_one_name_among_windows_objects() {
+        for good in [
+            "wnsm_1a2b",
+            "/psm_1a2b",
+            "Local\\frames",
+            "Global\\frames",
+            "共享内存",
+        ] {
+            assert_eq!(validate_native_key(good).unwrap(), good);
+        }
+        for bad in [
+            "",
+            "Local\\",
+            "a\\b",
+            "Local\\a\\b",
+            "a\0b",
+            &"x".repeat(261),
         ] {
             assert!(validate_native_key(bad).is_err(), "{bad:?}");
         }

@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 
 // Per-platform calls, each file behind the same names where the platforms share one.
+pub(crate) mod named_object;
 #[cfg(target_os = "linux")]
 pub(crate) mod posix_semaphore;
 #[cfg(target_os = "linux")]

@@ -1,28 +1,97 @@
-//! Qt's setNativeKey: shmimage reads a POSIX shared-memory object that Python's standard library
-//! (`multiprocessing.shared_memory`, no numpy) created, by its exact name.
+//! Qt's setNativeKey: shmimage reads and writes a shared-memory object, by its exact name, that
+//! another program made or reads. The other program is Python's standard library
+//! (`multiprocessing.shared_memory`, no numpy) on Linux; on Windows, where Wine has no Python,
+//! it is `scripts/windows/shm_peer.c`, which makes the Win32 calls Python makes there.
 
 use std::process::{Command, Stdio};
 
 use crate::util::{Publisher, Scratch, load};
 
-/// A Python process that creates the object `name` of `size` bytes, byte i being
-/// `(i * 7 + 3) % 256`, says "ready", and removes it when its stdin closes.
-fn python_object(name: &str, size: usize) -> Publisher {
+/// The peer, as a command: `create NAME SIZE` makes the object (byte i is `(i * 7 + 3) % 256`),
+/// says "ready", fills it with V for each stdin line V ("filled V") and removes it when stdin
+/// closes (prints "exists" and fails if the name is taken); `read NAME COUNT` prints its first
+/// COUNT bytes in hex.
+#[cfg(target_os = "linux")]
+fn peer(args: &[&str]) -> Command {
     const PEER: &str = r#"
 import sys
-from multiprocessing import shared_memory
-name, size = sys.argv[1], int(sys.argv[2])
-shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+from multiprocessing import shared_memory, resource_tracker
+mode, name, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if mode == "read":
+    shm = shared_memory.SharedMemory(name=name)
+    # Only reading: the object is the writer's to remove.
+    resource_tracker.unregister(shm._name, "shared_memory")
+    sys.stdout.write(bytes(shm.buf[:size]).hex())
+    shm.close()
+    sys.exit()
+try:
+    shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+except FileExistsError:
+    print("exists", flush=True)
+    sys.exit(17)
 shm.buf[:size] = bytes((i * 7 + 3) % 256 for i in range(size))
 print("ready", flush=True)
-sys.stdin.read()
+for line in sys.stdin:
+    shm.buf[:size] = bytes([int(line)]) * size
+    print("filled", line.strip(), flush=True)
 shm.close()
 shm.unlink()
 "#;
     let mut cmd = Command::new("python3");
-    cmd.args(["-c", PEER, name, &size.to_string()])
-        .stdin(Stdio::piped());
+    cmd.arg("-c").arg(PEER).args(args);
+    cmd
+}
+
+#[cfg(windows)]
+fn peer(args: &[&str]) -> Command {
+    // scripts/test-windows.sh builds it next to shmimage.exe.
+    let exe = std::path::Path::new(crate::util::BIN).with_file_name("shm_peer.exe");
+    assert!(
+        exe.exists(),
+        "{} is missing: run scripts/test-windows.sh, which builds it from scripts/windows/shm_peer.c",
+        exe.display()
+    );
+    let mut cmd = Command::new(exe);
+    cmd.args(args);
+    cmd
+}
+
+/// A peer holding the object `name` of `size` bytes until dropped.
+fn peer_object(name: &str, size: usize) -> Publisher {
+    let mut cmd = peer(&["create", name, &size.to_string()]);
+    cmd.stdin(Stdio::piped());
     Publisher::start(cmd, "ready")
+}
+
+/// The first `count` bytes of the object `name`, in hex, as the peer reads them; `None` if it
+/// cannot open it.
+fn peer_reads(name: &str, count: usize) -> Option<String> {
+    let read = peer(&["read", name, &count.to_string()]).output().unwrap();
+    read.status
+        .success()
+        .then(|| String::from_utf8_lossy(&read.stdout).into_owned())
+}
+
+/// How `--native-key` names the peer's object `name`: on Linux with a leading `/`, which
+/// `shm_open` drops (so that is tested too); on Windows exactly.
+fn given(name: &str) -> String {
+    if cfg!(windows) {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}
+
+/// What `info` says of where the object `name` is, and of its owner.
+fn location_and_owner(name: &str) -> [String; 2] {
+    if cfg!(windows) {
+        [
+            format!("the named file mapping \"{name}\""),
+            "not recorded".to_owned(),
+        ]
+    } else {
+        [format!("/dev/shm/{name}"), "uid".to_owned()]
+    }
 }
 
 fn pattern(i: usize) -> u8 {
@@ -48,7 +117,7 @@ fn expected(format: &str, width: usize, height: usize, stride: usize) -> image::
 }
 
 #[test]
-fn python_writes_each_format_and_shmimage_reads_it_pixel_exact() {
+fn the_peer_writes_each_format_and_shmimage_reads_it_pixel_exact() {
     let scratch = Scratch::new("native-key");
     for (format, bpp) in [
         ("rgba8", 4),
@@ -66,14 +135,14 @@ fn python_writes_each_format_and_shmimage_reads_it_pixel_exact() {
             width * bpp
         };
         let name = format!("shmimage_test_{}_{format}", std::process::id());
-        let peer = python_object(&name, stride * (height - 1) + width * bpp);
+        let peer = peer_object(&name, stride * (height - 1) + width * bpp);
         let out = scratch.path(&format!("{format}.png"));
         let shape = format!("{width}x{height}:{format}:{stride}");
         let said = scratch.ok(&[
             "get",
             out.to_str().unwrap(),
             "--native-key",
-            &format!("/{name}"),
+            &given(&name),
             "--raw",
             &shape,
         ]);
@@ -84,10 +153,8 @@ fn python_writes_each_format_and_shmimage_reads_it_pixel_exact() {
             "{format}"
         );
         let info = scratch.ok(&["info", "--native-key", &name, "--raw", &shape]);
-        assert!(
-            info.contains(&format!("/dev/shm/{name}")) && info.contains("uid"),
-            "{info}"
-        );
+        let [location, owner] = location_and_owner(&name);
+        assert!(info.contains(&location) && info.contains(&owner), "{info}");
         assert!(
             info.contains(&format!("raw {shape}"))
                 || info.contains(&format!("raw {width}x{height}:{format}")),
@@ -101,7 +168,7 @@ fn python_writes_each_format_and_shmimage_reads_it_pixel_exact() {
 fn an_object_shorter_than_the_shape_is_refused_with_both_sizes() {
     let scratch = Scratch::new("native-short");
     let name = format!("shmimage_short_{}", std::process::id());
-    let _peer = python_object(&name, 100);
+    let _peer = peer_object(&name, 100);
     let out = scratch.path("out.png");
     let error = scratch.fails(&[
         "get",
@@ -109,10 +176,12 @@ fn an_object_shorter_than_the_shape_is_refused_with_both_sizes() {
         "--native-key",
         &name,
         "--raw",
-        "10x10:rgb8",
+        "64x64:rgb8",
     ]);
+    // Windows sizes a mapping in whole pages.
+    let holds = if cfg!(windows) { 4096 } else { 100 };
     assert!(
-        error.contains("holds 100 bytes") && error.contains("needs 300 bytes"),
+        error.contains(&format!("holds {holds} bytes")) && error.contains("needs 12288 bytes"),
         "{error}"
     );
     // Without --raw, headerless bytes get the sentence that says what to give.
@@ -127,7 +196,13 @@ fn an_object_shorter_than_the_shape_is_refused_with_both_sizes() {
 fn native_keys_outside_the_namespace_are_refused() {
     let scratch = Scratch::new("native-names");
     let out = scratch.path("out.png");
-    for bad in ["../etc/passwd", "a/b", "..", "/", "//x"] {
+    // Windows' object names may hold '/', and a '\' only after a namespace.
+    let refused: &[&str] = if cfg!(windows) {
+        &["a\\b", "Local\\a\\b", "Local\\", "..\\x"]
+    } else {
+        &["../etc/passwd", "a/b", "..", "/", "//x"]
+    };
+    for &bad in refused {
         let error = scratch.fails(&[
             "get",
             out.to_str().unwrap(),
@@ -150,21 +225,11 @@ fn native_keys_outside_the_namespace_are_refused() {
     );
 }
 
-/// `put --native-key NAME --raw-format F` writes headerless pixels that Python's standard
-/// library reads back byte for byte, prints the shape to read them with, and removes the object
-/// when it stops.
+/// `put --native-key NAME --raw-format F` writes headerless pixels that the peer reads back
+/// byte for byte, prints the shape to read them with, and removes the object when it stops.
 #[test]
-fn shmimage_writes_and_python_reads_the_exact_bytes() {
+fn shmimage_writes_and_the_peer_reads_the_exact_bytes() {
     use crate::util::test_image;
-    const READER: &str = r#"
-import sys
-from multiprocessing import shared_memory, resource_tracker
-shm = shared_memory.SharedMemory(name=sys.argv[1])
-# Only reading: the object is the writer's to remove.
-resource_tracker.unregister(shm._name, "shared_memory")
-sys.stdout.write(bytes(shm.buf[:int(sys.argv[2])]).hex())
-shm.close()
-"#;
     let scratch = Scratch::new("native-put");
     let image = test_image(9, 5, 4);
     let path = scratch.save("in.png", &image);
@@ -179,7 +244,18 @@ shm.close()
         ),
     ] {
         let name = format!("shmimage_put_{}_{format}", std::process::id());
-        let publisher = scratch.put(&path, &["--native-key", &name, "--raw-format", format]);
+        // Stopped by closing its stdin, the one way to stop it gracefully on every OS.
+        let mut put = scratch.cmd(&[
+            "put",
+            path.to_str().unwrap(),
+            "--native-key",
+            &name,
+            "--raw-format",
+            format,
+            "--until-stdin-closes",
+        ]);
+        put.stdin(Stdio::piped());
+        let mut publisher = Publisher::start(put, "ready");
         assert!(
             publisher
                 .first_line
@@ -187,54 +263,75 @@ shm.close()
             "{}",
             publisher.first_line
         );
-        let read = Command::new("python3")
-            .args(["-c", READER, &name, &bytes.len().to_string()])
-            .output()
-            .unwrap();
-        assert!(read.status.success(), "{read:?}");
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(String::from_utf8_lossy(&read.stdout), hex, "{format}");
-        assert!(publisher.terminate().success());
-        assert!(
-            !std::path::Path::new(&format!("/dev/shm/{name}")).exists(),
-            "removed"
-        );
+        assert_eq!(peer_reads(&name, bytes.len()), Some(hex), "{format}");
+        drop(publisher.child.stdin.take());
+        assert!(publisher.wait().success());
+        assert_eq!(peer_reads(&name, 0), None, "{format} was not removed");
     }
     // An object of that name that is not shmimage's is never replaced.
     let name = format!("shmimage_taken_{}", std::process::id());
-    let _other = python_object(&name, 16);
+    let _other = peer_object(&name, 16);
     let error = scratch.fails(&["put", path.to_str().unwrap(), "--native-key", &name]);
     assert!(
         error.contains("already exists") && error.contains("does not replace it"),
         "{error}"
     );
-    assert!(std::path::Path::new(&format!("/dev/shm/{name}")).exists());
+    let untouched: String = (0..16).map(|i| format!("{:02x}", pattern(i))).collect();
+    assert_eq!(peer_reads(&name, 16), Some(untouched), "the other's bytes");
 }
 
-/// The window's "Native key" and "Raw shape" fields: Follow shows what a Python program puts in
-/// its object, and shows it again when the program rewrites the bytes in place (no lock, no
-/// file event: a sampled checksum notices).
+/// Follow on a native key, on every OS: the peer rewrites its object in place (no lock, no file
+/// event, no new object), and the follower sees each new content once, and nothing while the
+/// bytes stay the same.
+#[test]
+fn follow_sees_the_peer_rewrite_its_object_in_place() {
+    use shmimage::share::{self, Endpoint, SegmentDir};
+    use std::io::Write;
+    let scratch = Scratch::new("native-follow");
+    let name = format!("shmimage_follow_{}", std::process::id());
+    let mut peer = peer_object(&name, 6 * 5 * 3);
+    let mut endpoint = Endpoint::in_dir(&scratch.key, SegmentDir::at(scratch.seg_dir()).unwrap());
+    endpoint.native_key = Some(name.clone());
+    endpoint.raw = "6x5:rgb8".parse().ok();
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let fetching = endpoint.clone();
+    let follower = share::follow(&endpoint, move |_| {
+        if let Ok(fetched) = share::fetch(&fetching) {
+            let _ = seen_tx.send(fetched.image.get_pixel(0, 0).0);
+        }
+    })
+    .unwrap();
+    let next = || {
+        seen.recv_timeout(crate::util::DEADLINE)
+            .expect("a change within the deadline")
+    };
+    assert_eq!(next(), [pattern(0), pattern(1), pattern(2), 255]);
+    for value in [200u8, 17, 99] {
+        writeln!(peer.child.stdin.as_mut().unwrap(), "{value}").unwrap();
+        peer.wait_for(&format!("filled {value}"));
+        assert_eq!(next(), [value, value, value, 255]);
+    }
+    // Still bytes: probes go on (every 8 ms), news does not.
+    let probes = follower.probes();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(follower.probes() > probes, "the follower stopped probing");
+    assert!(seen.try_recv().is_err(), "news while nothing changed");
+}
+
+/// The window's "Native key" and "Raw shape" fields: Follow shows what the peer puts in its
+/// object, and shows it again when the peer rewrites the bytes in place (no lock, no file
+/// event: a sampled checksum notices).
 #[cfg(feature = "gui")]
 #[test]
-fn the_window_follows_a_native_key_that_python_rewrites_in_place() {
+fn the_window_follows_a_native_key_that_the_peer_rewrites_in_place() {
     use shmimage::gui::save::Original;
-    const PEER: &str = r#"
-import sys
-from multiprocessing import shared_memory
-shm = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=8 * 4 * 3)
-shm.buf[:] = bytes([10]) * len(shm.buf)
-print("ready", flush=True)
-for line in sys.stdin:
-    shm.buf[:] = bytes([int(line)]) * len(shm.buf)
-    print("filled", line.strip(), flush=True)
-shm.close()
-shm.unlink()
-"#;
+    use std::io::Write;
     let scratch = Scratch::new("native-window");
     let name = format!("shmimage_window_{}", std::process::id());
-    let mut cmd = Command::new("python3");
-    cmd.args(["-c", PEER, &name]).stdin(Stdio::piped());
-    let mut peer = Publisher::start(cmd, "ready");
+    let mut peer = peer_object(&name, 8 * 4 * 3);
+    writeln!(peer.child.stdin.as_mut().unwrap(), "10").unwrap();
+    peer.wait_for("filled 10");
     let mut harness = crate::gui::harness(&scratch);
     {
         let app = harness.state_mut();
@@ -252,7 +349,6 @@ shm.unlink()
         shown_value(app) == Some(10)
     });
     assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [8, 4]);
-    use std::io::Write;
     writeln!(peer.child.stdin.as_mut().unwrap(), "200").unwrap();
     peer.wait_for("filled 200");
     crate::gui_protocol::step_until(&mut harness, "the rewrite was never shown", |app| {
