@@ -312,9 +312,8 @@ impl ShmImageApp {
             .with_mode(self.mode)
             .with_options(self.options.clone());
         // Qt's setNativeKey: an object another framework made; it overrides key and mode.
-        let native_key = self.native_key.trim();
-        if !native_key.is_empty() {
-            endpoint.native_key = Some(native_key.to_owned());
+        if let Some(native_key) = self.native_key_in_use() {
+            endpoint.native_key = Some(native_key);
             let shape = self.raw_shape.trim();
             if !shape.is_empty() {
                 endpoint.raw = Some(shape.parse().map_err(|why| {
@@ -346,19 +345,26 @@ impl ShmImageApp {
         Ok(self.endpoint()?.with_observer(observer))
     }
 
-    /// A tag for a new job: the key and mode it runs for.
+    /// The native key in use, if one is set: it overrides the key and mode.
+    fn native_key_in_use(&self) -> Option<String> {
+        let name = self.native_key.trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    }
+
+    /// A tag for a new job: the key and mode (or native key) it runs for.
     fn tag(&mut self) -> JobTag {
         self.next_job += 1;
         JobTag {
             id: self.next_job,
             key: self.key.clone(),
             mode: self.mode,
+            native_key: self.native_key_in_use(),
         }
     }
 
-    /// Whether an outcome belongs to the key and mode now shown.
+    /// Whether an outcome belongs to the key and mode (or native key) now shown.
     fn is_current(&self, tag: &JobTag) -> bool {
-        tag.key == self.key && tag.mode == self.mode
+        tag.key == self.key && tag.mode == self.mode && tag.native_key == self.native_key_in_use()
     }
 
     fn max_texture_side(&self) -> usize {
@@ -532,12 +538,12 @@ impl ShmImageApp {
                 elapsed,
                 note,
             } => {
-                self.show_fetched(image, &header, segment_size, elapsed, current);
+                self.show_fetched(image, &header, segment_size, elapsed, &tag, current);
                 self.shown_after_click = Some(self.busy_since);
                 self.busy = None;
-                self.status = status::fetched(&tag.key, &header, note);
+                self.status = status::fetched(&tag, &header, note);
             }
-            Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag.key, &error)),
+            Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag, &error)),
             Outcome::Followed(outcome) => match *outcome {
                 Outcome::Fetched {
                     image,
@@ -546,10 +552,10 @@ impl ShmImageApp {
                     elapsed,
                     note,
                 } if current => {
-                    self.show_fetched(image, &header, segment_size, elapsed, current);
+                    self.show_fetched(image, &header, segment_size, elapsed, &tag, current);
                     // A load the user started keeps its own words in the status line.
                     if self.busy.is_none() {
-                        self.status = status::fetched(&tag.key, &header, note);
+                        self.status = status::fetched(&tag, &header, note);
                     }
                 }
                 // Withdrawn between the news and the fetch, most likely: the next news follows.
@@ -594,9 +600,10 @@ impl ShmImageApp {
         header: &crate::codec::Header,
         segment_size: usize,
         elapsed: Duration,
+        tag: &JobTag,
         current: bool,
     ) {
-        let caption = status::fetched_caption(header, segment_size, elapsed);
+        let caption = status::fetched_caption(tag, header, segment_size, elapsed);
         self.shown_generation = current.then_some(header.generation);
         self.shown_generation_to_log = Some(header.generation);
         self.show(image, caption);

@@ -8,6 +8,7 @@ use egui::{Color32, RichText};
 
 use super::app::{Command, LOAD_MEMORY_LABEL, READY_TEXT, ShmImageApp};
 use super::language::tr;
+use super::worker::JobTag;
 use crate::codec::Header;
 use crate::share::{self, Failure, Publication, ShareError, human_bytes};
 
@@ -144,7 +145,16 @@ pub(super) fn load_failed(error: &ShareError) -> String {
     }
 }
 
-pub(super) fn fetched(key: &str, header: &Header, note: Option<String>) -> Status {
+pub(super) fn fetched(tag: &JobTag, header: &Header, note: Option<String>) -> Status {
+    if let Some(name) = &tag.native_key {
+        // No shmimage header: no publisher, and the generation is only a checksum of the bytes.
+        return Status::Done(tr!(
+            "Showing what another program put under the native key \"%{name}\"; no lock guards it, so shmimage reads it twice and compares to catch a torn read.%{note}",
+            name = name,
+            note = note_sentence(note)
+        ));
+    }
+    let key = &tag.key;
     Status::Done(tr!(
         "Showing the image shared under key \"%{key}\" by %{publisher} (generation %{generation}).%{note}",
         key = key,
@@ -154,7 +164,22 @@ pub(super) fn fetched(key: &str, header: &Header, note: Option<String>) -> Statu
     ))
 }
 
-pub(super) fn fetched_caption(header: &Header, segment_size: usize, elapsed: Duration) -> String {
+pub(super) fn fetched_caption(
+    tag: &JobTag,
+    header: &Header,
+    segment_size: usize,
+    elapsed: Duration,
+) -> String {
+    if let Some(name) = &tag.native_key {
+        return tr!(
+            "%{width}x%{height} · %{size} read from the native key \"%{name}\" · read in %{ms} ms",
+            width = header.width,
+            height = header.height,
+            size = human_bytes(segment_size as u64),
+            name = name,
+            ms = format!("{:.1}", elapsed.as_secs_f64() * 1000.0)
+        );
+    }
     tr!(
         "%{width}x%{height} · %{encoding} · %{size} from shared memory · generation %{generation} from %{publisher} · read in %{ms} ms",
         width = header.width,
@@ -167,7 +192,8 @@ pub(super) fn fetched_caption(header: &Header, segment_size: usize, elapsed: Dur
     )
 }
 
-pub(super) fn fetch_failed(key: &str, error: &ShareError) -> String {
+pub(super) fn fetch_failed(tag: &JobTag, error: &ShareError) -> String {
+    let key = &tag.key;
     match error.failure() {
         Failure::Cancelled => tr!(
             "Cancelled: %{error}; the image shown is unchanged.",

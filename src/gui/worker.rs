@@ -48,12 +48,14 @@ pub enum DialogFor {
     Save,
 }
 
-/// Which job an outcome belongs to: the key and mode it ran for.
+/// Which job an outcome belongs to: the key and mode it ran for, or the native key that
+/// overrode them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobTag {
     pub id: u64,
     pub key: String,
     pub mode: Mode,
+    pub native_key: Option<String>,
 }
 
 /// What a finished job reports. One is sent per job, so the size of the large variants is of no
@@ -620,6 +622,7 @@ mod tests {
             id: 7,
             key: "k".to_owned(),
             mode: Mode::Native,
+            native_key: None,
         };
         worker.spawn(Lane::Foreground, tag.clone(), || panic!("boom"));
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -349,6 +349,18 @@ fn the_window_follows_a_native_key_that_the_peer_rewrites_in_place() {
         shown_value(app) == Some(10)
     });
     assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [8, 4]);
+    // The status line names what was read: the native key, not the key it overrides.
+    let status = harness.state().status.text();
+    assert!(
+        status.contains(&format!("native key \"{name}\"")),
+        "{status}"
+    );
+    assert!(!status.contains("under key"), "{status}");
+    let caption = &harness.state().shown.as_ref().unwrap().caption;
+    assert!(
+        caption.contains(&format!("native key \"{name}\"")),
+        "{caption}"
+    );
     writeln!(peer.child.stdin.as_mut().unwrap(), "200").unwrap();
     peer.wait_for("filled 200");
     crate::gui_protocol::step_until(&mut harness, "the rewrite was never shown", |app| {
