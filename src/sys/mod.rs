@@ -81,22 +81,27 @@ impl Mapping {
         }
     }
 
-    /// Copies `dst.len()` bytes starting at `offset` out of the mapping. Returns false, copying
-    /// nothing, if the range does not lie inside the mapping.
-    pub(crate) fn copy_out(&self, offset: usize, dst: &mut [u8]) -> bool {
-        if !fits(offset, dst.len(), self.len()) {
-            return false;
-        }
-        let base = match self {
+    fn base(&self) -> *const u8 {
+        match self {
             Self::ReadOnly(map) => map.as_ptr(),
             Self::ReadWrite(map) => map.as_ptr(),
             #[cfg(target_os = "linux")]
             Self::SystemV(segment) => segment.as_ptr(),
-        };
-        // SAFETY: `offset + dst.len() <= self.len()` was checked above, so the source range lies in
-        // the mapping; `dst` is a private buffer and cannot overlap a mapping we created.
-        unsafe { std::ptr::copy_nonoverlapping(base.add(offset), dst.as_mut_ptr(), dst.len()) };
-        true
+        }
+    }
+
+    /// Copies `dst.len()` bytes starting at `offset` out of the mapping. Returns false, copying
+    /// nothing, if the range does not lie inside the mapping.
+    pub(crate) fn copy_out(&self, offset: usize, dst: &mut [u8]) -> bool {
+        fits(offset, dst.len(), self.len()) && self.copy_out_up_to(offset, dst) == dst.len()
+    }
+
+    /// Copies what of `dst` the mapping holds from `offset` on: the count copied (short at the
+    /// end, 0 past it).
+    pub(crate) fn copy_out_up_to(&self, offset: usize, dst: &mut [u8]) -> usize {
+        // SAFETY: the mapping is `self.len()` readable bytes for as long as `self` lives, and
+        // `dst` is a private buffer, which cannot overlap a mapping we created.
+        unsafe { copy_out_of(self.base(), self.len(), offset, dst) }
     }
 
     /// Copies `src` into the mapping at `offset`. Returns false, copying nothing, if the mapping
@@ -116,6 +121,22 @@ impl Mapping {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), base.add(offset), src.len()) };
         true
     }
+}
+
+/// Copies what of `dst` the `len` bytes at `base` hold from `offset` on: the count copied (short
+/// at the end, 0 past it). Through raw pointers, never a slice: another process may be writing
+/// those bytes during the copy.
+///
+/// # Safety
+/// `base` must point to `len` bytes that stay readable during the call and do not overlap `dst`.
+unsafe fn copy_out_of(base: *const u8, len: usize, offset: usize, dst: &mut [u8]) -> usize {
+    let count = dst.len().min(len.saturating_sub(offset));
+    if count > 0 {
+        // SAFETY: `offset + count <= len` (the line above), so the source lies inside the `len`
+        // bytes the caller vouches for; they do not overlap `dst` (the caller's promise).
+        unsafe { std::ptr::copy_nonoverlapping(base.add(offset), dst.as_mut_ptr(), count) };
+    }
+    count
 }
 
 fn fits(offset: usize, count: usize, len: usize) -> bool {
@@ -139,6 +160,11 @@ mod tests {
         assert!(!map.copy_out(98, &mut out));
         assert!(map.copy_out(97, &mut out));
         assert_eq!(out, [7, 1, 2]);
+        // Short at the end, nothing past it, and never a panic on a huge offset.
+        assert_eq!(map.copy_out_up_to(98, &mut out), 2);
+        assert_eq!(out[..2], [1, 2]);
+        assert_eq!(map.copy_out_up_to(100, &mut out), 0);
+        assert_eq!(map.copy_out_up_to(usize::MAX, &mut out), 0);
         let read_only = Mapping::read_only(&file, 100).unwrap();
         let mut read_only = read_only;
         assert!(!read_only.copy_in(0, &[1]));

@@ -238,15 +238,7 @@ mod imp {
 
         pub(super) fn read_at(&self, at: u64, buf: &mut [u8]) -> usize {
             let Some(map) = &self.map else { return 0 };
-            let Ok(at) = usize::try_from(at) else {
-                return 0;
-            };
-            let count = buf.len().min(map.len().saturating_sub(at));
-            if map.copy_out(at, &mut buf[..count]) {
-                count
-            } else {
-                0
-            }
+            usize::try_from(at).map_or(0, |at| map.copy_out_up_to(at, buf))
         }
 
         pub(super) fn read_all(&self) -> io::Result<Vec<u8>> {
@@ -407,20 +399,11 @@ mod imp {
             let Ok(at) = usize::try_from(at) else {
                 return 0;
             };
-            let count = buf.len().min(self.view.len.saturating_sub(at));
-            if count == 0 {
-                return 0;
-            }
-            // SAFETY: `at + count <= view.len` (above), so the source lies inside the view; `buf`
+            // SAFETY: the view is `view.len` readable bytes, mapped until `self` is dropped; `buf`
             // is a private buffer, which cannot overlap it.
             unsafe {
-                std::ptr::copy_nonoverlapping(
-                    self.view.base.Value.cast::<u8>().add(at),
-                    buf.as_mut_ptr(),
-                    count,
-                );
+                crate::sys::copy_out_of(self.view.base.Value.cast::<u8>(), self.view.len, at, buf)
             }
-            count
         }
 
         pub(super) fn read_all(&self) -> io::Result<Vec<u8>> {
