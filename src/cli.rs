@@ -42,6 +42,10 @@ pub struct Cli {
     #[arg(long)]
     pub follow: bool,
 
+    /// Open the window reading another program's object (its "Native key" and "Raw shape").
+    #[command(flatten)]
+    pub native: NativeKeyArgs,
+
     /// Where to open the window, X,Y (its top-left corner, in points): "Open another window"
     /// uses it to place the new one beside the first.
     #[arg(long, hide = true, value_parser = parse_position)]
@@ -67,8 +71,8 @@ pub enum Command {
         /// child, so the image goes away with it, however it ends.
         #[arg(long)]
         until_stdin_closes: bool,
-        /// Write IMAGE as headerless pixels into a POSIX shared-memory object of exactly this
-        /// name (/dev/shm/NAME, Linux), for a program that reads it with Python's
+        /// Write IMAGE as headerless pixels into a shared-memory object of exactly this name
+        /// (/dev/shm/NAME on Linux, a named file mapping on Windows), for a program that reads it with Python's
         /// multiprocessing.shared_memory, OpenCV or the like; prints the shape to read it with.
         #[arg(long)]
         native_key: Option<String>,
@@ -171,9 +175,10 @@ pub enum Command {
 /// Qt's setNativeKey, for `get` and `info`: an object another program made (Linux, macOS, Windows).
 #[derive(Debug, Clone, clap::Args)]
 pub struct NativeKeyArgs {
-    /// Read the POSIX shared-memory object with exactly this name (what Python's
-    /// multiprocessing.shared_memory, Boost or OpenCV create: /dev/shm/NAME), instead of the
-    /// key's own segment. No lock is taken: none means anything there, as with Qt.
+    /// Read the shared-memory object with exactly this name (what Python's
+    /// multiprocessing.shared_memory, Boost or OpenCV create: /dev/shm/NAME on Linux, a named
+    /// file mapping on Windows), instead of the key's own segment. No lock is taken: none means
+    /// anything there, as with Qt.
     #[arg(long)]
     native_key: Option<String>,
     /// With --native-key: the object holds headerless pixels of this shape,
@@ -183,6 +188,16 @@ pub struct NativeKeyArgs {
 }
 
 impl NativeKeyArgs {
+    /// The native key given, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.native_key.as_deref()
+    }
+
+    /// The raw shape given, in the words the window's field takes.
+    pub fn shape_text(&self) -> Option<String> {
+        self.raw.map(|shape| shape.to_string())
+    }
+
     fn apply(&self, mut endpoint: Endpoint) -> Endpoint {
         endpoint.native_key.clone_from(&self.native_key);
         endpoint.raw = self.raw;
@@ -705,4 +720,34 @@ fn clean(out: &mut dyn Write) -> Result<(), ShareError> {
         .ok();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_takes_a_native_key_and_raw_shape_and_get_keeps_its_own() {
+        let cli = Cli::try_parse_from([
+            "shmimage",
+            "--native-key",
+            "frames",
+            "--raw",
+            "640x480:bgr8",
+            "--follow",
+        ])
+        .unwrap();
+        assert_eq!(cli.native.name(), Some("frames"));
+        assert_eq!(cli.native.shape_text().as_deref(), Some("640x480:bgr8"));
+        assert!(cli.command.is_none());
+        // A shape means nothing without the object it describes.
+        assert!(Cli::try_parse_from(["shmimage", "--raw", "8x4:rgb8"]).is_err());
+        let get = Cli::try_parse_from(["shmimage", "get", "out.png", "--native-key", "frames"])
+            .unwrap();
+        assert!(get.native.name().is_none());
+        match get.command {
+            Some(Command::Get { native, .. }) => assert_eq!(native.name(), Some("frames")),
+            other => panic!("{other:?}"),
+        }
+    }
 }

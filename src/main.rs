@@ -37,6 +37,8 @@ fn open_window(cli: &Cli) -> ExitCode {
             mode: cli.qt || cli.qt6,
             follow: cli.follow,
         },
+        native_key: cli.native.name().map(str::to_owned),
+        raw_shape: cli.native.shape_text(),
         position: cli.window_at,
     };
     match shmimage::gui::run(start) {

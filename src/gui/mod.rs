@@ -44,6 +44,9 @@ pub struct Start {
     pub language: Language,
     /// What the command line chose, which remembered settings do not override.
     pub command_line: settings::CommandLineChoices,
+    /// `--native-key` and `--raw`: the inspector's "Native key" and "Raw shape" at start.
+    pub native_key: Option<String>,
+    pub raw_shape: Option<String>,
     /// Where to put the window (its outer top-left corner, in points): "Open another window"
     /// passes the place beside the window that opened it.
     pub position: Option<[f32; 2]>,

@@ -37,6 +37,8 @@ pub(crate) fn harness_with(
         // Whatever the developer's locale: the tests find widgets by their English labels.
         language: shmimage::gui::Language::English,
         command_line: Default::default(),
+        native_key: None,
+        raw_shape: None,
         position: None,
     };
     adjust(&mut start);
