@@ -742,8 +742,8 @@ mod tests {
         assert!(cli.command.is_none());
         // A shape means nothing without the object it describes.
         assert!(Cli::try_parse_from(["shmimage", "--raw", "8x4:rgb8"]).is_err());
-        let get = Cli::try_parse_from(["shmimage", "get", "out.png", "--native-key", "frames"])
-            .unwrap();
+        let get =
+            Cli::try_parse_from(["shmimage", "get", "out.png", "--native-key", "frames"]).unwrap();
         assert!(get.native.name().is_none());
         match get.command {
             Some(Command::Get { native, .. }) => assert_eq!(native.name(), Some("frames")),

@@ -188,9 +188,11 @@ impl Protocol for ForeignProtocol {
             publisher_pid: 0,
             payload_len: bytes.len() as u64,
             // From the bytes read: the same value a probe gets, without reading the object again.
-            generation: sampled_generation(bytes.len() as u64, |at| {
-                let at = at as usize;
-                bytes[at..(at + SAMPLE).min(bytes.len())].to_vec()
+            generation: sampled_generation(bytes.len() as u64, |at, sample| {
+                let from = &bytes[at as usize..];
+                let count = sample.len().min(from.len());
+                sample[..count].copy_from_slice(&from[..count]);
+                count
             }),
             payload_crc: crc32fast::hash(&bytes),
         };
@@ -257,17 +259,15 @@ impl Protocol for ForeignProtocol {
         Ok(inspection)
     }
 
-    /// A hash of the object's size and a sample of its bytes (64 bytes every 64 KiB, read where
+    /// A hash of the object's size and a sample of its bytes (see [`sample_offsets`], read where
     /// they are): cheap enough to compare at frame rate, and it changes when a writer rewrites
     /// in place, unless it changes only bytes between the samples.
     fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
         let Ok(object) = NamedObject::open(&self.name) else {
             return Ok(None);
         };
-        let mut sample = [0u8; SAMPLE];
-        Ok(Some(sampled_generation(object.len(), |at| {
-            let read = object.read_at(at, &mut sample);
-            sample[..read].to_vec()
+        Ok(Some(sampled_generation(object.len(), |at, sample| {
+            object.read_at(at, sample)
         })))
     }
 
@@ -278,17 +278,30 @@ impl Protocol for ForeignProtocol {
     }
 }
 
-/// Bytes sampled, and how far apart, for Follow's checksum of a native key's object.
+/// Bytes sampled, how far apart at least, and how many samples at most, for Follow's checksum
+/// of a native key's object. The cap keeps a probe's cost flat: each sample is one read, and
+/// without it a 64 MiB object cost 1,024 reads a probe, 11% of a core while nothing changed.
 const SAMPLE: usize = 64;
 const SAMPLE_EVERY: u64 = 64 * 1024;
+const MAX_SAMPLES: u64 = 128;
 
-/// A hash of the object's length and of `SAMPLE` bytes every `SAMPLE_EVERY` (`sample(at)` gives
-/// those at `at`); never 0, which is Follow's "nothing shown".
-fn sampled_generation(len: u64, mut sample: impl FnMut(u64) -> Vec<u8>) -> u64 {
+/// Where Follow samples an object of `len` bytes: every 64 KiB, or `len / 128` apart once that
+/// is farther.
+fn sample_offsets(len: u64) -> impl Iterator<Item = u64> {
+    let every = (len / MAX_SAMPLES).max(SAMPLE_EVERY);
+    (0..len).step_by(usize::try_from(every).unwrap_or(usize::MAX))
+}
+
+/// A hash of the object's length and of `SAMPLE` bytes at each of [`sample_offsets`]
+/// (`read_at(at, sample)` fills `sample` from `at` and says how many bytes it read); never 0,
+/// which is Follow's "nothing shown".
+fn sampled_generation(len: u64, mut read_at: impl FnMut(u64, &mut [u8]) -> usize) -> u64 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&len.to_le_bytes());
-    for at in (0..len).step_by(SAMPLE_EVERY as usize) {
-        hasher.update(&sample(at));
+    let mut sample = [0u8; SAMPLE];
+    for at in sample_offsets(len) {
+        let read = read_at(at, &mut sample);
+        hasher.update(&sample[..read]);
     }
     u64::from(hasher.finalize()) | 1 << 32
 }
@@ -299,16 +312,37 @@ mod tests {
 
     /// A fetch's generation, from the bytes it read, is what a probe reading the object gets:
     /// else Follow would fetch the same object again and again.
+    /// Also past the sample cap (a 3000x3000 gray8 object is 8.6 MiB, sampled `len / 128` apart).
     #[test]
     fn a_fetch_and_a_probe_agree_on_the_generation() {
-        let name = format!("shmimage-unit-generation-{}", std::process::id());
-        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
-        let _object = CreatedObject::create_new(&name, &bytes).unwrap();
-        let protocol = ForeignProtocol::new(&name, "400x500:gray8".parse().ok()).unwrap();
-        let fetched = protocol.fetch().unwrap();
-        let probed = protocol.newest_generation().unwrap();
-        assert_eq!(Some(fetched.header.generation), probed);
-        assert_ne!(probed, Some(sampled_generation(1, |_| Vec::new())));
+        for (side, tag) in [(400u32, "small"), (3000, "large")] {
+            let name = format!("shmimage-unit-generation-{tag}-{}", std::process::id());
+            let len = side * side;
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
+            let _object = CreatedObject::create_new(&name, &bytes).unwrap();
+            let shape = format!("{side}x{side}:gray8").parse().ok();
+            let protocol = ForeignProtocol::new(&name, shape).unwrap();
+            let fetched = protocol.fetch().unwrap();
+            let probed = protocol.newest_generation().unwrap();
+            assert_eq!(Some(fetched.header.generation), probed, "{tag}");
+            assert_ne!(probed, Some(sampled_generation(1, |_, _| 0)), "{tag}");
+        }
+    }
+
+    #[test]
+    fn samples_are_64_kib_apart_and_at_most_128_or_so() {
+        let small: Vec<u64> = sample_offsets(200_000).collect();
+        assert_eq!(small, [0, 65_536, 131_072, 196_608]);
+        for len in [8 << 20, (8 << 20) + 1, 64 << 20, (1 << 32) + 12_345] {
+            let offsets: Vec<u64> = sample_offsets(len).collect();
+            assert!(
+                (128..=129).contains(&offsets.len()),
+                "{len}: {}",
+                offsets.len()
+            );
+            assert!(offsets.iter().all(|&at| at < len));
+        }
+        assert_eq!(sample_offsets(0).count(), 0);
     }
 
     #[cfg(not(windows))]
