@@ -113,9 +113,17 @@ pub(crate) struct SemaphoreGuard {
 
 impl Drop for SemaphoreGuard {
     fn drop(&mut self) {
-        if let Err(err) = sysv::sem_change(self.id, 1, Duration::from_secs(1)) {
+        match sysv::sem_change(self.id, 1, Duration::from_secs(1)) {
+            Ok(()) => {}
+            // Removed while held: Qt removes a semaphore when the process that created it
+            // detaches, whoever holds it (its peers make it again at their next lock), so
+            // there is nothing left to give back. A publisher writes only into a segment it has
+            // just created, never into the one being read.
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EINVAL | libc::EIDRM)) => {
+                log::debug!("the Qt semaphore was removed while held (as Qt does): {err}");
+            }
             // SEM_UNDO gives it back when this process exits anyway.
-            log::warn!("could not release the Qt semaphore: {err}");
+            Err(err) => log::warn!("could not release the Qt semaphore: {err}"),
         }
     }
 }
