@@ -35,7 +35,11 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         }
         ui.separator();
         ui.label(RichText::new(tr!("Lifetime")).strong());
-        ui.label(tr!(app.mode.facts().lifetime));
+        if app.native_key.trim().is_empty() {
+            ui.label(tr!(app.mode.facts().lifetime));
+        } else {
+            ui.label(tr!(NATIVE_KEY_LIFETIME));
+        }
         ui.separator();
         if ui
             .button(tr!("Simulate a crash…"))
@@ -48,6 +52,8 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
 }
 
 pub const NATIVE_KEY_LABEL: &str = "Native key";
+/// A native key's object lives by its OS's rules, not the mode's.
+pub const NATIVE_KEY_LIFETIME: &str = "An object under a native key lives as its OS keeps it, not as shmimage's segments do: on Linux and macOS until the program that made it removes it (a crash leaves it behind), on Windows until the last process holding it closes it. shmimage only reads it, and never removes it.";
 pub const RAW_SHAPE_LABEL: &str = "Raw shape";
 
 /// Qt's setNativeKey: read an object another framework made, by its exact name.

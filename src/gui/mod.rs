@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use crate::share::{Mode, Options, SegmentDir};
 
 pub use app::{FilePicker, ShmImageApp, StepId};
+pub use inspector::NATIVE_KEY_LIFETIME;
 pub use language::Language;
 pub use protocol_panel::{CANCEL_LABEL, NEXT_STEP_LABEL, PROTOCOL_LABEL, STEP_THROUGH_LABEL};
 

@@ -212,7 +212,8 @@ impl Protocol for ForeignProtocol {
     }
 
     fn inspect(&self) -> Result<Inspection, ShareError> {
-        let mut inspection = Inspection::new(&self.name);
+        // As in Qt, where key() is empty after setNativeKey: the name below is all there is.
+        let mut inspection = Inspection::new("none: the native key is used instead");
         inspection.row(
             "native key",
             format!("{} (exact name: no hash, no prefix)", self.name),

@@ -155,6 +155,11 @@ fn the_peer_writes_each_format_and_shmimage_reads_it_pixel_exact() {
         let info = scratch.ok(&["info", "--native-key", &name, "--raw", &shape]);
         let [location, owner] = location_and_owner(&name);
         assert!(info.contains(&location) && info.contains(&owner), "{info}");
+        // Like Qt's key() after setNativeKey: no key, and not the key the command line gave.
+        assert!(
+            info.contains("none: the native key is used instead"),
+            "{info}"
+        );
         assert!(
             info.contains(&format!("raw {shape}"))
                 || info.contains(&format!("raw {width}x{height}:{format}")),
@@ -361,6 +366,13 @@ fn the_window_follows_a_native_key_that_the_peer_rewrites_in_place() {
         caption.contains(&format!("native key \"{name}\"")),
         "{caption}"
     );
+    // The inspector's lifetime is the OS's for such an object, not the mode's.
+    harness.state_mut().inspector_open = true;
+    harness.run();
+    {
+        use egui_kittest::kittest::Queryable;
+        harness.get_by_label(shmimage::gui::NATIVE_KEY_LIFETIME);
+    }
     writeln!(peer.child.stdin.as_mut().unwrap(), "200").unwrap();
     peer.wait_for("filled 200");
     crate::gui_protocol::step_until(&mut harness, "the rewrite was never shown", |app| {
