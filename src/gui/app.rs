@@ -17,6 +17,7 @@ mod desktop;
 mod following;
 mod jobs;
 mod playing;
+mod polling;
 mod republish;
 
 use super::check_panel::{self, CheckPanel};
@@ -198,7 +199,8 @@ pub struct ShmImageApp {
     pub file_dialog: Option<(DialogFor, egui_file::FileDialog)>,
     /// Where the in-window dialog opens: the folder of the last file loaded through it.
     pub last_folder: Option<PathBuf>,
-    journal_poll: jobs::Poll,
+    /// The Protocol panel's poller, while it is open.
+    journaling: Option<polling::Poller>,
     program: PathBuf,
     report_dir: PathBuf,
     dir: Result<SegmentDir, String>,
@@ -222,7 +224,8 @@ pub struct ShmImageApp {
     playing: Option<playing::Playing>,
     /// Follow's watcher, while Follow is on.
     following: Option<following::Following>,
-    inspect_poll: jobs::Poll,
+    /// The inspector's poller, while it is open.
+    inspecting: Option<polling::Poller>,
     busy_since: Instant,
     /// When the fetch now being shown was asked for: the frame after its texture was uploaded
     /// and drawn turns this into "on screen N ms after the click".
@@ -270,7 +273,7 @@ impl ShmImageApp {
             steps: Arc::new(StepControl::new(ctx.clone())),
             file_dialog: None,
             last_folder: None,
-            journal_poll: jobs::Poll::default(),
+            journaling: None,
             program: start.program,
             report_dir: start.report_dir,
             dir: start.dir,
@@ -288,7 +291,7 @@ impl ShmImageApp {
             shared_path: None,
             watched: None,
             republishing: false,
-            inspect_poll: jobs::Poll::default(),
+            inspecting: None,
             busy_since: Instant::now(),
             shown_after_click: None,
             shown_generation_to_log: None,
@@ -388,10 +391,9 @@ impl ShmImageApp {
     /// inspector looks again.
     fn forget_what_is_shown(&mut self) {
         self.shown_generation = None;
-        self.inspect_poll.again_now();
         self.inspection = None;
-        self.journal_poll.again_now();
         self.timeline.clear();
+        self.look_again_now();
         self.selected_step = None;
     }
 
@@ -442,7 +444,6 @@ impl ShmImageApp {
             }
             Command::SetProtocolOpen(open) => {
                 self.protocol_open = open;
-                self.journal_poll.again_now();
             }
             Command::SetStepThrough(on) => self.steps.set_enabled(on),
             Command::NextStep => self.steps.next(),
@@ -526,7 +527,7 @@ impl ShmImageApp {
                 if frame_of.is_none() || self.busy == Some(Job::LoadingFile) {
                     self.busy = None;
                 }
-                self.inspect_poll.again_now();
+                self.look_again_now();
             }
             Outcome::LoadFailed { error } if std::mem::take(&mut self.republishing) => {
                 self.republish_failed(&error);
@@ -564,9 +565,6 @@ impl ShmImageApp {
                 _ => {}
             },
             Outcome::JobFailed(what) => {
-                for poll in [&mut self.inspect_poll, &mut self.journal_poll] {
-                    poll.finished();
-                }
                 if self.check.running {
                     self.check.running = false;
                     self.check.report = Some(Err(status::job_failed(&what)));
@@ -578,14 +576,12 @@ impl ShmImageApp {
                 self.check.report = Some(report.map_err(|err| err.to_string()));
             }
             Outcome::Inspected(result) => {
-                self.inspect_poll.finished();
-                // One for another key or mode is dropped: the inspector asks again.
+                // One for another key or mode is dropped: the new key's poller sends its own.
                 if current {
-                    self.inspection = Some(result.map_err(|err| err.to_string()));
+                    self.inspection = Some(result);
                 }
             }
             Outcome::Journal(lanes) => {
-                self.journal_poll.finished();
                 if current {
                     self.timeline = lanes;
                 }
@@ -659,7 +655,7 @@ impl ShmImageApp {
         while let Some(finished) = self.worker.poll() {
             self.apply_outcome(finished);
         }
-        self.schedule_polls();
+        self.keep_polling();
         self.keep_following();
         self.keep_republishing();
         let mut commands = Vec::new();

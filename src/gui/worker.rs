@@ -48,6 +48,15 @@ pub enum DialogFor {
     Save,
 }
 
+/// What a caught panic said, for the sentence that reports it.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown error".to_owned())
+}
+
 /// Which job an outcome belongs to: the key and mode it ran for, or the native key that
 /// overrode them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +103,7 @@ pub enum Outcome {
         note: Option<String>,
     },
     FetchFailed(ShareError),
-    Inspected(Result<Inspection, ShareError>),
+    Inspected(Result<Inspection, String>),
     /// A fetch that Follow's thread made by itself (no job: the window is not busy with it).
     Followed(Box<Outcome>),
     /// The Protocol panel's poll: every process's steps under the key.
@@ -286,14 +295,7 @@ impl Worker {
                 gate.pass();
             }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
-                .unwrap_or_else(|panic| {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown error".to_owned());
-                    Outcome::JobFailed(what)
-                });
+                .unwrap_or_else(|panic| Outcome::JobFailed(panic_message(&*panic)));
             let _ = sender.send(Finished { tag, outcome });
             repaint.request_repaint();
         };

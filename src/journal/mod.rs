@@ -205,7 +205,7 @@ pub fn open(dir: &Path, key: &str, native_key: &str, mode: &str, qt: bool) -> Op
 }
 
 /// What one process recorded under a key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessJournal {
     pub owner: Owner,
     /// Still running (holds its journal's lock).

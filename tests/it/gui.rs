@@ -620,3 +620,58 @@ fn an_animated_gif_plays_in_the_window_until_stop_sharing() {
     harness.run_steps(5);
     assert!(!harness.state().is_sharing(), "a late frame came back");
 }
+
+/// The inspector and the Protocol panel look at the key on threads of their own and wake the
+/// window only when what they see changes: open over an idle key they ask for no frame (each
+/// look used to cost one, ten a second for the Protocol panel); another process publishing
+/// wakes the window, and the inspector then shows what it published.
+#[test]
+fn open_panels_wake_the_window_only_when_the_key_changes() {
+    let scratch = Scratch::new("gui-panels-idle");
+    let mut harness = harness(&scratch);
+    {
+        let app = harness.state_mut();
+        app.inspector_open = true;
+        app.protocol_open = true;
+    }
+    let started = Instant::now();
+    while harness.state().inspection.is_none() || harness.ctx.has_requested_repaint() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the open panels never let the window rest: {:?}",
+            harness.ctx.repaint_causes()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Two of the inspector's looks and twenty of the Protocol panel's.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        !harness.ctx.has_requested_repaint(),
+        "an open panel woke the window though nothing changed"
+    );
+    let image = scratch.save("other.png", &test_image(8, 8, 1));
+    let _publisher = scratch.put(&image, &[]);
+    let started = Instant::now();
+    while !harness.ctx.has_requested_repaint() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "another process published, and no panel woke the window"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shows_it = |app: &ShmImageApp| {
+        matches!(&app.inspection, Some(Ok(inspection))
+            if inspection.rows.iter().any(|row| row.name == "dimensions" && row.value == "8x8"))
+    };
+    let started = Instant::now();
+    while !shows_it(harness.state()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the inspector never showed the image another process published: {:?}",
+            harness.state().inspection
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,54 +1,24 @@
 //! What the user asks the window for, started on the worker: load a file and publish it, load
-//! from shared memory, the polls of the inspector and the Protocol panel, "Check this
-//! OS", and Stop sharing.
+//! from shared memory, "Check this OS", and Stop sharing.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{
-    DIALOG_FAILED_WITHIN, FETCHING_TEXT, FilePicker, INSPECT_POLL, JOURNAL_POLL, Job,
-    LOAD_FILE_LABEL, SAVE_AS_LABEL, ShmImageApp,
+    DIALOG_FAILED_WITHIN, FETCHING_TEXT, FilePicker, Job, LOAD_FILE_LABEL, SAVE_AS_LABEL,
+    ShmImageApp,
 };
 use crate::codec::SUPPORTED_EXTENSIONS;
 use crate::gui::language::tr;
 use crate::gui::save::{self, Original};
 use crate::gui::status::Status;
 use crate::gui::worker::{self, DialogFor, Lane, Outcome};
-use crate::share::{self, Endpoint};
 
 fn save_outcome(original: &Original, path: &std::path::Path) -> Outcome {
     match save::save(original, path) {
         Ok((path, note)) => Outcome::Saved { path, note },
         Err(sentence) => Outcome::SaveFailed(sentence),
-    }
-}
-
-/// One kind of background poll: whether one is running, and when the last one started.
-#[derive(Debug, Default)]
-pub(super) struct Poll {
-    running: bool,
-    last: Option<Instant>,
-}
-
-impl Poll {
-    fn is_due(&self, every: Duration) -> bool {
-        !self.running && self.last.is_none_or(|last| last.elapsed() >= every)
-    }
-
-    fn started(&mut self) {
-        self.running = true;
-        self.last = Some(Instant::now());
-    }
-
-    /// Its outcome arrived (or its job failed).
-    pub(super) fn finished(&mut self) {
-        self.running = false;
-    }
-
-    /// What it showed is out of date: look again at the next frame.
-    pub(super) fn again_now(&mut self) {
-        self.last = None;
     }
 }
 
@@ -122,43 +92,6 @@ impl ShmImageApp {
         self.worker.spawn(Lane::Foreground, tag, move || {
             worker::fetch(endpoint, max_side)
         });
-    }
-
-    /// Background polling for the open inspector and the open Protocol panel.
-    pub(super) fn schedule_polls(&mut self) {
-        if self.inspector_open {
-            self.poll(
-                |app| &mut app.inspect_poll,
-                INSPECT_POLL,
-                |endpoint| Outcome::Inspected(share::inspect(&endpoint)),
-            );
-        }
-        if self.protocol_open {
-            self.poll(
-                |app| &mut app.journal_poll,
-                JOURNAL_POLL,
-                |endpoint| Outcome::Journal(share::journal(&endpoint)),
-            );
-        }
-    }
-
-    /// Runs `job` on the background lane if the poll is due (and none of its kind is still
-    /// running), and comes back to look again in `every`.
-    fn poll(
-        &mut self,
-        which: fn(&mut Self) -> &mut Poll,
-        every: Duration,
-        job: impl FnOnce(Endpoint) -> Outcome + Send + 'static,
-    ) {
-        if which(self).is_due(every)
-            && let Ok(endpoint) = self.endpoint()
-        {
-            which(self).started();
-            let tag = self.tag();
-            self.worker
-                .spawn(Lane::Background, tag, move || job(endpoint));
-        }
-        self.ctx.request_repaint_after(every);
     }
 
     /// Runs "Check this OS" on the worker; its rows arrive in `check.rows` as they finish.
@@ -268,7 +201,7 @@ impl ShmImageApp {
         // Detaching takes the lock, which another process may hold: on the worker.
         self.worker.run_quietly(move || publication.withdraw());
         self.shown_generation = None;
-        self.inspect_poll.again_now();
+        self.look_again_now();
         self.status = Status::Done(tr!(
             "Stopped sharing under key \"%{key}\" (Qt's detach): the image is gone for everyone, unless another window still has it attached.",
             key = key
