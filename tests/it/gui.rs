@@ -675,3 +675,24 @@ fn open_panels_wake_the_window_only_when_the_key_changes() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// With no segment directory the inspector says why, and the window then rests instead of
+/// spinning for ever.
+#[test]
+fn the_inspector_says_why_there_is_nothing_to_look_at() {
+    let scratch = Scratch::new("gui-inspector-no-dir");
+    let why = "the segment directory cannot be made here";
+    let mut harness = harness_with(&scratch, |start| start.dir = Err(why.to_owned()));
+    harness.state_mut().inspector_open = true;
+    let says_why = |app: &ShmImageApp| matches!(&app.inspection, Some(Err(said)) if said == why);
+    let started = Instant::now();
+    while !says_why(harness.state()) || harness.ctx.has_requested_repaint() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the inspector never said why, or never let the window rest: {:?}",
+            harness.state().inspection
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

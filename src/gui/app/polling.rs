@@ -39,46 +39,35 @@ struct Plan<T> {
 
 impl<T: PartialEq + Clone + Send + 'static> Plan<T> {
     fn run(self, woken: &mpsc::Receiver<()>) {
-        let send = |seen: T| {
-            let finished = Finished {
+        let send = |outcome: Outcome| {
+            let sent = self.outcomes.send(Finished {
                 tag: self.tag.clone(),
-                outcome: (self.outcome)(seen),
-            };
-            let sent = self.outcomes.send(finished).is_ok();
+                outcome,
+            });
             self.repaint.request_repaint();
-            sent
-        };
-        let endpoint = match &self.endpoint {
-            Ok(endpoint) => endpoint,
-            Err(why) => {
-                send((self.unavailable)(why.clone()));
-                // Nothing to look at: wait to be dropped.
-                while !matches!(woken.recv(), Err(mpsc::RecvError)) {}
-                return;
-            }
+            sent.is_ok()
         };
         let mut last: Option<T> = None;
         loop {
-            let look = std::panic::AssertUnwindSafe(|| (self.look)(endpoint));
-            let seen = match std::panic::catch_unwind(look) {
-                Ok(seen) => seen,
+            let look = std::panic::AssertUnwindSafe(|| match &self.endpoint {
+                Ok(endpoint) => (self.look)(endpoint),
+                Err(why) => (self.unavailable)(why.clone()),
+            });
+            match std::panic::catch_unwind(look) {
                 Err(panic) => {
-                    let outcome = Outcome::JobFailed(worker::panic_message(&*panic));
-                    let _ = self.outcomes.send(Finished {
-                        tag: self.tag.clone(),
-                        outcome,
-                    });
-                    self.repaint.request_repaint();
+                    send(Outcome::JobFailed(worker::panic_message(&*panic)));
                     return;
                 }
-            };
-            if last.as_ref() != Some(&seen) {
-                last = Some(seen.clone());
-                if !send(seen) {
-                    return; // the window is gone
+                Ok(seen) if last.as_ref() != Some(&seen) => {
+                    last = Some(seen.clone());
+                    if !send((self.outcome)(seen)) {
+                        return; // the window is gone
+                    }
                 }
+                Ok(_) => {}
             }
             match woken.recv_timeout(self.every) {
+                // The window forgot what it was shown: send the next look even if it is the same.
                 Ok(()) => last = None,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
