@@ -211,6 +211,22 @@ fn parse_raw(text: &str) -> Result<crate::codec::raw::RawShape, String> {
 
 impl Command {
     /// What the journal calls a process running this command.
+    /// As it is typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Put { .. } => "put",
+            Command::Get { .. } => "get",
+            Command::Info { .. } => "info",
+            Command::Clean => "clean",
+            Command::Bench { .. } => "bench",
+            Command::BenchReader => "bench-reader",
+            Command::Stream { .. } => "stream",
+            Command::Check { .. } => "check",
+            Command::CheckReader => "check-reader",
+            Command::Trace { .. } => "trace",
+        }
+    }
+
     fn role(&self) -> share::Role {
         match self {
             Command::Put { .. } | Command::Stream { .. } => share::Role::Put,
@@ -303,6 +319,10 @@ pub enum CliError {
         "the check found behaviour that differs from the contract (the rows marked FAIL above)"
     )]
     CheckFailed,
+    #[error(
+        "--native-key before a command is the window's; to {command} with it, put it after the command: shmimage {command} … --native-key NAME"
+    )]
+    NativeKeyBeforeCommand { command: &'static str },
 }
 
 impl From<crate::codec::CodecError> for CliError {
@@ -317,6 +337,11 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
         share::Role::Window.set_for_this_process();
         return Ok(false);
     };
+    if cli.native.name().is_some() {
+        return Err(CliError::NativeKeyBeforeCommand {
+            command: command.name(),
+        });
+    }
     command.role().set_for_this_process();
     match command {
         Command::Put {
@@ -745,6 +770,15 @@ mod tests {
         let get =
             Cli::try_parse_from(["shmimage", "get", "out.png", "--native-key", "frames"]).unwrap();
         assert!(get.native.name().is_none());
+        // Before the command, the window's native key is refused, not silently ignored: `get`
+        // would read the key's segment instead.
+        let misplaced =
+            Cli::try_parse_from(["shmimage", "--native-key", "frames", "get", "out.png"]).unwrap();
+        let err = run(&misplaced, &mut Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("after the command"), "{err}");
+        // The shared options still go before it.
+        let qt = Cli::try_parse_from(["shmimage", "--key", "k", "--qt", "info"]).unwrap();
+        assert!(qt.qt && qt.key == "k" && qt.command.is_some());
         match get.command {
             Some(Command::Get { native, .. }) => assert_eq!(native.name(), Some("frames")),
             other => panic!("{other:?}"),
