@@ -107,20 +107,35 @@ impl Mapping {
     /// Copies `src` into the mapping at `offset`. Returns false, copying nothing, if the mapping
     /// is read-only or the range does not lie inside it.
     pub(crate) fn copy_in(&mut self, offset: usize, src: &[u8]) -> bool {
-        if !self.is_writable() || !fits(offset, src.len(), self.len()) {
+        if !self.is_writable() {
             return false;
         }
+        let len = self.len();
         let base = match self {
             Self::ReadOnly(_) => return false,
             Self::ReadWrite(map) => map.as_mut_ptr(),
             #[cfg(target_os = "linux")]
             Self::SystemV(segment) => segment.as_mut_ptr(),
         };
-        // SAFETY: the destination range lies inside the writable mapping (checked above) and `src`
-        // is a private buffer, so the two cannot overlap.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), base.add(offset), src.len()) };
-        true
+        // SAFETY: the mapping is `len` writable bytes for as long as `self` lives, and `src` is a
+        // private buffer, which cannot overlap a mapping we created.
+        unsafe { copy_into(base, len, offset, src) }
     }
+}
+
+/// Copies `src` into the `len` bytes at `base`, from `offset`. Returns false, copying nothing, if
+/// it does not fit. Through raw pointers, never a slice, as [`copy_out_of`].
+///
+/// # Safety
+/// `base` must point to `len` bytes that stay writable during the call and do not overlap `src`.
+unsafe fn copy_into(base: *mut u8, len: usize, offset: usize, src: &[u8]) -> bool {
+    if !fits(offset, src.len(), len) {
+        return false;
+    }
+    // SAFETY: `offset + src.len() <= len` (checked above), so the destination lies inside the
+    // `len` bytes the caller vouches for; they do not overlap `src` (the caller's promise).
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), base.add(offset), src.len()) };
+    true
 }
 
 /// Copies what of `dst` the `len` bytes at `base` hold from `offset` on: the count copied (short

@@ -445,14 +445,12 @@ mod imp {
                 return Err(io::ErrorKind::AlreadyExists.into());
             }
             let view = View::map(&handle, FILE_MAP_WRITE, bytes.len())?;
-            // SAFETY: the view is `bytes.len()` writable bytes of a mapping created just now, and
-            // `bytes` is a private buffer, which cannot overlap it.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    bytes.as_ptr(),
-                    view.base.Value.cast::<u8>(),
-                    bytes.len(),
-                );
+            // SAFETY: the view is `view.len` writable bytes of a mapping created just now, mapped
+            // until `view` is dropped; `bytes` is a private buffer, which cannot overlap it.
+            let copied =
+                unsafe { crate::sys::copy_into(view.base.Value.cast::<u8>(), view.len, 0, bytes) };
+            if !copied {
+                return Err(io::ErrorKind::WriteZero.into());
             }
             Ok(Self { _handle: handle })
         }
