@@ -72,8 +72,9 @@ pub enum Command {
         #[arg(long)]
         until_stdin_closes: bool,
         /// Write IMAGE as headerless pixels into a shared-memory object of exactly this name
-        /// (/dev/shm/NAME on Linux, a named file mapping on Windows), for a program that reads it with Python's
-        /// multiprocessing.shared_memory, OpenCV or the like; prints the shape to read it with.
+        /// (/dev/shm/NAME on Linux, a named file mapping on Windows), for a program that reads
+        /// it with Python's multiprocessing.shared_memory, OpenCV or the like; prints the shape
+        /// to read it with.
         #[arg(long)]
         native_key: Option<String>,
         /// With --native-key: the pixel format written (rgba8, rgb8, bgr8, bgra8, gray8, gray16).
@@ -210,7 +211,6 @@ fn parse_raw(text: &str) -> Result<crate::codec::raw::RawShape, String> {
 }
 
 impl Command {
-    /// What the journal calls a process running this command.
     /// As it is typed.
     fn name(&self) -> &'static str {
         match self {
@@ -227,6 +227,7 @@ impl Command {
         }
     }
 
+    /// What the journal calls a process running this command.
     fn role(&self) -> share::Role {
         match self {
             Command::Put { .. } | Command::Stream { .. } => share::Role::Put,

@@ -337,7 +337,7 @@ impl ShmImageApp {
         (
             self.key.clone(),
             self.mode,
-            self.native_key.trim().to_owned(),
+            self.native_key_in_use().unwrap_or_default(),
             self.raw_shape.trim().to_owned(),
         )
     }
@@ -350,7 +350,7 @@ impl ShmImageApp {
     }
 
     /// The native key in use, if one is set: it overrides the key and mode.
-    fn native_key_in_use(&self) -> Option<String> {
+    pub(super) fn native_key_in_use(&self) -> Option<String> {
         let name = self.native_key.trim();
         (!name.is_empty()).then(|| name.to_owned())
     }
@@ -545,7 +545,7 @@ impl ShmImageApp {
                 self.busy = None;
                 self.status = status::fetched(&tag, &header, note);
             }
-            Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag, &error)),
+            Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag.key, &error)),
             Outcome::Followed(outcome) => match *outcome {
                 Outcome::Fetched {
                     image,

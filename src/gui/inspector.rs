@@ -35,10 +35,10 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         }
         ui.separator();
         ui.label(RichText::new(tr!("Lifetime")).strong());
-        if app.native_key.trim().is_empty() {
-            ui.label(tr!(app.mode.facts().lifetime));
-        } else {
+        if app.native_key_in_use().is_some() {
             ui.label(tr!(NATIVE_KEY_LIFETIME));
+        } else {
+            ui.label(tr!(app.mode.facts().lifetime));
         }
         ui.separator();
         if ui

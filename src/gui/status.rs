@@ -192,8 +192,7 @@ pub(super) fn fetched_caption(
     )
 }
 
-pub(super) fn fetch_failed(tag: &JobTag, error: &ShareError) -> String {
-    let key = &tag.key;
+pub(super) fn fetch_failed(key: &str, error: &ShareError) -> String {
     match error.failure() {
         Failure::Cancelled => tr!(
             "Cancelled: %{error}; the image shown is unchanged.",

@@ -10,7 +10,7 @@ use super::ShmImageApp;
 use crate::gui::worker::{self, Finished, JobTag, Outcome};
 use crate::share::{self, Endpoint, Mode};
 
-/// One panel's poller; dropping it ends its thread (within one period).
+/// One panel's poller; dropping it ends its thread, at once or after the look it is taking.
 pub(super) struct Poller {
     /// What it looks at (`ShmImageApp::source`): a new key, mode or native key needs a new one.
     source: (String, Mode, String, String),
@@ -104,32 +104,39 @@ impl ShmImageApp {
         if !self.inspector_open {
             self.inspecting = None;
         } else if self.inspecting.as_ref().is_none_or(|p| p.source != source) {
-            let plan = Plan {
-                tag: self.tag(),
-                endpoint: self.endpoint(),
-                every: super::INSPECT_POLL,
-                outcomes: self.worker.outcomes(),
-                repaint: self.ctx.clone(),
-                look: inspect,
-                unavailable: Err,
-                outcome: Outcome::Inspected,
-            };
+            let plan = self.plan(super::INSPECT_POLL, inspect, Err, Outcome::Inspected);
             self.inspecting = Some(start(source.clone(), plan));
         }
         if !self.protocol_open {
             self.journaling = None;
         } else if self.journaling.as_ref().is_none_or(|p| p.source != source) {
-            let plan = Plan {
-                tag: self.tag(),
-                endpoint: self.endpoint(),
-                every: super::JOURNAL_POLL,
-                outcomes: self.worker.outcomes(),
-                repaint: self.ctx.clone(),
-                look: share::journal,
-                unavailable: |_| Vec::new(),
-                outcome: Outcome::Journal,
-            };
+            let plan = self.plan(
+                super::JOURNAL_POLL,
+                share::journal,
+                |_| Vec::new(),
+                Outcome::Journal,
+            );
             self.journaling = Some(start(source, plan));
+        }
+    }
+
+    /// A plan for a poller of what is shown now, with a tag of its own.
+    fn plan<T>(
+        &mut self,
+        every: Duration,
+        look: fn(&Endpoint) -> T,
+        unavailable: fn(String) -> T,
+        outcome: fn(T) -> Outcome,
+    ) -> Plan<T> {
+        Plan {
+            tag: self.tag(),
+            endpoint: self.endpoint(),
+            every,
+            outcomes: self.worker.outcomes(),
+            repaint: self.ctx.clone(),
+            look,
+            unavailable,
+            outcome,
         }
     }
 
