@@ -4,6 +4,25 @@
 
 use crate::util::Scratch;
 
+/// Follows `endpoint` in this process: each image it announces is fetched, and its first pixel
+/// sent to the receiver.
+pub(crate) fn first_pixels_followed(
+    endpoint: &shmimage::share::Endpoint,
+) -> (
+    shmimage::share::Follower,
+    std::sync::mpsc::Receiver<[u8; 4]>,
+) {
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let fetching = endpoint.clone();
+    let follower = shmimage::share::follow(endpoint, move |_| {
+        if let Ok(fetched) = shmimage::share::fetch(&fetching) {
+            let _ = seen_tx.send(fetched.image.get_pixel(0, 0).0);
+        }
+    })
+    .unwrap();
+    (follower, seen)
+}
+
 /// The number after `"field":` in a one-line JSON object.
 fn field(json: &str, name: &str) -> u64 {
     let after = json
@@ -129,7 +148,7 @@ fn put_watch_republishes_after_a_rename_and_an_in_place_rewrite() {
 /// them in order (order and count are checked, never the delays' lengths).
 #[test]
 fn an_animated_gif_is_played_frame_by_frame_and_followed_in_order() {
-    use shmimage::share::{self, Endpoint, SegmentDir};
+    use shmimage::share::{Endpoint, SegmentDir};
     let colours: [[u8; 4]; 4] = [
         [255, 0, 0, 255],
         [0, 255, 0, 255],
@@ -159,14 +178,7 @@ fn an_animated_gif_is_played_frame_by_frame_and_followed_in_order() {
     );
 
     let endpoint = Endpoint::in_dir(&scratch.key, SegmentDir::at(scratch.seg_dir()).unwrap());
-    let (seen_tx, seen) = std::sync::mpsc::channel();
-    let fetching = endpoint.clone();
-    let _follower = share::follow(&endpoint, move |_| {
-        if let Ok(fetched) = share::fetch(&fetching) {
-            let _ = seen_tx.send(fetched.image.get_pixel(0, 0).0);
-        }
-    })
-    .unwrap();
+    let (_follower, seen) = first_pixels_followed(&endpoint);
     let mut order = Vec::new();
     while order.len() < 9 {
         let colour = seen

@@ -634,16 +634,11 @@ fn open_panels_wake_the_window_only_when_the_key_changes() {
         app.inspector_open = true;
         app.protocol_open = true;
     }
-    let started = Instant::now();
-    while harness.state().inspection.is_none() || harness.ctx.has_requested_repaint() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the open panels never let the window rest: {:?}",
-            harness.ctx.repaint_causes()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    step_until_rested(
+        &mut harness,
+        "the open panels never let the window rest",
+        |app| app.inspection.is_some(),
+    );
     // Two of the inspector's looks and twenty of the Protocol panel's.
     std::thread::sleep(Duration::from_millis(2500));
     assert!(
@@ -685,12 +680,26 @@ fn the_inspector_says_why_there_is_nothing_to_look_at() {
     let mut harness = harness_with(&scratch, |start| start.dir = Err(why.to_owned()));
     harness.state_mut().inspector_open = true;
     let says_why = |app: &ShmImageApp| matches!(&app.inspection, Some(Err(said)) if said == why);
+    step_until_rested(
+        &mut harness,
+        "the inspector never said why, or never let the window rest",
+        says_why,
+    );
+}
+
+/// Steps the window until `done` holds and it asks for no further frame (within 30 s).
+fn step_until_rested(
+    harness: &mut Harness<'_, ShmImageApp>,
+    what: &str,
+    done: impl Fn(&ShmImageApp) -> bool,
+) {
     let started = Instant::now();
-    while !says_why(harness.state()) || harness.ctx.has_requested_repaint() {
+    while !done(harness.state()) || harness.ctx.has_requested_repaint() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "the inspector never said why, or never let the window rest: {:?}",
-            harness.state().inspection
+            "{what}: inspection {:?}, repaint causes {:?}",
+            harness.state().inspection,
+            harness.ctx.repaint_causes()
         );
         harness.step();
         std::thread::sleep(Duration::from_millis(20));

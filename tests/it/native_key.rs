@@ -291,7 +291,7 @@ fn shmimage_writes_and_the_peer_reads_the_exact_bytes() {
 /// bytes stay the same.
 #[test]
 fn follow_sees_the_peer_rewrite_its_object_in_place() {
-    use shmimage::share::{self, Endpoint, SegmentDir};
+    use shmimage::share::{Endpoint, SegmentDir};
     use std::io::Write;
     let scratch = Scratch::new("native-follow");
     let name = format!("shmimage_follow_{}", std::process::id());
@@ -299,14 +299,7 @@ fn follow_sees_the_peer_rewrite_its_object_in_place() {
     let mut endpoint = Endpoint::in_dir(&scratch.key, SegmentDir::at(scratch.seg_dir()).unwrap());
     endpoint.native_key = Some(name.clone());
     endpoint.raw = "6x5:rgb8".parse().ok();
-    let (seen_tx, seen) = std::sync::mpsc::channel();
-    let fetching = endpoint.clone();
-    let follower = share::follow(&endpoint, move |_| {
-        if let Ok(fetched) = share::fetch(&fetching) {
-            let _ = seen_tx.send(fetched.image.get_pixel(0, 0).0);
-        }
-    })
-    .unwrap();
+    let (follower, seen) = crate::follow::first_pixels_followed(&endpoint);
     let next = || {
         seen.recv_timeout(crate::util::DEADLINE)
             .expect("a change within the deadline")
