@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use image::RgbaImage;
 
-use super::{CodecError, header};
+use super::{CodecError, MAX_SEGMENT_BYTES, header};
 
 /// How one pixel is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,9 +89,13 @@ pub struct RawShape {
 
 impl RawShape {
     /// The bytes the shape needs: every row but the last at its stride, the last one whole.
+    /// Saturates: a stride no memory could hold needs `u64::MAX`, which no object has.
     pub fn bytes_needed(&self) -> u64 {
-        let row = self.width as u64 * self.format.bytes_per_pixel() as u64;
-        (self.height as u64).saturating_sub(1) * self.stride as u64 + row
+        let row = u64::from(self.width) * self.format.bytes_per_pixel() as u64;
+        u64::from(self.height)
+            .saturating_sub(1)
+            .saturating_mul(self.stride as u64)
+            .saturating_add(row)
     }
 
     /// The pixels of `bytes`, which must hold at least [`bytes_needed`](Self::bytes_needed).
@@ -107,8 +111,13 @@ impl RawShape {
         let bpp = self.format.bytes_per_pixel();
         let row_len = self.width as usize * bpp;
         let mut image = RgbaImage::new(self.width, self.height);
+        // Every row lies within `bytes_needed`, checked above, so these are in range; `get`
+        // keeps a shape built by hand with a wrapping stride from ever panicking.
         for (y, out) in image.rows_mut().enumerate() {
-            let row = &bytes[y * self.stride..y * self.stride + row_len];
+            let start = y.saturating_mul(self.stride);
+            let Some(row) = bytes.get(start..start.saturating_add(row_len)) else {
+                break;
+            };
             for (pixel, p) in out.zip(row.chunks_exact(bpp)) {
                 pixel.0 = self.format.to_rgba(p);
             }
@@ -188,12 +197,18 @@ impl FromStr for RawShape {
         if parts.next().is_some() {
             return Err(usage());
         }
-        Ok(Self {
+        let shape = Self {
             width,
             height,
             format,
             stride,
-        })
+        };
+        if shape.bytes_needed() > MAX_SEGMENT_BYTES {
+            return Err(format!(
+                "the shape {text} spans more bytes than any image within the limits needs ({MAX_SEGMENT_BYTES} bytes): check the stride"
+            ));
+        }
+        Ok(shape)
     }
 }
 
@@ -216,9 +231,28 @@ mod tests {
             "4x4:rgb8:5",
             "4x4:rgb8:12:1",
             "x:rgb8",
+            // (h-1)*stride + row wrapped to a few bytes, and slicing panicked.
+            "2x3:gray8:9223372036854775808",
+            "2x3:gray8:18446744073709551615",
+            "2x3:gray8:18446744073709551616",
+            "2x2:gray8:4294967296000",
         ] {
             assert!(bad.parse::<RawShape>().is_err(), "{bad}");
         }
+    }
+
+    /// A shape made by hand (the fields are public) with a stride that wraps is an error, not
+    /// a panic.
+    #[test]
+    fn a_wrapping_stride_built_by_hand_is_refused() {
+        let shape = RawShape {
+            width: 2,
+            height: 3,
+            format: PixelFormat::Gray8,
+            stride: usize::MAX / 2 + 1,
+        };
+        assert_eq!(shape.bytes_needed(), u64::MAX);
+        assert!(shape.to_rgba(&[0; 16], "t").is_err());
     }
 
     #[test]
