@@ -118,10 +118,10 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
         /// With --follow: frames per second.
-        #[arg(long, default_value_t = 30.0, requires = "follow")]
+        #[arg(long, default_value_t = 30.0, requires = "follow", value_parser = parse_rate)]
         rate: f64,
         /// With --follow: how long the stream runs.
-        #[arg(long, default_value_t = 5.0, requires = "follow")]
+        #[arg(long, default_value_t = 5.0, requires = "follow", value_parser = parse_seconds)]
         seconds: f64,
         /// With --follow, a test seam: the follower also waits this long per frame.
         #[arg(long, default_value_t = 0, hide = true, requires = "follow")]
@@ -134,10 +134,10 @@ pub enum Command {
         #[arg(long, default_value = "1024x1024", value_parser = parse_size)]
         size: (u32, u32),
         /// Frames per second.
-        #[arg(long, default_value_t = 30.0)]
+        #[arg(long, default_value_t = 30.0, value_parser = parse_rate)]
         rate: f64,
         /// Stop after this many seconds instead of at Ctrl-C.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seconds)]
         seconds: Option<f64>,
         #[arg(long, default_value = "raw")]
         encoding: Encoding,
@@ -249,6 +249,28 @@ fn parse_position(text: &str) -> Result<[f32; 2], String> {
             .ok_or(format!("{v:?} is not a number"))
     };
     Ok([parse(x)?, parse(y)?])
+}
+
+/// Longest `--seconds` accepted: a week, far past any demo, far inside what a `Duration` holds.
+const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+/// Fastest `--rate` accepted, in frames per second.
+const MAX_RATE: f64 = 10_000.0;
+
+/// A number within `min..=max`, or the sentence that says which numbers are.
+fn parse_within(text: &str, min: f64, max: f64, what: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|value| (min..=max).contains(value))
+        .ok_or_else(|| format!("{text:?} is not {what} from {min} to {max}"))
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    parse_within(text, 0.001, MAX_SECONDS, "a number of seconds")
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    parse_within(text, 0.001, MAX_RATE, "a number of frames per second")
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
