@@ -134,15 +134,7 @@ fn acquire<'a>(
     patience: Option<&Arc<dyn Patience>>,
 ) -> Result<PosixSemaphoreGuard<'a>, ShmError> {
     if slot.is_none() {
-        let (semaphore, created) = NamedSemaphore::open_or_create(name)
-            .map_err(|err| ShmError::io("opening Qt 6's semaphore", sem_path, err))?;
-        let created_inode = created
-            .then(|| fs::symlink_metadata(sem_path).ok().map(|m| m.ino()))
-            .flatten();
-        *slot = Some(OpenSemaphore {
-            semaphore,
-            created_inode,
-        });
+        *slot = Some(open_semaphore(name, sem_path)?);
     }
     let slot: &'a Option<OpenSemaphore> = slot;
     let Some(OpenSemaphore { semaphore, .. }) = slot else {
@@ -176,6 +168,65 @@ fn acquire<'a>(
                 return Err(ShmError::io("taking Qt 6's semaphore", sem_path, err));
             }
         }
+    }
+}
+
+/// Opens the key's semaphore, creating it (value 1) if it does not exist. An existing one is
+/// opened as a file first and mapped only if it is this user's, writable by nobody else and one
+/// semaphore long: another user can create any name in /dev/shm, and glibc's `sem_open` would map
+/// a planted empty file and die of SIGBUS at the first wait.
+fn open_semaphore(name: &str, sem_path: &Path) -> Result<OpenSemaphore, ShmError> {
+    let failed = |err| ShmError::io("opening Qt 6's semaphore", sem_path, err);
+    // Twice: the name can go between creating and opening it (its creator removes it when done).
+    for _ in 0..2 {
+        let created = NamedSemaphore::create(name).map_err(failed)?;
+        let file = match open_file(sem_path, OpenFor::ReadWrite) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
+                return Err(foreign_semaphore(sem_path, err.to_string()));
+            }
+            Err(err) => return Err(failed(err)),
+        };
+        let meta = file.metadata().map_err(failed)?;
+        let me = crate::sys::effective_uid();
+        if meta.uid() != me {
+            return Err(foreign_semaphore(
+                sem_path,
+                format!("it belongs to uid {}, not to you (uid {me})", meta.uid()),
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(foreign_semaphore(
+                sem_path,
+                format!(
+                    "other users may write it (mode {:o}, where Qt's is 600)",
+                    meta.mode() & 0o777
+                ),
+            ));
+        }
+        let semaphore = NamedSemaphore::map(&file).map_err(|err| match err.kind() {
+            io::ErrorKind::InvalidData => foreign_semaphore(sem_path, err.to_string()),
+            _ => failed(err),
+        })?;
+        return Ok(OpenSemaphore {
+            semaphore,
+            created_inode: created.then(|| meta.ino()),
+        });
+    }
+    Err(failed(io::Error::other(
+        "it kept disappearing while being opened; try again",
+    )))
+}
+
+/// The sentence for a semaphore file that is not one Qt 6 (or we) could have made for this user.
+fn foreign_semaphore(sem_path: &Path, why: String) -> ShmError {
+    ShmError::PermissionDenied {
+        path: sem_path.to_path_buf(),
+        detail: format!(
+            "{why}, so it is not Qt 6's semaphore for you and was left alone; use another key, or \
+             have its owner (or an administrator) remove it"
+        ),
     }
 }
 
@@ -235,6 +286,15 @@ fn processes_mapping(path: &Path) -> Vec<(u32, String)> {
     found
 }
 
+/// Whether the file at `path` starts as Qt writes an image (its marker, then a PNG signature):
+/// the only thing a Qt 6 publisher replaces. Read without following a link or waiting on a FIFO.
+fn holds_a_qt_image(path: &Path) -> bool {
+    let mut start = [0u8; crate::codec::qt::IMAGE_START_LEN];
+    open_file(path, OpenFor::Reading)
+        .and_then(|file| shm::read_at(&file, 0, &mut start))
+        .is_ok_and(|()| crate::codec::qt::starts_like_an_image(&start))
+}
+
 /// Refuses a segment this user does not own (another user can create any name in /dev/shm) and
 /// one larger than any image can need, before anything is mapped or allocated.
 fn check_ours(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
@@ -282,6 +342,14 @@ impl Segment for Qt6SharedMemory {
                         "it belongs to uid {}, not to you, so it was left alone; use another key",
                         meta.uid()
                     ),
+                });
+            }
+            if !holds_a_qt_image(path) {
+                return Err(ShmError::PermissionDenied {
+                    path: path.clone(),
+                    detail: "it does not hold an image as Qt writes one (its marker and a PNG), \
+                             so it may be another program's and was left alone; use another key"
+                        .to_owned(),
                 });
             }
             match fs::remove_file(path) {
@@ -473,6 +541,11 @@ fn object_name(key: &str) -> Result<String, ShmError> {
         Some(
             "in Qt 6 mode the key names a file in /dev/shm, so after its leading slashes it cannot contain '/' or NUL, nor be '.' or '..'",
         )
+    } else if name.starts_with("sem.") {
+        Some(
+            "in Qt 6 mode the key names a file in /dev/shm, and names starting with \"sem.\" are \
+             POSIX semaphores' files (key K's lock is sem.K), so such a key is refused",
+        )
     } else if name.len() > 250 {
         Some("in Qt 6 mode the key names a file in /dev/shm, so it is limited to 250 bytes")
     } else {
@@ -498,7 +571,17 @@ mod tests {
             assert_eq!(shm.segment_path, Path::new("/dev/shm/x"), "{key}");
             assert_eq!(shm.semaphore_path(), Path::new("/dev/shm/sem.x"), "{key}");
         }
-        for key in ["", "/", "/..", "..", "a/b", "/a/../../etc", "a\0b"] {
+        for key in [
+            "",
+            "/",
+            "/..",
+            "..",
+            "a/b",
+            "/a/../../etc",
+            "a\0b",
+            "sem.QSharedMemoryExample",
+            "/sem.x",
+        ] {
             assert!(Qt6SharedMemory::new(key).is_err(), "{key:?}");
         }
     }

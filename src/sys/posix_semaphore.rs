@@ -1,27 +1,31 @@
 //! POSIX named semaphores (`sem_open`), the lock of Qt 6's `QSharedMemory` with a
 //! `QNativeIpcKey` on Linux (see `crate::qt::posix`).
+//!
+//! glibc's `sem_open` of an existing name maps whatever file sits at `/dev/shm/sem.NAME`,
+//! whoever made it and whatever its size: an empty one planted by another user is a SIGBUS at the
+//! first wait. So only creating goes through `sem_open`; an existing semaphore is opened as a
+//! file, checked by the caller, and mapped here only if it is exactly one `sem_t`. That is all
+//! `sem_open` does too, and glibc's named semaphores are process-shared, so the calls below work
+//! on any mapping of the file.
 
 use std::ffi::CString;
+use std::fs::File;
 use std::io;
 
-/// An open named semaphore; closed (not removed) on drop.
+/// An open named semaphore: its file, mapped; unmapped (not removed) on drop.
 #[derive(Debug)]
 pub(crate) struct NamedSemaphore {
-    sem: *mut libc::sem_t,
+    map: memmap2::MmapRaw,
 }
-
-// SAFETY: a sem_t from sem_open is process-shared by design and its functions are
-// thread-safe; the pointer is only passed to them.
-unsafe impl Send for NamedSemaphore {}
 
 fn c_name(name: &str) -> io::Result<CString> {
     CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains NUL"))
 }
 
 impl NamedSemaphore {
-    /// Opens the semaphore `name`, creating it with value 1 if it does not exist. Returns
-    /// whether this call created it. An existing one is never reset.
-    pub(crate) fn open_or_create(name: &str) -> io::Result<(Self, bool)> {
+    /// Creates the semaphore `name` with value 1, as Qt 6 does (mode 0600): `Ok(false)` if the
+    /// name exists already, which is then left untouched. Open it with [`map`](Self::map).
+    pub(crate) fn create(name: &str) -> io::Result<bool> {
         let c_name = c_name(name)?;
         let mode: libc::c_uint = 0o600;
         // SAFETY: a valid C string; with O_CREAT sem_open takes the mode and initial value.
@@ -33,19 +37,38 @@ impl NamedSemaphore {
                 1 as libc::c_uint,
             )
         };
-        if sem != libc::SEM_FAILED {
-            return Ok((Self { sem }, true));
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EEXIST) {
-            return Err(err);
-        }
-        // SAFETY: a valid C string; without O_CREAT no further arguments are read.
-        let sem = unsafe { libc::sem_open(c_name.as_ptr(), 0) };
         if sem == libc::SEM_FAILED {
-            return Err(io::Error::last_os_error());
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EEXIST) => Ok(false),
+                _ => Err(err),
+            };
         }
-        Ok((Self { sem }, false))
+        // SAFETY: `sem` came from a successful sem_open and is closed once, here; the semaphore
+        // itself stays, under its name.
+        unsafe { libc::sem_close(sem) };
+        Ok(true)
+    }
+
+    /// Maps `file`, the semaphore's file that the caller opened without following a link and
+    /// found to be this user's: an error of kind `InvalidData` unless it is one `sem_t` long.
+    pub(crate) fn map(file: &File) -> io::Result<Self> {
+        let len = file.metadata()?.len();
+        if len != std::mem::size_of::<libc::sem_t>() as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "it is {len} bytes long, where a semaphore is {}",
+                    std::mem::size_of::<libc::sem_t>()
+                ),
+            ));
+        }
+        let map = memmap2::MmapOptions::new().map_raw(file)?;
+        Ok(Self { map })
+    }
+
+    fn sem(&self) -> *mut libc::sem_t {
+        self.map.as_mut_ptr().cast()
     }
 
     /// Takes the semaphore if it is free, without waiting: true if taken. The caller polls
@@ -53,8 +76,9 @@ impl NamedSemaphore {
     /// a clock step would lengthen or cut short).
     pub(crate) fn try_wait(&self) -> io::Result<bool> {
         loop {
-            // SAFETY: `sem` is open until drop.
-            if unsafe { libc::sem_trywait(self.sem) } == 0 {
+            // SAFETY: the mapping is one whole sem_t (checked in `map`), mapped until drop, and
+            // only its owner can resize the file; the sem_t functions are process-safe.
+            if unsafe { libc::sem_trywait(self.sem()) } == 0 {
                 return Ok(true);
             }
             let err = io::Error::last_os_error();
@@ -67,8 +91,8 @@ impl NamedSemaphore {
     }
 
     pub(crate) fn post(&self) -> io::Result<()> {
-        // SAFETY: `sem` is open until drop.
-        if unsafe { libc::sem_post(self.sem) } == 0 {
+        // SAFETY: as in `try_wait`: one whole sem_t, mapped until drop.
+        if unsafe { libc::sem_post(self.sem()) } == 0 {
             Ok(())
         } else {
             Err(io::Error::last_os_error())
@@ -84,12 +108,5 @@ impl NamedSemaphore {
         } else {
             Err(io::Error::last_os_error())
         }
-    }
-}
-
-impl Drop for NamedSemaphore {
-    fn drop(&mut self) {
-        // SAFETY: `sem` came from a successful sem_open and is closed exactly once, here.
-        unsafe { libc::sem_close(self.sem) };
     }
 }
