@@ -17,7 +17,7 @@ use super::{
     AttachedReader, Fetched, Inspection, Protocol, Publication, ShareError, Stages, human_bytes,
 };
 use crate::codec::raw::RawShape;
-use crate::codec::{self, Encoding, Header};
+use crate::codec::{self, Encoding, Header, MAX_SEGMENT_BYTES};
 use crate::sys::named_object::{self, CreatedObject, NamedObject};
 
 /// Headerless pixels written under a native key (`put --native-key`): the object lives until
@@ -137,9 +137,25 @@ impl ForeignProtocol {
         Ok((last, true))
     }
 
+    /// The bytes an image can need: with a raw shape only the pixels it spans (a 1 TiB object
+    /// read as 4x4 costs 64 bytes), else the whole object, if within the segment bound that
+    /// every mode applies. Memory follows the image, never the size another program chose.
     fn read_once(&self, object: &NamedObject) -> Result<Vec<u8>, ShareError> {
+        let limit = match &self.raw {
+            Some(shape) => shape.bytes_needed(),
+            None if object.len() > MAX_SEGMENT_BYTES => {
+                return Err(ShareError::NativeKey(format!(
+                    "the object {:?} ({}) is {}, more than any image within the limits needs ({}): if it holds raw pixels, give their shape (--raw, or \"Raw shape\" in the inspector) and only those are read",
+                    self.name,
+                    self.location(),
+                    human_bytes(object.len()),
+                    human_bytes(MAX_SEGMENT_BYTES)
+                )));
+            }
+            None => object.len(),
+        };
         object
-            .read_all()
+            .read_prefix(limit)
             .map_err(|err| ShareError::NativeKey(format!("cannot read {}: {err}", self.location())))
     }
 
@@ -267,7 +283,11 @@ impl Protocol for ForeignProtocol {
         let Ok(object) = NamedObject::open(&self.name) else {
             return Ok(None);
         };
-        Ok(Some(sampled_generation(object.len(), |at, sample| {
+        // Over the bytes a fetch reads (a raw shape's), so a fetch and a probe agree.
+        let span = self
+            .raw
+            .map_or(object.len(), |shape| shape.bytes_needed().min(object.len()));
+        Ok(Some(sampled_generation(span, |at, sample| {
             object.read_at(at, sample)
         })))
     }
@@ -321,13 +341,41 @@ mod tests {
             let len = side * side;
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
             let _object = CreatedObject::create_new(&name, &bytes).unwrap();
-            let shape = format!("{side}x{side}:gray8").parse().ok();
-            let protocol = ForeignProtocol::new(&name, shape).unwrap();
-            let fetched = protocol.fetch().unwrap();
-            let probed = protocol.newest_generation().unwrap();
-            assert_eq!(Some(fetched.header.generation), probed, "{tag}");
-            assert_ne!(probed, Some(sampled_generation(1, |_, _| 0)), "{tag}");
+            // The whole object, and a shape that spans only its first half.
+            for rows in [side, side / 2] {
+                let shape = format!("{side}x{rows}:gray8").parse().ok();
+                let protocol = ForeignProtocol::new(&name, shape).unwrap();
+                let fetched = protocol.fetch().unwrap();
+                let probed = protocol.newest_generation().unwrap();
+                assert_eq!(Some(fetched.header.generation), probed, "{tag} {rows}");
+                assert_ne!(probed, Some(sampled_generation(1, |_, _| 0)), "{tag}");
+            }
         }
+    }
+
+    /// The inspector and a fetch of a 1 TiB object without a shape: a sentence, not an abort.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_object_over_the_segment_bound_is_read_only_through_a_shape() {
+        let name = format!("shmimage-unit-huge-{}", std::process::id());
+        let path = std::path::PathBuf::from(format!("/dev/shm/{name}"));
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        let unshaped = ForeignProtocol::new(&name, None).unwrap();
+        let inspection = unshaped.inspect().unwrap();
+        let said = format!("{inspection:?}");
+        let fetched = unshaped.fetch().err().map(|err| err.to_string());
+        let shaped = ForeignProtocol::new(&name, "4x4:rgba8".parse().ok()).unwrap();
+        let image = shaped.fetch().map(|f| f.image.dimensions());
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            said.contains("more than any image within the limits needs"),
+            "{said}"
+        );
+        assert!(fetched.unwrap().contains("give their shape"));
+        assert_eq!(image.unwrap(), (4, 4));
     }
 
     #[test]

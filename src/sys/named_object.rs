@@ -38,9 +38,10 @@ impl NamedObject {
         self.inner.read_at(at, buf)
     }
 
-    /// All its bytes.
-    pub(crate) fn read_all(&self) -> io::Result<Vec<u8>> {
-        self.inner.read_all()
+    /// Its first `limit` bytes, or all of them if it is shorter: a caller bounds what it
+    /// allocates by what it needs, never by a size another program chose.
+    pub(crate) fn read_prefix(&self, limit: u64) -> io::Result<Vec<u8>> {
+        self.inner.read_prefix(limit)
     }
 }
 
@@ -117,9 +118,9 @@ mod imp {
         }
 
         /// From the start each time (a second read must see the same bytes), at the size
-        /// the file has now: a writer may resize it.
-        pub(super) fn read_all(&self) -> io::Result<Vec<u8>> {
-            let len = self.file.metadata()?.len();
+        /// the file has now (a writer may resize it), at most `limit` bytes.
+        pub(super) fn read_prefix(&self, limit: u64) -> io::Result<Vec<u8>> {
+            let len = self.file.metadata()?.len().min(limit);
             let mut bytes = vec![0; usize::try_from(len).map_err(|_| io::ErrorKind::FileTooLarge)?];
             let mut filled = 0;
             while filled < bytes.len() {
@@ -198,10 +199,11 @@ mod imp {
         Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    /// A crc of what the object `name` holds now, if it can be read.
-    fn content_crc(name: &str) -> Option<u32> {
+    /// A crc of the first `len` bytes the object `name` holds now, if it can be read. Only
+    /// those: XNU rounds an object's size up to whole pages, and the rest reads as zeros.
+    fn content_crc(name: &str, len: usize) -> Option<u32> {
         let opened = Opened::open(name).ok()?;
-        Some(crc32fast::hash(&opened.read_all().ok()?))
+        Some(crc32fast::hash(&opened.read_prefix(len as u64).ok()?))
     }
 
     pub(super) struct Opened {
@@ -241,8 +243,10 @@ mod imp {
             usize::try_from(at).map_or(0, |at| map.copy_out_up_to(at, buf))
         }
 
-        pub(super) fn read_all(&self) -> io::Result<Vec<u8>> {
-            let mut bytes = vec![0; self.len as usize];
+        pub(super) fn read_prefix(&self, limit: u64) -> io::Result<Vec<u8>> {
+            let len =
+                usize::try_from(self.len.min(limit)).map_err(|_| io::ErrorKind::FileTooLarge)?;
+            let mut bytes = vec![0; len];
             self.read_at(0, &mut bytes);
             Ok(bytes)
         }
@@ -250,6 +254,7 @@ mod imp {
 
     pub(super) struct Created {
         name: String,
+        len: usize,
         crc: u32,
     }
 
@@ -258,6 +263,7 @@ mod imp {
             let file = shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL)?;
             let created = Self {
                 name: name.to_owned(),
+                len: bytes.len(),
                 crc: crc32fast::hash(bytes),
             };
             // macOS sizes an object once, then maps it to fill it.
@@ -274,7 +280,7 @@ mod imp {
         fn drop(&mut self) {
             // Only ours, still holding what was written: another program may have replaced it
             // under the same name meanwhile (macOS gives objects no inode to compare).
-            if content_crc(&self.name) == Some(self.crc)
+            if content_crc(&self.name, self.len) == Some(self.crc)
                 && let Ok(name) = shm_name(&self.name)
             {
                 // SAFETY: `name` is a NUL-terminated string that outlives the call.
@@ -406,8 +412,10 @@ mod imp {
             }
         }
 
-        pub(super) fn read_all(&self) -> io::Result<Vec<u8>> {
-            let mut bytes = vec![0; self.view.len];
+        pub(super) fn read_prefix(&self, limit: u64) -> io::Result<Vec<u8>> {
+            let len =
+                usize::try_from(limit).map_or(self.view.len, |limit| limit.min(self.view.len));
+            let mut bytes = vec![0; len];
             self.read_at(0, &mut bytes);
             Ok(bytes)
         }
@@ -487,7 +495,7 @@ mod imp {
         pub(super) fn read_at(&self, _at: u64, _buf: &mut [u8]) -> usize {
             0
         }
-        pub(super) fn read_all(&self) -> io::Result<Vec<u8>> {
+        pub(super) fn read_prefix(&self, _limit: u64) -> io::Result<Vec<u8>> {
             Err(unsupported())
         }
     }
@@ -516,8 +524,9 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         let opened = NamedObject::open(&name).unwrap();
         assert!(opened.len() >= bytes.len() as u64);
-        let read = opened.read_all().unwrap();
+        let read = opened.read_prefix(u64::MAX).unwrap();
         assert_eq!(&read[..bytes.len()], &bytes[..]);
+        assert_eq!(opened.read_prefix(7).unwrap(), &bytes[..7]);
         let mut tail = [0u8; 8];
         assert_eq!(opened.read_at(9_996, &mut tail[..4]), 4);
         assert_eq!(&tail[..4], &bytes[9_996..]);
