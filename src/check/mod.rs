@@ -5,8 +5,10 @@
 //!
 //! Every child ends with the check (it stops when its stdin, a pipe from us, closes), Ctrl-C
 //! removes everything at once, and the keys a run uses are written down first, so the next run
-//! removes whatever a killed one left. The rows are in `scenarios`, the children in
-//! `process`, the report in `report`.
+//! removes whatever a killed one left. The run's work folder (its test images and that list)
+//! lives in the private segment directory, where no other user can plant a link or a list of
+//! somebody else's keys. The rows are in `scenarios`, the children in `process`, the report in
+//! `report`.
 
 mod process;
 mod report;
@@ -33,6 +35,8 @@ const HOLD_MS: &str = "20000";
 const PREFIX: &str = "shmimage-check";
 /// The file in a run's work folder that the run keeps locked while it lives.
 const ALIVE: &str = "alive";
+/// The file in a run's work folder that lists its keys, one a line.
+const KEYS: &str = "keys";
 
 /// What a check can fail with before it gets to run its rows.
 #[derive(Debug, thiserror::Error)]
@@ -143,16 +147,15 @@ struct Check {
 
 impl Check {
     fn prepare(dir: &SegmentDir, program: &Path) -> Result<Self, CheckError> {
-        let temp = std::env::temp_dir();
-        clean_after_interrupted_runs(dir, &temp);
-        let work = temp.join(format!("{PREFIX}-{}", std::process::id()));
+        clean_after_interrupted_runs(dir);
+        let work = dir.path().join(format!("{PREFIX}-{}", std::process::id()));
         let failed_in = work.clone();
         let prepare = move |source| CheckError::Prepare {
             path: failed_in.clone(),
             source,
         };
-        std::fs::create_dir_all(&work).map_err(&prepare)?;
-        let alive = std::fs::File::create(work.join(ALIVE)).map_err(&prepare)?;
+        create_private_dir(&work).map_err(&prepare)?;
+        let alive = create_new_file(&work.join(ALIVE), b"").map_err(&prepare)?;
         alive.lock().map_err(&prepare)?;
         let check = Self {
             dir: dir.clone(),
@@ -167,7 +170,7 @@ impl Check {
             .iter()
             .map(|s| format!("{}\n", check.key(s.slug)))
             .collect();
-        std::fs::write(check.work.join("keys"), keys).map_err(&prepare)?;
+        create_new_file(&check.work.join(KEYS), keys.as_bytes()).map_err(&prepare)?;
         set_run(Some((check.dir.clone(), check.work.clone())));
         for (name, image) in [("first.png", &check.first), ("second.png", &check.second)] {
             codec::save_image(image, &check.work.join(name)).map_err(ShareError::from)?;
@@ -317,9 +320,25 @@ fn clean_dir(dir: &SegmentDir) {
     }
 }
 
-/// Removes what runs killed halfway left: their work folders name their keys.
-fn clean_after_interrupted_runs(dir: &SegmentDir, temp: &Path) {
-    let Ok(entries) = std::fs::read_dir(temp) else {
+/// A new folder, made here and now (never one that exists, whoever made it), closed to others.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// A new file holding `bytes`, made here and now: never through a link, never one that exists.
+fn create_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    let mut file = crate::shm::open_file(path, crate::shm::OpenFor::CreatingNew)?;
+    file.write_all(bytes)?;
+    Ok(file)
+}
+
+/// Removes what runs killed halfway left: their work folders, in the private segment directory,
+/// name their keys.
+fn clean_after_interrupted_runs(dir: &SegmentDir) {
+    let Ok(entries) = std::fs::read_dir(dir.path()) else {
         return;
     };
     for entry in entries.flatten() {
@@ -331,11 +350,35 @@ fn clean_after_interrupted_runs(dir: &SegmentDir, temp: &Path) {
         else {
             continue;
         };
-        if pid != std::process::id() && !run_alive(&entry.path()) {
+        // A real folder only: never through a link.
+        let is_dir = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.is_dir());
+        if is_dir && pid != std::process::id() && !run_alive(&entry.path()) {
             let _ = clean_keys(dir, &entry.path());
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// The keys a run's work folder lists, if they have the shape a run gives its keys
+/// (`shmimage-check-<pid>-<row>`): anything else in the file is ignored.
+fn recorded_keys(work: &Path) -> Vec<String> {
+    let Ok(file) = crate::shm::open_file(&work.join(KEYS), crate::shm::OpenFor::Reading) else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::io::Read::take(file, 64 * 1024), &mut text);
+    text.lines()
+        .filter(|key| is_check_key(key))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn is_check_key(key: &str) -> bool {
+    key.strip_prefix(&format!("{PREFIX}-"))
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(pid, slug)| {
+            pid.parse::<u32>().is_ok() && SCENARIOS.iter().any(|s| s.slug == slug)
+        })
 }
 
 /// Removes the leftovers of the keys listed in `work/keys`: in the directory, what dead
@@ -343,9 +386,9 @@ fn clean_after_interrupted_runs(dir: &SegmentDir, temp: &Path) {
 /// Returns whether none of those keys has a file left in the directory.
 fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
     clean_dir(dir);
-    let keys = std::fs::read_to_string(work.join("keys")).unwrap_or_default();
+    let keys = recorded_keys(work);
     #[cfg(target_os = "linux")]
-    for key in keys.lines().filter(|k| k.contains("-qt")) {
+    for key in keys.iter().filter(|k| k.contains("-qt")) {
         // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
         let endpoint = unrecorded(Endpoint::in_dir(key, dir.clone()).with_mode(share::Mode::Qt));
         if let Ok(publication) = share::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png)
@@ -354,7 +397,7 @@ fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
         }
     }
     let prefixes: Vec<String> = keys
-        .lines()
+        .iter()
         .filter_map(|key| share::native_key_for(key).ok())
         .map(|native| format!("{native}."))
         .collect();
