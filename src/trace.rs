@@ -77,8 +77,15 @@ fn micros(us: u64) -> Duration {
     Duration::from_micros(us)
 }
 
-/// `HH:MM:SS.micro` (UTC), the part of the time that tells steps apart.
+/// The last microsecond humantime can print (9999-12-31T23:59:59.999999Z): it panics past it.
+const LAST_PRINTABLE_US: u64 = 253_402_300_799_999_999;
+
+/// `HH:MM:SS.micro` (UTC), the part of the time that tells steps apart. A record's checksum
+/// proves it whole, not sensible: a time past the year 9999 is shown as such, never a panic.
 fn time_of_day(start_us: u64) -> String {
+    if start_us > LAST_PRINTABLE_US {
+        return "(after 9999)".to_owned();
+    }
     let time = UNIX_EPOCH + Duration::from_micros(start_us);
     let stamp = humantime::format_rfc3339_micros(time).to_string();
     stamp.split_once('T').map_or(stamp.clone(), |(_, time)| {
@@ -99,6 +106,29 @@ fn json_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Forgets what was printed of records no journal holds any more (a ring slot reused, a dead
+/// process's journal pruned), so a long trace of a fast stream keeps memory flat: such a record
+/// cannot come back to be printed twice.
+fn forget_gone(
+    lanes: &[ProcessJournal],
+    printed: &mut HashSet<(u32, u64, u64, bool)>,
+    deaths: &mut HashSet<(u32, u64)>,
+) {
+    let present: HashSet<(u32, u64, u64)> = lanes
+        .iter()
+        .flat_map(|lane| {
+            let (pid, opened) = (lane.owner.pid, lane.owner.opened_us);
+            lane.records.iter().map(move |r| (pid, opened, r.seq))
+        })
+        .collect();
+    printed.retain(|&(pid, opened, seq, _)| present.contains(&(pid, opened, seq)));
+    deaths.retain(|&(pid, opened)| {
+        lanes
+            .iter()
+            .any(|lane| (lane.owner.pid, lane.owner.opened_us) == (pid, opened))
+    });
 }
 
 /// Prints the steps of every process under `endpoint`'s key as they happen.
@@ -150,6 +180,7 @@ pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
                 lines.push((at, text));
             }
         }
+        forget_gone(&lanes, &mut printed, &mut deaths);
         lines.sort_by_key(|(at, _)| *at);
         for (_, line) in lines {
             if writeln!(out, "{line}").is_err() {
@@ -164,5 +195,51 @@ pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
             return;
         }
         std::thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checksummed record may still carry any time: past the year 9999 humantime panicked.
+    #[test]
+    fn a_time_past_the_year_9999_is_said_not_a_panic() {
+        assert_eq!(time_of_day(1_700_000_000_123_456), "22:13:20.123456");
+        assert_eq!(time_of_day(LAST_PRINTABLE_US), "23:59:59.999999");
+        assert_eq!(time_of_day(LAST_PRINTABLE_US + 1), "(after 9999)");
+        assert_eq!(time_of_day(u64::MAX), "(after 9999)");
+    }
+
+    /// What was printed of records gone from every journal is forgotten: the set grew by a
+    /// record a millisecond against a 1 kHz stream.
+    #[test]
+    fn what_was_printed_of_gone_records_is_forgotten() {
+        let record = |seq| Record {
+            seq,
+            step: crate::journal::Step::CopyOut,
+            state: State::Ok,
+            start_us: 1_700_000_000_000_000,
+            duration_us: Some(1),
+            text: String::new(),
+        };
+        let lane = ProcessJournal {
+            owner: crate::journal::Owner {
+                pid: 7,
+                role: crate::journal::Role::Get,
+                qt: false,
+                key: "k".to_owned(),
+                opened_us: 1,
+            },
+            alive: true,
+            records: vec![record(5), record(6)],
+        };
+        let mut printed: HashSet<_> = (1..=6).map(|seq| (7, 1, seq, true)).collect();
+        let mut deaths: HashSet<_> = [(7, 1), (8, 1)].into_iter().collect();
+        forget_gone(std::slice::from_ref(&lane), &mut printed, &mut deaths);
+        let mut left: Vec<u64> = printed.iter().map(|p| p.2).collect();
+        left.sort();
+        assert_eq!(left, [5, 6]);
+        assert_eq!(deaths.into_iter().collect::<Vec<_>>(), [(7, 1)]);
     }
 }

@@ -31,6 +31,10 @@ use record::{FILE_LEN, HEADER_LEN, RECORD_LEN, SLOTS};
 
 /// Journals of dead processes kept per key and mode, newest first, for the timeline.
 pub const KEEP_DEAD: usize = 16;
+/// Journals of dead processes kept in a directory in all, whatever their keys: a process leaves
+/// one per key it used, and a script that tries hundreds of keys must not fill a RAM-backed
+/// directory with them.
+pub const KEEP_DEAD_IN_ALL: usize = 64;
 /// How many files past that before pruning (see `prune`).
 const PRUNE_SLACK: usize = 8;
 const SUFFIX: &str = ".journal";
@@ -179,6 +183,8 @@ pub fn open(dir: &Path, key: &str, native_key: &str, mode: &str, qt: bool) -> Op
         return Some(handle.clone());
     }
     prune(dir, native_key, mode);
+    // A process's first step under a key: the moment to bound what idle keys leave, too.
+    crate::shm::tidy_idle_keys(dir);
     let owner = Owner {
         pid: std::process::id(),
         role: role(),
@@ -227,18 +233,40 @@ pub fn read(dir: &Path, native_key: &str, mode: &str) -> Vec<ProcessJournal> {
 
 fn journal_files(dir: &Path, native_key: &str, mode: &str) -> Vec<PathBuf> {
     let prefix = prefix(native_key, mode);
+    all_journal_files(dir)
+        .into_iter()
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(&prefix))
+        })
+        .collect()
+}
+
+/// Every file in `dir` named as a journal is: `<native key>~<mode>~<pid>~<opened>.journal`.
+fn all_journal_files(dir: &Path) -> Vec<PathBuf> {
     fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .is_some_and(|name| name.starts_with(&prefix) && name.ends_with(SUFFIX))
-        })
+        .filter(|entry| entry.file_name().to_str().is_some_and(is_journal_name))
         .map(|entry| entry.path())
         .collect()
+}
+
+/// Whether `name` has exactly the shape of a journal's name: only such files are ever pruned.
+fn is_journal_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(SUFFIX) else {
+        return false;
+    };
+    let parts: Vec<&str> = stem.split('~').collect();
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    matches!(parts.as_slice(), [native_key, mode, pid, opened]
+        if crate::shm::validate_native_key(native_key).is_ok()
+            && !mode.is_empty()
+            && mode.bytes().all(|b| b.is_ascii_alphanumeric())
+            && digits(pid)
+            && digits(opened))
 }
 
 /// A journal file and whether its writer lives; `None` for one whose header does not check out.
@@ -303,13 +331,19 @@ fn remove_if_dead(path: &Path) -> bool {
     removed
 }
 
-/// Keeps the journals of the [`KEEP_DEAD`] newest dead processes of a key and mode; older ones,
-/// and dead ones that never got a valid header, are removed. Only once there are
-/// [`PRUNE_SLACK`] more files than that: looking at each one costs a few system calls, and a
-/// process's first step should not pay for sixteen of them every time.
+/// Keeps the journals of the [`KEEP_DEAD`] newest dead processes of a key and mode, and of the
+/// [`KEEP_DEAD_IN_ALL`] newest in the whole directory; older ones, and dead ones that never got
+/// a valid header, are removed. Only once there are [`PRUNE_SLACK`] more files than that: looking
+/// at each one costs a few system calls, and a process's first step should not pay for sixteen
+/// of them every time.
 fn prune(dir: &Path, native_key: &str, mode: &str) {
-    let files = journal_files(dir, native_key, mode);
-    if files.len() <= KEEP_DEAD + PRUNE_SLACK {
+    prune_beyond(journal_files(dir, native_key, mode), KEEP_DEAD);
+    prune_beyond(all_journal_files(dir), KEEP_DEAD_IN_ALL);
+}
+
+/// Removes the dead processes' journals among `files` but the `keep` newest.
+fn prune_beyond(files: Vec<PathBuf>, keep: usize) {
+    if files.len() <= keep + PRUNE_SLACK {
         return;
     }
     let mut dead = Vec::new();
@@ -324,7 +358,7 @@ fn prune(dir: &Path, native_key: &str, mode: &str) {
         }
     }
     dead.sort_by_key(|(opened, _)| std::cmp::Reverse(*opened));
-    for (_, path) in dead.into_iter().skip(KEEP_DEAD) {
+    for (_, path) in dead.into_iter().skip(keep) {
         remove_if_dead(&path);
     }
 }
@@ -340,16 +374,8 @@ fn is_old(path: &Path) -> bool {
 /// Removes every dead process's journal in `dir`, for all keys (`shmimage clean`); returns how
 /// many.
 pub fn remove_dead(dir: &Path) -> usize {
-    fs::read_dir(dir)
+    all_journal_files(dir)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.contains('~') && name.ends_with(SUFFIX))
-        })
         .filter(|path| remove_if_dead(path))
         .count()
 }
@@ -409,6 +435,55 @@ mod tests {
         assert!(!garbage.exists());
         assert!(young.iter().all(|path| path.exists()));
         assert_eq!(read(dir.path(), "native-g", "n").len(), 1);
+    }
+
+    #[test]
+    fn only_names_of_a_journals_shape_are_journals() {
+        assert!(is_journal_name("k_00ff~qt5~4711~1700000000000000.journal"));
+        for other in [
+            "notes~1.journal",
+            "a~b~c~d.journal",
+            "k~n~1~2.journal.bak",
+            "k~n~~2.journal",
+            "../k~n~1~2.journal",
+            "k~n-x~1~2.journal",
+        ] {
+            assert!(!is_journal_name(other), "{other}");
+        }
+    }
+
+    /// 300 processes under 300 keys left 300 journals: the bound was per key only.
+    #[test]
+    fn dead_journals_are_bounded_across_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = KEEP_DEAD_IN_ALL + PRUNE_SLACK + 20;
+        for n in 0..count {
+            let owner = Owner {
+                pid: 1000 + n as u32,
+                role: Role::Get,
+                qt: false,
+                key: format!("k{n}"),
+                opened_us: n as u64,
+            };
+            let mut bytes = vec![0u8; FILE_LEN];
+            bytes[..HEADER_LEN].copy_from_slice(&owner.to_bytes());
+            let name = format!("native-k{n}~n~{}~{n}.journal", owner.pid);
+            fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        open(dir.path(), "new", "native-new", "n", false).unwrap();
+        let left = all_journal_files(dir.path());
+        assert_eq!(
+            left.len(),
+            KEEP_DEAD_IN_ALL + 1,
+            "the newest dead, and ours"
+        );
+        let newest = format!("native-k{}~", count - 1);
+        assert!(left.iter().any(|p| p.to_string_lossy().contains(&newest)));
+        assert!(
+            !left
+                .iter()
+                .any(|p| p.to_string_lossy().contains("native-k0~"))
+        );
     }
 
     #[test]

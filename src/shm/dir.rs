@@ -16,7 +16,9 @@
 //! read it. Wherever it is, the
 //! directory must be a real directory owned by this user and closed to everyone else (0700): that
 //! is what keeps other users from reading, replacing or blocking our segments, and what keeps
-//! anyone else from planting symlinks in it.
+//! anyone else from planting symlinks in it. One of the default places that was opened up is
+//! closed again (it has our name); a folder named by `SHMIMAGE_DIR` is the user's, so it is
+//! refused with a sentence instead, never changed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -44,7 +46,7 @@ impl SegmentDir {
             if let Some(parent) = candidate.parent() {
                 let _ = fs::create_dir_all(parent);
             }
-            match Self::at(&candidate) {
+            match Self::open(&candidate, OpenedUp::Close) {
                 Ok(dir) => {
                     if let Some(err) = &first_error {
                         log::warn!("using {} for segments: {err}", candidate.display());
@@ -63,15 +65,21 @@ impl SegmentDir {
     }
 
     /// Uses `path`, creating it (0700) if missing and refusing it unless it is a real directory
-    /// that belongs to this user and to nobody else.
+    /// that belongs to this user and to nobody else. An existing folder is never changed: one
+    /// that others may enter is refused, with the sentence that says so.
     pub fn at(path: impl Into<PathBuf>) -> Result<Self, ShmError> {
-        let path = path.into();
-        match fs::symlink_metadata(&path) {
-            Err(err) if err.kind() == io::ErrorKind::NotFound => create_private_dir(&path)?,
-            Err(err) => return Err(ShmError::io("checking the segment directory", &path, err)),
-            Ok(meta) => check_private_dir(&path, &meta)?,
+        Self::open(&path.into(), OpenedUp::Refuse)
+    }
+
+    fn open(path: &Path, opened_up: OpenedUp) -> Result<Self, ShmError> {
+        match fs::symlink_metadata(path) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => create_private_dir(path)?,
+            Err(err) => return Err(ShmError::io("checking the segment directory", path, err)),
+            Ok(meta) => check_private_dir(path, &meta, opened_up)?,
         }
-        Ok(Self { path })
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -121,6 +129,15 @@ fn default_paths() -> Vec<PathBuf> {
     vec![std::env::temp_dir().join(format!("shmimage-{user}"))]
 }
 
+/// What to do with an existing directory of ours that others may enter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenedUp {
+    /// One of the default places, named by us: close it again.
+    Close,
+    /// A folder the user named: refuse it, leaving its mode as it is.
+    Refuse,
+}
+
 fn create_private_dir(path: &Path) -> Result<(), ShmError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(false);
@@ -132,13 +149,17 @@ fn create_private_dir(path: &Path) -> Result<(), ShmError> {
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
             let meta = fs::symlink_metadata(path)
                 .map_err(|err| ShmError::io("checking the segment directory", path, err))?;
-            check_private_dir(path, &meta)
+            check_private_dir(path, &meta, OpenedUp::Close)
         }
         Err(err) => Err(ShmError::io("creating the segment directory", path, err)),
     }
 }
 
-fn check_private_dir(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
+fn check_private_dir(
+    path: &Path,
+    meta: &fs::Metadata,
+    opened_up: OpenedUp,
+) -> Result<(), ShmError> {
     if !meta.file_type().is_dir() {
         let what = if meta.file_type().is_symlink() {
             "a symbolic link"
@@ -166,11 +187,22 @@ fn check_private_dir(path: &Path, meta: &fs::Metadata) -> Result<(), ShmError> {
             });
         }
         if meta.mode() & 0o077 != 0 {
-            // Ours, but opened up (by hand or a umask-less tool): close it again.
+            if opened_up == OpenedUp::Refuse {
+                return Err(ShmError::PermissionDenied {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "other users may enter this folder (mode {:o}), and segments need one that only you can; point {DIR_ENV} at a new folder (shmimage makes it), or run chmod 700 on it if it holds nothing of anyone else's",
+                        meta.mode() & 0o777
+                    ),
+                });
+            }
+            // Our own default place, opened up (by hand or a umask-less tool): close it again.
             fs::set_permissions(path, fs::Permissions::from_mode(0o700))
                 .map_err(|err| ShmError::io("making the segment directory private", path, err))?;
         }
     }
+    #[cfg(not(unix))]
+    let _ = opened_up;
     Ok(())
 }
 
@@ -295,10 +327,28 @@ mod tests {
         let path = tmp.path().join("segments");
         fs::create_dir(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
-        SegmentDir::at(&path).unwrap();
+        SegmentDir::open(&path, OpenedUp::Close).unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o700
+        );
+    }
+
+    /// SHMIMAGE_DIR naming a folder that others may enter: `clean` changed it to 0700.
+    #[test]
+    fn refuses_an_opened_up_folder_it_was_pointed_at_and_leaves_its_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("project");
+        fs::create_dir(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = SegmentDir::at(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("mode 755") && err.contains("SHMIMAGE_DIR"),
+            "{err}"
+        );
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o755
         );
     }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::dir::{self, Entry, OpenFor};
+use super::key::is_derived_native_key;
 use super::lock::{self, KeyLock};
 use super::{
     AccessMode, Attachment, DEFAULT_LOCK_TIMEOUT, Reclaimed, SegmentDir, SegmentFile, ShmError,
@@ -278,9 +279,59 @@ pub fn measure_copy_floor(
     result
 }
 
+/// Idle keys (no segment) whose lock and state files a directory keeps before the next process to
+/// open a key sweeps them: every key ever tried leaves two small files, and a script that tries
+/// hundreds must not fill a RAM-backed directory.
+const KEEP_IDLE_KEYS: usize = 64;
+const IDLE_SLACK: usize = 16;
+
+/// Removes idle keys' lock and state files once `dir` holds more than [`KEEP_IDLE_KEYS`] (plus
+/// some slack, so that most calls only list the directory). Never waits: a key whose lock is
+/// held, even by this process, is passed over. Only keys of [`native_key_for`]'s shape.
+///
+/// [`native_key_for`]: super::native_key_for
+#[cfg(unix)]
+pub(crate) fn tidy_idle_keys(dir: &Path) {
+    let names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    let with_segments: std::collections::HashSet<&str> = names
+        .iter()
+        .filter_map(|name| parse_segment_name(name).map(|(native_key, _)| native_key))
+        .collect();
+    let idle: Vec<&str> = names
+        .iter()
+        .filter_map(|name| name.strip_suffix(".lock"))
+        .filter(|native_key| is_derived_native_key(native_key))
+        .filter(|native_key| !with_segments.contains(native_key))
+        .collect();
+    if idle.len() <= KEEP_IDLE_KEYS + IDLE_SLACK {
+        return;
+    }
+    for native_key in idle {
+        let Ok(key_lock) = KeyLock::open(dir, native_key) else {
+            continue;
+        };
+        let Ok(guard) = key_lock.acquire(Duration::ZERO) else {
+            continue;
+        };
+        if list_segment_files(dir, native_key).is_ok_and(|files| files.is_empty()) {
+            let _ = KeyLock::remove_files(guard, &key_lock);
+        }
+    }
+}
+
+/// Windows never removes lock files (see `lock.rs`).
+#[cfg(windows)]
+pub(crate) fn tidy_idle_keys(_dir: &Path) {}
+
 /// Removes every leftover of dead processes in `dir`, for all keys (`shmimage clean`), and, on
 /// Unix, the lock and state files of keys that have no segment left (see `lock.rs` for why that
-/// is safe).
+/// is safe). Only files named after a key by [`native_key_for`](super::native_key_for) are
+/// looked at; a raw native key's leftovers go when its next writer reclaims them.
 pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
     let entries = fs::read_dir(dir.path())
         .map_err(|err| ShmError::io("listing the segment directory", dir.path(), err))?;
@@ -295,8 +346,8 @@ pub fn clean(dir: &SegmentDir) -> Result<Vec<Reclaimed>, ShmError> {
                     .strip_suffix(".lock")
                     .or_else(|| name.strip_suffix(".state"))?,
             };
-            validate_native_key(native_key).ok()?;
-            Some(native_key.to_owned())
+            // Only names a key of ours gives: SHMIMAGE_DIR may name a folder holding Cargo.lock.
+            is_derived_native_key(native_key).then(|| native_key.to_owned())
         })
         .collect();
     native_keys.sort();

@@ -29,6 +29,19 @@ pub fn native_key_for(key: &str) -> Result<String, ShmError> {
     Ok(format!("{readable}_{hash}"))
 }
 
+/// Whether `native_key` has the shape [`native_key_for`] gives: at most 48 ASCII letters and
+/// digits, `_`, and 40 lowercase hex digits. What `clean` sweeps for all keys: a name of that
+/// shape is ours, where a raw native key can be any name (`Cargo.lock` has the shape of the
+/// raw native key `Cargo`'s lock file).
+pub(crate) fn is_derived_native_key(native_key: &str) -> bool {
+    native_key.rsplit_once('_').is_some_and(|(readable, hash)| {
+        readable.len() <= MAX_READABLE_CHARS
+            && readable.bytes().all(|b| b.is_ascii_alphanumeric())
+            && hash.len() == 40
+            && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 /// Checks a raw native key (Qt's `setNativeKey`): it names files directly, so only characters
 /// that are safe in a file name on every OS are allowed, and it may not start with a dot.
 pub fn validate_native_key(native_key: &str) -> Result<(), ShmError> {
@@ -105,5 +118,25 @@ mod tests {
         }
         assert!(validate_native_key(&"x".repeat(129)).is_err());
         assert!(validate_native_key("my-key_1").is_ok());
+    }
+
+    #[test]
+    fn only_derived_native_keys_have_the_derived_shape() {
+        for key in ["QSharedMemoryExample", "", "共享", &"k".repeat(200)] {
+            let native = native_key_for(key).unwrap_or_else(|_| native_key_for("x").unwrap());
+            assert!(is_derived_native_key(&native), "{native}");
+        }
+        let hash = "0".repeat(40);
+        for other in [
+            "Cargo",
+            "yarn",
+            "my-key_1",
+            &format!("a-b_{hash}"),
+            &format!("x_{}", "A".repeat(40)),
+            &format!("x_{}", "0".repeat(39)),
+            &format!("{}_{hash}", "a".repeat(49)),
+        ] {
+            assert!(!is_derived_native_key(other), "{other}");
+        }
     }
 }

@@ -33,6 +33,7 @@ pub use error::{SharedMemoryError, ShmError};
 // Qt 6 mode reserves its POSIX segments the same way (Linux).
 #[cfg(target_os = "linux")]
 pub(crate) use files::reserve;
+pub(crate) use files::tidy_idle_keys;
 use files::{
     attach_file, list_segment_files, new_segment_file, reclaim_stale, remove_if_stale, segment_path,
 };

@@ -149,11 +149,13 @@ fn garbage_in_place_of_journals_is_ignored_and_cleaned() {
             bytes[..16].copy_from_slice(b"shmimage-jrnl-01");
             bytes
         }),
-        (format!("{stem}~n~x~y.journal"), Vec::new()),
     ];
+    // Not a journal's exact shape (its pid and time are no numbers): not ours, left alone.
+    let not_ours = scratch.seg_dir().join(format!("{stem}~n~x~y.journal"));
     for (name, bytes) in &garbage {
         std::fs::write(scratch.seg_dir().join(name), bytes).unwrap();
     }
+    std::fs::write(&not_ours, b"").unwrap();
     let _publisher = scratch.put(&input, &[]);
     let out = scratch.path("out.png");
     scratch.ok(&["get", out.to_str().unwrap()]);
@@ -169,6 +171,7 @@ fn garbage_in_place_of_journals_is_ignored_and_cleaned() {
     for (name, _) in &garbage {
         assert!(!scratch.seg_dir().join(name).exists(), "{name} was cleaned");
     }
+    assert!(not_ours.exists(), "a name not of a journal's shape is left alone");
 }
 
 #[cfg(target_os = "linux")]
