@@ -26,6 +26,12 @@ pub const MAX_PIXELS: u64 = 256 * 1024 * 1024;
 /// plus room for a PNG that does not compress (stored deflate blocks, chunk headers, a filter
 /// byte a row) and the header. Readers refuse anything larger before mapping or allocating it.
 pub const MAX_SEGMENT_BYTES: u64 = MAX_PIXELS * 4 + MAX_PIXELS * 4 / 64 + (1 << 20);
+/// Largest canvas accepted for an animation (GIF, APNG, WebP). Playing one holds four
+/// canvas-sized buffers at once: the decoder's canvas, the frame it hands out, that frame's
+/// segment and, while readers move over, the previous frame's. A quarter of a still image's
+/// pixels keeps that within what a still image at the limit costs (its pixels and its segment),
+/// however small the file: a 108-byte GIF can claim a 16384x16384 canvas.
+pub const MAX_ANIMATION_PIXELS: u64 = MAX_PIXELS / 4;
 /// Memory a decoder may allocate on top of the image itself (intermediate buffers).
 const MAX_DECODER_ALLOC: u64 = 2 * MAX_PIXELS * 4;
 
@@ -111,6 +117,14 @@ pub enum CodecError {
         limit = MAX_PIXELS / (1024 * 1024))]
     OverLimits { what: String },
 
+    #[error("{what} is an animation of {width}x{height} pixels, over the limit of {limit} megapixels for animations (each frame is composed on a whole canvas and shared as one); refused before decoding",
+        limit = MAX_ANIMATION_PIXELS / (1024 * 1024))]
+    AnimationTooLarge {
+        what: String,
+        width: u32,
+        height: u32,
+    },
+
     #[error("cannot encode the image: {detail}")]
     Encode { detail: String },
 
@@ -190,7 +204,8 @@ pub fn decode_file(path: &Path) -> Result<LoadedImage, CodecError> {
 }
 
 /// Decodes any supported format into upright RGBA8. The size in the file's header is checked
-/// against the limits before the pixels are allocated, so a decompression bomb costs nothing.
+/// against the limits before the pixels are allocated, so an image over them costs nothing,
+/// and one within them at most its pixels (1 GiB at the limit), however small its file.
 /// 16-bit, grey, palette and CMYK images are converted; EXIF orientation is applied.
 pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError> {
     let not_an_image = || CodecError::NotAnImage {
@@ -200,15 +215,7 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError>
         .with_guessed_format()
         .map_err(|_| not_an_image())?;
     let format = reader.format().ok_or_else(not_an_image)?;
-    if format == ImageFormat::Png
-        && let Err(detail) = check_png_palette(bytes)
-    {
-        return Err(CodecError::Damaged {
-            what: what.to_owned(),
-            format: format_name(format),
-            detail,
-        });
-    }
+    check_before_decoding(bytes, format, what)?;
     reader.limits(decode_limits());
     let damaged = |err: image::ImageError| damaged(what, format, err);
     let mut decoder = reader.into_decoder().map_err(damaged)?;
@@ -217,16 +224,8 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError>
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    // A decoder bug must not take the process down: its panic becomes a "damaged" error.
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        DynamicImage::from_decoder(decoder)
-    }))
-    .map_err(|_| CodecError::Damaged {
-        what: what.to_owned(),
-        format: format_name(format),
-        detail: "the decoder failed on it".to_owned(),
-    })?;
-    let mut image = decoded.map_err(damaged)?;
+    let mut image =
+        without_panics(what, format, || DynamicImage::from_decoder(decoder))?.map_err(damaged)?;
     image.apply_orientation(orientation);
     let note = match format {
         ImageFormat::Gif if is_animated_gif(bytes) => {
@@ -243,6 +242,37 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<LoadedImage, CodecError>
         image: image.into_rgba8(),
         format,
         note,
+    })
+}
+
+/// What every decoder entry (a still image, an animation's frames) checks before the decoder
+/// sees the bytes: the inputs known to make a decoder panic.
+fn check_before_decoding(bytes: &[u8], format: ImageFormat, what: &str) -> Result<(), CodecError> {
+    if format == ImageFormat::Png
+        && let Err(detail) = check_png_palette(bytes)
+    {
+        return Err(CodecError::Damaged {
+            what: what.to_owned(),
+            format: format_name(format),
+            detail,
+        });
+    }
+    Ok(())
+}
+
+/// Runs decoder code: a decoder bug must not take the process down, so its panic becomes a
+/// "damaged" error. Every call into a decoder goes through here.
+fn without_panics<T>(
+    what: &str,
+    format: ImageFormat,
+    decode: impl FnOnce() -> T,
+) -> Result<T, CodecError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).map_err(|_| {
+        CodecError::Damaged {
+            what: what.to_owned(),
+            format: format_name(format),
+            detail: "the decoder failed on it".to_owned(),
+        }
     })
 }
 
@@ -324,12 +354,9 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
         .any(|pair| pair == [0xFF, 0xD9])
 }
 
+/// Read from the file's structure: decoding two frames to find out cost two whole canvases.
 fn is_animated_gif(bytes: &[u8]) -> bool {
-    use image::AnimationDecoder;
-    let Ok(decoder) = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)) else {
-        return false;
-    };
-    decoder.into_frames().take(2).filter(Result::is_ok).count() == 2
+    animation::gif_frames_at_least(bytes, 2)
 }
 
 /// Encodes RGBA8 pixels as a PNG with fast settings: speed matters more than size here.
@@ -349,18 +376,17 @@ pub fn encode_png(image: &RgbaImage) -> Result<Vec<u8>, CodecError> {
 }
 
 /// Saves an image in the format named by `path`'s extension; formats without alpha get RGB.
+/// Written as [`write_replacing`] writes: never through a link planted at or beside `path`.
 pub fn save_image(image: &RgbaImage, path: &Path) -> Result<(), CodecError> {
     let format = ImageFormat::from_path(path).map_err(|_| CodecError::NotAnImage {
         what: format!("{} (unknown extension)", path.display()),
     })?;
-    let saved = if matches!(format, ImageFormat::Jpeg | ImageFormat::Pnm) {
-        DynamicImage::ImageRgba8(image.clone())
-            .to_rgb8()
-            .save_with_format(path, format)
+    let image = if matches!(format, ImageFormat::Jpeg | ImageFormat::Pnm) {
+        DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(image.clone()).to_rgb8())
     } else {
-        image.save_with_format(path, format)
+        DynamicImage::ImageRgba8(image.clone())
     };
-    saved.map_err(|err| match err {
+    write_replacing(&image, format, path).map_err(|err| match err {
         image::ImageError::IoError(source) => CodecError::Unreadable {
             path: path.to_path_buf(),
             source,
@@ -369,6 +395,43 @@ pub fn save_image(image: &RgbaImage, path: &Path) -> Result<(), CodecError> {
             detail: format!("{}: {other}", path.display()),
         },
     })
+}
+
+/// Writes `image` to `path` as `format`, as [`replace_file`] writes.
+pub fn write_replacing(
+    image: &DynamicImage,
+    format: ImageFormat,
+    path: &Path,
+) -> Result<(), image::ImageError> {
+    replace_file(path, |file| {
+        let mut writer = std::io::BufWriter::new(file);
+        image.write_to(&mut writer, format)?;
+        std::io::Write::flush(&mut writer)?;
+        Ok(())
+    })
+}
+
+/// Writes a file at `path` with `write`. The bytes go into a new file beside `path`, made
+/// exclusively under an unpredictable name (so nothing planted there, a link included, is ever
+/// opened or followed), which then replaces `path` by a rename: a failed write leaves `path` as
+/// it was and nothing beside it, and a link at `path` is replaced, never written through. The
+/// file gets the usual mode (0666 less the umask), as a plain create would give it.
+pub fn replace_file<E: From<std::io::Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), E>,
+) -> Result<(), E> {
+    let dir = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".shmimage-").suffix(".part");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut part = builder.tempfile_in(dir)?;
+    write(part.as_file_mut())?;
+    part.persist(path).map_err(|err| E::from(err.error))?;
+    Ok(())
 }
 
 /// Turns a checked payload back into pixels. `payload` must already match `header.payload_crc`.

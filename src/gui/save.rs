@@ -54,14 +54,22 @@ pub fn suggested_file_name(key: &str) -> String {
     format!("{}.png", if stem.is_empty() { "image" } else { stem })
 }
 
-/// Writes `original` to `path`, in the format its extension names (PNG when it has none). The
-/// file is written beside its destination and renamed over it, so a failed save never leaves a
-/// half-written file where an older one was. Returns the path written and a note when the
+/// Writes `original` to `path`, in the format its extension names (PNG when it has none, unless
+/// that name exists: the dialog asked about the name typed). The file is written beside its
+/// destination and renamed over it ([`crate::codec::write_replacing`]), so a failed save never
+/// leaves a half-written file where an older one was, and no planted link is followed. Returns the path written and a note when the
 /// format could not keep something (transparency, in a JPEG).
 pub fn save(original: &Original, path: &Path) -> Result<(PathBuf, Option<String>), String> {
     let mut path = path.to_path_buf();
     if path.extension().is_none() {
         path.set_extension("png");
+        // The dialog asked about replacing the name typed, not this one.
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(tr!(
+                "%{name} already exists. Save as… again and choose %{name} itself to replace it, or type another name.",
+                name = file_name(&path)
+            ));
+        }
     }
     let format = ImageFormat::from_path(&path).map_err(|_| {
         tr!(
@@ -87,13 +95,7 @@ pub fn save(original: &Original, path: &Path) -> Result<(PathBuf, Option<String>
             note,
         )
     };
-    let part = partial_path(&path);
-    let written = image
-        .save_with_format(&part, format)
-        .map_err(|err| err.to_string())
-        .and_then(|()| std::fs::rename(&part, &path).map_err(|err| err.to_string()));
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&part);
+    if let Err(error) = crate::codec::write_replacing(&image, format, &path) {
         return Err(tr!(
             "Could not save %{path}: %{error}. Pick another folder or name.",
             path = path.display(),
@@ -122,13 +124,6 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into(),
     )
-}
-
-/// Where the file is written before it replaces the destination: beside it (same file system,
-/// so the rename is atomic), hidden, and named for this process.
-fn partial_path(path: &Path) -> PathBuf {
-    let name = format!(".{}.{}.part", file_name(path), std::process::id());
-    path.with_file_name(name)
 }
 
 #[cfg(test)]
@@ -165,6 +160,48 @@ mod tests {
         assert!(error.contains("Pick a name ending in .png"), "{error}");
         let error = save(&original, &dir.path().join("no-such-dir/card.png")).unwrap_err();
         assert!(error.starts_with("Could not save"), "{error}");
+    }
+
+    /// "card" typed in the dialog, which asked nothing since "card" did not exist: the existing
+    /// "card.png" was silently replaced.
+    #[test]
+    fn a_name_typed_without_an_extension_never_replaces_its_png_unasked() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = Original::Straight(Arc::new(card()));
+        let existing = dir.path().join("card.png");
+        std::fs::write(&existing, b"keep me").unwrap();
+        let error = save(&original, &dir.path().join("card")).unwrap_err();
+        assert!(error.contains("card.png already exists"), "{error}");
+        assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+        // Chosen by its full name (the dialog asked), it is replaced.
+        save(&original, &existing).unwrap();
+        assert_eq!(image::open(&existing).unwrap().to_rgba8(), card());
+    }
+
+    /// A link planted where the temporary file used to go (`.<name>.<pid>.part`, guessable) or
+    /// at the destination itself is never written through.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        let name = "card.png";
+        let planted = dir
+            .path()
+            .join(format!(".{name}.{}.part", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let destination = dir.path().join(name);
+        std::os::unix::fs::symlink(&victim, &destination).unwrap();
+        let original = Original::Straight(Arc::new(card()));
+        save(&original, &destination).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(
+            !std::fs::symlink_metadata(&destination)
+                .unwrap()
+                .is_symlink()
+        );
+        assert_eq!(image::open(&destination).unwrap().to_rgba8(), card());
     }
 
     #[test]

@@ -130,15 +130,18 @@ impl ShmImageApp {
             .report_dir
             .join(format!("shmimage-check-{}.md", report.about.date));
         self.check.saved = Some(
-            std::fs::write(&path, crate::check::to_markdown(report))
-                .map(|()| path.clone())
-                .map_err(|err| {
-                    tr!(
-                        "Could not save %{path}: %{error}.",
-                        path = path.display(),
-                        error = err
-                    )
-                }),
+            // Never through a link planted at that predictable name.
+            crate::codec::replace_file(&path, |file| {
+                std::io::Write::write_all(file, crate::check::to_markdown(report).as_bytes())
+            })
+            .map(|()| path.clone())
+            .map_err(|err| {
+                tr!(
+                    "Could not save %{path}: %{error}.",
+                    path = path.display(),
+                    error = err
+                )
+            }),
         );
     }
 
