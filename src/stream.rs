@@ -214,8 +214,11 @@ pub fn bench_follow(
     })?;
     let mut frames = Frames::new(options.width, options.height);
     let (news_tx, news) = mpsc::channel();
-    let _follower = share::follow(endpoint, move |generation| {
-        let _ = news_tx.send(generation);
+    let _follower = share::follow(endpoint, move |followed| match followed {
+        Ok(generation) => {
+            let _ = news_tx.send(generation);
+        }
+        Err(sentence) => log::error!("{sentence}"),
     })?;
     let mut child = Command::new(&exe)
         .arg("stream")

@@ -48,14 +48,7 @@ pub enum DialogFor {
     Save,
 }
 
-/// What a caught panic said, for the sentence that reports it.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown error".to_owned())
-}
+pub use crate::share::panic_message;
 
 /// Which job an outcome belongs to: the key and mode it ran for, or the native key that
 /// overrode them.

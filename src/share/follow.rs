@@ -82,12 +82,14 @@ impl Drop for Follower {
     }
 }
 
-/// Calls `on_new(generation)` on a thread of its own whenever the newest generation under the
-/// endpoint's key changes, starting with the one there now, if any. Publishes that replace one
-/// another faster than `on_new` returns are reported once, as the newest.
+/// Calls `on_new(Ok(generation))` on a thread of its own whenever the newest generation under
+/// the endpoint's key changes, starting with the one there now, if any. Publishes that replace
+/// one another faster than `on_new` returns are reported once, as the newest. A panic, in a probe
+/// or in `on_new`, stops following and is reported once as `on_new(Err(sentence))`: Follow never
+/// stops without a word.
 pub fn follow(
     endpoint: &Endpoint,
-    mut on_new: impl FnMut(u64) + Send + 'static,
+    mut on_new: impl FnMut(Result<u64, String>) + Send + 'static,
 ) -> Result<Follower, ShareError> {
     let protocol = endpoint.protocol()?;
     let (wake, woken) = channel();
@@ -112,15 +114,25 @@ pub fn follow(
             let mut last = None;
             loop {
                 probes.fetch_add(1, Ordering::Relaxed);
-                match protocol.newest_generation() {
-                    Ok(newest) if newest != last => {
-                        last = newest;
-                        if let Some(generation) = newest {
-                            on_new(generation);
+                let probed =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        match protocol.newest_generation() {
+                            Ok(newest) if newest != last => {
+                                last = newest;
+                                if let Some(generation) = newest {
+                                    on_new(Ok(generation));
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(err) => log::debug!("follow: {err}"),
                         }
-                    }
-                    Ok(_) => {}
-                    Err(err) => log::debug!("follow: {err}"),
+                    }));
+                if let Err(panic) = probed {
+                    let said = super::panic_message(&*panic);
+                    on_new(Err(format!(
+                        "Follow stopped after an internal error: {said}"
+                    )));
+                    return;
                 }
                 match woken.recv_timeout(every) {
                     Ok(Wake::Changed) | Err(RecvTimeoutError::Timeout) => {

@@ -49,19 +49,24 @@ impl ShmImageApp {
             let (outcomes, repaint) = (self.worker.outcomes(), self.ctx.clone());
             let (shown, max_side) = (Arc::clone(&shown), self.max_texture_side());
             let fetching = endpoint.clone();
-            share::follow(&endpoint, move |generation| {
-                if shown.load(Ordering::Relaxed) == generation {
-                    return;
-                }
-                let outcome =
-                    share::fetch_retrying(|| match worker::fetch(fetching.clone(), max_side) {
-                        Outcome::FetchFailed(error) => Err(error),
-                        outcome => Ok(outcome),
-                    })
-                    .unwrap_or_else(Outcome::FetchFailed);
+            share::follow(&endpoint, move |followed| {
+                let outcome = match followed {
+                    Ok(generation) if shown.load(Ordering::Relaxed) == generation => return,
+                    // A fetch's panic is this frame's status line; Follow goes on.
+                    Ok(_) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        share::fetch_retrying(|| match worker::fetch(fetching.clone(), max_side) {
+                            Outcome::FetchFailed(error) => Err(error),
+                            outcome => Ok(outcome),
+                        })
+                        .unwrap_or_else(Outcome::FetchFailed)
+                    }))
+                    .map(|outcome| Outcome::Followed(Box::new(outcome)))
+                    .unwrap_or_else(|panic| Outcome::JobFailed(worker::panic_message(&*panic))),
+                    Err(stopped) => Outcome::JobFailed(stopped),
+                };
                 let _ = outcomes.send(Finished {
                     tag: tag.clone(),
-                    outcome: Outcome::Followed(Box::new(outcome)),
+                    outcome,
                 });
                 repaint.request_repaint();
             })

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Sender, channel};
 use super::ShmImageApp;
 use crate::codec::animation::Animation;
 use crate::gui::language::tr;
-use crate::gui::worker::{Finished, Outcome, display_image};
+use crate::gui::worker::{self, Finished, Outcome, display_image};
 
 /// The player of the animation this window shares; dropping it stops it.
 pub(super) struct Playing {
@@ -39,53 +39,73 @@ impl ShmImageApp {
                     });
                     repaint.request_repaint();
                 };
-                let mut animation = match Animation::open(&path) {
-                    Ok(Some(animation)) => animation,
-                    // Rewritten as a still image since the load looked at it.
-                    Ok(None) => {
-                        return send(Outcome::JobFailed(
-                            "the file changed while it was being opened; load it again".to_owned(),
-                        ));
-                    }
-                    Err(error) => {
-                        return send(Outcome::LoadFailed {
-                            error: error.into(),
-                        });
-                    }
-                };
-                let played = crate::play::play(
-                    &endpoint,
-                    &mut animation,
-                    encoding,
-                    |frame, publication| {
-                        let index = frame.index + 1;
-                        let words = match frame.count {
-                            Some(count) => tr!(
-                                "animation, frame %{index} of %{count}",
-                                index = index,
-                                count = count
-                            ),
-                            None => tr!("animation, frame %{index}", index = index),
-                        };
-                        let elapsed = publication.stages.total;
-                        send(Outcome::Published {
-                            image: display_image(frame.image, max_side),
-                            publication,
-                            path: path.clone(),
-                            note: Some(words),
-                            elapsed,
-                            frame_of: Some(id),
-                        });
-                    },
-                    |due| crate::play::stop_before(&stopped, due),
-                );
-                if let Err(error) = played {
-                    send(Outcome::LoadFailed { error });
+                // A panic anywhere in the player is a status line, never a silent stop.
+                let played = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    play(&endpoint, &path, encoding, max_side, id, &stopped, &send);
+                }));
+                if let Err(panic) = played {
+                    send(Outcome::JobFailed(worker::panic_message(&*panic)));
                 }
             });
         match spawned {
             Ok(_) => self.playing = Some(Playing { id, _stop: stop }),
             Err(err) => self.fail(err.to_string()),
         }
+    }
+}
+
+/// Opens the animation at `path` and publishes its frames at their delays until `stopped`,
+/// handing each to `send`; runs on the player's thread.
+fn play(
+    endpoint: &crate::share::Endpoint,
+    path: &std::path::Path,
+    encoding: crate::codec::Encoding,
+    max_side: usize,
+    id: u64,
+    stopped: &std::sync::mpsc::Receiver<()>,
+    send: &dyn Fn(Outcome),
+) {
+    let mut animation = match Animation::open(path) {
+        Ok(Some(animation)) => animation,
+        // Rewritten as a still image since the load looked at it.
+        Ok(None) => {
+            return send(Outcome::JobFailed(
+                "the file changed while it was being opened; load it again".to_owned(),
+            ));
+        }
+        Err(error) => {
+            return send(Outcome::LoadFailed {
+                error: error.into(),
+            });
+        }
+    };
+    let played = crate::play::play(
+        endpoint,
+        &mut animation,
+        encoding,
+        |frame, publication| {
+            let index = frame.index + 1;
+            let words = match frame.count {
+                Some(count) => tr!(
+                    "animation, frame %{index} of %{count}",
+                    index = index,
+                    count = count
+                ),
+                None => tr!("animation, frame %{index}", index = index),
+            };
+            let elapsed = publication.stages.total;
+            send(Outcome::Published {
+                image: display_image(frame.image, max_side),
+                publication,
+                path: path.to_path_buf(),
+                note: Some(words),
+                elapsed,
+                frame_of: Some(id),
+            });
+        },
+        |due| crate::play::stop_before(stopped, due),
+    );
+    if let Err(error) = played {
+        send(Outcome::LoadFailed { error });
     }
 }
