@@ -452,23 +452,28 @@ mod tests {
         }
     }
 
+    /// A dead process's journal (no lock held) under key `key`, the `n`th opened.
+    fn plant_dead_journal(dir: &Path, key: &str, n: usize) {
+        let owner = Owner {
+            pid: 1000 + n as u32,
+            role: Role::Get,
+            qt: false,
+            key: key.to_owned(),
+            opened_us: n as u64,
+        };
+        let mut bytes = vec![0u8; FILE_LEN];
+        bytes[..HEADER_LEN].copy_from_slice(&owner.to_bytes());
+        let name = format!("native-{key}~n~{}~{n}.journal", owner.pid);
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+
     /// 300 processes under 300 keys left 300 journals: the bound was per key only.
     #[test]
     fn dead_journals_are_bounded_across_keys() {
         let dir = tempfile::tempdir().unwrap();
         let count = KEEP_DEAD_IN_ALL + PRUNE_SLACK + 20;
         for n in 0..count {
-            let owner = Owner {
-                pid: 1000 + n as u32,
-                role: Role::Get,
-                qt: false,
-                key: format!("k{n}"),
-                opened_us: n as u64,
-            };
-            let mut bytes = vec![0u8; FILE_LEN];
-            bytes[..HEADER_LEN].copy_from_slice(&owner.to_bytes());
-            let name = format!("native-k{n}~n~{}~{n}.journal", owner.pid);
-            fs::write(dir.path().join(name), bytes).unwrap();
+            plant_dead_journal(dir.path(), &format!("k{n}"), n);
         }
         open(dir.path(), "new", "native-new", "n", false).unwrap();
         let left = all_journal_files(dir.path());
@@ -491,17 +496,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let count = KEEP_DEAD + PRUNE_SLACK + 5;
         for n in 0..count {
-            let owner = Owner {
-                pid: 1000 + n as u32,
-                role: Role::Get,
-                qt: false,
-                key: "d".to_owned(),
-                opened_us: n as u64,
-            };
-            let mut bytes = vec![0u8; FILE_LEN];
-            bytes[..HEADER_LEN].copy_from_slice(&owner.to_bytes());
-            let name = format!("native-d~n~{}~{n}.journal", owner.pid);
-            fs::write(dir.path().join(name), bytes).unwrap();
+            plant_dead_journal(dir.path(), "d", n);
         }
         let handle = open(dir.path(), "d", "native-d", "n", false).unwrap();
         handle.note(Step::Attach, String::new());

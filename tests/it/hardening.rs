@@ -329,7 +329,7 @@ fn plant_huge_qt6_segment(name: &str) -> (PathBuf, RemoveOnDrop) {
 
 /// Removes paths (files or directories) when dropped, whatever happened.
 #[cfg(target_os = "linux")]
-struct RemoveOnDrop(Vec<PathBuf>);
+pub(crate) struct RemoveOnDrop(pub(crate) Vec<PathBuf>);
 
 #[cfg(target_os = "linux")]
 impl Drop for RemoveOnDrop {

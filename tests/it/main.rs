@@ -20,6 +20,7 @@ mod lifetime;
 mod native_key;
 #[cfg(target_os = "linux")]
 mod qt;
+mod second_review;
 mod segments;
 mod share;
 mod stress;
