@@ -284,7 +284,10 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
             .filter(|n| *n > 0)
             .ok_or(format!("{v:?} is not a positive number"))
     };
-    Ok((parse(w)?, parse(h)?))
+    let (width, height) = (parse(w)?, parse(h)?);
+    // Within an image's limits: bench and stream allocate the frames before anything else.
+    crate::codec::header::check_dimensions(width, height).map_err(|err| err.to_string())?;
+    Ok((width, height))
 }
 
 impl Cli {

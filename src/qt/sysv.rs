@@ -451,7 +451,7 @@ impl Segment for QtSharedMemory {
         let stat = sysv::shm_stat(id).map_err(|err| self.shm_error("checking", err))?;
         self.check_ours(id, stat)?;
         if self.remove_if_leftover(id, stat) {
-            let _ = fs::remove_file(&self.shm_key_file);
+            remove_key_file(&self.shm_key_file);
             return Err(ShmError::LeftoverRemoved {
                 key: self.key.clone(),
                 pid: stat.creator_pid,
@@ -502,7 +502,7 @@ impl Segment for QtSharedMemory {
             && sysv::shm_remove(id).is_ok()
             && sysv::shm_get(ipc_key, 0, 0).is_err()
         {
-            let _ = fs::remove_file(&self.shm_key_file);
+            remove_key_file(&self.shm_key_file);
         }
         true
     }
@@ -555,7 +555,7 @@ impl Drop for QtSharedMemory {
         self.detach();
         if let Some(Semaphore { id, created: true }) = self.semaphore.take() {
             let _ = sysv::sem_remove(id);
-            let _ = fs::remove_file(&self.sem_key_file);
+            remove_key_file(&self.sem_key_file);
         }
     }
 }
@@ -573,6 +573,17 @@ fn create_key_file(path: &Path) -> Result<(), ShmError> {
         Ok(_) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(ShmError::io("creating Qt's key file", path, err)),
+    }
+}
+
+/// Removes a key file, as Qt does when it is done with it, but only one of this user's: the
+/// temp folder is shared, and another user may have made the file first (root could remove it).
+fn remove_key_file(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if fs::symlink_metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.uid() == crate::sys::effective_uid())
+    {
+        let _ = fs::remove_file(path);
     }
 }
 

@@ -134,6 +134,36 @@ fn check_follows_no_planted_link_and_cleans_no_planted_key() {
     assert_eq!(load(&out), image, "the live image is untouched");
 }
 
+/// Qt 5 mode's key files live in the shared temp folder: one another user made first is used
+/// (as Qt does) but never removed, even by root.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "needs root: another user makes Qt's key file"]
+fn qt5_mode_never_removes_another_users_key_file() {
+    crate::faults::require_root();
+    let scratch = Scratch::new("qt5-keyfile");
+    let temp = scratch.path("tmp");
+    std::fs::create_dir(&temp).unwrap();
+    for (path, mode) in [(scratch.tmp.path(), 0o755), (temp.as_path(), 0o1777)] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    let key = format!("plantedkeyfile{}", std::process::id());
+    let letters: String = key.chars().filter(char::is_ascii_alphabetic).collect();
+    let hash = sha1_smol::Sha1::from(key.as_bytes()).digest().to_string();
+    let key_file = temp.join(format!("qipc_sharedmemory_{letters}{hash}"));
+    as_nobody(&format!(": > {}", key_file.display()));
+    let input = scratch.save("in.png", &test_image(4, 4, 8));
+    let mut put = scratch.cmd_with_key(
+        &key,
+        &["--qt", "put", input.to_str().unwrap(), "--hold-ms", "200"],
+    );
+    put.env("TMPDIR", &temp);
+    let output = run_with_deadline(put);
+    assert!(output.status.success(), "{output:?}");
+    let meta = std::fs::symlink_metadata(&key_file).expect("the key file is left");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
+}
+
 // 2. Qt 6 mode mapped another user's `/dev/shm/sem.<key>` and died of SIGBUS.
 
 /// An empty semaphore file planted by another user: `put`, `get` and `info` say whose it is.
@@ -537,7 +567,7 @@ fn three_hundred_keys_tried_leave_a_bounded_number_of_files() {
     assert!(files <= 250, "{files} files left for 300 keys");
 }
 
-// 11. Float arguments panicked the CLI.
+// 11. Float arguments panicked the CLI (and sizes past an image's limits aborted it).
 
 #[test]
 fn out_of_range_seconds_and_rates_are_refused_in_a_sentence() {
@@ -548,11 +578,17 @@ fn out_of_range_seconds_and_rates_are_refused_in_a_sentence() {
         vec!["stream", "--rate", "0"],
         vec!["bench", "--follow", "--seconds=-1"],
         vec!["bench", "--follow", "--rate", "inf"],
+        // Allocated before anything else: 40 GB aborted `bench`, and the OOM killer took `stream`.
+        vec!["bench", "--size", "100000x100000"],
+        vec!["stream", "--size", "70000x70000"],
     ] {
         let output = scratch.run(&args);
         ended_by_itself(&output, &format!("{args:?}"));
         let err = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(" is not a number of "), "{args:?}: {err}");
+        assert!(
+            err.contains(" is not a number of ") || err.contains("over the limit of 65535 pixels"),
+            "{args:?}: {err}"
+        );
     }
 }
