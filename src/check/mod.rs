@@ -323,6 +323,7 @@ fn clean_dir(dir: &SegmentDir) {
 /// A new folder, made here and now (never one that exists, whoever made it), closed to others.
 fn create_private_dir(path: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(false);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(path)

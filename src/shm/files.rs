@@ -282,7 +282,9 @@ pub fn measure_copy_floor(
 /// Idle keys (no segment) whose lock and state files a directory keeps before the next process to
 /// open a key sweeps them: every key ever tried leaves two small files, and a script that tries
 /// hundreds must not fill a RAM-backed directory.
+#[cfg(unix)]
 const KEEP_IDLE_KEYS: usize = 64;
+#[cfg(unix)]
 const IDLE_SLACK: usize = 16;
 
 /// Removes idle keys' lock and state files once `dir` holds more than [`KEEP_IDLE_KEYS`] (plus
