@@ -171,7 +171,10 @@ fn garbage_in_place_of_journals_is_ignored_and_cleaned() {
     for (name, _) in &garbage {
         assert!(!scratch.seg_dir().join(name).exists(), "{name} was cleaned");
     }
-    assert!(not_ours.exists(), "a name not of a journal's shape is left alone");
+    assert!(
+        not_ours.exists(),
+        "a name not of a journal's shape is left alone"
+    );
 }
 
 #[cfg(target_os = "linux")]
