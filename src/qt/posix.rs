@@ -196,6 +196,17 @@ fn open_semaphore(name: &str, sem_path: &Path) -> Result<OpenSemaphore, ShmError
                 format!("it belongs to uid {}, not to you (uid {me})", meta.uid()),
             ));
         }
+        // glibc makes a semaphore under a temporary name and links it in: one link. More is a
+        // hard link to some other file of ours, made by whoever could write /dev/shm.
+        if meta.nlink() != 1 {
+            return Err(foreign_semaphore(
+                sem_path,
+                format!(
+                    "it has {} names (a hard link to another file)",
+                    meta.nlink()
+                ),
+            ));
+        }
         if meta.mode() & 0o022 != 0 {
             return Err(foreign_semaphore(
                 sem_path,

@@ -220,17 +220,32 @@ fn a_qt6_semaphore_file_of_the_wrong_size_is_a_sentence_not_a_sigbus() {
     let scratch = Scratch::new("qt6-short-sem");
     let key = format!("shmimage-short-sem-{}", std::process::id());
     let sem = PathBuf::from(format!("/dev/shm/sem.{key}"));
-    let _cleanup = RemoveOnDrop(vec![sem.clone(), PathBuf::from(format!("/dev/shm/{key}"))]);
+    // Another file of ours, one semaphore long, that a hard link could give a second name.
+    let other = PathBuf::from(format!("/dev/shm/shmimage-other-{key}"));
+    let _cleanup = RemoveOnDrop(vec![
+        sem.clone(),
+        PathBuf::from(format!("/dev/shm/{key}")),
+        other.clone(),
+    ]);
     std::fs::write(&sem, b"").unwrap();
     let out = scratch.path("out.png");
-    let output =
-        run_with_deadline(scratch.cmd_with_key(&key, &["--qt6", "get", out.to_str().unwrap()]));
-    ended_by_itself(&output, "get");
-    let err = String::from_utf8_lossy(&output.stderr);
+    let get = || {
+        let output =
+            run_with_deadline(scratch.cmd_with_key(&key, &["--qt6", "get", out.to_str().unwrap()]));
+        ended_by_itself(&output, "get");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let err = get();
     assert!(
         err.contains("it is 0 bytes long, where a semaphore is 32"),
         "{err}"
     );
+    std::fs::remove_file(&sem).unwrap();
+    std::fs::write(&other, [7u8; 32]).unwrap();
+    std::fs::hard_link(&other, &sem).unwrap();
+    let err = get();
+    assert!(err.contains("it has 2 names"), "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), [7u8; 32]);
 }
 
 // 3. A native key's object was read whole, whatever its size.
