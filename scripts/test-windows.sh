@@ -45,6 +45,8 @@ x86_64-w64-mingw32-gcc -shared -O2 -o "$debug_dir/bcryptprimitives.dll" \
 # Windows looks for a DLL next to the executable first: the test executables live in deps/,
 # shmimage.exe one level up.
 cp "$debug_dir/bcryptprimitives.dll" "$debug_dir/deps/"
+# Doc-tests run from a temporary folder of rustdoc's: Wine also looks for DLLs on WINEPATH.
+export WINEPATH="Z:${debug_dir//\//\\}"
 
 echo "== the native-key tests' peer (Win32 calls as Python's shared_memory makes them)"
 x86_64-w64-mingw32-gcc -municode -O2 -Wall -o "$debug_dir/shm_peer.exe" scripts/windows/shm_peer.c

@@ -308,10 +308,7 @@ impl Cli {
 
 /// The segment directory: `SHMIMAGE_DIR` if set (tests use it for isolation), else this user's.
 pub fn segment_dir() -> Result<SegmentDir, ShareError> {
-    match std::env::var_os(share::DIR_ENV).filter(|dir| !dir.is_empty()) {
-        Some(dir) => Ok(SegmentDir::at(PathBuf::from(dir))?),
-        None => Ok(SegmentDir::for_current_user()?),
-    }
+    Ok(SegmentDir::from_env_or_default()?)
 }
 
 /// The lock timeout and the test hooks, from their environment variables.

@@ -19,6 +19,16 @@ pub fn starts_like_an_image(start: &[u8]) -> bool {
 }
 
 /// What Qt's `loadFromFile` writes for `image`.
+///
+/// ```
+/// use shmimage::codec::qt;
+///
+/// let image = image::RgbaImage::from_pixel(2, 2, image::Rgba([1, 2, 3, 255]));
+/// let buffer = qt::encode(&image)?; // QBuffer + QDataStream << image
+/// assert!(qt::starts_like_an_image(&buffer));
+/// assert_eq!(qt::decode(&buffer)?, image); // QDataStream >> image
+/// # Ok::<(), shmimage::codec::CodecError>(())
+/// ```
 pub fn encode(image: &RgbaImage) -> Result<Vec<u8>, CodecError> {
     let png = encode_png(image)?;
     let mut bytes = Vec::with_capacity(MARKER_LEN + png.len());

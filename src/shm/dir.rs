@@ -12,8 +12,9 @@
 //!   `/var/folders`, the same for all of that user's processes, so two windows meet there.
 //! - Windows: `%TEMP%\shmimage-<user>`, which is inside the user's profile.
 //!
-//! `SHMIMAGE_DIR` overrides the location (tests use it for isolation); the CLI and the window
-//! read it. Wherever it is, the
+//! `SHMIMAGE_DIR` overrides the location (tests use it for isolation): see
+//! [`SegmentDir::from_env_or_default`], which the CLI, the window and `SharedMemory::new` use.
+//! Wherever it is, the
 //! directory must be a real directory owned by this user and closed to everyone else (0700): that
 //! is what keeps other users from reading, replacing or blocking our segments, and what keeps
 //! anyone else from planting symlinks in it. One of the default places that was opened up is
@@ -37,8 +38,7 @@ pub struct SegmentDir {
 
 impl SegmentDir {
     /// The directory for this user: the first usable platform default (a squatted or unusable
-    /// one is passed over, with a log line saying why). `SHMIMAGE_DIR` is read by the programs
-    /// that use this library (the CLI and the window), which then call [`at`](Self::at).
+    /// one is passed over, with a log line saying why), whatever `SHMIMAGE_DIR` says.
     pub fn for_current_user() -> Result<Self, ShmError> {
         let mut first_error = None;
         for candidate in default_paths() {
@@ -62,6 +62,15 @@ impl SegmentDir {
             path: PathBuf::new(),
             detail: format!("no directory for segments could be found; set {DIR_ENV}"),
         }))
+    }
+
+    /// The directory every shmimage process of this user meets in: `SHMIMAGE_DIR` if it is set
+    /// (tests use it for isolation), else [`for_current_user`](Self::for_current_user).
+    pub fn from_env_or_default() -> Result<Self, ShmError> {
+        match std::env::var_os(DIR_ENV).filter(|dir| !dir.is_empty()) {
+            Some(dir) => Self::at(PathBuf::from(dir)),
+            None => Self::for_current_user(),
+        }
     }
 
     /// Uses `path`, creating it (0700) if missing and refusing it unless it is a real directory

@@ -218,12 +218,38 @@ pub(crate) fn require_bytes(size: usize) -> Result<(), ShmError> {
 }
 
 impl SharedMemory {
-    /// A handle for `key` in this user's segment directory. Nothing is created until
-    /// [`create`](Self::create) or [`attach`](Self::attach).
+    /// A handle for `key` in this user's segment directory (`SHMIMAGE_DIR` if set, as for the
+    /// CLI and the window). Nothing is created until [`create`](Self::create) or
+    /// [`attach`](Self::attach).
     pub fn new(key: &str) -> Result<Self, ShmError> {
-        Self::in_dir(key, SegmentDir::for_current_user()?)
+        Self::in_dir(key, SegmentDir::from_env_or_default()?)
     }
 
+    /// Like [`new`](Self::new), in `dir`.
+    ///
+    /// The article's writer and reader, in one process for brevity (`examples/` runs them as
+    /// two processes):
+    /// ```
+    /// use shmimage::shm::{AccessMode, SegmentDir, SharedMemory};
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let dir = SegmentDir::at(tmp.path().join("segments"))?;
+    ///
+    /// let mut writer = SharedMemory::in_dir("QSharedMemoryExample", dir.clone())?;
+    /// writer.create(5)?;
+    /// let mut memory = writer.lock()?;
+    /// memory.write(0, b"hello")?;
+    /// memory.unlock();
+    ///
+    /// let mut reader = SharedMemory::in_dir("QSharedMemoryExample", dir)?;
+    /// reader.attach(AccessMode::ReadOnly)?;
+    /// let memory = reader.lock()?;
+    /// let mut copy = [0; 5];
+    /// memory.read(0, &mut copy)?;
+    /// memory.unlock();
+    /// reader.detach();
+    /// assert_eq!(&copy, b"hello");
+    /// # Ok::<(), shmimage::shm::ShmError>(())
+    /// ```
     pub fn in_dir(key: &str, dir: SegmentDir) -> Result<Self, ShmError> {
         let native_key = native_key_for(key)?;
         Ok(Self::with_parts(Some(key.to_owned()), native_key, dir))
@@ -547,6 +573,12 @@ impl SegmentAccess<'_> {
     /// The segment's file, where it has one (not System V).
     pub fn path(&self) -> Option<&Path> {
         self.file.map(|(_, path)| path)
+    }
+
+    /// Qt's `unlock()`: gives the lock back. Dropping the access does the same; this says so
+    /// where the steps are read.
+    pub fn unlock(self) {
+        drop(self);
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst`.

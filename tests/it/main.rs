@@ -5,6 +5,7 @@
 // tests, its dozens of processes made Wine fail to start processes (0xc0000142).
 #[cfg(unix)]
 mod check;
+mod examples;
 mod faults;
 mod follow;
 #[cfg(feature = "gui")]
