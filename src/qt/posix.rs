@@ -183,10 +183,18 @@ fn open_semaphore(name: &str, sem_path: &Path) -> Result<OpenSemaphore, ShmError
         let file = match open_file(sem_path, OpenFor::ReadWrite) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
-                return Err(foreign_semaphore(sem_path, err.to_string()));
+            // A link (never followed), a directory, a FIFO: say what is there, and whose.
+            Err(err) => {
+                return Err(
+                    match (shm::entry_at(sem_path), fs::symlink_metadata(sem_path)) {
+                        (Ok(shm::Entry::Other(what)), Ok(meta)) => foreign_semaphore(
+                            sem_path,
+                            format!("it is {what} of uid {}", meta.uid()),
+                        ),
+                        _ => failed(err),
+                    },
+                );
             }
-            Err(err) => return Err(failed(err)),
         };
         let meta = file.metadata().map_err(failed)?;
         let me = crate::sys::effective_uid();

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dir::{DIR_ENV, SegmentDir};
-pub(crate) use dir::{OpenFor, open_file, read_at};
+pub(crate) use dir::{Entry, OpenFor, entry_at, open_file, read_at};
 pub use error::{SharedMemoryError, ShmError};
 // Qt 6 mode reserves its POSIX segments the same way (Linux).
 #[cfg(target_os = "linux")]

@@ -96,7 +96,19 @@ mod imp {
     impl Opened {
         pub(super) fn open(name: &str) -> io::Result<Self> {
             // Never through a symlink, never blocking on a FIFO.
-            let file = open_file(&path(name), OpenFor::Reading)?;
+            let path = path(name);
+            let file = open_file(&path, OpenFor::Reading).map_err(|err| {
+                match crate::shm::entry_at(&path) {
+                    Ok(crate::shm::Entry::Other(what)) => io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{} is {what}, not a shared-memory object, and shmimage never follows or opens one; remove it or choose another name",
+                            path.display()
+                        ),
+                    ),
+                    _ => err,
+                }
+            })?;
             let meta = file.metadata()?;
             Ok(Self {
                 file,

@@ -186,8 +186,12 @@ fn another_users_qt6_semaphore_is_refused_naming_its_owner_never_a_sigbus() {
             "rm -f {s}; head -c 32 /dev/zero > {s}; chmod 666 {s}",
             s = sem.display()
         ),
+        // Never followed nor opened.
+        format!("ln -s /etc/shadow {}", sem.display()),
+        format!("mkfifo {}", sem.display()),
+        format!("mkdir {}", sem.display()),
     ] {
-        let _ = std::fs::remove_file(&sem);
+        let _ = std::fs::remove_file(&sem).or_else(|_| std::fs::remove_dir(&sem));
         as_nobody(&plant);
         for args in [
             vec!["--qt6", "put", input.to_str().unwrap()],
@@ -199,7 +203,8 @@ fn another_users_qt6_semaphore_is_refused_naming_its_owner_never_a_sigbus() {
             assert!(
                 !output.status.success()
                     && err.contains(&sem.display().to_string())
-                    && err.contains("belongs to uid 65534"),
+                    && err.contains("uid 65534")
+                    && err.contains("left alone"),
                 "{plant}: {args:?}: {err}"
             );
         }
@@ -296,6 +301,49 @@ fn a_huge_native_key_object_costs_what_the_image_needs_not_its_size() {
         );
         assert!(peak_kib < 100 * 1024, "{args:?}: peak {peak_kib} KiB");
     }
+}
+
+/// A link where a native key's object should be is never followed, a FIFO never opened.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_native_key_that_names_a_link_or_a_fifo_is_a_sentence() {
+    let scratch = Scratch::new("native-link");
+    let name = format!("shmimage-link-{}", std::process::id());
+    let path = PathBuf::from(format!("/dev/shm/{name}"));
+    let _cleanup = RemoveOnDrop(vec![path.clone()]);
+    let victim = scratch.path("victim");
+    std::fs::write(&victim, [9u8; 64]).unwrap();
+    let out = scratch.path("out.png");
+    for (plant, what) in [(true, "a symbolic link"), (false, "a special file")] {
+        let _ = std::fs::remove_file(&path);
+        if plant {
+            std::os::unix::fs::symlink(&victim, &path).unwrap();
+        } else {
+            assert!(
+                Command::new("mkfifo")
+                    .arg(&path)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let args = [
+            "get",
+            out.to_str().unwrap(),
+            "--native-key",
+            &name,
+            "--raw",
+            "4x4:rgba8",
+        ];
+        let output = run_with_deadline(scratch.cmd(&args));
+        ended_by_itself(&output, what);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && err.contains(what),
+            "{what}: {err}"
+        );
+    }
+    assert!(!out.exists());
 }
 
 // 4. Qt 6 publish deleted any same-user file in /dev/shm that had the key's name.
