@@ -18,6 +18,7 @@ pub mod codec;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod journal;
+pub mod panics;
 pub mod play;
 #[cfg(target_os = "linux")]
 pub mod qt;

@@ -7,6 +7,7 @@ use shmimage::cli::{self, Cli};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    shmimage::panics::quiet_when_caught();
     let cli = Cli::parse();
     match cli::run(&cli, &mut std::io::stdout()) {
         Ok(true) => ExitCode::SUCCESS,

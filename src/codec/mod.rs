@@ -267,12 +267,10 @@ fn without_panics<T>(
     format: ImageFormat,
     decode: impl FnOnce() -> T,
 ) -> Result<T, CodecError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).map_err(|_| {
-        CodecError::Damaged {
-            what: what.to_owned(),
-            format: format_name(format),
-            detail: "the decoder failed on it".to_owned(),
-        }
+    crate::panics::catch(decode).map_err(|_| CodecError::Damaged {
+        what: what.to_owned(),
+        format: format_name(format),
+        detail: "the decoder failed on it".to_owned(),
     })
 }
 

@@ -48,8 +48,6 @@ pub enum DialogFor {
     Save,
 }
 
-pub use crate::share::panic_message;
-
 /// Which job an outcome belongs to: the key and mode it ran for, or the native key that
 /// overrode them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,8 +285,7 @@ impl Worker {
             if let Some(gate) = gate {
                 gate.pass();
             }
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
-                .unwrap_or_else(|panic| Outcome::JobFailed(panic_message(&*panic)));
+            let outcome = crate::panics::catch(job).unwrap_or_else(Outcome::JobFailed);
             let _ = sender.send(Finished { tag, outcome });
             repaint.request_repaint();
         };

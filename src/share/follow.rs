@@ -114,21 +114,17 @@ pub fn follow(
             let mut last = None;
             loop {
                 probes.fetch_add(1, Ordering::Relaxed);
-                let probed =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        match protocol.newest_generation() {
-                            Ok(newest) if newest != last => {
-                                last = newest;
-                                if let Some(generation) = newest {
-                                    on_new(Ok(generation));
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(err) => log::debug!("follow: {err}"),
+                let probed = crate::panics::catch(|| match protocol.newest_generation() {
+                    Ok(newest) if newest != last => {
+                        last = newest;
+                        if let Some(generation) = newest {
+                            on_new(Ok(generation));
                         }
-                    }));
-                if let Err(panic) = probed {
-                    let said = super::panic_message(&*panic);
+                    }
+                    Ok(_) => {}
+                    Err(err) => log::debug!("follow: {err}"),
+                });
+                if let Err(said) = probed {
                     on_new(Err(format!(
                         "Follow stopped after an internal error: {said}"
                     )));

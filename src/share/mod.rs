@@ -570,15 +570,6 @@ pub fn publisher_name(pid: u32) -> String {
     }
 }
 
-/// What a caught panic said, for the sentence that reports it.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown error".to_owned())
-}
-
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
     let mut value = bytes as f64;

@@ -53,15 +53,15 @@ impl ShmImageApp {
                 let outcome = match followed {
                     Ok(generation) if shown.load(Ordering::Relaxed) == generation => return,
                     // A fetch's panic is this frame's status line; Follow goes on.
-                    Ok(_) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Ok(_) => crate::panics::catch(|| {
                         share::fetch_retrying(|| match worker::fetch(fetching.clone(), max_side) {
                             Outcome::FetchFailed(error) => Err(error),
                             outcome => Ok(outcome),
                         })
                         .unwrap_or_else(Outcome::FetchFailed)
-                    }))
+                    })
                     .map(|outcome| Outcome::Followed(Box::new(outcome)))
-                    .unwrap_or_else(|panic| Outcome::JobFailed(worker::panic_message(&*panic))),
+                    .unwrap_or_else(Outcome::JobFailed),
                     Err(stopped) => Outcome::JobFailed(stopped),
                 };
                 let _ = outcomes.send(Finished {

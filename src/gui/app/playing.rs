@@ -9,7 +9,7 @@ use std::sync::mpsc::{Sender, channel};
 use super::ShmImageApp;
 use crate::codec::animation::Animation;
 use crate::gui::language::tr;
-use crate::gui::worker::{self, Finished, Outcome, display_image};
+use crate::gui::worker::{Finished, Outcome, display_image};
 
 /// The player of the animation this window shares; dropping it stops it.
 pub(super) struct Playing {
@@ -40,11 +40,11 @@ impl ShmImageApp {
                     repaint.request_repaint();
                 };
                 // A panic anywhere in the player is a status line, never a silent stop.
-                let played = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let played = crate::panics::catch(|| {
                     play(&endpoint, &path, encoding, max_side, id, &stopped, &send);
-                }));
-                if let Err(panic) = played {
-                    send(Outcome::JobFailed(worker::panic_message(&*panic)));
+                });
+                if let Err(said) = played {
+                    send(Outcome::JobFailed(said));
                 }
             });
         match spawned {

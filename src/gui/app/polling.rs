@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use super::ShmImageApp;
-use crate::gui::worker::{self, Finished, JobTag, Outcome};
+use crate::gui::worker::{Finished, JobTag, Outcome};
 use crate::share::{self, Endpoint, Mode};
 
 /// One panel's poller; dropping it ends its thread, at once or after the look it is taking.
@@ -49,13 +49,13 @@ impl<T: PartialEq + Clone + Send + 'static> Plan<T> {
         };
         let mut last: Option<T> = None;
         loop {
-            let look = std::panic::AssertUnwindSafe(|| match &self.endpoint {
+            let look = || match &self.endpoint {
                 Ok(endpoint) => (self.look)(endpoint),
                 Err(why) => (self.unavailable)(why.clone()),
-            });
-            match std::panic::catch_unwind(look) {
-                Err(panic) => {
-                    send(Outcome::JobFailed(worker::panic_message(&*panic)));
+            };
+            match crate::panics::catch(look) {
+                Err(said) => {
+                    send(Outcome::JobFailed(said));
                     return;
                 }
                 Ok(seen) if last.as_ref() != Some(&seen) => {
