@@ -28,7 +28,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dir::{DIR_ENV, SegmentDir};
-pub(crate) use dir::{Entry, OpenFor, entry_at, open_file, read_at};
+pub(crate) use dir::{OpenFor, open_file, read_at};
+// What sits where Qt 6's semaphore or a native key's object should be (Linux's /dev/shm).
+#[cfg(target_os = "linux")]
+pub(crate) use dir::{Entry, entry_at};
 pub use error::{SharedMemoryError, ShmError};
 // Qt 6 mode reserves its POSIX segments the same way (Linux).
 #[cfg(target_os = "linux")]
