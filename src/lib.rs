@@ -19,6 +19,7 @@ pub mod codec;
 pub mod gui;
 pub mod journal;
 pub mod panics;
+pub mod platform;
 pub mod play;
 #[cfg(target_os = "linux")]
 pub mod qt;

@@ -52,46 +52,10 @@ pub fn publish_raw(name: &str, bytes: &[u8]) -> Result<RawPublication, ShareErro
 /// Reads that may differ before a fetch gives up comparing and says the object keeps changing.
 const READS: usize = 3;
 
-/// `name` as `shm_open` takes it: one leading `/` is dropped (`/x` and `x` are the same object);
-/// what is left must be one file name. Returns the sentence that says why not.
-#[cfg(not(windows))]
+/// `name` as this OS's call takes it (`shm_open`, `CreateFileMappingW`), or the sentence that
+/// says why not: [`crate::platform::native_key_name`] has each OS's rules.
 pub fn validate_native_key(name: &str) -> Result<String, String> {
-    let bare = name.strip_prefix('/').unwrap_or(name);
-    if bare.is_empty() {
-        return Err("a native key needs a name after its leading '/'".to_owned());
-    }
-    if bare.contains(['/', '\0']) || bare == "." || bare == ".." {
-        return Err(format!(
-            "the native key {name:?} is not one name in the shared-memory namespace: it may start with one '/', and cannot contain '/' or NUL, nor be '.' or '..'"
-        ));
-    }
-    if bare.len() > 255 {
-        return Err("a native key is limited to 255 bytes".to_owned());
-    }
-    Ok(bare.to_owned())
-}
-
-/// `name` as `CreateFileMappingW` takes it, exactly (Python and Qt pass it unchanged, a `/`
-/// included): the only `\` is that of a leading `Global\` or `Local\` namespace. Returns the
-/// sentence that says why not.
-#[cfg(windows)]
-pub fn validate_native_key(name: &str) -> Result<String, String> {
-    let bare = ["Global\\", "Local\\"]
-        .iter()
-        .find_map(|namespace| name.strip_prefix(namespace))
-        .unwrap_or(name);
-    if bare.is_empty() {
-        return Err("a native key needs a name".to_owned());
-    }
-    if bare.contains(['\\', '\0']) {
-        return Err(format!(
-            "the native key {name:?} is not one name among Windows' named objects: it may start with Global\\ or Local\\, and cannot otherwise contain '\\' or NUL"
-        ));
-    }
-    if name.encode_utf16().count() > 260 {
-        return Err("a native key is limited to 260 characters on Windows".to_owned());
-    }
-    Ok(name.to_owned())
+    crate::platform::native_key_name(name, crate::platform::Os::current())
 }
 
 pub(super) struct ForeignProtocol {
@@ -337,7 +301,8 @@ mod tests {
     #[test]
     fn a_fetch_and_a_probe_agree_on_the_generation() {
         for (side, tag) in [(400u32, "small"), (3000, "large")] {
-            let name = format!("shmimage-unit-generation-{tag}-{}", std::process::id());
+            // At most 30 bytes: macOS allows no more.
+            let name = format!("shmimage-gen-{tag}-{}", std::process::id());
             let len = side * side;
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
             let _object = CreatedObject::create_new(&name, &bytes).unwrap();
@@ -392,50 +357,5 @@ mod tests {
             assert!(offsets.iter().all(|&at| at < len));
         }
         assert_eq!(sample_offsets(0).count(), 0);
-    }
-
-    #[cfg(not(windows))]
-    #[test]
-    fn native_keys_are_one_name_in_the_namespace() {
-        assert_eq!(validate_native_key("/psm_1a2b").unwrap(), "psm_1a2b");
-        assert_eq!(validate_native_key("frames").unwrap(), "frames");
-        assert_eq!(validate_native_key("共享内存").unwrap(), "共享内存");
-        for bad in [
-            "",
-            "/",
-            "//x",
-            "a/b",
-            "..",
-            "/..",
-            ".",
-            "a\0b",
-            &"x".repeat(256),
-        ] {
-            assert!(validate_native_key(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[cfg(windows)]
-    #[test]
-    fn native_keys_are_one_name_among_windows_objects() {
-        for good in [
-            "wnsm_1a2b",
-            "/psm_1a2b",
-            "Local\\frames",
-            "Global\\frames",
-            "共享内存",
-        ] {
-            assert_eq!(validate_native_key(good).unwrap(), good);
-        }
-        for bad in [
-            "",
-            "Local\\",
-            "a\\b",
-            "Local\\a\\b",
-            "a\0b",
-            &"x".repeat(261),
-        ] {
-            assert!(validate_native_key(bad).is_err(), "{bad:?}");
-        }
     }
 }

@@ -270,6 +270,13 @@ mod imp {
         crc: u32,
     }
 
+    fn unlink(name: &str) {
+        if let Ok(name) = shm_name(name) {
+            // SAFETY: `name` is a NUL-terminated string that outlives the call.
+            unsafe { libc::shm_unlink(name.as_ptr()) };
+        }
+    }
+
     impl Created {
         pub(super) fn create_new(name: &str, bytes: &[u8]) -> io::Result<Self> {
             let file = shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL)?;
@@ -278,11 +285,21 @@ mod imp {
                 len: bytes.len(),
                 crc: crc32fast::hash(bytes),
             };
-            // macOS sizes an object once, then maps it to fill it.
-            file.set_len(bytes.len() as u64)?;
-            let mut map = Mapping::read_write(&file, bytes.len())?;
-            if !map.copy_in(0, bytes) {
-                return Err(io::ErrorKind::WriteZero.into());
+            // macOS sizes an object once, then maps it to fill it. The object is ours from
+            // O_EXCL on: a failure after it removes it, or its name would stay taken.
+            let filled = file
+                .set_len(bytes.len() as u64)
+                .and_then(|()| Mapping::read_write(&file, bytes.len()))
+                .and_then(|mut map| {
+                    if map.copy_in(0, bytes) {
+                        Ok(())
+                    } else {
+                        Err(io::ErrorKind::WriteZero.into())
+                    }
+                });
+            if let Err(err) = filled {
+                unlink(name);
+                return Err(err);
             }
             Ok(created)
         }
@@ -292,11 +309,8 @@ mod imp {
         fn drop(&mut self) {
             // Only ours, still holding what was written: another program may have replaced it
             // under the same name meanwhile (macOS gives objects no inode to compare).
-            if content_crc(&self.name, self.len) == Some(self.crc)
-                && let Ok(name) = shm_name(&self.name)
-            {
-                // SAFETY: `name` is a NUL-terminated string that outlives the call.
-                unsafe { libc::shm_unlink(name.as_ptr()) };
+            if content_crc(&self.name, self.len) == Some(self.crc) {
+                unlink(&self.name);
             }
         }
     }

@@ -1,0 +1,157 @@
+//! Rules that differ between the OSes this program runs on, as plain functions of the OS, so
+//! that Linux CI tests every OS's rules (no Mac and no real Windows run the tests here).
+
+/// An OS whose rules a function applies: the running one in use, every one in tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Linux,
+    MacOs,
+    Windows,
+}
+
+impl Os {
+    pub const ALL: [Os; 3] = [Os::Linux, Os::MacOs, Os::Windows];
+
+    /// The OS this program was built for (other Unixes follow Linux's rules).
+    pub const fn current() -> Self {
+        if cfg!(windows) {
+            Os::Windows
+        } else if cfg!(target_os = "macos") {
+            Os::MacOs
+        } else {
+            Os::Linux
+        }
+    }
+}
+
+/// Longest name of a POSIX shared-memory object or semaphore on macOS, in bytes, not counting
+/// the leading `/`: XNU's PSHMNAMLEN and PSEMNAMLEN are 31 with it. A longer name fails with
+/// ENAMETOOLONG.
+pub const MACOS_NAME_BYTES: usize = 30;
+
+/// A native key (another program's shared-memory object) checked against `os`'s rules: the name
+/// the OS's call takes, or the sentence that says why not.
+/// - Linux and macOS (`shm_open`): one leading `/` is dropped, the rest is one name (no `/`,
+///   no NUL, not `.` or `..`); at most 255 bytes on Linux, 30 on macOS.
+/// - Windows (`CreateFileMappingW`): the name exactly, as Python and Qt pass it (a `/` is part
+///   of it); the only `\` is that of a leading `Global\` or `Local\`; at most 260 characters.
+pub fn native_key_name(name: &str, os: Os) -> Result<String, String> {
+    if os == Os::Windows {
+        return windows_object_name(name);
+    }
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if bare.is_empty() {
+        return Err("a native key needs a name after its leading '/'".to_owned());
+    }
+    if bare.contains(['/', '\0']) || bare == "." || bare == ".." {
+        return Err(format!(
+            "the native key {name:?} is not one name in the shared-memory namespace: it may start with one '/', and cannot contain '/' or NUL, nor be '.' or '..'"
+        ));
+    }
+    let limit = if os == Os::MacOs {
+        MACOS_NAME_BYTES
+    } else {
+        255
+    };
+    if bare.len() > limit {
+        return Err(match os {
+            Os::MacOs => format!(
+                "the native key {name:?} is {} bytes long, and macOS allows {limit} (31 with its '/'): shorten it, on both sides",
+                bare.len()
+            ),
+            _ => format!("a native key is limited to {limit} bytes"),
+        });
+    }
+    Ok(bare.to_owned())
+}
+
+fn windows_object_name(name: &str) -> Result<String, String> {
+    let bare = ["Global\\", "Local\\"]
+        .iter()
+        .find_map(|namespace| name.strip_prefix(namespace))
+        .unwrap_or(name);
+    if bare.is_empty() {
+        return Err("a native key needs a name".to_owned());
+    }
+    if bare.contains(['\\', '\0']) {
+        return Err(format!(
+            "the native key {name:?} is not one name among Windows' named objects: it may start with Global\\ or Local\\, and cannot otherwise contain '\\' or NUL"
+        ));
+    }
+    if name.encode_utf16().count() > 260 {
+        return Err("a native key is limited to 260 characters on Windows".to_owned());
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_keys_are_one_name_in_each_oss_namespace() {
+        for os in [Os::Linux, Os::MacOs] {
+            assert_eq!(native_key_name("/psm_1a2b", os).unwrap(), "psm_1a2b");
+            assert_eq!(native_key_name("frames", os).unwrap(), "frames");
+            assert_eq!(native_key_name("共享内存", os).unwrap(), "共享内存");
+            for bad in [
+                "",
+                "/",
+                "//x",
+                "a/b",
+                "..",
+                "/..",
+                ".",
+                "a\0b",
+                &"x".repeat(256),
+            ] {
+                assert!(native_key_name(bad, os).is_err(), "{os:?} {bad:?}");
+            }
+        }
+        for good in [
+            "wnsm_1a2b",
+            "/psm_1a2b",
+            "Local\\frames",
+            "Global\\frames",
+            "共享内存",
+        ] {
+            assert_eq!(native_key_name(good, Os::Windows).unwrap(), good);
+        }
+        for bad in [
+            "",
+            "Local\\",
+            "a\\b",
+            "Local\\a\\b",
+            "a\0b",
+            &"x".repeat(261),
+        ] {
+            assert!(native_key_name(bad, Os::Windows).is_err(), "{bad:?}");
+        }
+    }
+
+    /// macOS counts the '/' in its 31 bytes: 30 are left for the name, 36 failed there with a
+    /// bare "File name too long (os error 63)".
+    #[test]
+    fn macos_names_are_limited_to_30_bytes_with_a_sentence() {
+        let thirty = "x".repeat(30);
+        assert_eq!(
+            native_key_name(&format!("/{thirty}"), Os::MacOs).unwrap(),
+            thirty
+        );
+        let err = native_key_name(&"x".repeat(31), Os::MacOs).unwrap_err();
+        assert!(err.contains("macOS allows 30 (31 with its '/')"), "{err}");
+        // Ten three-byte characters are thirty bytes.
+        assert!(native_key_name(&"共".repeat(10), Os::MacOs).is_ok());
+        assert!(native_key_name(&"共".repeat(11), Os::MacOs).is_err());
+        // The same names are fine elsewhere.
+        for os in [Os::Linux, Os::Windows] {
+            assert!(native_key_name(&"x".repeat(36), os).is_ok(), "{os:?}");
+        }
+    }
+
+    #[test]
+    fn the_current_os_is_one_of_all() {
+        assert!(Os::ALL.contains(&Os::current()));
+        assert_eq!(Os::current() == Os::Windows, cfg!(windows));
+    }
+}
