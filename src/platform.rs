@@ -84,6 +84,13 @@ fn windows_object_name(name: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
+/// The text of a fixed-size C string field (`statfs`'s `f_fstypename`): up to its first NUL, or
+/// all of it if it has none.
+pub fn c_string_field(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +154,16 @@ mod tests {
         for os in [Os::Linux, Os::Windows] {
             assert!(native_key_name(&"x".repeat(36), os).is_ok(), "{os:?}");
         }
+    }
+
+    /// What macOS's report names as the filesystem: `f_fstypename`, not `stat -f %T`'s file type.
+    #[test]
+    fn a_c_string_field_ends_at_its_first_nul() {
+        let mut field = [0u8; 16];
+        field[..4].copy_from_slice(b"apfs");
+        assert_eq!(c_string_field(&field), "apfs");
+        assert_eq!(c_string_field(b"sixteen-bytes-fs"), "sixteen-bytes-fs");
+        assert_eq!(c_string_field(&[0; 16]), "");
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn os_name() -> String {
     std::env::consts::OS.to_owned()
 }
 
-/// The filesystem type of `path` (tmpfs, ext4, apfs, NTFS…), as the OS's own tool says it.
+/// The filesystem type of `path` (tmpfs, ext4, apfs…): Linux's `stat -f`, macOS's `statfs`.
 fn filesystem_of(path: &Path) -> String {
     #[cfg(target_os = "linux")]
     let found = Command::new("stat")
@@ -68,12 +68,10 @@ fn filesystem_of(path: &Path) -> String {
         .output()
         .ok();
     #[cfg(target_os = "macos")]
-    let found = Command::new("stat")
-        .args(["-f", "%T"])
-        .arg(path)
-        .output()
-        .ok();
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    if let Some(name) = crate::sys::filesystem_type(path).filter(|name| !name.is_empty()) {
+        return name;
+    }
+    #[cfg(not(target_os = "linux"))]
     let found: Option<std::process::Output> = {
         let _ = path;
         None

@@ -26,6 +26,8 @@ mod windows;
 
 #[cfg(unix)]
 pub(crate) use unix::effective_uid;
+#[cfg(target_os = "macos")]
+pub(crate) use unix::filesystem_type;
 #[cfg(all(windows, feature = "gui"))]
 pub use windows::hide_own_console;
 

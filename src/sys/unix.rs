@@ -5,3 +5,20 @@ pub(crate) fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail (POSIX).
     unsafe { libc::geteuid() }
 }
+
+/// The type name of the filesystem holding `path` (apfs, hfs, nfs…), from `statfs`'s
+/// `f_fstypename`: BSD's `stat -f %T` prints the file's type, not its filesystem's.
+#[cfg(target_os = "macos")]
+pub(crate) fn filesystem_type(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: `c_path` is NUL-terminated and outlives the call; `stat` is a writable statfs.
+    if unsafe { libc::statfs(c_path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: statfs returned 0, so it filled the whole struct.
+    let stat = unsafe { stat.assume_init() };
+    let name: Vec<u8> = stat.f_fstypename.iter().map(|c| *c as u8).collect();
+    Some(crate::platform::c_string_field(&name))
+}
