@@ -63,6 +63,19 @@ fn ended_by_itself(output: &std::process::Output, what: &str) {
     assert!(!stderr.contains("memory allocation"), "{what}: {stderr}");
 }
 
+/// A temp folder inside the scratch one that every user may write (sticky, as /tmp), reachable
+/// by the other user through the scratch folder.
+#[cfg(target_os = "linux")]
+fn shared_temp(scratch: &Scratch) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = scratch.path("tmp");
+    std::fs::create_dir(&temp).unwrap();
+    for (path, mode) in [(scratch.tmp.path(), 0o755), (temp.as_path(), 0o1777)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    temp
+}
+
 // 1. `check` worked in `<temp>/shmimage-check-<pid>`, a folder anyone could make first, followed
 // links in it, and cleaned up any keys a dead-looking folder listed.
 
@@ -75,15 +88,7 @@ fn ended_by_itself(output: &std::process::Output, what: &str) {
 fn check_follows_no_planted_link_and_cleans_no_planted_key() {
     crate::faults::require_root();
     let scratch = Scratch::new("planted-check");
-    let temp = scratch.path("tmp");
-    std::fs::create_dir(&temp).unwrap();
-    // The other user reaches the shared temp folder through the scratch folder.
-    std::fs::set_permissions(
-        scratch.tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    std::fs::set_permissions(&temp, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let temp = shared_temp(&scratch);
     let alive_victim = scratch.path("root-alive");
     let keys_victim = scratch.path("root-keys");
     std::fs::write(&alive_victim, b"root's first file").unwrap();
@@ -142,11 +147,7 @@ fn check_follows_no_planted_link_and_cleans_no_planted_key() {
 fn qt5_mode_never_removes_another_users_key_file() {
     crate::faults::require_root();
     let scratch = Scratch::new("qt5-keyfile");
-    let temp = scratch.path("tmp");
-    std::fs::create_dir(&temp).unwrap();
-    for (path, mode) in [(scratch.tmp.path(), 0o755), (temp.as_path(), 0o1777)] {
-        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
-    }
+    let temp = shared_temp(&scratch);
     let key = format!("plantedkeyfile{}", std::process::id());
     let letters: String = key.chars().filter(char::is_ascii_alphabetic).collect();
     let hash = sha1_smol::Sha1::from(key.as_bytes()).digest().to_string();
