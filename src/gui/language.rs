@@ -1,7 +1,7 @@
 //! The window's language: English, or Simplified Chinese for the readers of the article this
 //! project comes from. Texts are looked up by their English wording (`locales/app.yml`, compiled
 //! in by rust-i18n), so a text nobody has translated yet still shows, in English. The language
-//! follows the system's (`LANG` and friends on Unix, the user's setting on Windows and macOS)
+//! follows the system's (`LANG` and friends on Linux, the user's setting on Windows and macOS)
 //! and can be changed in the window. It is one setting for the whole process: one window per
 //! process is the demo. The command line stays in English.
 
@@ -12,6 +12,8 @@ macro_rules! tr {
     };
 }
 pub(crate) use tr;
+
+use crate::platform::Os;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Language {
@@ -51,15 +53,33 @@ impl Language {
     /// The system's language. On Unix the environment decides, as for every other program
     /// (`LC_ALL`, then `LC_MESSAGES`, then `LANG`); elsewhere the user's setting.
     pub fn of_system() -> Self {
-        #[cfg(unix)]
-        {
-            for variable in ["LC_ALL", "LC_MESSAGES", "LANG"] {
-                if let Some(value) = std::env::var(variable).ok().filter(|v| !v.is_empty()) {
-                    return Self::from_locale(&value);
-                }
-            }
-        }
-        sys_locale::get_locale().map_or(Language::English, |l| Self::from_locale(&l))
+        Self::chosen(
+            Os::current(),
+            |variable| std::env::var(variable).ok(),
+            sys_locale::get_locale,
+        )
+    }
+
+    /// The language from the locale variables (`env`) and the system's setting (`system`), in
+    /// `os`'s order. Linux: the variables first, which is where a desktop session says it. macOS:
+    /// the system first, since Terminal sets `LANG` from the region, not the language. Windows:
+    /// the system alone.
+    fn chosen(
+        os: Os,
+        env: impl Fn(&str) -> Option<String>,
+        system: impl FnOnce() -> Option<String>,
+    ) -> Self {
+        let variables = || {
+            ["LC_ALL", "LC_MESSAGES", "LANG"]
+                .into_iter()
+                .find_map(|variable| env(variable).filter(|value| !value.is_empty()))
+        };
+        let locale = match os {
+            Os::Linux => variables().or_else(system),
+            Os::MacOs => system().or_else(variables),
+            Os::Windows => system(),
+        };
+        locale.map_or(Language::English, |locale| Self::from_locale(&locale))
     }
 
     /// Makes every text from now on this language's.
@@ -71,6 +91,25 @@ impl Language {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Mac whose language is Chinese, in a Terminal that set LANG from an English region.
+    #[test]
+    fn each_os_asks_where_its_language_is_set() {
+        let env = |variable: &str| (variable == "LANG").then(|| "en_GB.UTF-8".to_owned());
+        let chinese = || Some("zh-Hans-CN".to_owned());
+        assert_eq!(Language::chosen(Os::MacOs, env, chinese), Language::Chinese);
+        assert_eq!(Language::chosen(Os::Linux, env, chinese), Language::English);
+        assert_eq!(
+            Language::chosen(Os::Windows, env, chinese),
+            Language::Chinese
+        );
+        let none = |_: &str| None;
+        assert_eq!(
+            Language::chosen(Os::Linux, none, chinese),
+            Language::Chinese
+        );
+        assert_eq!(Language::chosen(Os::MacOs, env, || None), Language::English);
+    }
 
     #[test]
     fn locales_are_read_the_way_people_write_them() {
