@@ -379,12 +379,17 @@ pub fn save_image(image: &RgbaImage, path: &Path) -> Result<(), CodecError> {
     let format = ImageFormat::from_path(path).map_err(|_| CodecError::NotAnImage {
         what: format!("{} (unknown extension)", path.display()),
     })?;
-    let image = if matches!(format, ImageFormat::Jpeg | ImageFormat::Pnm) {
-        DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(image.clone()).to_rgb8())
-    } else {
-        DynamicImage::ImageRgba8(image.clone())
-    };
-    write_replacing(&image, format, path).map_err(|err| match err {
+    write_replacing(path, |writer| {
+        // Only the formats without alpha pay for a converted copy.
+        if matches!(format, ImageFormat::Jpeg | ImageFormat::Pnm) {
+            DynamicImage::ImageRgba8(image.clone())
+                .to_rgb8()
+                .write_to(writer, format)
+        } else {
+            image.write_to(writer, format)
+        }
+    })
+    .map_err(|err| match err {
         image::ImageError::IoError(source) => CodecError::Unreadable {
             path: path.to_path_buf(),
             source,
@@ -395,15 +400,14 @@ pub fn save_image(image: &RgbaImage, path: &Path) -> Result<(), CodecError> {
     })
 }
 
-/// Writes `image` to `path` as `format`, as [`replace_file`] writes.
+/// An encoder's output as [`replace_file`] writes it: `encode` writes into a buffered writer.
 pub fn write_replacing(
-    image: &DynamicImage,
-    format: ImageFormat,
     path: &Path,
-) -> Result<(), image::ImageError> {
+    encode: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> image::ImageResult<()>,
+) -> image::ImageResult<()> {
     replace_file(path, |file| {
         let mut writer = std::io::BufWriter::new(file);
-        image.write_to(&mut writer, format)?;
+        encode(&mut writer)?;
         std::io::Write::flush(&mut writer)?;
         Ok(())
     })

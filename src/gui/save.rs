@@ -95,7 +95,9 @@ pub fn save(original: &Original, path: &Path) -> Result<(PathBuf, Option<String>
             note,
         )
     };
-    if let Err(error) = crate::codec::write_replacing(&image, format, &path) {
+    if let Err(error) =
+        crate::codec::write_replacing(&path, |writer| image.write_to(writer, format))
+    {
         return Err(tr!(
             "Could not save %{path}: %{error}. Pick another folder or name.",
             path = path.display(),
