@@ -154,7 +154,7 @@ impl Check {
             path: failed_in.clone(),
             source,
         };
-        create_private_dir(&work).map_err(&prepare)?;
+        crate::shm::create_new_private_dir(&work).map_err(&prepare)?;
         let alive = create_new_file(&work.join(ALIVE), b"").map_err(&prepare)?;
         alive.lock().map_err(&prepare)?;
         let check = Self {
@@ -318,15 +318,6 @@ fn clean_dir(dir: &SegmentDir) {
     if let Err(err) = share::clean(dir) {
         log::warn!("cleaning {}: {err}", dir.path().display());
     }
-}
-
-/// A new folder, made here and now (never one that exists, whoever made it), closed to others.
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(false);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
 }
 
 /// A new file holding `bytes`, made here and now: never through a link, never one that exists.

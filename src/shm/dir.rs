@@ -147,12 +147,18 @@ enum OpenedUp {
     Refuse,
 }
 
-fn create_private_dir(path: &Path) -> Result<(), ShmError> {
+/// Makes `path` a new folder closed to others (0700): never one that exists, whoever made it,
+/// and never its missing parents.
+pub(crate) fn create_new_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(false);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    match builder.create(path) {
+    builder.create(path)
+}
+
+fn create_private_dir(path: &Path) -> Result<(), ShmError> {
+    match create_new_private_dir(path) {
         Ok(()) => Ok(()),
         // Another process created it at the same moment: check what is there now.
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {

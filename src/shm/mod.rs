@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dir::{DIR_ENV, SegmentDir};
-pub(crate) use dir::{OpenFor, open_file, read_at};
+pub(crate) use dir::{OpenFor, create_new_private_dir, open_file, read_at};
 // What sits where Qt 6's semaphore or a native key's object should be (Linux's /dev/shm).
 #[cfg(target_os = "linux")]
 pub(crate) use dir::{Entry, entry_at};
