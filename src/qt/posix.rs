@@ -185,15 +185,13 @@ fn open_semaphore(name: &str, sem_path: &Path) -> Result<OpenSemaphore, ShmError
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
             // A link (never followed), a directory, a FIFO: say what is there, and whose.
             Err(err) => {
-                return Err(
-                    match (shm::entry_at(sem_path), fs::symlink_metadata(sem_path)) {
-                        (Ok(shm::Entry::Other(what)), Ok(meta)) => foreign_semaphore(
-                            sem_path,
-                            format!("it is {what} of uid {}", meta.uid()),
-                        ),
-                        _ => failed(err),
-                    },
-                );
+                if let Ok(meta) = fs::symlink_metadata(sem_path)
+                    && let shm::Entry::Other(what) = shm::classify(&meta.file_type())
+                {
+                    let why = format!("it is {what} of uid {}", meta.uid());
+                    return Err(foreign_semaphore(sem_path, why));
+                }
+                return Err(failed(err));
             }
         };
         let meta = file.metadata().map_err(failed)?;

@@ -237,7 +237,7 @@ pub(crate) fn entry_at(path: &Path) -> Result<Entry, ShmError> {
     }
 }
 
-fn classify(file_type: &fs::FileType) -> Entry {
+pub(crate) fn classify(file_type: &fs::FileType) -> Entry {
     if file_type.is_file() {
         Entry::RegularFile
     } else if file_type.is_symlink() {

@@ -31,7 +31,7 @@ pub use dir::{DIR_ENV, SegmentDir};
 pub(crate) use dir::{OpenFor, create_new_private_dir, open_file, read_at};
 // What sits where Qt 6's semaphore or a native key's object should be (Linux's /dev/shm).
 #[cfg(target_os = "linux")]
-pub(crate) use dir::{Entry, entry_at};
+pub(crate) use dir::{Entry, classify, entry_at};
 pub use error::{SharedMemoryError, ShmError};
 // Qt 6 mode reserves its POSIX segments the same way (Linux).
 #[cfg(target_os = "linux")]
