@@ -76,15 +76,14 @@ impl Animation {
 
     /// The next frame, from the first again after the last.
     pub fn next_frame(&mut self) -> Result<AnimationFrame, CodecError> {
-        let (what, format) = (self.what.clone(), self.format);
-        let frame = match without_panics(&what, format, || self.frames.next())? {
+        let frame = match without_panics(&self.what, self.format, || self.frames.next())? {
             Some(frame) => frame,
             None => {
                 self.count = Some(self.next_index);
                 self.next_index = 0;
                 self.frames = frames_of(&self.bytes, self.format, &self.what)?
                     .ok_or_else(|| self.damaged_by("it no longer decodes as an animation"))?;
-                without_panics(&what, format, || self.frames.next())?
+                without_panics(&self.what, self.format, || self.frames.next())?
                     .ok_or_else(|| self.damaged_by("it has no frames"))?
             }
         };

@@ -57,8 +57,9 @@ pub fn suggested_file_name(key: &str) -> String {
 /// Writes `original` to `path`, in the format its extension names (PNG when it has none, unless
 /// that name exists: the dialog asked about the name typed). The file is written beside its
 /// destination and renamed over it ([`crate::codec::write_replacing`]), so a failed save never
-/// leaves a half-written file where an older one was, and no planted link is followed. Returns the path written and a note when the
-/// format could not keep something (transparency, in a JPEG).
+/// leaves a half-written file where an older one was, and no planted link is followed. Returns
+/// the path written and a note when the format could not keep something (transparency, in a
+/// JPEG).
 pub fn save(original: &Original, path: &Path) -> Result<(PathBuf, Option<String>), String> {
     let mut path = path.to_path_buf();
     if path.extension().is_none() {

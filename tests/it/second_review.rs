@@ -167,7 +167,8 @@ fn qt5_mode_never_removes_another_users_key_file() {
 
 // 2. Qt 6 mode mapped another user's `/dev/shm/sem.<key>` and died of SIGBUS.
 
-/// An empty semaphore file planted by another user: `put`, `get` and `info` say whose it is.
+/// What another user can plant at Qt 6's semaphore (an empty file, one of a semaphore's size
+/// open to all, a link, a FIFO, a directory): `put` and `get` say whose it is, and leave it.
 #[cfg(target_os = "linux")]
 #[test]
 #[ignore = "needs root: plants Qt 6's semaphore as another user"]
