@@ -18,6 +18,7 @@ pub mod codec;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod journal;
+pub mod output;
 pub mod panics;
 pub mod platform;
 pub mod play;

@@ -56,7 +56,7 @@ pub fn suggested_file_name(key: &str) -> String {
 
 /// Writes `original` to `path`, in the format its extension names (PNG when it has none, unless
 /// that name exists: the dialog asked about the name typed). The file is written beside its
-/// destination and renamed over it ([`crate::codec::write_replacing`]), so a failed save never
+/// destination and renamed over it ([`crate::output::write_replacing`]), so a failed save never
 /// leaves a half-written file where an older one was, and no planted link is followed. Returns
 /// the path written and a note when the format could not keep something (transparency, in a
 /// JPEG).
@@ -97,7 +97,7 @@ pub fn save(original: &Original, path: &Path) -> Result<(PathBuf, Option<String>
         )
     };
     if let Err(error) =
-        crate::codec::write_replacing(&path, |writer| image.write_to(writer, format))
+        crate::output::write_replacing(&path, |writer| image.write_to(writer, format))
     {
         return Err(tr!(
             "Could not save %{path}: %{error}. Pick another folder or name.",

@@ -131,7 +131,7 @@ impl ShmImageApp {
             .join(format!("shmimage-check-{}.md", report.about.date));
         self.check.saved = Some(
             // Never through a link planted at that predictable name.
-            crate::codec::replace_file(&path, |file| {
+            crate::output::replace_file(&path, |file| {
                 std::io::Write::write_all(file, crate::check::to_markdown(report).as_bytes())
             })
             .map(|()| path.clone())
