@@ -2,10 +2,10 @@
 //! The two-process figures come from `shmimage bench`; these isolate the pieces in one process.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use shmimage::bench::pattern;
 use shmimage::codec::{self, Encoding};
-use shmimage::share::{self, Endpoint};
-use shmimage::shm::SegmentDir;
+use shmimage::commands::bench::pattern;
+use shmimage::ipc::segment::SegmentDir;
+use shmimage::protocol::{self, Endpoint};
 
 fn codec_benches(c: &mut Criterion) {
     let image = pattern(1024, 1024);
@@ -32,14 +32,16 @@ fn segment_benches(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(image.as_raw().len() as u64));
         group.sample_size(10);
         group.bench_function(format!("publish_raw_{name}"), |b| {
-            b.iter(|| share::publish(&endpoint, &image, Encoding::Raw).expect("publish"))
+            b.iter(|| protocol::publish(&endpoint, &image, Encoding::Raw).expect("publish"))
         });
-        let publication = share::publish(&endpoint, &image, Encoding::Raw).expect("publish");
+        let publication = protocol::publish(&endpoint, &image, Encoding::Raw).expect("publish");
         group.bench_function(format!("fetch_raw_{name}"), |b| {
-            b.iter(|| share::fetch(&endpoint).expect("fetch"))
+            b.iter(|| protocol::fetch(&endpoint).expect("fetch"))
         });
         group.bench_function(format!("copy_floor_{name}"), |b| {
-            b.iter(|| shmimage::shm::measure_copy_floor(&dir, image.as_raw()).expect("floor"))
+            b.iter(|| {
+                shmimage::ipc::segment::measure_copy_floor(&dir, image.as_raw()).expect("floor")
+            })
         });
         drop(publication);
         group.finish();
@@ -54,17 +56,17 @@ fn journal_benches(c: &mut Criterion) {
     let image = pattern(16, 16);
     let mut group = c.benchmark_group("journal");
     for (name, journal) in [("with_journal", true), ("without_journal", false)] {
-        let options = share::Options {
+        let options = protocol::Options {
             journal,
-            ..share::Options::default()
+            ..protocol::Options::default()
         };
         let endpoint =
             Endpoint::in_dir(&format!("bench-{name}"), dir.clone()).with_options(options);
         group.bench_function(format!("publish_and_fetch_16x16_{name}"), |b| {
             b.iter(|| {
                 let publication =
-                    share::publish(&endpoint, &image, Encoding::Raw).expect("publish");
-                share::fetch(&endpoint).expect("fetch");
+                    protocol::publish(&endpoint, &image, Encoding::Raw).expect("publish");
+                protocol::fetch(&endpoint).expect("fetch");
                 drop(publication);
             })
         });

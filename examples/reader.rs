@@ -3,7 +3,7 @@
 //! save it. Start `cargo run --example writer` in another terminal first.
 
 use shmimage::codec;
-use shmimage::shm::{AccessMode, SharedMemory};
+use shmimage::ipc::segment::{AccessMode, SharedMemory};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("setKey(\"QSharedMemoryExample\")");

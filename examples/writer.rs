@@ -3,7 +3,7 @@
 //! keep it shared until Enter. Run `cargo run --example reader` in a second terminal meanwhile.
 
 use shmimage::codec;
-use shmimage::shm::SharedMemory;
+use shmimage::ipc::segment::SharedMemory;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::env::args().nth(1);

@@ -1,36 +1,35 @@
 //! shmimage: share an image between processes through named shared memory, the way Qt's
 //! shared-memory example does, but with a lifetime that survives crashes on every OS.
 //!
-//! Layers, bottom up: [`shm`] (this project's crash-safe segments and their lock), `qt` (Qt's own
-//! System V and POSIX objects, Linux), [`journal`] (every process's protocol steps, for `trace`
-//! and the Protocol panel), [`codec`] (the segment's header and the image
-//! encodings), [`share`] (one protocol per mode: publish, fetch, inspect; the only layer the CLI
-//! and the window use), [`cli`], and the window in `gui` (feature `gui`).
+//! Layers, bottom up; each uses only the ones below it:
+//! - [`ipc`]: the OS calls, this project's crash-proof segments and Qt's own objects;
+//! - [`protocol`]: publish and fetch, step by step, one protocol per [`protocol::Mode`], and
+//!   the journal that records every step;
+//! - [`codec`]: images in and out of bytes (beside the IPC layer, never using it);
+//! - [`operations`]: what the command line and the window both do with a protocol;
+//! - [`commands`] and the window in `gui` (feature `gui`).
+//!
+//! Under all of them: [`limits`], [`platform`], [`panics`], [`output`] and the safe way to open
+//! a file.
+//!
+//! The article's two halves, as code to run, are `examples/writer.rs` and `examples/reader.rs`.
 
 // The window's translations (locales/app.yml), for `t!` anywhere in the crate.
 #[cfg(feature = "gui")]
 rust_i18n::i18n!("locales", fallback = "en");
 
-pub mod bench;
-pub mod check;
-pub mod cli;
 pub mod codec;
+pub mod commands;
 #[cfg(feature = "gui")]
 pub mod gui;
-pub mod journal;
+pub mod ipc;
+pub mod limits;
+pub mod operations;
 pub mod output;
 pub mod panics;
 pub mod platform;
-pub mod play;
-#[cfg(target_os = "linux")]
-pub mod qt;
-pub mod share;
-pub mod shm;
-pub mod stream;
-pub mod trace;
-pub mod watch;
-// The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
-mod sys;
+pub mod protocol;
+pub(crate) mod safe_fs;
 
 #[cfg(feature = "gui")]
-pub use sys::hide_own_console;
+pub use ipc::hide_own_console;

@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shmimage::cli::{self, Cli};
+use shmimage::commands::{self, Cli};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     shmimage::panics::quiet_when_caught();
     let cli = Cli::parse();
-    match cli::run(&cli, &mut std::io::stdout()) {
+    match commands::run(&cli, &mut std::io::stdout()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => open_window(&cli),
         Err(err) => {
@@ -27,14 +27,14 @@ fn open_window(cli: &Cli) -> ExitCode {
         key: cli.key.clone(),
         mode: cli.mode(),
         image: cli.image.clone(),
-        dir: cli::segment_dir().map_err(|err| err.to_string()),
-        options: cli::options_from_env(),
+        dir: commands::segment_dir().map_err(|err| err.to_string()),
+        options: commands::options_from_env(),
         program: std::env::current_exe().unwrap_or_else(|_| "shmimage".into()),
         report_dir: std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
             .map_or_else(std::env::temp_dir, Into::into),
         language: shmimage::gui::Language::of_system(),
         command_line: shmimage::gui::settings::CommandLineChoices {
-            key: cli.key != shmimage::share::DEFAULT_KEY,
+            key: cli.key != shmimage::protocol::DEFAULT_KEY,
             mode: cli.qt || cli.qt6,
             follow: cli.follow,
         },

@@ -18,14 +18,7 @@ use image::{
 
 pub use header::{HEADER_LEN, Header};
 
-/// Largest width or height accepted from a file or a segment.
-pub const MAX_SIDE: u32 = 65_535;
-/// Largest pixel count accepted: 256 megapixels, 1 GiB as RGBA8.
-pub const MAX_PIXELS: u64 = 256 * 1024 * 1024;
-/// The largest segment an image within the limits can need: 4 bytes a pixel at the pixel limit,
-/// plus room for a PNG that does not compress (stored deflate blocks, chunk headers, a filter
-/// byte a row) and the header. Readers refuse anything larger before mapping or allocating it.
-pub const MAX_SEGMENT_BYTES: u64 = MAX_PIXELS * 4 + MAX_PIXELS * 4 / 64 + (1 << 20);
+pub use crate::limits::{MAX_PIXELS, MAX_SEGMENT_BYTES, MAX_SIDE};
 /// Largest canvas accepted for an animation (GIF, APNG, WebP). Playing one holds four
 /// canvas-sized buffers at once: the decoder's canvas, the frame it hands out, that frame's
 /// segment and, while readers move over, the previous frame's. A quarter of a still image's
@@ -433,7 +426,7 @@ pub fn decode_payload(header: &Header, payload: Vec<u8>) -> Result<RgbaImage, Co
 }
 
 /// Every check a reader makes, applied to a private copy of a whole segment: header, sizes,
-/// checksum, then decoding. `share::fetch` does the same while copying (the checksum is computed
+/// checksum, then decoding. `protocol::fetch` does the same while copying (the checksum is computed
 /// chunk by chunk as the bytes arrive); this form is for the fuzzer and for tools.
 pub fn decode_segment(segment: &[u8]) -> Result<(Header, RgbaImage), CodecError> {
     let header = Header::parse(segment, segment.len() as u64)?;

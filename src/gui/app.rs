@@ -29,7 +29,7 @@ use super::stepping::StepControl;
 use super::worker::{DialogFor, DisplayImage, Finished, JobGate, JobTag, Outcome, Worker};
 use super::{Start, image_view, inspector, key_bar, protocol_panel};
 use crate::codec::Encoding;
-use crate::share::{
+use crate::protocol::{
     self, Endpoint, Inspection, Mode, Options, ProcessJournal, Publication, Record, SegmentDir,
 };
 
@@ -345,7 +345,7 @@ impl ShmImageApp {
     /// The endpoint for what the user asked for (a load): its steps can be stepped through and
     /// its lock waits cancelled.
     fn job_endpoint(&self) -> Result<Endpoint, String> {
-        let observer: Arc<dyn share::Observer> = self.steps.clone();
+        let observer: Arc<dyn protocol::Observer> = self.steps.clone();
         Ok(self.endpoint()?.with_observer(observer))
     }
 
@@ -454,7 +454,8 @@ impl ShmImageApp {
             Command::RunCheck => self.run_check(),
             Command::CopyCheckReport => {
                 if let Some(Ok(report)) = &self.check.report {
-                    self.ctx.copy_text(crate::check::to_markdown(report));
+                    self.ctx
+                        .copy_text(crate::commands::check::to_markdown(report));
                 }
             }
             Command::SaveCheckReport => self.save_check_report(),
@@ -633,7 +634,7 @@ impl ShmImageApp {
         if let Some(generation) = self.shown_generation_to_log.take() {
             log::info!(
                 "generation {generation} on screen at_us={}",
-                crate::stream::now_us()
+                crate::commands::stream::now_us()
             );
         }
         let (Some(clicked), Some(shown)) = (self.shown_after_click.take(), self.shown.as_mut())

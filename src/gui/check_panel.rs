@@ -9,7 +9,7 @@ use egui::{Color32, RichText};
 
 use super::app::{Command, ShmImageApp};
 use super::language::tr;
-use crate::check::{self, Report, Row};
+use crate::commands::check::{self, Report, Row};
 
 pub const CHECK_LABEL: &str = "Check this OS…";
 pub const RUN_CHECK_LABEL: &str = "Run the check";

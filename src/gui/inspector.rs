@@ -5,7 +5,7 @@ use egui::{Color32, RichText};
 
 use super::app::{Command, ShmImageApp};
 use super::language::tr;
-use crate::share::Inspection;
+use crate::protocol::Inspection;
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {

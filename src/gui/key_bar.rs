@@ -4,7 +4,7 @@
 use super::app::{Command, INSPECTOR_SHORTCUT, PROTOCOL_SHORTCUT, QT_MODE_LABEL, ShmImageApp};
 use super::language::{Language, tr};
 use crate::codec::Encoding;
-use crate::share::Mode;
+use crate::protocol::Mode;
 
 const QT_MODE_HINT: &str = "Exchange images with Qt's own shared-memory example: a System V segment and \
     semaphore named as Qt names them, holding the image as Qt writes it (QDataStream PNG).";

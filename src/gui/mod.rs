@@ -2,7 +2,7 @@
 //! the commands that change it), [`status`] (outcomes in words, and the status line),
 //! `key_bar`, `image_view`, `inspector`, `protocol_panel` (every process's steps, and
 //! step-through, whose controls are in [`stepping`]), and [`worker`] (everything slow, off the UI
-//! thread). It uses only the protocol layer (`crate::share`) and the codec's types.
+//! thread). It uses only the protocol layer (`crate::protocol`) and the codec's types.
 
 pub mod app;
 pub mod check_panel;
@@ -20,7 +20,7 @@ pub mod worker;
 
 use std::path::PathBuf;
 
-use crate::share::{Mode, Options, SegmentDir};
+use crate::protocol::{Mode, Options, SegmentDir};
 
 pub use app::{FilePicker, ShmImageApp, StepId};
 pub use inspector::NATIVE_KEY_LIFETIME;

@@ -12,7 +12,7 @@ use super::app::{
     Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, STEP_THROUGH_SHORTCUT, ShmImageApp, StepId,
 };
 use super::language::tr;
-use crate::share::{self, ProcessJournal, Record, State, Step};
+use crate::protocol::{self, ProcessJournal, Record, State, Step};
 
 pub const PROTOCOL_LABEL: &str = "Protocol";
 pub const STEP_THROUGH_LABEL: &str = "Step through";
@@ -195,7 +195,7 @@ fn lanes(
             let end = slots.last().map_or(from, |(slot, _)| *slot) + 1;
             hold_band(&painter, slot_x(from), slot_x(end), y);
         }
-        if let Some(death) = share::describe_death(lane)
+        if let Some(death) = protocol::describe_death(lane)
             && let Some((slot, _)) = slots.last()
         {
             painter.text(
@@ -228,7 +228,7 @@ fn lanes(
         }
         let duration = match (record.state, record.duration_us) {
             (State::Paused, _) => tr!("paused"),
-            (_, Some(us)) => share::human_duration(std::time::Duration::from_micros(us)),
+            (_, Some(us)) => protocol::human_duration(std::time::Duration::from_micros(us)),
             (_, None) => "…".to_owned(),
         };
         painter.text(
@@ -291,11 +291,11 @@ fn details(app: &ShmImageApp, ui: &mut egui::Ui, steps: &[(usize, &Record)]) {
         (State::Running, _) => tr!("running"),
         (State::Ok, Some(us)) => tr!(
             "ok, %{duration}",
-            duration = share::human_duration(std::time::Duration::from_micros(us))
+            duration = protocol::human_duration(std::time::Duration::from_micros(us))
         ),
         (State::Failed, Some(us)) => tr!(
             "failed after %{duration}",
-            duration = share::human_duration(std::time::Duration::from_micros(us))
+            duration = protocol::human_duration(std::time::Duration::from_micros(us))
         ),
         (_, None) => tr!("unknown"),
     };

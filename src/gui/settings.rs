@@ -4,7 +4,7 @@
 //! `--key K` (other than the default), `--qt`, `--qt6`.
 
 use crate::codec::Encoding;
-use crate::share::Mode;
+use crate::protocol::Mode;
 
 use super::language::Language;
 

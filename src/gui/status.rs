@@ -10,7 +10,7 @@ use super::app::{Command, LOAD_MEMORY_LABEL, READY_TEXT, ShmImageApp};
 use super::language::tr;
 use super::worker::JobTag;
 use crate::codec::Header;
-use crate::share::{self, Failure, Publication, ShareError, human_bytes};
+use crate::protocol::{self, Failure, Publication, ShareError, human_bytes};
 
 /// The status line's state: one sentence, and whether it reports a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +158,7 @@ pub(super) fn fetched(tag: &JobTag, header: &Header, note: Option<String>) -> St
     Status::Done(tr!(
         "Showing the image shared under key \"%{key}\" by %{publisher} (generation %{generation}).%{note}",
         key = key,
-        publisher = share::publisher_name(header.publisher_pid),
+        publisher = protocol::publisher_name(header.publisher_pid),
         generation = header.generation,
         note = note_sentence(note)
     ))
@@ -187,7 +187,7 @@ pub(super) fn fetched_caption(
         encoding = header.encoding,
         size = human_bytes(segment_size as u64),
         generation = header.generation,
-        publisher = share::publisher_name(header.publisher_pid),
+        publisher = protocol::publisher_name(header.publisher_pid),
         ms = format!("{:.1}", elapsed.as_secs_f64() * 1000.0)
     )
 }

@@ -6,7 +6,7 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::share::{Observer, Step};
+use crate::protocol::{Observer, Step};
 
 #[derive(Default)]
 struct State {

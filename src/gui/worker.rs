@@ -17,7 +17,7 @@ use image::RgbaImage;
 
 use super::save::Original;
 use crate::codec::{self, Encoding, Header};
-use crate::share::{Endpoint, Inspection, Landing, Mode, Publication, ShareError};
+use crate::protocol::{Endpoint, Inspection, Landing, Mode, Publication, ShareError};
 
 /// A picture ready to become a texture, already scaled to fit the GPU's texture limit.
 pub struct DisplayImage {
@@ -98,9 +98,9 @@ pub enum Outcome {
     /// A fetch that Follow's thread made by itself (no job: the window is not busy with it).
     Followed(Box<Outcome>),
     /// The Protocol panel's poll: every process's steps under the key.
-    Journal(Vec<crate::share::ProcessJournal>),
+    Journal(Vec<crate::protocol::ProcessJournal>),
     /// "Check this OS" finished (its rows arrived one by one meanwhile).
-    Checked(Result<crate::check::Report, crate::check::CheckError>),
+    Checked(Result<crate::commands::check::Report, crate::commands::check::CheckError>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.
     JobFailed(String),
 }

@@ -47,7 +47,7 @@ fn check_passes_here_and_leaves_nothing_behind() {
 fn a_broken_guarantee_fails_exactly_its_row() {
     let scratch = Scratch::new("check-broken");
     let mut cmd = check(&scratch, &[]);
-    cmd.env(shmimage::share::KEEP_LEFTOVERS_ENV, "1");
+    cmd.env(shmimage::protocol::KEEP_LEFTOVERS_ENV, "1");
     let output = run_with_deadline(cmd);
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -60,7 +60,7 @@ fn a_broken_guarantee_fails_exactly_its_row() {
     assert!(text.contains("1 left after that get"), "{text}");
     // The same in JSON, for scripts.
     let mut cmd = check(&scratch, &["--json"]);
-    cmd.env(shmimage::share::KEEP_LEFTOVERS_ENV, "1");
+    cmd.env(shmimage::protocol::KEEP_LEFTOVERS_ENV, "1");
     let output = run_with_deadline(cmd);
     let json = String::from_utf8_lossy(&output.stdout);
     assert!(

@@ -47,7 +47,7 @@ fn two_hundred_publishers_killed_at_random_moments_never_break_the_key() {
         let mut cmd = scratch.cmd(&["put", input]);
         if round % 10 == 0 {
             // Every tenth round dies for sure inside the copy, holding the lock.
-            cmd.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+            cmd.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
             Publisher::start(cmd, "paused mid-copy").kill_hard();
         } else {
             // The others die at a random moment: before create, in it, mid-copy, or after.
@@ -70,7 +70,7 @@ fn two_hundred_publishers_killed_at_random_moments_never_break_the_key() {
     let publisher = scratch.put(&inputs[0], &[]);
     let out = scratch.path("after.png");
     let mut get = scratch.cmd(&["get", out.to_str().unwrap()]);
-    get.env(shmimage::share::LOCK_TIMEOUT_ENV, "500");
+    get.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "500");
     let output = run_with_deadline(get);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(load(&out), images[0]);

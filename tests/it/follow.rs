@@ -7,15 +7,15 @@ use crate::util::Scratch;
 /// Follows `endpoint` in this process: each image it announces is fetched, and its first pixel
 /// sent to the receiver.
 pub(crate) fn first_pixels_followed(
-    endpoint: &shmimage::share::Endpoint,
+    endpoint: &shmimage::protocol::Endpoint,
 ) -> (
-    shmimage::share::Follower,
+    shmimage::protocol::Follower,
     std::sync::mpsc::Receiver<[u8; 4]>,
 ) {
     let (seen_tx, seen) = std::sync::mpsc::channel();
     let fetching = endpoint.clone();
-    let follower = shmimage::share::follow(endpoint, move |_| {
-        if let Ok(fetched) = shmimage::share::fetch(&fetching) {
+    let follower = shmimage::protocol::follow(endpoint, move |_| {
+        if let Ok(fetched) = shmimage::protocol::fetch(&fetching) {
             let _ = seen_tx.send(fetched.image.get_pixel(0, 0).0);
         }
     })
@@ -148,7 +148,7 @@ fn put_watch_republishes_after_a_rename_and_an_in_place_rewrite() {
 /// them in order (order and count are checked, never the delays' lengths).
 #[test]
 fn an_animated_gif_is_played_frame_by_frame_and_followed_in_order() {
-    use shmimage::share::{Endpoint, SegmentDir};
+    use shmimage::protocol::{Endpoint, SegmentDir};
     let colours: [[u8; 4]; 4] = [
         [255, 0, 0, 255],
         [0, 255, 0, 255],

@@ -10,7 +10,7 @@ use shmimage::gui::app::{
 };
 use shmimage::gui::worker::JobGate;
 use shmimage::gui::{FilePicker, ShmImageApp, Start};
-use shmimage::share::{Mode, Options, SegmentDir};
+use shmimage::protocol::{Mode, Options, SegmentDir};
 
 use crate::util::{Scratch, test_image};
 
@@ -208,7 +208,7 @@ fn a_hung_lock_holder_never_freezes_the_window_and_is_named() {
     let scratch = Scratch::new("gui-hung-holder");
     let input = scratch.save("in.png", &test_image(64, 64, 3));
     let mut cmd = scratch.cmd(&["put", input.to_str().unwrap()]);
-    cmd.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    cmd.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
     let holder = crate::util::Publisher::start(cmd, "paused mid-copy");
 
     let mut harness = harness(&scratch);
@@ -360,8 +360,12 @@ fn the_check_panel_runs_the_lifetime_table_and_saves_the_report() {
         Some(Ok(report)) => report.clone(),
         other => panic!("no report: {:?}", other.as_ref().map(|r| r.as_ref().err())),
     };
-    assert_eq!(report.rows.len(), shmimage::check::row_count());
-    assert!(report.passed(), "{}", shmimage::check::to_text(&report));
+    assert_eq!(report.rows.len(), shmimage::commands::check::row_count());
+    assert!(
+        report.passed(),
+        "{}",
+        shmimage::commands::check::to_text(&report)
+    );
     harness.get_by_label(SAVE_REPORT_LABEL).click();
     harness.run_steps(2);
     let saved = scratch

@@ -10,7 +10,7 @@ use shmimage::gui::app::LOAD_MEMORY_LABEL;
 use shmimage::gui::{
     CANCEL_LABEL, NEXT_STEP_LABEL, PROTOCOL_LABEL, STEP_THROUGH_LABEL, ShmImageApp,
 };
-use shmimage::share::{self, Endpoint, Role, SegmentDir, State, Step};
+use shmimage::protocol::{self, Endpoint, Role, SegmentDir, State, Step};
 
 use crate::gui::{harness, settle};
 use crate::util::{DEADLINE, Publisher, Scratch, load, test_image};
@@ -103,7 +103,7 @@ fn step_through_holds_the_lock_until_next_while_another_process_waits_then_succe
     // Another process needs the lock and would give up after 300 ms.
     let out = scratch.path("out.png");
     let mut get = scratch.cmd(&["get", out.to_str().unwrap()]);
-    get.env(share::LOCK_TIMEOUT_ENV, "300");
+    get.env(protocol::LOCK_TIMEOUT_ENV, "300");
     let mut waiter = get
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -113,7 +113,7 @@ fn step_through_holds_the_lock_until_next_while_another_process_waits_then_succe
     // Its journal shows it waiting, long past its own timeout.
     let started = Instant::now();
     loop {
-        let waiting_long = share::journal(&endpoint).iter().any(|lane| {
+        let waiting_long = protocol::journal(&endpoint).iter().any(|lane| {
             lane.owner.role == Role::Get
                 && lane.records.last().is_some_and(|r| {
                     r.step == Step::Attach
@@ -170,7 +170,7 @@ fn cancelling_a_step_through_gives_the_lock_back_and_keeps_the_image() {
     // The lock is free at once: a reader with a short timeout gets the image.
     let out = scratch.path("out.png");
     let mut get = scratch.cmd(&["get", out.to_str().unwrap()]);
-    get.env(share::LOCK_TIMEOUT_ENV, "300");
+    get.env(protocol::LOCK_TIMEOUT_ENV, "300");
     let output = crate::util::run_with_deadline(get);
     assert!(output.status.success(), "{output:?}");
 }
@@ -180,7 +180,7 @@ fn a_lock_wait_can_be_cancelled() {
     let scratch = Scratch::new("gui-cancel-wait");
     let input = scratch.save("in.png", &test_image(64, 64, 4));
     let mut cmd = scratch.cmd(&["put", input.to_str().unwrap()]);
-    cmd.env(share::PAUSE_MID_COPY_ENV, "60000");
+    cmd.env(protocol::PAUSE_MID_COPY_ENV, "60000");
     let _holder = Publisher::start(cmd, "paused mid-copy");
     let mut harness = harness(&scratch);
     harness.run_steps(1);

@@ -11,7 +11,7 @@ use crate::util::{Publisher, Scratch, load, run_with_deadline, test_image};
 
 /// The segment files and the lock and state files of the scratch's key.
 fn native_key(scratch: &Scratch) -> String {
-    shmimage::shm::native_key_for(&scratch.key).unwrap()
+    shmimage::ipc::segment::native_key_for(&scratch.key).unwrap()
 }
 
 /// One directory is one lock, whatever the environment says: on Windows the lock was a named
@@ -23,13 +23,13 @@ fn one_directory_is_one_lock_whatever_the_user_name() {
     let input = scratch.save("in.png", &test_image(64, 64, 1));
     let mut writer = scratch.cmd(&["put", input.to_str().unwrap()]);
     writer
-        .env(shmimage::share::PAUSE_MID_COPY_ENV, "60000")
+        .env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000")
         .env("USERNAME", "alice");
     let writer = Publisher::start(writer, "paused mid-copy");
     let out = scratch.path("out.png");
     let mut reader = scratch.cmd(&["get", out.to_str().unwrap()]);
     reader
-        .env(shmimage::share::LOCK_TIMEOUT_ENV, "300")
+        .env(shmimage::protocol::LOCK_TIMEOUT_ENV, "300")
         .env("USERNAME", "bob");
     let said = run_with_deadline(reader);
     let err = String::from_utf8_lossy(&said.stderr);
@@ -99,7 +99,7 @@ fn a_new_segment_file_is_live_from_the_moment_it_appears() {
     let scratch = Scratch::new("live-at-once");
     let input = scratch.save("in.png", &test_image(32, 32, 4));
     let mut cmd = scratch.cmd(&["put", input.to_str().unwrap()]);
-    cmd.env(shmimage::share::PAUSE_AFTER_CREATE_ENV, "60000");
+    cmd.env(shmimage::protocol::PAUSE_AFTER_CREATE_ENV, "60000");
     let publisher = Publisher::start(cmd, "paused after create");
     let files = scratch.segment_files();
     assert_eq!(files.len(), 1, "{files:?}");
@@ -131,7 +131,7 @@ fn a_qt6_key_with_a_leading_slash_stays_in_dev_shm() {
     ]);
     let slashed = format!("/{name}");
     let mut put = scratch.cmd_with_key(&slashed, &["--qt6", "put", input.to_str().unwrap()]);
-    put.env(shmimage::share::LOCK_TIMEOUT_ENV, "2000");
+    put.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "2000");
     let publisher = Publisher::start(put, "ready");
     assert!(
         !Path::new(&slashed).exists(),

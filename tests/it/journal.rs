@@ -80,7 +80,7 @@ fn a_writer_killed_mid_copy_is_reported_as_dying_there() {
     let scratch = Scratch::new("journal-killed");
     let input = scratch.save("in.png", &test_image(64, 64, 2));
     let mut cmd = scratch.cmd(&["put", input.to_str().unwrap()]);
-    cmd.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    cmd.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
     let writer = Publisher::start(cmd, "paused mid-copy");
     let pid = writer.child.id();
     writer.kill_hard();

@@ -59,12 +59,12 @@ fn lock_is_released_when_its_holder_is_killed() {
     let input = scratch.save("in.png", &test_image(64, 64, 7));
     // The hook makes the publisher stop mid-copy holding the lock, for a minute.
     let mut cmd = scratch.cmd(&["put", input.to_str().unwrap()]);
-    cmd.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    cmd.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
     let holder = Publisher::start(cmd, "paused mid-copy");
 
     // While it holds the lock, a reader with a short timeout is told who holds it.
     let mut waiting = scratch.cmd(&["get", scratch.path("x.png").to_str().unwrap()]);
-    waiting.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    waiting.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "300");
     let output = crate::util::run_with_deadline(waiting);
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -78,7 +78,7 @@ fn lock_is_released_when_its_holder_is_killed() {
     holder.kill_hard();
     // With the holder dead, a reader that may wait at most one second gets the lock.
     let mut reader = scratch.cmd(&["get", scratch.path("x.png").to_str().unwrap()]);
-    reader.env(shmimage::share::LOCK_TIMEOUT_ENV, "1000");
+    reader.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "1000");
     let output = crate::util::run_with_deadline(reader);
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("nothing is shared"), "{err}");
@@ -93,13 +93,13 @@ fn a_writer_killed_mid_copy_leaves_the_previous_image_readable() {
 
     let second = scratch.save("second.png", &test_image(50, 40, 2));
     let mut cmd = scratch.cmd(&["put", second.to_str().unwrap()]);
-    cmd.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    cmd.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
     let torn_writer = Publisher::start(cmd, "paused mid-copy");
 
     // A reader queues behind the torn writer's lock, then the writer dies.
     let out = scratch.path("out.png");
     let mut cmd = scratch.cmd(&["get", out.to_str().unwrap()]);
-    cmd.env(shmimage::share::LOCK_TIMEOUT_ENV, "60000")
+    cmd.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "60000")
         .env("RUST_LOG", "shmimage=info");
     let reader = Publisher::start(cmd, "waiting for the lock");
     torn_writer.kill_hard();

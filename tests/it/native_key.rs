@@ -291,7 +291,7 @@ fn shmimage_writes_and_the_peer_reads_the_exact_bytes() {
 /// bytes stay the same.
 #[test]
 fn follow_sees_the_peer_rewrite_its_object_in_place() {
-    use shmimage::share::{Endpoint, SegmentDir};
+    use shmimage::protocol::{Endpoint, SegmentDir};
     use std::io::Write;
     let scratch = Scratch::new("native-follow");
     let name = format!("shmimage_follow_{}", std::process::id());

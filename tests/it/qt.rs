@@ -237,7 +237,7 @@ fn a_hung_qt_lock_holder_is_named_and_its_death_frees_the_key() {
     );
     let out = qt.scratch.path("out.png");
     let mut get = qt.shmimage(&["get", out.to_str().unwrap()]);
-    get.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    get.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "300");
     let said = run_with_deadline(get);
     let err = String::from_utf8_lossy(&said.stderr);
     let pid = holder.child.id();
@@ -247,7 +247,7 @@ fn a_hung_qt_lock_holder_is_named_and_its_death_frees_the_key() {
     );
     holder.kill_hard();
     let mut get = qt.shmimage(&["get", out.to_str().unwrap()]);
-    get.env(shmimage::share::LOCK_TIMEOUT_ENV, "1000");
+    get.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "1000");
     let said = run_with_deadline(get);
     let err = String::from_utf8_lossy(&said.stderr);
     assert!(
@@ -286,12 +286,12 @@ fn a_second_qt_mode_publisher_replaces_a_live_qt_image() {
 fn the_window_in_qt_mode_shows_what_qt_published() {
     use egui_kittest::kittest::Queryable;
     use shmimage::gui::app::{LOAD_MEMORY_LABEL, QT_MODE_LABEL};
-    use shmimage::share::Mode;
+    use shmimage::protocol::Mode;
 
     let qt = QtScratch::new("qt-window");
     let input = qt.scratch.save("in.png", &test_image(40, 24, 6));
     let key = qt.scratch.key.clone();
-    let qt_temp = shmimage::qt::sysv::qt_temp_dir();
+    let qt_temp = shmimage::ipc::qt::sysv::qt_temp_dir();
     let qt_writer = Publisher::start(
         qt.qt_peer_in(&qt_temp, &["publish", &key, input.to_str().unwrap()]),
         "ready",
@@ -460,7 +460,7 @@ fn a_qt6_semaphore_left_taken_by_a_killed_program_is_explained() {
     qt6.qt6_peer_hold(&key, &input).kill_hard();
     let out = qt6.scratch.path("out.png");
     let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
-    get.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    get.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "300");
     let said = run_with_deadline(get);
     let err = String::from_utf8_lossy(&said.stderr);
     let semaphore = format!("/dev/shm/sem.{key}");
@@ -478,7 +478,7 @@ fn a_qt6_semaphore_left_taken_by_a_killed_program_is_explained() {
 /// shown; in both Qt modes the two must agree, or the window would fetch again and again.
 #[test]
 fn in_qt_modes_the_polled_generation_matches_the_fetched_one() {
-    use shmimage::share::{self, Endpoint, Mode};
+    use shmimage::protocol::{self, Endpoint, Mode};
     for (flag, mode) in [("--qt", Mode::Qt), ("--qt6", Mode::Qt6)] {
         let qt6 = Qt6Key::new(&format!("follow{}", flag.len()));
         let input = qt6.scratch.save("in.png", &test_image(8, 8, 1));
@@ -487,9 +487,9 @@ fn in_qt_modes_the_polled_generation_matches_the_fetched_one() {
         put.arg(flag);
         let publisher = Publisher::start(put, "ready");
         let endpoint = Endpoint::new(&qt6.scratch.key).unwrap().with_mode(mode);
-        let fetched = share::fetch(&endpoint).unwrap();
+        let fetched = protocol::fetch(&endpoint).unwrap();
         assert_eq!(
-            share::newest_generation(&endpoint).unwrap(),
+            protocol::newest_generation(&endpoint).unwrap(),
             Some(fetched.header.generation),
             "{flag}"
         );
@@ -558,9 +558,9 @@ fn sysv_segment_exists(id: i32) -> bool {
 fn qt5_mode_leaves_another_programs_segment_at_its_ipc_key_alone() {
     let qt = QtScratch::new("qt-collision");
     let input = qt.scratch.save("in.png", &test_image(10, 10, 1));
-    let key_file = shmimage::qt::sysv::qt_key_file(
+    let key_file = shmimage::ipc::qt::sysv::qt_key_file(
         &qt.scratch.key,
-        shmimage::qt::sysv::SHARED_MEMORY_PREFIX,
+        shmimage::ipc::qt::sysv::SHARED_MEMORY_PREFIX,
         &std::fs::canonicalize(qt.tmp()).unwrap(),
     )
     .unwrap();
@@ -598,13 +598,13 @@ fn a_qt6_writer_removes_its_segment_only_under_the_semaphore() {
     let key = qt6.scratch.key.clone();
     let input = qt6.scratch.save("in.png", &test_image(10, 10, 2));
     let mut put = qt6.shmimage(&["put", input.to_str().unwrap()]);
-    put.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    put.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "300");
     let writer = Publisher::start(put, "ready");
     // A reader paused mid-copy holds the semaphore. (A Qt 6 peer would not do: Qt 6's create
     // removes the semaphore's name and makes a new one.)
     let out = qt6.scratch.path("out.png");
     let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
-    get.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    get.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
     let holder = Publisher::start(get, "paused mid-copy");
     assert!(writer.terminate().success());
     assert!(
@@ -624,7 +624,7 @@ fn ctrl_c_during_a_qt6_get_gives_the_semaphore_back() {
     let _writer = Publisher::start(qt6.shmimage(&["put", input.to_str().unwrap()]), "ready");
     let out = qt6.scratch.path("out.png");
     let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
-    get.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    get.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
     let getter = Publisher::start(get, "paused mid-copy");
     let signalled = Command::new("kill")
         .args(["-INT", &getter.child.id().to_string()])
@@ -633,7 +633,7 @@ fn ctrl_c_during_a_qt6_get_gives_the_semaphore_back() {
     assert!(signalled.success());
     assert_eq!(getter.wait().code(), Some(130));
     let mut again = qt6.shmimage(&["get", out.to_str().unwrap()]);
-    again.env(shmimage::share::LOCK_TIMEOUT_ENV, "2000");
+    again.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "2000");
     let said = run_with_deadline(again);
     assert!(said.status.success(), "{said:?}");
     assert_eq!(load(&out), image);
@@ -648,10 +648,10 @@ fn a_qt6_semaphore_held_by_a_live_process_is_blamed_on_it() {
     let _writer = Publisher::start(qt6.shmimage(&["put", input.to_str().unwrap()]), "ready");
     let out = qt6.scratch.path("out.png");
     let mut get = qt6.shmimage(&["get", out.to_str().unwrap()]);
-    get.env(shmimage::share::PAUSE_MID_COPY_ENV, "60000");
+    get.env(shmimage::protocol::PAUSE_MID_COPY_ENV, "60000");
     let getter = Publisher::start(get, "paused mid-copy");
     let mut blocked = qt6.shmimage(&["get", out.to_str().unwrap()]);
-    blocked.env(shmimage::share::LOCK_TIMEOUT_ENV, "300");
+    blocked.env(shmimage::protocol::LOCK_TIMEOUT_ENV, "300");
     let said = run_with_deadline(blocked);
     let err = String::from_utf8_lossy(&said.stderr);
     let pid = getter.child.id();

@@ -426,10 +426,10 @@ fn a_panic_on_follows_thread_is_reported_not_silent() {
     let scratch = Scratch::new("follow-panic");
     let input = scratch.save("in.png", &test_image(4, 4, 9));
     let _publisher = scratch.put(&input, &[]);
-    let dir = shmimage::share::SegmentDir::at(scratch.seg_dir()).unwrap();
-    let endpoint = shmimage::share::Endpoint::in_dir(&scratch.key, dir);
+    let dir = shmimage::protocol::SegmentDir::at(scratch.seg_dir()).unwrap();
+    let endpoint = shmimage::protocol::Endpoint::in_dir(&scratch.key, dir);
     let (said, heard) = std::sync::mpsc::channel();
-    let _follower = shmimage::share::follow(&endpoint, move |followed| match followed {
+    let _follower = shmimage::protocol::follow(&endpoint, move |followed| match followed {
         Ok(_) => panic!("a bug in a fetch"),
         Err(sentence) => {
             let _ = said.send(sentence);

@@ -26,7 +26,7 @@ impl Drop for PlantedSegment {
 }
 
 fn segment_path(scratch: &Scratch, generation: u64) -> PathBuf {
-    let native = shmimage::shm::native_key_for(&scratch.key).unwrap();
+    let native = shmimage::ipc::segment::native_key_for(&scratch.key).unwrap();
     scratch
         .seg_dir()
         .join(format!("{native}.g{generation}.seg"))
@@ -170,7 +170,7 @@ fn a_directory_or_symlink_in_place_of_a_segment_is_refused_and_nothing_outside_i
     // A FIFO where the lock file should be: refused at once, never a hang on open.
     let other = Scratch::new("planted-lock");
     other.ok(&["info"]);
-    let native = shmimage::shm::native_key_for(&other.key).unwrap();
+    let native = shmimage::ipc::segment::native_key_for(&other.key).unwrap();
     let lock = other.seg_dir().join(format!("{native}.lock"));
     std::fs::remove_file(&lock).unwrap();
     let made = Command::new("mkfifo").arg(&lock).status().unwrap();
@@ -184,7 +184,7 @@ fn a_directory_or_symlink_in_place_of_a_segment_is_refused_and_nothing_outside_i
 #[cfg(unix)]
 #[test]
 fn a_segment_truncated_while_attached_is_reported_not_a_crash() {
-    use shmimage::shm::{AccessMode, SegmentDir, SharedMemory};
+    use shmimage::ipc::segment::{AccessMode, SegmentDir, SharedMemory};
     let scratch = Scratch::new("truncated");
     let dir = SegmentDir::at(scratch.seg_dir()).unwrap();
     let mut writer = SharedMemory::in_dir(&scratch.key, dir.clone()).unwrap();

@@ -1,4 +1,4 @@
-//! Follow in the window: a [`share::Follower`] for the key and mode shown. Its thread wakes
+//! Follow in the window: a [`protocol::Follower`] for the key and mode shown. Its thread wakes
 //! when a new generation is published, fetches it then and there (no job, no window frame in
 //! between), and hands the picture to the window, which shows it at its next frame. A window
 //! that cannot keep up skips to the newest generation instead of queueing the ones in between:
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ShmImageApp;
 use crate::gui::worker::{self, Finished, Outcome};
-use crate::share::{self, Follower, Mode};
+use crate::protocol::{self, Follower, Mode};
 
 /// The follower of one key and mode.
 pub(super) struct Following {
@@ -49,14 +49,16 @@ impl ShmImageApp {
             let (outcomes, repaint) = (self.worker.outcomes(), self.ctx.clone());
             let (shown, max_side) = (Arc::clone(&shown), self.max_texture_side());
             let fetching = endpoint.clone();
-            share::follow(&endpoint, move |followed| {
+            protocol::follow(&endpoint, move |followed| {
                 let outcome = match followed {
                     Ok(generation) if shown.load(Ordering::Relaxed) == generation => return,
                     // A fetch's panic is this frame's status line; Follow goes on.
                     Ok(_) => crate::panics::catch(|| {
-                        share::fetch_retrying(|| match worker::fetch(fetching.clone(), max_side) {
-                            Outcome::FetchFailed(error) => Err(error),
-                            outcome => Ok(outcome),
+                        protocol::fetch_retrying(|| {
+                            match worker::fetch(fetching.clone(), max_side) {
+                                Outcome::FetchFailed(error) => Err(error),
+                                outcome => Ok(outcome),
+                            }
                         })
                         .unwrap_or_else(Outcome::FetchFailed)
                     })

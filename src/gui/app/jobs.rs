@@ -112,7 +112,7 @@ impl ShmImageApp {
         }
         let (program, repaint, tag) = (self.program.clone(), self.ctx.clone(), self.tag());
         self.worker.spawn(Lane::Foreground, tag, move || {
-            let report = crate::check::run(&dir, &program, |row| {
+            let report = crate::commands::check::run(&dir, &program, |row| {
                 if let Ok(mut rows) = rows.lock() {
                     rows.push(row.clone());
                 }
@@ -132,7 +132,10 @@ impl ShmImageApp {
         self.check.saved = Some(
             // Never through a link planted at that predictable name.
             crate::output::replace_file(&path, |file| {
-                std::io::Write::write_all(file, crate::check::to_markdown(report).as_bytes())
+                std::io::Write::write_all(
+                    file,
+                    crate::commands::check::to_markdown(report).as_bytes(),
+                )
             })
             .map(|()| path.clone())
             .map_err(|err| {

@@ -1,5 +1,5 @@
 //! An animation loaded in the window: a thread of its own opens it, publishes each frame at its
-//! delay (`crate::play`) and hands each frame, with its publication, to the window, which shows
+//! delay (`crate::operations::play`) and hands each frame, with its publication, to the window, which shows
 //! it and withdraws the frame before, as for any load. A new load, Stop sharing or closing the
 //! window stops it; a frame it published after that is withdrawn, never shown.
 
@@ -57,7 +57,7 @@ impl ShmImageApp {
 /// Opens the animation at `path` and publishes its frames at their delays until `stopped`,
 /// handing each to `send`; runs on the player's thread.
 fn play(
-    endpoint: &crate::share::Endpoint,
+    endpoint: &crate::protocol::Endpoint,
     path: &std::path::Path,
     encoding: crate::codec::Encoding,
     max_side: usize,
@@ -79,7 +79,7 @@ fn play(
             });
         }
     };
-    let played = crate::play::play(
+    let played = crate::operations::play::play(
         endpoint,
         &mut animation,
         encoding,
@@ -103,7 +103,7 @@ fn play(
                 frame_of: Some(id),
             });
         },
-        |due| crate::play::stop_before(stopped, due),
+        |due| crate::operations::play::stop_before(stopped, due),
     );
     if let Err(error) = played {
         send(Outcome::LoadFailed { error });

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::ShmImageApp;
 use crate::gui::worker::{Finished, JobTag, Outcome};
-use crate::share::{self, Endpoint, Mode};
+use crate::protocol::{self, Endpoint, Mode};
 
 /// One panel's poller; dropping it ends its thread, at once or after the look it is taking.
 pub(super) struct Poller {
@@ -92,8 +92,8 @@ fn start<T: PartialEq + Clone + Send + 'static>(
 }
 
 /// The inspector's rows, in the words the window shows.
-fn inspect(endpoint: &Endpoint) -> Result<share::Inspection, String> {
-    share::inspect(endpoint).map_err(|err| err.to_string())
+fn inspect(endpoint: &Endpoint) -> Result<protocol::Inspection, String> {
+    protocol::inspect(endpoint).map_err(|err| err.to_string())
 }
 
 impl ShmImageApp {
@@ -112,7 +112,7 @@ impl ShmImageApp {
         } else if self.journaling.as_ref().is_none_or(|p| p.source != source) {
             let plan = self.plan(
                 super::JOURNAL_POLL,
-                share::journal,
+                protocol::journal,
                 |_| Vec::new(),
                 Outcome::Journal,
             );

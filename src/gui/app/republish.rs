@@ -1,5 +1,5 @@
 //! "Republish on change": while it is ticked and this window shares an image it loaded from a
-//! file, the file is watched (`crate::watch`), and each change is published again, so an edit in
+//! file, the file is watched (`crate::operations::watch`), and each change is published again, so an edit in
 //! an image editor shows in the other window. A file that does not decode yet (still being
 //! written) leaves the last good image shared, with one sentence in the status line, and is
 //! tried again at its next change.
@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::ShmImageApp;
 use crate::gui::language::tr;
 use crate::gui::status::Status;
-use crate::share::ShareError;
-use crate::watch::FileWatch;
+use crate::operations::watch::FileWatch;
+use crate::protocol::ShareError;
 
 /// The file being watched, and whether it has changed since it was last published.
 pub(super) struct Watched {
@@ -50,7 +50,7 @@ impl ShmImageApp {
     fn watch(&mut self, path: PathBuf) -> Option<Watched> {
         let changed = Arc::new(AtomicBool::new(false));
         let (flag, repaint) = (Arc::clone(&changed), self.ctx.clone());
-        match crate::watch::watch_file(&path, move || {
+        match crate::operations::watch::watch_file(&path, move || {
             flag.store(true, Ordering::Release);
             repaint.request_repaint();
         }) {

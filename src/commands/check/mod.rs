@@ -1,0 +1,475 @@
+//! `shmimage check`: the README's lifetime table, measured on the machine in front of you. Each
+//! row runs with real processes (copies of this program), on the segment directory users get,
+//! under keys of its own, and says what the contract expects, what was observed, and whether
+//! they agree. On Linux a second column runs the same events under Qt 5's own rules.
+//!
+//! Every child ends with the check (it stops when its stdin, a pipe from us, closes), Ctrl-C
+//! removes everything at once, and the keys a run uses are written down first, so the next run
+//! removes whatever a killed one left. The run's work folder (its test images and that list)
+//! lives in the private segment directory, where no other user can plant a link or a list of
+//! somebody else's keys. The rows are in `scenarios`, the children in `process`, the report in
+//! `report`.
+
+mod process;
+mod report;
+mod scenarios;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use image::RgbaImage;
+
+use crate::codec;
+use crate::protocol::{self, Endpoint, SegmentDir, ShareError};
+pub use process::interrupt;
+use process::{Spawned, first_line, run_bounded, set_run};
+pub use report::{About, to_json, to_markdown, to_text};
+use scenarios::SCENARIOS;
+
+/// Every `put` the check starts stops sharing by itself after this, so an interrupted check
+/// leaves no publisher running for long.
+const HOLD_MS: &str = "20000";
+/// The prefix of every key (and work folder) a check uses.
+const PREFIX: &str = "shmimage-check";
+/// The file in a run's work folder that the run keeps locked while it lives.
+const ALIVE: &str = "alive";
+/// The file in a run's work folder that lists its keys, one a line.
+const KEYS: &str = "keys";
+
+/// What a check can fail with before it gets to run its rows.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    #[error("cannot prepare the check in {path}: {source}", path = path.display())]
+    Prepare {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Which rules a row was run under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// This program's own segments: the contract in the README.
+    Shmimage,
+    /// Qt 5's rules on Linux, run live with the same events (System V, as Qt's example).
+    QtRules,
+}
+
+impl Column {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Shmimage => "shmimage",
+            Self::QtRules => "Qt 5 rules",
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub column: Column,
+    pub scenario: &'static str,
+    pub expected: &'static str,
+    pub observed: String,
+    pub passed: bool,
+    pub took: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub about: About,
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.rows.iter().all(|row| row.passed)
+    }
+}
+
+/// How many rows [`run`] runs on this OS.
+pub fn row_count() -> usize {
+    SCENARIOS.len()
+}
+
+/// `shmimage check`: runs the table, prints it as text, JSON or Markdown, and fails if any row
+/// did. Ctrl-C ends the children and removes what the run made before exiting.
+pub(crate) fn command(
+    json: bool,
+    markdown: bool,
+    out: &mut dyn Write,
+) -> Result<(), crate::commands::CliError> {
+    if let Err(err) = ctrlc::set_handler(|| interrupt(130)) {
+        log::warn!("cannot catch Ctrl-C/SIGTERM ({err})");
+    }
+    let dir = crate::commands::segment_dir()?;
+    let program = std::env::current_exe().map_err(|source| CheckError::Prepare {
+        path: "this program's path".into(),
+        source,
+    })?;
+    let report = run(&dir, &program, |row| {
+        if !json && !markdown {
+            log::info!("{} {}: {}", row.column.name(), row.scenario, row.passed);
+        }
+    })?;
+    let text = match (json, markdown) {
+        (true, _) => to_json(&report),
+        (_, true) => to_markdown(&report),
+        _ => to_text(&report),
+    };
+    write!(out, "{text}").ok();
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(crate::commands::CliError::CheckFailed)
+    }
+}
+
+/// Runs every row with `program` (the shmimage binary) as the processes, calling `progress`
+/// after each, and removes what it made.
+pub fn run(
+    dir: &SegmentDir,
+    program: &Path,
+    mut progress: impl FnMut(&Row),
+) -> Result<Report, CheckError> {
+    let check = Check::prepare(dir, program)?;
+    let mut rows = Vec::new();
+    for scenario in SCENARIOS {
+        let started = Instant::now();
+        let outcome = (scenario.run)(&check, &check.key(scenario.slug));
+        let (observed, passed) = match outcome {
+            Ok(observed) => (observed, true),
+            Err(observed) => (observed, false),
+        };
+        // What the row's killed processes left goes now, so a check killed later leaves only
+        // the row it was in.
+        clean_dir(dir);
+        let row = Row {
+            column: scenario.column,
+            scenario: scenario.name,
+            expected: scenario.expected,
+            observed,
+            passed,
+            took: started.elapsed(),
+        };
+        progress(&row);
+        rows.push(row);
+    }
+    check.finish();
+    Ok(Report {
+        about: About::of(dir),
+        rows,
+    })
+}
+
+/// The run's keys, its work folder (test images, the list of keys), and how to start children.
+struct Check {
+    dir: SegmentDir,
+    work: PathBuf,
+    /// Locked for as long as this run lives (the OS lets go when it dies, however it dies):
+    /// how another run tells a live run's folder from an interrupted one's, without PIDs.
+    alive: std::fs::File,
+    exe: PathBuf,
+    first: RgbaImage,
+    second: RgbaImage,
+}
+
+impl Check {
+    fn prepare(dir: &SegmentDir, program: &Path) -> Result<Self, CheckError> {
+        clean_after_interrupted_runs(dir);
+        let work = dir.path().join(format!("{PREFIX}-{}", std::process::id()));
+        let failed_in = work.clone();
+        let prepare = move |source| CheckError::Prepare {
+            path: failed_in.clone(),
+            source,
+        };
+        crate::safe_fs::create_new_private_dir(&work).map_err(&prepare)?;
+        let alive = create_new_file(&work.join(ALIVE), b"").map_err(&prepare)?;
+        alive.lock().map_err(&prepare)?;
+        let check = Self {
+            dir: dir.clone(),
+            alive,
+            work,
+            exe: program.to_path_buf(),
+            first: pattern(48, 32, 1),
+            second: pattern(40, 24, 2),
+        };
+        // Written first, so that a run killed halfway is cleaned up by the next one.
+        let keys: String = SCENARIOS
+            .iter()
+            .map(|s| format!("{}\n", check.key(s.slug)))
+            .collect();
+        create_new_file(&check.work.join(KEYS), keys.as_bytes()).map_err(&prepare)?;
+        set_run(Some((check.dir.clone(), check.work.clone())));
+        for (name, image) in [("first.png", &check.first), ("second.png", &check.second)] {
+            codec::save_image(image, &check.work.join(name)).map_err(ShareError::from)?;
+        }
+        Ok(check)
+    }
+
+    fn key(&self, slug: &str) -> String {
+        format!("{PREFIX}-{}-{slug}", std::process::id())
+    }
+
+    fn image(&self, name: &str) -> String {
+        self.work.join(name).display().to_string()
+    }
+
+    /// `shmimage ARGS --key KEY` in this check's directory, with none of the test hooks the
+    /// check itself may have been given, except the leftover switch (so a test can break it).
+    fn command(&self, key: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.exe);
+        command
+            .args(args)
+            .args(["--key", key])
+            .env(protocol::DIR_ENV, self.dir.path())
+            .env_remove(protocol::PAUSE_MID_COPY_ENV)
+            .env_remove(protocol::PAUSE_AFTER_CREATE_ENV)
+            .env_remove(protocol::LOCK_TIMEOUT_ENV)
+            .env_remove(protocol::DAMAGE_AFTER_PUBLISH_ENV)
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    fn start(&self, key: &str, args: &[&str], marker: &str) -> Result<Spawned, String> {
+        Spawned::start(self.command(key, args), marker)
+    }
+
+    /// Publishes `image` (first.png or second.png) and keeps it shared until killed or the hold
+    /// (in milliseconds; [`HOLD_MS`] unless the row wants a shorter one) runs out.
+    fn put(&self, key: &str, image: &str, extra: &[&str]) -> Result<Spawned, String> {
+        let path = self.image(image);
+        // Ends with this check however it ends: its stdin is a pipe from us.
+        let mut args = vec!["put", path.as_str(), "--until-stdin-closes"];
+        if !extra.contains(&"--hold-ms") {
+            args.extend(["--hold-ms", HOLD_MS]);
+        }
+        args.extend_from_slice(extra);
+        self.start(key, &args, "ready")
+    }
+
+    /// `get`: the image, or the error line.
+    fn get(&self, key: &str, extra: &[&str]) -> Result<RgbaImage, String> {
+        let out = self.work.join(format!("{key}.png"));
+        let mut args = vec!["get", out.to_str().unwrap_or_default()];
+        args.extend_from_slice(extra);
+        let output = run_bounded(self.command(key, &args))?;
+        if !output.status.success() {
+            return Err(first_line(&output.stderr));
+        }
+        let image = codec::decode_file(&out)
+            .map_err(|err| err.to_string())?
+            .image;
+        let _ = std::fs::remove_file(out);
+        Ok(image)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn endpoint(&self, key: &str) -> Endpoint {
+        unrecorded(Endpoint::in_dir(key, self.dir.clone()))
+    }
+
+    /// The key's files in the segment directory (segments, lock and state).
+    fn files(&self, key: &str) -> Vec<String> {
+        let Ok(native) = protocol::native_key_for(key) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|name| name.starts_with(&format!("{native}.")))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn segments(&self, key: &str) -> Vec<String> {
+        self.files(key)
+            .into_iter()
+            .filter(|name| name.ends_with(".seg"))
+            .collect()
+    }
+
+    /// Removes what the run made: leftovers and idle lock files in the directory (of dead
+    /// processes only, so a running demo is never touched), Qt objects, the work folder.
+    fn finish(self) {
+        let _ = clean_keys(&self.dir, &self.work);
+        // Closed first: Windows cannot delete a file that is open.
+        drop(self.alive);
+        let _ = std::fs::remove_dir_all(&self.work);
+        set_run(None);
+    }
+}
+
+/// The check's own steps (a cleanup, a look at Qt's rules) are not part of any demo, and a
+/// journal of the checking process would outlive its keys' cleanup. (Its own steps are Qt's,
+/// so Linux only.)
+#[cfg(target_os = "linux")]
+fn unrecorded(endpoint: Endpoint) -> Endpoint {
+    let options = protocol::Options {
+        journal: false,
+        ..endpoint.options.clone()
+    };
+    endpoint.with_options(options)
+}
+
+fn pattern(width: u32, height: u32, seed: u8) -> RgbaImage {
+    RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([
+            (x * 5) as u8 ^ seed,
+            (y * 7) as u8,
+            seed.wrapping_mul(40),
+            255,
+        ])
+    })
+}
+
+/// The hidden `check-reader` command: attaches, prints "attached CRC", then prints "read CRC"
+/// for every line on stdin, and detaches when stdin closes (or after the hold).
+pub fn hold_attached(endpoint: &Endpoint, out: &mut dyn Write) -> Result<(), ShareError> {
+    let mut reader = endpoint.protocol()?.attach()?;
+    let crc = |bytes: Vec<u8>| format!("{:08x}", crc32fast::hash(&bytes));
+    writeln!(out, "attached {}", crc(reader.copy_out()?)).ok();
+    out.flush().ok();
+    for line in std::io::stdin().lines().map_while(Result::ok) {
+        if line.trim() == "read" {
+            writeln!(out, "read {}", crc(reader.copy_out()?)).ok();
+            out.flush().ok();
+        }
+    }
+    Ok(())
+}
+
+/// Removes dead processes' leftovers and idle lock files (never a live segment).
+fn clean_dir(dir: &SegmentDir) {
+    if let Err(err) = protocol::clean(dir) {
+        log::warn!("cleaning {}: {err}", dir.path().display());
+    }
+}
+
+/// A new file holding `bytes`, made here and now: never through a link, never one that exists.
+fn create_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    let mut file = crate::safe_fs::open_file(path, crate::safe_fs::OpenFor::CreatingNew)?;
+    file.write_all(bytes)?;
+    Ok(file)
+}
+
+/// Removes what runs killed halfway left: their work folders, in the private segment directory,
+/// name their keys.
+fn clean_after_interrupted_runs(dir: &SegmentDir) {
+    let Ok(entries) = std::fs::read_dir(dir.path()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&format!("{PREFIX}-")))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A real folder only: never through a link.
+        let is_dir = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.is_dir());
+        if is_dir && pid != std::process::id() && !run_alive(&entry.path()) {
+            let _ = clean_keys(dir, &entry.path());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The keys a run's work folder lists, if they have the shape a run gives its keys
+/// (`shmimage-check-<pid>-<row>`): anything else in the file is ignored.
+fn recorded_keys(work: &Path) -> Vec<String> {
+    let Ok(file) = crate::safe_fs::open_file(&work.join(KEYS), crate::safe_fs::OpenFor::Reading)
+    else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::io::Read::take(file, 64 * 1024), &mut text);
+    text.lines()
+        .filter(|key| is_check_key(key))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn is_check_key(key: &str) -> bool {
+    key.strip_prefix(&format!("{PREFIX}-"))
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(pid, slug)| {
+            pid.parse::<u32>().is_ok() && SCENARIOS.iter().any(|s| s.slug == slug)
+        })
+}
+
+/// Removes the leftovers of the keys listed in `work/keys`: in the directory, what dead
+/// processes left (a live segment is never touched); on Linux, Qt objects of those keys.
+/// Returns whether none of those keys has a file left in the directory.
+fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
+    clean_dir(dir);
+    let keys = recorded_keys(work);
+    #[cfg(target_os = "linux")]
+    for key in keys.iter().filter(|k| k.contains("-qt")) {
+        // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
+        let endpoint = unrecorded(Endpoint::in_dir(key, dir.clone()).with_mode(protocol::Mode::Qt));
+        if let Ok(publication) =
+            protocol::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png)
+        {
+            publication.withdraw();
+        }
+    }
+    let prefixes: Vec<String> = keys
+        .iter()
+        .filter_map(|key| protocol::native_key_for(key).ok())
+        .map(|native| format!("{native}."))
+        .collect();
+    // `clean` leaves lock files on Windows, where a file someone has open cannot simply be
+    // deleted; these keys are this run's alone, so once a key has no segment left, its lock and
+    // state files go too.
+    #[cfg(windows)]
+    remove_idle_lock_files(dir, &prefixes);
+    !std::fs::read_dir(dir.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            prefixes
+                .iter()
+                .any(|prefix| name.starts_with(prefix.as_str()))
+        })
+}
+
+#[cfg(windows)]
+fn remove_idle_lock_files(dir: &SegmentDir, prefixes: &[String]) {
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    for prefix in prefixes {
+        let ours = |name: &&String| name.starts_with(prefix.as_str());
+        if names.iter().filter(ours).any(|name| name.ends_with(".seg")) {
+            continue;
+        }
+        for name in names.iter().filter(ours) {
+            let _ = std::fs::remove_file(dir.path().join(name));
+        }
+    }
+}
+
+/// Whether the run that owns this work folder still lives: it keeps `alive` locked until it
+/// ends. A folder without that file (or one we can lock) belongs to a run that is gone.
+fn run_alive(work: &Path) -> bool {
+    match std::fs::File::open(work.join(ALIVE)) {
+        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}

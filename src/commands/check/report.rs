@@ -1,0 +1,197 @@
+//! What a check reports: the machine it ran on, and the table as text, Markdown or JSON.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::Report;
+use crate::protocol::SegmentDir;
+
+/// The machine the check ran on, for a QA ticket.
+#[derive(Debug, Clone)]
+pub struct About {
+    pub os: String,
+    pub arch: &'static str,
+    pub dir: PathBuf,
+    pub filesystem: String,
+    pub version: &'static str,
+    pub date: String,
+}
+
+impl About {
+    pub(super) fn of(dir: &SegmentDir) -> Self {
+        Self {
+            os: os_name(),
+            arch: std::env::consts::ARCH,
+            dir: dir.path().to_path_buf(),
+            filesystem: filesystem_of(dir.path()),
+            version: env!("CARGO_PKG_VERSION"),
+            date: today(),
+        }
+    }
+}
+
+fn os_name() -> String {
+    #[cfg(target_os = "linux")]
+    if let Ok(release) = std::fs::read_to_string("/etc/os-release")
+        && let Some(name) = release.lines().find_map(|l| l.strip_prefix("PRETTY_NAME="))
+    {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        return format!("{}, Linux {}", name.trim_matches('"'), kernel.trim());
+    }
+    let output = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    #[cfg(target_os = "macos")]
+    if let Some(version) = output("sw_vers", &["-productVersion"]) {
+        return format!("macOS {version}");
+    }
+    #[cfg(windows)]
+    if let Some(version) = output("cmd", &["/C", "ver"]) {
+        return version;
+    }
+    let _ = output;
+    std::env::consts::OS.to_owned()
+}
+
+/// The filesystem type of `path` (tmpfs, ext4, apfs…): Linux's `stat -f`, macOS's `statfs`.
+fn filesystem_of(path: &Path) -> String {
+    #[cfg(target_os = "linux")]
+    let found = Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(path)
+        .output()
+        .ok();
+    #[cfg(target_os = "macos")]
+    if let Some(name) = crate::ipc::sys::filesystem_type(path).filter(|name| !name.is_empty()) {
+        return name;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let found: Option<std::process::Output> = {
+        let _ = path;
+        None
+    };
+    found
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Today's date (UTC), from the system clock.
+fn today() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // "2026-11-28T11:55:24Z": the date is what a ticket needs.
+    now.split('T').next().unwrap_or_default().to_owned()
+}
+
+/// One line per row, for a terminal.
+pub fn to_text(report: &Report) -> String {
+    let mut out = String::new();
+    for row in &report.rows {
+        let _ = writeln!(
+            out,
+            "{} [{}] {}: {} ({} ms)\n    expected: {}\n    observed: {}",
+            if row.passed { "pass" } else { "FAIL" },
+            row.column.name(),
+            row.scenario,
+            if row.passed {
+                "as the contract says"
+            } else {
+                "NOT as the contract says"
+            },
+            row.took.as_millis(),
+            row.expected,
+            row.observed
+        );
+    }
+    let failed = report.rows.iter().filter(|r| !r.passed).count();
+    let _ = writeln!(
+        out,
+        "{} passed, {failed} failed ({}, segment directory {} on {})",
+        report.rows.len() - failed,
+        report.about.os,
+        report.about.dir.display(),
+        report.about.filesystem
+    );
+    out
+}
+
+/// A QA ticket: the machine, then the table.
+pub fn to_markdown(report: &Report) -> String {
+    let about = &report.about;
+    let mut out = format!(
+        "## shmimage check\n\n\
+         - OS: {}\n- Architecture: {}\n- Segment directory: `{}` ({})\n- shmimage: {}\n- Date: {}\n\n\
+         | rules | scenario | expected | observed | result | time |\n|---|---|---|---|---|---|\n",
+        about.os,
+        about.arch,
+        about.dir.display(),
+        about.filesystem,
+        about.version,
+        about.date
+    );
+    for row in &report.rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} ms |",
+            row.column.name(),
+            row.scenario,
+            row.expected,
+            row.observed.replace('|', "\\|"),
+            if row.passed { "pass" } else { "**FAIL**" },
+            row.took.as_millis()
+        );
+    }
+    out
+}
+
+/// One JSON object, for scripts.
+pub fn to_json(report: &Report) -> String {
+    let text = |s: &str| {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    };
+    let about = &report.about;
+    let rows: Vec<String> = report
+        .rows
+        .iter()
+        .map(|row| {
+            format!(
+                "{{\"rules\":{},\"scenario\":{},\"expected\":{},\"observed\":{},\"passed\":{},\"ms\":{}}}",
+                text(row.column.name()),
+                text(row.scenario),
+                text(row.expected),
+                text(&row.observed),
+                row.passed,
+                row.took.as_millis()
+            )
+        })
+        .collect();
+    format!(
+        "{{\"os\":{},\"arch\":{},\"dir\":{},\"filesystem\":{},\"version\":{},\"date\":{},\"passed\":{},\"rows\":[{}]}}\n",
+        text(&about.os),
+        text(about.arch),
+        text(&about.dir.display().to_string()),
+        text(&about.filesystem),
+        text(about.version),
+        text(&about.date),
+        report.passed(),
+        rows.join(",")
+    )
+}

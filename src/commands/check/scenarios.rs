@@ -1,0 +1,322 @@
+//! The rows of the table: each runs one event of the lifetime contract with real processes and
+//! says what it observed, `Ok` when that is what the contract expects.
+
+use std::io::Write;
+use std::time::Instant;
+
+use image::RgbaImage;
+
+use super::process::Spawned;
+use super::{Check, Column, HOLD_MS};
+use crate::protocol;
+
+pub(super) struct Scenario {
+    pub(super) column: Column,
+    /// Part of the key, so every row has a key of its own.
+    pub(super) slug: &'static str,
+    pub(super) name: &'static str,
+    pub(super) expected: &'static str,
+    /// `Ok(observed)` if the contract held, `Err(observed)` if not.
+    pub(super) run: fn(&Check, &str) -> Result<String, String>,
+}
+
+pub(super) const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        column: Column::Shmimage,
+        slug: "exits",
+        name: "a writer exits normally",
+        expected: "its segment is removed; nothing is shared",
+        run: writer_exits,
+    },
+    Scenario {
+        column: Column::Shmimage,
+        slug: "killed",
+        name: "a writer is killed",
+        expected: "its leftover cannot be attached, the next user removes it, the next publish works with no cleanup",
+        run: writer_killed,
+    },
+    Scenario {
+        column: Column::Shmimage,
+        slug: "midcopy",
+        name: "a lock holder is killed mid-copy",
+        expected: "the lock is free at once; the previous image is intact",
+        run: lock_holder_killed,
+    },
+    Scenario {
+        column: Column::Shmimage,
+        slug: "second",
+        name: "a second writer publishes",
+        expected: "the newest wins; a reader that has the old one attached still reads it unchanged",
+        run: second_writer,
+    },
+    Scenario {
+        column: Column::Shmimage,
+        slug: "reader",
+        name: "a reader is killed while attached",
+        expected: "the segment lives while the reader is attached, and is gone once it is killed",
+        run: reader_killed,
+    },
+    Scenario {
+        column: Column::Shmimage,
+        slug: "damaged",
+        name: "a damaged segment",
+        expected: "refused with a clear error, never shown",
+        run: damaged_segment,
+    },
+    #[cfg(target_os = "linux")]
+    Scenario {
+        column: Column::QtRules,
+        slug: "qtexits",
+        name: "a writer exits normally",
+        expected: "Qt's detach removes the segment; Qt can create again",
+        run: qt_writer_exits,
+    },
+    #[cfg(target_os = "linux")]
+    Scenario {
+        column: Column::QtRules,
+        slug: "qtkilled",
+        name: "a writer is killed",
+        expected: "Qt's segment stays with attach count 0 and Qt's next create fails (the article's complaint)",
+        run: qt_writer_killed,
+    },
+    #[cfg(target_os = "linux")]
+    Scenario {
+        column: Column::QtRules,
+        slug: "qtsecond",
+        name: "a second writer publishes",
+        expected: "Qt's create fails while the first writer is attached",
+        run: qt_second_writer,
+    },
+];
+
+fn expect(condition: bool, observed: String) -> Result<String, String> {
+    if condition {
+        Ok(observed)
+    } else {
+        Err(observed)
+    }
+}
+
+fn writer_exits(check: &Check, key: &str) -> Result<String, String> {
+    check.put(key, "first.png", &["--hold-ms", "300"])?.wait()?;
+    let segments = check.segments(key);
+    let got = check.get(key, &[]);
+    let nothing = matches!(&got, Err(err) if err.contains("nothing is shared"));
+    expect(
+        segments.is_empty() && nothing,
+        format!(
+            "{} segment file(s) left after it exited; get: {}",
+            segments.len(),
+            describe(&got)
+        ),
+    )
+}
+
+fn writer_killed(check: &Check, key: &str) -> Result<String, String> {
+    check.put(key, "first.png", &[])?.kill()?;
+    let left = check.segments(key).len();
+    let got = check.get(key, &[]);
+    let nothing = matches!(&got, Err(err) if err.contains("nothing is shared"));
+    let after_get = check.segments(key).len();
+    let next = check.put(key, "second.png", &[]);
+    let observed = format!(
+        "{left} leftover after the kill; get: {}; {after_get} left after that get; next publish: {}",
+        describe(&got),
+        if next.is_ok() { "works" } else { "failed" }
+    );
+    expect(
+        left == 1 && nothing && after_get == 0 && next.is_ok(),
+        observed,
+    )
+}
+
+fn lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+    let _first = check.put(key, "first.png", &[])?;
+    let mut holder = check.command(
+        key,
+        &["put", &check.image("second.png"), "--until-stdin-closes"],
+    );
+    holder.env(protocol::PAUSE_MID_COPY_ENV, "60000");
+    let holder = Spawned::start(holder, "paused mid-copy")?;
+    holder.kill()?;
+    let started = Instant::now();
+    let got = check.get(key, &[]);
+    let waited = started.elapsed();
+    let intact = matches!(&got, Ok(image) if *image == check.first);
+    expect(
+        intact,
+        format!(
+            "after the holder was killed, get took {} ms and read {}",
+            waited.as_millis(),
+            if intact {
+                "the previous image, intact".to_owned()
+            } else {
+                describe(&got)
+            }
+        ),
+    )
+}
+
+fn second_writer(check: &Check, key: &str) -> Result<String, String> {
+    let _first = check.put(key, "first.png", &[])?;
+    let mut reader = check.start(key, &["check-reader"], "attached")?;
+    let before = crc_in(&reader.ready_line)?;
+    let _second = check.put(key, "second.png", &[])?;
+    let newest = check.get(key, &[]);
+    let newest_wins = matches!(&newest, Ok(image) if *image == check.second);
+    let after = ask_reader(&mut reader)?;
+    expect(
+        newest_wins && before == after,
+        format!(
+            "a new get read {}; the attached reader's copy {} (crc {before:08x}, then {after:08x})",
+            if newest_wins {
+                "the newest image".to_owned()
+            } else {
+                describe(&newest)
+            },
+            if before == after {
+                "is unchanged"
+            } else {
+                "changed"
+            }
+        ),
+    )
+}
+
+fn reader_killed(check: &Check, key: &str) -> Result<String, String> {
+    let writer = check.put(key, "first.png", &["--hold-ms", "500"])?;
+    let reader = check.start(key, &["check-reader"], "attached")?;
+    writer.wait()?;
+    let while_attached = check.get(key, &[]);
+    let lives = matches!(&while_attached, Ok(image) if *image == check.first);
+    reader.kill()?;
+    let after = check.get(key, &[]);
+    let gone = matches!(&after, Err(err) if err.contains("nothing is shared"));
+    expect(
+        lives && gone,
+        format!(
+            "writer gone, reader attached: get {}; reader killed: get {}",
+            if lives { "read the image" } else { "failed" },
+            describe(&after)
+        ),
+    )
+}
+
+fn damaged_segment(check: &Check, key: &str) -> Result<String, String> {
+    // A writer with a bug: it damages its own segment after committing it. (Nobody else can:
+    // the file is private, and on Windows locked and mapped by its writer.)
+    let mut writer = check.command(
+        key,
+        &[
+            "put",
+            &check.image("first.png"),
+            "--until-stdin-closes",
+            "--hold-ms",
+            HOLD_MS,
+        ],
+    );
+    writer.env(protocol::DAMAGE_AFTER_PUBLISH_ENV, "1");
+    let _writer = Spawned::start(writer, "ready")?;
+    let got = check.get(key, &[]);
+    let refused = matches!(&got, Err(err) if err.contains("damaged"));
+    expect(refused, format!("get: {}", describe(&got)))
+}
+
+#[cfg(target_os = "linux")]
+fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
+    check
+        .put(key, "first.png", &["--qt", "--hold-ms", "300"])?
+        .wait()?;
+    let create = protocol::create_as_qt5_does(&check.endpoint(key), 4096);
+    expect(
+        create.is_ok(),
+        format!(
+            "after the writer's detach, Qt's create: {}",
+            qt_create(&create)
+        ),
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
+    check.put(key, "first.png", &["--qt"])?.kill()?;
+    let create = protocol::create_as_qt5_does(&check.endpoint(key), 4096);
+    let stuck = create.is_err();
+    // shmimage's Qt mode removes such a leftover; a writer also takes over the semaphore the
+    // killed one left, and removes both when it stops.
+    let cleaned = check
+        .put(key, "second.png", &["--qt", "--hold-ms", "0"])
+        .and_then(Spawned::wait);
+    expect(
+        stuck,
+        format!(
+            "after the kill, Qt's create: {}; shmimage --qt then {}",
+            qt_create(&create),
+            if cleaned.is_ok() {
+                "removed the leftover"
+            } else {
+                "could not remove the leftover"
+            }
+        ),
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
+    let first = check.put(key, "first.png", &["--qt"])?;
+    let create = protocol::create_as_qt5_does(&check.endpoint(key), 4096);
+    let replaced = check.put(key, "second.png", &["--qt", "--hold-ms", "0"]);
+    drop(first);
+    let _ = check
+        .put(key, "first.png", &["--qt", "--hold-ms", "0"])
+        .and_then(Spawned::wait);
+    expect(
+        create.is_err(),
+        format!(
+            "while the first writer is attached, Qt's create: {}; shmimage --qt {}",
+            qt_create(&create),
+            if replaced.is_ok() {
+                "replaced the image"
+            } else {
+                "failed too"
+            }
+        ),
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn qt_create(result: &Result<(), protocol::ShareError>) -> String {
+    match result {
+        Ok(()) => "works".to_owned(),
+        Err(err) if err.is_already_exists() => {
+            "fails (\"Unable to create shared memory segment.\")".to_owned()
+        }
+        Err(err) => format!("fails: {err}"),
+    }
+}
+
+fn describe(result: &Result<RgbaImage, String>) -> String {
+    match result {
+        Ok(image) => format!("an image of {}x{}", image.width(), image.height()),
+        Err(err) => format!("says {err}"),
+    }
+}
+
+/// The crc at the end of a reader's line ("attached CRC", "read CRC").
+fn crc_in(line: &str) -> Result<u32, String> {
+    line.rsplit(' ')
+        .next()
+        .and_then(|crc| u32::from_str_radix(crc, 16).ok())
+        .ok_or_else(|| format!("the reader said {line:?}"))
+}
+
+/// Asks the attached reader to copy its segment out again.
+fn ask_reader(reader: &mut Spawned) -> Result<u32, String> {
+    let stdin = reader
+        .child
+        .stdin
+        .as_mut()
+        .ok_or("the reader has no stdin")?;
+    writeln!(stdin, "read").map_err(|err| err.to_string())?;
+    crc_in(&reader.wait_for("read")?)
+}

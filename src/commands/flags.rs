@@ -1,0 +1,306 @@
+//! The command line's definitions (clap): what each command takes, and how its values are
+//! checked as they are parsed. The bodies are in the commands' own files.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use super::{options_from_env, segment_dir};
+use crate::codec::Encoding;
+use crate::protocol::{self, DEFAULT_KEY, Endpoint, Mode, ShareError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shmimage",
+    version,
+    about = "Share an image between processes through named shared memory.",
+    long_about = "Share an image between processes through named shared memory.\n\n\
+        With no command, opens the window (run it twice: load an image in one window, \
+        display it in the other). The commands below do the same from a terminal."
+)]
+pub struct Cli {
+    /// Key under which the image is shared (Qt's example uses QSharedMemoryExample).
+    #[arg(long, global = true, default_value = DEFAULT_KEY)]
+    pub key: String,
+
+    /// Qt-compatible mode: exchange images with Qt's own shared-memory example (System V
+    /// segment and semaphore named as Qt names them, the image as QDataStream PNG; Linux).
+    #[arg(long, global = true)]
+    pub qt: bool,
+
+    /// Qt 6 compatible mode: what Qt 6.6+'s example does with QNativeIpcKey (POSIX shared
+    /// memory /dev/shm/KEY and semaphore /dev/shm/sem.KEY; Linux).
+    #[arg(long, global = true, conflicts_with = "qt")]
+    pub qt6: bool,
+
+    /// Image to publish when the window opens.
+    pub image: Option<PathBuf>,
+
+    /// Open the window with Follow ticked: it shows every new image published under the key.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Open the window reading another program's object (its "Native key" and "Raw shape").
+    #[command(flatten)]
+    pub native: NativeKeyArgs,
+
+    /// Where to open the window, X,Y (its top-left corner, in points): "Open another window"
+    /// uses it to place the new one beside the first.
+    #[arg(long, hide = true, value_parser = parse_position)]
+    pub window_at: Option<[f32; 2]>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish IMAGE; print "ready" when a reader can fetch it, then share it until Ctrl-C,
+    /// SIGTERM, or --hold-ms.
+    Put {
+        image: PathBuf,
+        /// raw (RGBA8 pixels, fastest) or png (compact). With --qt it is always Qt's PNG.
+        #[arg(long, default_value = "raw")]
+        encoding: Encoding,
+        /// Stop sharing after this many milliseconds instead of waiting for a signal.
+        #[arg(long)]
+        hold_ms: Option<u64>,
+        /// Also stop sharing when standard input closes: for a program that starts `put` as its
+        /// child, so the image goes away with it, however it ends.
+        #[arg(long)]
+        until_stdin_closes: bool,
+        /// Write IMAGE as headerless pixels into a shared-memory object of exactly this name
+        /// (/dev/shm/NAME on Linux, a named file mapping on Windows), for a program that reads
+        /// it with Python's multiprocessing.shared_memory, OpenCV or the like; prints the shape
+        /// to read it with.
+        #[arg(long)]
+        native_key: Option<String>,
+        /// With --native-key: the pixel format written (rgba8, rgb8, bgr8, bgra8, gray8, gray16).
+        #[arg(long, requires = "native_key", default_value = "rgba8")]
+        raw_format: crate::codec::raw::PixelFormat,
+        /// Publish IMAGE again whenever it changes on disk (an editor's save, in place or by
+        /// renaming a new file over it). A file that does not decode yet is waited for, and
+        /// the last good image stays shared meanwhile.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Fetch the shared image and save it to OUT (format from OUT's extension).
+    Get {
+        out: PathBuf,
+        #[command(flatten)]
+        native: NativeKeyArgs,
+    },
+    /// Describe what is shared under the key: paths, size, encoding, dimensions, publisher, liveness.
+    Info {
+        #[command(flatten)]
+        native: NativeKeyArgs,
+    },
+    /// Remove what dead processes left behind, for every key, saying what was removed.
+    Clean,
+    /// Time a publish in this process and a fetch in a second process, stage by stage, against
+    /// the memory-copy floor for the same bytes.
+    Bench {
+        /// Size of a generated test image, WIDTHxHEIGHT.
+        #[arg(long, default_value = "4096x4096", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Use this image instead of a generated one.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        #[arg(long, default_value = "raw")]
+        encoding: Encoding,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Follow a stream instead: a publisher process (`shmimage stream`) at --rate, and this
+        /// process following it; reports latency, frames delivered and skipped, and the floor.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: frames per second.
+        #[arg(long, default_value_t = 30.0, requires = "follow", value_parser = parse_rate)]
+        rate: f64,
+        /// With --follow: how long the stream runs.
+        #[arg(long, default_value_t = 5.0, requires = "follow", value_parser = parse_seconds)]
+        seconds: f64,
+        /// With --follow, a test seam: the follower also waits this long per frame.
+        #[arg(long, default_value_t = 0, hide = true, requires = "follow")]
+        slow_ms: u64,
+    },
+    /// Publish a moving test pattern at a fixed rate until Ctrl-C (a live demo of Follow, and
+    /// the publisher of `bench --follow`). Prints a line per frame.
+    Stream {
+        /// WIDTHxHEIGHT of the frames.
+        #[arg(long, default_value = "1024x1024", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Frames per second.
+        #[arg(long, default_value_t = 30.0, value_parser = parse_rate)]
+        rate: f64,
+        /// Stop after this many seconds instead of at Ctrl-C.
+        #[arg(long, value_parser = parse_seconds)]
+        seconds: Option<f64>,
+        #[arg(long, default_value = "raw")]
+        encoding: Encoding,
+    },
+    /// The reader half of `bench` (runs in its own process).
+    #[command(hide = true)]
+    BenchReader,
+    /// Run the README's lifetime table on this machine, with real processes: each row says what
+    /// the contract expects, what happened, and pass or fail (exit status 1 on any failure).
+    Check {
+        /// Print one JSON object instead of the text table.
+        #[arg(long)]
+        json: bool,
+        /// Print a Markdown report for a QA ticket (OS, architecture, directory, version, date).
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// A reader that stays attached, for `check` (runs in its own process).
+    #[command(hide = true)]
+    CheckReader,
+    /// Print every process's protocol steps under the key as they happen (create, attach, lock,
+    /// copy, unlock, detach, with their Qt calls and OS objects), until Ctrl-C.
+    Trace {
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// First show the steps of this long ago (e.g. 30s, 5m); without it only new steps.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<Duration>,
+        /// Stop after this long instead of at Ctrl-C (e.g. 10s).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        stop_after: Option<Duration>,
+    },
+}
+
+/// Qt's setNativeKey, for `get` and `info`: an object another program made (Linux, macOS, Windows).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NativeKeyArgs {
+    /// Read the shared-memory object with exactly this name (what Python's
+    /// multiprocessing.shared_memory, Boost or OpenCV create: /dev/shm/NAME on Linux, a named
+    /// file mapping on Windows), instead of the key's own segment. No lock is taken: none means
+    /// anything there, as with Qt.
+    #[arg(long)]
+    native_key: Option<String>,
+    /// With --native-key: the object holds headerless pixels of this shape,
+    /// WIDTHxHEIGHT:FORMAT[:STRIDE], FORMAT one of rgba8, rgb8, bgr8, bgra8, gray8, gray16.
+    #[arg(long, requires = "native_key", value_parser = parse_raw)]
+    raw: Option<crate::codec::raw::RawShape>,
+}
+
+impl NativeKeyArgs {
+    /// The native key given, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.native_key.as_deref()
+    }
+
+    /// The raw shape given, in the words the window's field takes.
+    pub fn shape_text(&self) -> Option<String> {
+        self.raw.map(|shape| shape.to_string())
+    }
+
+    pub(super) fn apply(&self, mut endpoint: Endpoint) -> Endpoint {
+        endpoint.native_key.clone_from(&self.native_key);
+        endpoint.raw = self.raw;
+        endpoint
+    }
+}
+
+fn parse_raw(text: &str) -> Result<crate::codec::raw::RawShape, String> {
+    text.parse()
+}
+
+impl Command {
+    /// As it is typed.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Command::Put { .. } => "put",
+            Command::Get { .. } => "get",
+            Command::Info { .. } => "info",
+            Command::Clean => "clean",
+            Command::Bench { .. } => "bench",
+            Command::BenchReader => "bench-reader",
+            Command::Stream { .. } => "stream",
+            Command::Check { .. } => "check",
+            Command::CheckReader => "check-reader",
+            Command::Trace { .. } => "trace",
+        }
+    }
+
+    /// What the journal calls a process running this command.
+    pub(super) fn role(&self) -> protocol::Role {
+        match self {
+            Command::Put { .. } | Command::Stream { .. } => protocol::Role::Put,
+            Command::Get { .. } => protocol::Role::Get,
+            Command::Bench { .. } | Command::BenchReader => protocol::Role::Bench,
+            Command::Check { .. } | Command::CheckReader => protocol::Role::Check,
+            Command::Info { .. } | Command::Clean | Command::Trace { .. } => protocol::Role::Other,
+        }
+    }
+}
+
+fn parse_position(text: &str) -> Result<[f32; 2], String> {
+    let (x, y) = text.split_once(',').ok_or("expected X,Y, e.g. 980,0")?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or(format!("{v:?} is not a number"))
+    };
+    Ok([parse(x)?, parse(y)?])
+}
+
+/// Longest `--seconds` accepted: a week, far past any demo, far inside what a `Duration` holds.
+const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+/// Fastest `--rate` accepted, in frames per second.
+const MAX_RATE: f64 = 10_000.0;
+
+/// A number within `min..=max`, or the sentence that says which numbers are.
+fn parse_within(text: &str, min: f64, max: f64, what: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|value| (min..=max).contains(value))
+        .ok_or_else(|| format!("{text:?} is not {what} from {min} to {max}"))
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    parse_within(text, 0.001, MAX_SECONDS, "a number of seconds")
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    parse_within(text, 0.001, MAX_RATE, "a number of frames per second")
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, e.g. 4096x4096")?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(format!("{v:?} is not a positive number"))
+    };
+    let (width, height) = (parse(w)?, parse(h)?);
+    // Within an image's limits: bench and stream allocate the frames before anything else.
+    crate::codec::header::check_dimensions(width, height).map_err(|err| err.to_string())?;
+    Ok((width, height))
+}
+
+impl Cli {
+    pub fn mode(&self) -> Mode {
+        match (self.qt, self.qt6) {
+            (true, _) => Mode::Qt,
+            (_, true) => Mode::Qt6,
+            _ => Mode::Native,
+        }
+    }
+
+    pub(super) fn endpoint(&self) -> Result<Endpoint, ShareError> {
+        Ok(Endpoint::in_dir(&self.key, segment_dir()?)
+            .with_mode(self.mode())
+            .with_options(options_from_env()))
+    }
+}

@@ -1,0 +1,14 @@
+//! The IPC layer: named shared memory and its lock, with no image in sight.
+//!
+//! - `sys`: the OS calls, and the project's only `unsafe` code;
+//! - [`segment`]: this project's crash-proof segments, whose lifetime is the same on every OS;
+//! - [`qt`] (Linux): Qt's own System V and POSIX objects, named and used as Qt does.
+
+#[cfg(target_os = "linux")]
+pub mod qt;
+pub mod segment;
+// The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
+pub(crate) mod sys;
+
+#[cfg(feature = "gui")]
+pub use sys::hide_own_console;

@@ -1,0 +1,269 @@
+//! The per-user directory that holds every segment, lock and state file, and safe ways to open
+//! files in it.
+//!
+//! # Platform-specific behaviour
+//! - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed tmpfs, like POSIX shared memory, and usually
+//!   the largest one). `/dev/shm` is open to every user, so another user can create that name
+//!   first; then, and when `/dev/shm` is missing, the next private place is used:
+//!   `$XDG_RUNTIME_DIR/shmimage` (a per-user tmpfs made by the login manager), else
+//!   `~/.cache/shmimage/segments`. Every process of the user goes down the same list, so they
+//!   still meet, and the move is logged.
+//! - macOS: `$TMPDIR/shmimage-<uid>`; macOS gives every user a private `TMPDIR` under
+//!   `/var/folders`, the same for all of that user's processes, so two windows meet there.
+//! - Windows: `%TEMP%\shmimage-<user>`, which is inside the user's profile.
+//!
+//! `SHMIMAGE_DIR` overrides the location (tests use it for isolation): see
+//! [`SegmentDir::from_env_or_default`], which the CLI, the window and `SharedMemory::new` use.
+//! Wherever it is, the
+//! directory must be a real directory owned by this user and closed to everyone else (0700): that
+//! is what keeps other users from reading, replacing or blocking our segments, and what keeps
+//! anyone else from planting symlinks in it. One of the default places that was opened up is
+//! closed again (it has our name); a folder named by `SHMIMAGE_DIR` is the user's, so it is
+//! refused with a sentence instead, never changed.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::ShmError;
+use crate::safe_fs::create_new_private_dir;
+
+/// Environment variable that overrides the segment directory.
+pub const DIR_ENV: &str = "SHMIMAGE_DIR";
+
+/// A checked, private directory for segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDir {
+    path: PathBuf,
+}
+
+impl SegmentDir {
+    /// The directory for this user: the first usable platform default (a squatted or unusable
+    /// one is passed over, with a log line saying why), whatever `SHMIMAGE_DIR` says.
+    pub fn for_current_user() -> Result<Self, ShmError> {
+        let mut first_error = None;
+        for candidate in default_paths() {
+            // Only the cache fallback can lack its parents; they are made when it is reached.
+            if let Some(parent) = candidate.parent() {
+                let _ = fs::create_dir_all(parent);
+            }
+            match Self::open(&candidate, OpenedUp::Close) {
+                Ok(dir) => {
+                    if let Some(err) = &first_error {
+                        log::warn!("using {} for segments: {err}", candidate.display());
+                    }
+                    return Ok(dir);
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| ShmError::PermissionDenied {
+            path: PathBuf::new(),
+            detail: format!("no directory for segments could be found; set {DIR_ENV}"),
+        }))
+    }
+
+    /// The directory every shmimage process of this user meets in: `SHMIMAGE_DIR` if it is set
+    /// (tests use it for isolation), else [`for_current_user`](Self::for_current_user).
+    pub fn from_env_or_default() -> Result<Self, ShmError> {
+        match std::env::var_os(DIR_ENV).filter(|dir| !dir.is_empty()) {
+            Some(dir) => Self::at(PathBuf::from(dir)),
+            None => Self::for_current_user(),
+        }
+    }
+
+    /// Uses `path`, creating it (0700) if missing and refusing it unless it is a real directory
+    /// that belongs to this user and to nobody else. An existing folder is never changed: one
+    /// that others may enter is refused, with the sentence that says so.
+    pub fn at(path: impl Into<PathBuf>) -> Result<Self, ShmError> {
+        Self::open(&path.into(), OpenedUp::Refuse)
+    }
+
+    fn open(path: &Path, opened_up: OpenedUp) -> Result<Self, ShmError> {
+        match fs::symlink_metadata(path) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => create_private_dir(path)?,
+            Err(err) => return Err(ShmError::io("checking the segment directory", path, err)),
+            Ok(meta) => check_private_dir(path, &meta, opened_up)?,
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Where segments go, best first (see the module's platform notes).
+#[cfg(target_os = "linux")]
+fn default_paths() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    let dev_shm = Path::new("/dev/shm");
+    if dev_shm.is_dir() {
+        paths.push(dev_shm.join(format!("shmimage-{}", crate::ipc::sys::effective_uid())));
+    }
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    if let Some(runtime) = absolute("XDG_RUNTIME_DIR") {
+        paths.push(runtime.join("shmimage"));
+    }
+    let cache = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")));
+    if let Some(cache) = cache {
+        paths.push(cache.join("shmimage").join("segments"));
+    }
+    paths
+}
+
+/// macOS has no /dev/shm; its `$TMPDIR` is already per user (/var/folders/…/T/) and lives on
+/// disk, so the mapping is backed by the page cache rather than tmpfs, with the same semantics.
+/// A sandboxed app gets its container's temp dir here, so it shares only with itself; two
+/// sandboxed copies would need an app group directory, set through SHMIMAGE_DIR.
+#[cfg(all(unix, not(target_os = "linux")))]
+fn default_paths() -> Vec<PathBuf> {
+    vec![std::env::temp_dir().join(format!("shmimage-{}", crate::ipc::sys::effective_uid()))]
+}
+
+#[cfg(windows)]
+fn default_paths() -> Vec<PathBuf> {
+    let user = std::env::var("USERNAME").unwrap_or_else(|_| "user".to_owned());
+    let user: String = user
+        .chars()
+        .filter(|c| !matches!(c, '\\' | '/' | ':'))
+        .collect();
+    vec![std::env::temp_dir().join(format!("shmimage-{user}"))]
+}
+
+/// What to do with an existing directory of ours that others may enter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenedUp {
+    /// One of the default places, named by us: close it again.
+    Close,
+    /// A folder the user named: refuse it, leaving its mode as it is.
+    Refuse,
+}
+
+fn create_private_dir(path: &Path) -> Result<(), ShmError> {
+    match create_new_private_dir(path) {
+        Ok(()) => Ok(()),
+        // Another process created it at the same moment: check what is there now.
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            let meta = fs::symlink_metadata(path)
+                .map_err(|err| ShmError::io("checking the segment directory", path, err))?;
+            check_private_dir(path, &meta, OpenedUp::Close)
+        }
+        Err(err) => Err(ShmError::io("creating the segment directory", path, err)),
+    }
+}
+
+fn check_private_dir(
+    path: &Path,
+    meta: &fs::Metadata,
+    opened_up: OpenedUp,
+) -> Result<(), ShmError> {
+    if !meta.file_type().is_dir() {
+        let what = if meta.file_type().is_symlink() {
+            "a symbolic link"
+        } else {
+            "not a directory"
+        };
+        return Err(ShmError::PermissionDenied {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the segment directory is {what}; remove it or set {DIR_ENV} to another directory"
+            ),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let me = crate::ipc::sys::effective_uid();
+        if meta.uid() != me {
+            return Err(ShmError::PermissionDenied {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "the segment directory belongs to uid {}, not to you (uid {me}); remove it or set {DIR_ENV}",
+                    meta.uid()
+                ),
+            });
+        }
+        if meta.mode() & 0o077 != 0 {
+            if opened_up == OpenedUp::Refuse {
+                return Err(ShmError::PermissionDenied {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "other users may enter this folder (mode {:o}), and segments need one that only you can; point {DIR_ENV} at a new folder (shmimage makes it), or run chmod 700 on it if it holds nothing of anyone else's",
+                        meta.mode() & 0o777
+                    ),
+                });
+            }
+            // Our own default place, opened up (by hand or a umask-less tool): close it again.
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+                .map_err(|err| ShmError::io("making the segment directory private", path, err))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = opened_up;
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn creates_a_private_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SegmentDir::at(tmp.path().join("segments")).unwrap();
+        let mode = fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn closes_an_opened_up_directory_of_ours() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("segments");
+        fs::create_dir(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
+        SegmentDir::open(&path, OpenedUp::Close).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+
+    /// SHMIMAGE_DIR naming a folder that others may enter: `clean` changed it to 0700.
+    #[test]
+    fn refuses_an_opened_up_folder_it_was_pointed_at_and_leaves_its_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("project");
+        fs::create_dir(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = SegmentDir::at(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("mode 755") && err.contains("SHMIMAGE_DIR"),
+            "{err}"
+        );
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+    }
+
+    #[test]
+    fn refuses_a_symlink_in_place_of_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("elsewhere");
+        fs::create_dir(&target).unwrap();
+        let link = tmp.path().join("segments");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = SegmentDir::at(&link).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+}

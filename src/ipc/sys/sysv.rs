@@ -1,0 +1,198 @@
+//! System V shared memory and semaphores, the IPC that Qt 5's `QSharedMemory` and
+//! `QSystemSemaphore` use on Linux (see `crate::ipc::qt::sysv`). Thin, checked wrappers: each returns the OS
+//! error as `io::Error`, and attached memory is only reached through `Mapping`'s copies.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+/// What `IPC_STAT` says about a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShmStat {
+    pub size: usize,
+    pub attached: u64,
+    pub creator_pid: u32,
+    pub owner_uid: u32,
+    /// The permission bits (e.g. 0o600).
+    pub mode: u32,
+}
+
+/// What `IPC_STAT` says about a semaphore set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SemStat {
+    pub owner_uid: u32,
+    pub mode: u32,
+    pub count: u64,
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `ftok(path, proj_id)`: the IPC key derived from a key file's inode and device.
+pub(crate) fn ftok(path: &Path, proj_id: u8) -> io::Result<libc::key_t> {
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+    let key = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(proj_id)) };
+    check(key)
+}
+
+/// `shmget(key, size, flags)`: the id of a segment.
+pub(crate) fn shm_get(key: libc::key_t, size: usize, flags: libc::c_int) -> io::Result<i32> {
+    // SAFETY: shmget takes plain values and touches no memory of ours.
+    check(unsafe { libc::shmget(key, size, flags) })
+}
+
+pub(crate) fn shm_stat(id: i32) -> io::Result<ShmStat> {
+    // SAFETY: an all-zero shmid_ds is a valid value of this plain C struct.
+    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT writes one shmid_ds into `ds`, which is valid and exclusively ours.
+    check(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
+    Ok(ShmStat {
+        size: ds.shm_segsz,
+        attached: ds.shm_nattch,
+        creator_pid: ds.shm_cpid as u32,
+        owner_uid: ds.shm_perm.uid,
+        mode: u32::from(ds.shm_perm.mode) & 0o777,
+    })
+}
+
+/// Marks a segment for removal: it disappears when the last process detaches, and its key
+/// can be used for a new segment at once.
+pub(crate) fn shm_remove(id: i32) -> io::Result<()> {
+    // SAFETY: IPC_RMID reads no buffer; a null pointer is what it expects.
+    check(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+}
+
+/// A System V segment attached to this process; detached (`shmdt`) on drop.
+#[derive(Debug)]
+pub(crate) struct Attached {
+    addr: *mut u8,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: the attachment is a plain address range; all access goes through `Mapping`'s
+// copies, which take `&self`/`&mut self`, so moving it between threads is sound.
+unsafe impl Send for Attached {}
+
+impl Attached {
+    /// `shmat(id)`, read-only or read-write, covering the segment's exact size `len`.
+    pub(crate) fn attach(id: i32, len: usize, writable: bool) -> io::Result<Self> {
+        let flags = if writable { 0 } else { libc::SHM_RDONLY };
+        // SAFETY: a null address lets the kernel choose where to map; nothing else is touched.
+        let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
+        if addr as isize == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            addr: addr.cast(),
+            len,
+            writable,
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        self.addr
+    }
+
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.addr
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        // SAFETY: `addr` came from a successful shmat and is detached exactly once, here.
+        unsafe { libc::shmdt(self.addr.cast()) };
+    }
+}
+
+/// `semget(key, 1, flags)`: a set of one semaphore.
+pub(crate) fn sem_get(key: libc::key_t, flags: libc::c_int) -> io::Result<i32> {
+    // SAFETY: semget takes plain values.
+    check(unsafe { libc::semget(key, 1, flags) })
+}
+
+pub(crate) fn sem_stat(id: i32) -> io::Result<SemStat> {
+    // SAFETY: an all-zero semid_ds is a valid value of this plain C struct.
+    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT writes one semid_ds through the pointer passed as semctl's variadic
+    // argument (the `buf` member of union semun); `ds` is valid and exclusively ours.
+    check(unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds as *mut libc::semid_ds) })?;
+    Ok(SemStat {
+        owner_uid: ds.sem_perm.uid,
+        mode: u32::from(ds.sem_perm.mode) & 0o777,
+        count: ds.sem_nsems as u64,
+    })
+}
+
+pub(crate) fn sem_set_value(id: i32, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: SETVAL takes the value as its variadic int argument.
+    check(unsafe { libc::semctl(id, 0, libc::SETVAL, value) }).map(drop)
+}
+
+/// The pid of the last process that changed the semaphore: while it is taken, the holder.
+pub(crate) fn sem_last_pid(id: i32) -> io::Result<u32> {
+    // SAFETY: GETPID takes no buffer.
+    check(unsafe { libc::semctl(id, 0, libc::GETPID) }).map(|pid| pid as u32)
+}
+
+pub(crate) fn sem_remove(id: i32) -> io::Result<()> {
+    // SAFETY: IPC_RMID takes no buffer.
+    check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) }).map(drop)
+}
+
+/// Adds `delta` to the semaphore with SEM_UNDO (the kernel reverts it if we die), waiting
+/// at most `timeout` in all, however often a signal interrupts the wait. A timeout is
+/// `ErrorKind::WouldBlock`.
+pub(crate) fn sem_change(id: i32, delta: i16, timeout: Duration) -> io::Result<()> {
+    let mut op = libc::sembuf {
+        sem_num: 0,
+        sem_op: delta,
+        sem_flg: libc::SEM_UNDO as libc::c_short,
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        // semtimedop's timeout is relative: after EINTR only what is left of it is passed.
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let wait = libc::timespec {
+            tv_sec: left.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: libc::c_long::from(left.subsec_nanos() as i32),
+        };
+        // libc has no binding for semtimedop, glibc's wrapper is this very syscall.
+        // SAFETY: `op` and `wait` are valid for the call; semtimedop reads one sembuf and the
+        // timespec, and writes nothing.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_semtimedop,
+                id,
+                &mut op as *mut libc::sembuf,
+                1usize,
+                &wait as *const libc::timespec,
+            )
+        };
+        match check(if ret == -1 { -1 } else { 0 }) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            other => return other.map(drop),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Qt's `setNativeKey`: a shared-memory object named exactly, made by a program that knows
+//! nothing of shmimage or Qt (Python's `multiprocessing.shared_memory`, Boost.Interprocess, an
+//! OpenCV pipeline). No hash or prefix is applied to the name, and, as with Qt, no lock means
+//! anything: shmimage takes none, and tracks no liveness. So a read can tear if the writer
+//! writes during the copy; the object is read twice and compared, and a read that keeps
+//! changing is shown with "changed while being read".
+//!
+//! The bytes are a shmimage or Qt payload when they start with one's magic, else the pixels of
+//! the shape given with `--raw` ([`RawShape`]). Where the object lives on each OS, and how it is
+//! read, is `sys::named_object`'s business.
+
+use std::time::Instant;
+
+use image::RgbaImage;
+
+use super::{
+    AttachedReader, Fetched, Inspection, Protocol, Publication, ShareError, Stages, human_bytes,
+};
+use crate::codec::raw::RawShape;
+use crate::codec::{self, Encoding, Header, MAX_SEGMENT_BYTES};
+use crate::ipc::sys::named_object::{self, CreatedObject, NamedObject};
+
+/// Headerless pixels written under a native key (`put --native-key`): the object lives until
+/// this is dropped, which removes it, if it is still the one written here.
+pub struct RawPublication {
+    /// Where the object is, in the OS's terms.
+    pub location: String,
+    pub size: usize,
+    _object: CreatedObject,
+}
+
+/// Creates the object `name` holding `bytes` (no header: what another framework expects). An
+/// object of that name is never replaced: it may be another program's.
+pub fn publish_raw(name: &str, bytes: &[u8]) -> Result<RawPublication, ShareError> {
+    let name = validate_native_key(name).map_err(ShareError::NativeKey)?;
+    let location = named_object::location(&name);
+    let object = CreatedObject::create_new(&name, bytes).map_err(|err| {
+        ShareError::NativeKey(match err.kind() {
+            std::io::ErrorKind::AlreadyExists => format!(
+                "an object named {name:?} already exists ({location}), another program's or one left by a process that was killed: shmimage does not replace it; remove it if it is yours, or choose another name"
+            ),
+            _ => format!("cannot create {location}: {err}"),
+        })
+    })?;
+    Ok(RawPublication {
+        location,
+        size: bytes.len(),
+        _object: object,
+    })
+}
+
+/// Reads that may differ before a fetch gives up comparing and says the object keeps changing.
+const READS: usize = 3;
+
+/// `name` as this OS's call takes it (`shm_open`, `CreateFileMappingW`), or the sentence that
+/// says why not: [`crate::platform::native_key_name`] has each OS's rules.
+pub fn validate_native_key(name: &str) -> Result<String, String> {
+    crate::platform::native_key_name(name, crate::platform::Os::current())
+}
+
+pub(super) struct ForeignProtocol {
+    name: String,
+    raw: Option<RawShape>,
+}
+
+impl ForeignProtocol {
+    pub(super) fn new(name: &str, raw: Option<RawShape>) -> Result<Self, ShareError> {
+        let name = validate_native_key(name).map_err(ShareError::NativeKey)?;
+        Ok(Self { name, raw })
+    }
+
+    fn location(&self) -> String {
+        named_object::location(&self.name)
+    }
+
+    fn open(&self) -> Result<NamedObject, ShareError> {
+        NamedObject::open(&self.name).map_err(|err| {
+            ShareError::NativeKey(match err.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "nothing is shared under the native key {:?} ({} does not exist): start the program that creates it first",
+                    self.name,
+                    self.location()
+                ),
+                _ => format!("cannot open {}: {err}", self.location()),
+            })
+        })
+    }
+
+    /// The object's bytes, read until two reads agree (or [`READS`] have not): `true` if they
+    /// never did.
+    fn read(&self) -> Result<(Vec<u8>, bool), ShareError> {
+        let object = self.open()?;
+        let mut last = self.read_once(&object)?;
+        for _ in 1..READS {
+            let again = self.read_once(&object)?;
+            if again == last {
+                return Ok((again, false));
+            }
+            last = again;
+        }
+        Ok((last, true))
+    }
+
+    /// The bytes an image can need: with a raw shape only the pixels it spans (a 1 TiB object
+    /// read as 4x4 costs 64 bytes), else the whole object, if within the segment bound that
+    /// every mode applies. Memory follows the image, never the size another program chose.
+    fn read_once(&self, object: &NamedObject) -> Result<Vec<u8>, ShareError> {
+        let limit = match &self.raw {
+            Some(shape) => shape.bytes_needed(),
+            None if object.len() > MAX_SEGMENT_BYTES => {
+                return Err(ShareError::NativeKey(format!(
+                    "the object {:?} ({}) is {}, more than any image within the limits needs ({}): if it holds raw pixels, give their shape (--raw, or \"Raw shape\" in the inspector) and only those are read",
+                    self.name,
+                    self.location(),
+                    human_bytes(object.len()),
+                    human_bytes(MAX_SEGMENT_BYTES)
+                )));
+            }
+            None => object.len(),
+        };
+        object
+            .read_prefix(limit)
+            .map_err(|err| ShareError::NativeKey(format!("cannot read {}: {err}", self.location())))
+    }
+
+    /// What the bytes are: a shmimage or Qt payload by its magic, else the `--raw` shape.
+    fn decode(&self, bytes: &[u8]) -> Result<(RgbaImage, String), ShareError> {
+        let what = format!("the object {:?}", self.name);
+        if let Some(shape) = &self.raw {
+            return Ok((
+                shape.to_rgba(bytes, &what)?,
+                format!("raw {shape} (the shape given)"),
+            ));
+        }
+        if bytes.starts_with(&codec::header::MAGIC) {
+            let (_, image) = codec::decode_segment(bytes)?;
+            return Ok((image, "a shmimage segment (by its magic)".to_owned()));
+        }
+        if codec::qt::starts_like_an_image(bytes) {
+            return Ok((
+                codec::qt::decode(bytes)?,
+                "Qt's QDataStream image (by its start)".to_owned(),
+            ));
+        }
+        Err(ShareError::NativeKey(format!(
+            "{what} ({}) has no shmimage or Qt header; if it holds raw pixels, give their shape, WIDTHxHEIGHT:FORMAT such as 640x480:bgr8 (--raw on the command line, \"Raw shape\" in the window's inspector)",
+            human_bytes(bytes.len() as u64)
+        )))
+    }
+}
+
+impl Protocol for ForeignProtocol {
+    fn publish(&self, _image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
+        Err(ShareError::NativeKey(
+            "images are published under a native key with `shmimage put IMAGE --native-key NAME --raw-format FORMAT`; here the native key is only read: clear it to share under the key".to_owned(),
+        ))
+    }
+
+    fn fetch(&self) -> Result<Fetched, ShareError> {
+        let started = Instant::now();
+        let (bytes, kept_changing) = self.read()?;
+        let copied = started.elapsed();
+        let (image, _) = self.decode(&bytes)?;
+        let header = Header {
+            encoding: Encoding::Raw,
+            width: image.width(),
+            height: image.height(),
+            publisher_pid: 0,
+            payload_len: bytes.len() as u64,
+            // From the bytes read: the same value a probe gets, without reading the object again.
+            generation: sampled_generation(bytes.len() as u64, |at, sample| {
+                let from = &bytes[at as usize..];
+                let count = sample.len().min(from.len());
+                sample[..count].copy_from_slice(&from[..count]);
+                count
+            }),
+            payload_crc: crc32fast::hash(&bytes),
+        };
+        Ok(Fetched {
+            image,
+            segment_size: bytes.len(),
+            header,
+            stages: Stages {
+                copy: copied,
+                total: started.elapsed(),
+                ..Stages::default()
+            },
+            note: kept_changing.then(|| {
+                "changed while being read: the writer wrote during the copy (a native key has no lock), so the image may be torn".to_owned()
+            }),
+        })
+    }
+
+    fn inspect(&self) -> Result<Inspection, ShareError> {
+        // As in Qt, where key() is empty after setNativeKey: the name below is all there is.
+        let mut inspection = Inspection::new("none: the native key is used instead");
+        inspection.row(
+            "native key",
+            format!("{} (exact name: no hash, no prefix)", self.name),
+        );
+        match self.open() {
+            Ok(object) => {
+                inspection.row("object", self.location());
+                let size = human_bytes(object.len());
+                inspection.row(
+                    "size",
+                    if cfg!(target_os = "linux") {
+                        size
+                    } else {
+                        format!("{size} (whole pages: the OS rounds an object's size up)")
+                    },
+                );
+                inspection.row(
+                    "owner",
+                    match object.owner_uid() {
+                        Some(uid) => format!("uid {uid}"),
+                        None => {
+                            "not recorded (Windows' named mappings have no owner uid)".to_owned()
+                        }
+                    },
+                );
+                let format = match &self.raw {
+                    Some(shape) => format!("raw {shape} (the shape given)"),
+                    None => match self
+                        .read_once(&object)
+                        .and_then(|bytes| self.decode(&bytes))
+                    {
+                        Ok((_, format)) => format,
+                        Err(err) => err.to_string(),
+                    },
+                };
+                inspection.row("format assumed", format);
+            }
+            Err(err) => inspection.row("object", format!("none: {err}")),
+        }
+        inspection.row(
+            "given up",
+            "no lock and no liveness tracking, as with Qt's setNativeKey: a read can tear if the writer writes during the copy (detected by reading twice)",
+        );
+        Ok(inspection)
+    }
+
+    /// A hash of the object's size and a sample of its bytes (see [`sample_offsets`], read where
+    /// they are): cheap enough to compare at frame rate, and it changes when a writer rewrites
+    /// in place, unless it changes only bytes between the samples.
+    fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
+        let Ok(object) = NamedObject::open(&self.name) else {
+            return Ok(None);
+        };
+        // Over the bytes a fetch reads (a raw shape's), so a fetch and a probe agree.
+        let span = self
+            .raw
+            .map_or(object.len(), |shape| shape.bytes_needed().min(object.len()));
+        Ok(Some(sampled_generation(span, |at, sample| {
+            object.read_at(at, sample)
+        })))
+    }
+
+    fn attach(&self) -> Result<AttachedReader, ShareError> {
+        Err(ShareError::NativeKey(
+            "a native key cannot be held attached: it is read and let go".to_owned(),
+        ))
+    }
+}
+
+/// Bytes sampled, how far apart at least, and how many samples at most, for Follow's checksum
+/// of a native key's object. The cap keeps a probe's cost flat: each sample is one read, and
+/// without it a 64 MiB object cost 1,024 reads a probe, 11% of a core while nothing changed.
+const SAMPLE: usize = 64;
+const SAMPLE_EVERY: u64 = 64 * 1024;
+const MAX_SAMPLES: u64 = 128;
+
+/// Where Follow samples an object of `len` bytes: every 64 KiB, or `len / 128` apart once that
+/// is farther.
+fn sample_offsets(len: u64) -> impl Iterator<Item = u64> {
+    let every = (len / MAX_SAMPLES).max(SAMPLE_EVERY);
+    (0..len).step_by(usize::try_from(every).unwrap_or(usize::MAX))
+}
+
+/// A hash of the object's length and of `SAMPLE` bytes at each of [`sample_offsets`]
+/// (`read_at(at, sample)` fills `sample` from `at` and says how many bytes it read); never 0,
+/// which is Follow's "nothing shown".
+fn sampled_generation(len: u64, mut read_at: impl FnMut(u64, &mut [u8]) -> usize) -> u64 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len.to_le_bytes());
+    let mut sample = [0u8; SAMPLE];
+    for at in sample_offsets(len) {
+        let read = read_at(at, &mut sample);
+        hasher.update(&sample[..read]);
+    }
+    u64::from(hasher.finalize()) | 1 << 32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fetch's generation, from the bytes it read, is what a probe reading the object gets:
+    /// else Follow would fetch the same object again and again.
+    /// Also past the sample cap (a 3000x3000 gray8 object is 8.6 MiB, sampled `len / 128` apart).
+    #[test]
+    fn a_fetch_and_a_probe_agree_on_the_generation() {
+        for (side, tag) in [(400u32, "small"), (3000, "large")] {
+            // At most 30 bytes: macOS allows no more.
+            let name = format!("shmimage-gen-{tag}-{}", std::process::id());
+            let len = side * side;
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
+            let _object = CreatedObject::create_new(&name, &bytes).unwrap();
+            // The whole object, and a shape that spans only its first half.
+            for rows in [side, side / 2] {
+                let shape = format!("{side}x{rows}:gray8").parse().ok();
+                let protocol = ForeignProtocol::new(&name, shape).unwrap();
+                let fetched = protocol.fetch().unwrap();
+                let probed = protocol.newest_generation().unwrap();
+                assert_eq!(Some(fetched.header.generation), probed, "{tag} {rows}");
+                assert_ne!(probed, Some(sampled_generation(1, |_, _| 0)), "{tag}");
+            }
+        }
+    }
+
+    /// The inspector and a fetch of a 1 TiB object without a shape: a sentence, not an abort.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_object_over_the_segment_bound_is_read_only_through_a_shape() {
+        let name = format!("shmimage-unit-huge-{}", std::process::id());
+        let path = std::path::PathBuf::from(format!("/dev/shm/{name}"));
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        let unshaped = ForeignProtocol::new(&name, None).unwrap();
+        let inspection = unshaped.inspect().unwrap();
+        let said = format!("{inspection:?}");
+        let fetched = unshaped.fetch().err().map(|err| err.to_string());
+        let shaped = ForeignProtocol::new(&name, "4x4:rgba8".parse().ok()).unwrap();
+        let image = shaped.fetch().map(|f| f.image.dimensions());
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            said.contains("more than any image within the limits needs"),
+            "{said}"
+        );
+        assert!(fetched.unwrap().contains("give their shape"));
+        assert_eq!(image.unwrap(), (4, 4));
+    }
+
+    #[test]
+    fn samples_are_64_kib_apart_and_at_most_128_or_so() {
+        let small: Vec<u64> = sample_offsets(200_000).collect();
+        assert_eq!(small, [0, 65_536, 131_072, 196_608]);
+        for len in [8 << 20, (8 << 20) + 1, 64 << 20, (1 << 32) + 12_345] {
+            let offsets: Vec<u64> = sample_offsets(len).collect();
+            assert!(
+                (128..=129).contains(&offsets.len()),
+                "{len}: {}",
+                offsets.len()
+            );
+            assert!(offsets.iter().all(|&at| at < len));
+        }
+        assert_eq!(sample_offsets(0).count(), 0);
+    }
+}

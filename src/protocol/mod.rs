@@ -1,0 +1,645 @@
+//! The protocol layer: the example's two slots (publish an image under a key, fetch the image
+//! under a key), plus inspecting a key, as one [`Protocol`] per mode. The mode is chosen once,
+//! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, and on
+//! Linux `qt5` and `qt6`). The CLI and the window use only this module and the codec's types.
+
+mod follow;
+mod foreign;
+pub mod journal;
+mod native;
+#[cfg(target_os = "linux")]
+mod qt;
+#[cfg(target_os = "linux")]
+mod qt5;
+#[cfg(target_os = "linux")]
+mod qt6;
+mod steps;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::RgbaImage;
+
+use crate::codec::{CodecError, Encoding, Header};
+use crate::ipc::segment::ShmError;
+
+pub use crate::ipc::segment::interrupt::exit_when_released;
+pub use crate::ipc::segment::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
+pub use crate::protocol::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
+pub use follow::{ChangeWatch, Follower, fetch_retrying, follow};
+pub use foreign::{RawPublication, publish_raw, validate_native_key};
+use steps::Recorder;
+pub use steps::{Observer, human_duration};
+
+/// The key Qt's example uses, and ours by default.
+pub const DEFAULT_KEY: &str = "QSharedMemoryExample";
+
+/// Test hook (read by the CLI): when set to a number of milliseconds, a publish stops halfway
+/// through the copy, says "paused mid-copy" in the log, and sleeps that long holding the lock, so
+/// a test can kill it there. A Qt-format fetch pauses the same way after its copy.
+pub const PAUSE_MID_COPY_ENV: &str = "SHMIMAGE_TEST_PAUSE_MID_COPY_MS";
+
+/// Test hook (read by the CLI): when set to a number of milliseconds, a native publish stops
+/// between creating its segment file and reserving its space, says "paused after create" in the
+/// log, and sleeps that long.
+pub const PAUSE_AFTER_CREATE_ENV: &str = "SHMIMAGE_TEST_PAUSE_AFTER_CREATE_MS";
+
+/// Test hook (read by the CLI): when set, a native publish damages its own segment after
+/// committing it (a buggy writer), so `shmimage check` can show that readers refuse it. Writing
+/// into the file from outside is not possible on Windows while its writer has it mapped.
+pub const DAMAGE_AFTER_PUBLISH_ENV: &str = "SHMIMAGE_TEST_DAMAGE_AFTER_PUBLISH";
+
+/// Test switch (read by the CLI): when set, leftovers of dead processes are never removed,
+/// breaking that one guarantee on purpose so a test can watch `shmimage check` catch it.
+pub const KEEP_LEFTOVERS_ENV: &str = "SHMIMAGE_TEST_KEEP_LEFTOVERS";
+
+/// Overrides how long to wait for another process's lock, in milliseconds (read by the CLI).
+pub const LOCK_TIMEOUT_ENV: &str = "SHMIMAGE_LOCK_TIMEOUT_MS";
+
+/// `off` turns the protocol journal off (read by the CLI), to measure what it costs.
+pub const JOURNAL_ENV: &str = "SHMIMAGE_JOURNAL";
+
+/// Everything that can go wrong while sharing, for the CLI to print and the window to phrase
+/// (see [`ShareError::failure`]) without looking into the layers below.
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    #[error(transparent)]
+    Shm(#[from] ShmError),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("{mode} is available on Linux only (it uses System V or POSIX IPC as Qt does there)", mode = mode.facts().name)]
+    ModeUnavailable { mode: Mode },
+    #[error("stepping through was cancelled: the lock was given back and nothing else changed")]
+    SteppingCancelled,
+    #[error("cannot start following the key: {0}")]
+    Follow(String),
+    /// A native key (Qt's setNativeKey) that cannot be used, with the sentence that says why.
+    #[error("{0}")]
+    NativeKey(String),
+}
+
+/// The failures the window words in Qt's own terms; everything else it shows as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing is shared under the key (Qt: "Unable to attach to shared memory segment.").
+    NothingShared,
+    /// A dead writer's leftover was found and removed, so nothing is shared now.
+    LeftoverRemoved {
+        pid: u32,
+    },
+    /// The file is not an image at all (Qt: "Selected file is not an image").
+    NotAnImage,
+    /// The user cancelled a lock wait or a step-through.
+    Cancelled,
+    Other,
+}
+
+impl ShareError {
+    /// Something is already there under the name (Qt: "Unable to create shared memory segment.").
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Self::Shm(ShmError::AlreadyExists { .. }))
+    }
+
+    pub fn failure(&self) -> Failure {
+        match self {
+            Self::Shm(ShmError::NotFound { .. }) => Failure::NothingShared,
+            Self::Shm(ShmError::LeftoverRemoved { pid, .. }) => {
+                Failure::LeftoverRemoved { pid: *pid }
+            }
+            Self::Codec(CodecError::NotAnImage { .. }) => Failure::NotAnImage,
+            Self::SteppingCancelled | Self::Shm(ShmError::Cancelled) => Failure::Cancelled,
+            _ => Failure::Other,
+        }
+    }
+}
+
+/// How images are shared under a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// This project's crash-safe segment files with a checked header.
+    #[default]
+    Native,
+    /// What Qt 5's example does on Linux: System V segment and semaphore, `QDataStream` PNG.
+    Qt,
+    /// What Qt 6.6+'s example does on Linux (`QNativeIpcKey`): POSIX shared memory and a POSIX
+    /// semaphore named after the key, the same `QDataStream` PNG.
+    Qt6,
+}
+
+/// What a person (or the command line) needs to know about a mode.
+#[derive(Debug)]
+pub struct ModeFacts {
+    pub name: &'static str,
+    /// The command-line flag that selects it.
+    pub flag: Option<&'static str>,
+    /// Whether the encoding (raw or png) can be chosen; Qt's modes always store Qt's PNG.
+    pub encoding_is_chosen: bool,
+    pub lifetime: &'static str,
+    /// Names this mode's journal files apart from the other modes' under the same key.
+    pub journal_tag: &'static str,
+}
+
+/// Indexed by `Mode as usize`.
+const MODE_FACTS: [ModeFacts; 3] = [
+    ModeFacts {
+        name: "shmimage's own segments",
+        flag: None,
+        encoding_is_chosen: true,
+        lifetime: "A segment exists while at least one live process is attached to it. When the last one \
+            detaches or dies in any way (kill -9 included), the segment is gone for everyone: attaching \
+            says nothing is shared, and the next publish succeeds. A dead process's files are removed by \
+            the next create or attach. This is the same on Linux, macOS and Windows; Qt's example \
+            instead leaves a crashed writer's segment behind on Linux.",
+        journal_tag: "n",
+    },
+    ModeFacts {
+        name: "Qt 5 (System V)",
+        flag: Some("--qt"),
+        encoding_is_chosen: false,
+        lifetime: "Qt's rules: the segment lives while a process is attached, and whoever detaches last \
+            removes it. A Qt process that crashes leaves its segment behind, and Qt's example then cannot \
+            share again (\"Unable to create shared memory segment.\"); here such a leftover is removed by \
+            the next load, which says so. A Qt writer that is still running keeps its image until a new \
+            one replaces it.",
+        journal_tag: "qt5",
+    },
+    ModeFacts {
+        name: "Qt 6 (POSIX)",
+        flag: Some("--qt6"),
+        encoding_is_chosen: false,
+        lifetime: "Qt 6's rules (POSIX): the segment is /dev/shm/<key> and the lock the semaphore \
+            /dev/shm/sem.<key>. Qt 6 never removes a segment, and its example reuses whatever is there. \
+            Here every load makes a new segment, and the writer removes it when it stops sharing. Qt 6's \
+            semaphore has no owner and no undo: if a Qt 6 program crashes while holding it, loads here \
+            wait five seconds and then say how to clear it.",
+        journal_tag: "qt6",
+    },
+];
+
+impl Mode {
+    pub fn facts(self) -> &'static ModeFacts {
+        &MODE_FACTS[self as usize]
+    }
+
+    /// Qt's own formats (marker and PNG) rather than ours.
+    pub fn is_qt(self) -> bool {
+        !self.facts().encoding_is_chosen
+    }
+
+    /// Whether this build and OS offer the mode at all.
+    pub fn is_available(self) -> bool {
+        self == Self::Native || cfg!(target_os = "linux")
+    }
+}
+
+/// Settings that come from outside (the CLI reads them from the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// How long to wait for another process's lock before giving up with its name.
+    pub lock_timeout: Duration,
+    /// Test hook, see [`PAUSE_MID_COPY_ENV`].
+    pub pause_mid_copy: Option<Duration>,
+    /// Test hook, see [`PAUSE_AFTER_CREATE_ENV`].
+    pub pause_after_create: Option<Duration>,
+    /// Test switch, see [`KEEP_LEFTOVERS_ENV`].
+    pub keep_leftovers: bool,
+    /// Test hook, see [`DAMAGE_AFTER_PUBLISH_ENV`].
+    pub damage_after_publish: bool,
+    /// Record every step in the protocol journal (see [`JOURNAL_ENV`]).
+    pub journal: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            lock_timeout: crate::ipc::segment::DEFAULT_LOCK_TIMEOUT,
+            pause_mid_copy: None,
+            pause_after_create: None,
+            keep_leftovers: false,
+            damage_after_publish: false,
+            journal: true,
+        }
+    }
+}
+
+/// Where images are shared: a key in a segment directory, in one of the modes.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub key: String,
+    pub dir: SegmentDir,
+    pub mode: Mode,
+    pub options: Options,
+    /// The window's hand in its own steps: step-through, and cancelling a lock wait.
+    pub observer: Option<Arc<dyn Observer>>,
+    /// Qt's `setNativeKey`: an object named exactly, made by another framework; it overrides
+    /// the key and the mode.
+    pub native_key: Option<String>,
+    /// The shape of headerless pixels under the native key.
+    pub raw: Option<crate::codec::raw::RawShape>,
+}
+
+impl Endpoint {
+    /// `key` in this user's default directory.
+    pub fn new(key: &str) -> Result<Self, ShareError> {
+        Ok(Self::in_dir(key, SegmentDir::for_current_user()?))
+    }
+
+    pub fn in_dir(key: &str, dir: SegmentDir) -> Self {
+        Self {
+            key: key.to_owned(),
+            dir,
+            mode: Mode::Native,
+            options: Options::default(),
+            observer: None,
+            native_key: None,
+            raw: None,
+        }
+    }
+
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The protocol of this endpoint's mode: the one place where the mode is decided.
+    pub fn protocol(&self) -> Result<Box<dyn Protocol>, ShareError> {
+        if let Some(name) = &self.native_key {
+            return Ok(Box::new(foreign::ForeignProtocol::new(name, self.raw)?));
+        }
+        match self.mode {
+            Mode::Native => Ok(Box::new(native::NativeProtocol::new(self))),
+            #[cfg(target_os = "linux")]
+            Mode::Qt => Ok(Box::new(qt5::Qt5Protocol::new(self))),
+            #[cfg(target_os = "linux")]
+            Mode::Qt6 => Ok(Box::new(qt6::Qt6Protocol::new(self)?)),
+            #[cfg(not(target_os = "linux"))]
+            mode => Err(ShareError::ModeUnavailable { mode }),
+        }
+    }
+}
+
+/// One way of sharing images under a key: Qt's `loadFromFile` and `loadFromMemory`, and a look
+/// at what is there.
+pub trait Protocol: Send {
+    /// Encode, create a segment sized to it, lock, copy, unlock, stay attached (for as long as
+    /// the [`Publication`] lives). A newer publish replaces the image for new readers.
+    fn publish(&self, image: &RgbaImage, encoding: Encoding) -> Result<Publication, ShareError>;
+
+    /// Attach, lock, copy out, unlock, detach; then validate the private copy and decode it.
+    fn fetch(&self) -> Result<Fetched, ShareError>;
+
+    /// Like [`fetch`](Self::fetch), but a raw image may be copied straight into the buffer that
+    /// `landing` offers for it (the window's texture buffer), skipping the decode.
+    fn fetch_into(&self, _landing: &mut dyn Landing) -> Result<FetchedInto, ShareError> {
+        self.fetch().map(FetchedInto::from)
+    }
+
+    /// What is there under the key, without changing anything (leftovers are listed, not
+    /// removed).
+    fn inspect(&self) -> Result<Inspection, ShareError>;
+
+    /// The generation a reader would get now, if anything is shared: cheap enough to poll.
+    fn newest_generation(&self) -> Result<Option<u64>, ShareError>;
+
+    /// Where the OS reports every new publish under the key as a file event (Follow watches it
+    /// instead of polling), if this mode has such a place.
+    fn change_watch(&self) -> Option<ChangeWatch> {
+        None
+    }
+
+    /// Qt's `attach()` without the `detach()`: a reader that stays attached, and can copy the
+    /// segment out again later (`shmimage check` uses it to show that a segment lives while
+    /// someone is attached, and that a newer publish leaves a mapped one untouched).
+    fn attach(&self) -> Result<AttachedReader, ShareError>;
+}
+
+/// A reader attached to a segment until dropped.
+pub struct AttachedReader {
+    segment: Box<dyn crate::ipc::segment::Segment>,
+}
+
+impl AttachedReader {
+    fn new(mut segment: Box<dyn crate::ipc::segment::Segment>) -> Result<Self, ShareError> {
+        segment.attach(crate::ipc::segment::AccessMode::ReadOnly)?;
+        Ok(Self { segment })
+    }
+
+    /// Locks, copies the whole segment out, unlocks; stays attached.
+    pub fn copy_out(&mut self) -> Result<Vec<u8>, ShareError> {
+        let access = self.segment.lock()?;
+        let mut bytes = vec![0u8; access.size()];
+        access.read(0, &mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// Offers a buffer for a raw image's pixels, so a fetch can land them there in one copy.
+pub trait Landing {
+    /// A buffer of exactly `header.payload_len` bytes for this raw image, or `None` to have the
+    /// image decoded into an [`RgbaImage`] instead.
+    fn buffer_for(&mut self, header: &Header) -> Option<&mut [u8]>;
+}
+
+/// Time spent in each stage, for the status line and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stages {
+    pub encode: Duration,
+    pub create: Duration,
+    pub attach: Duration,
+    pub lock: Duration,
+    pub copy: Duration,
+    pub checksum: Duration,
+    pub decode: Duration,
+    pub total: Duration,
+}
+
+/// A published image: shared for as long as this value lives (the publisher stays attached).
+/// In Qt's modes the header is not in the segment: it describes what was written (a PNG), and
+/// its generation is the segment's id.
+pub struct Publication {
+    pub(crate) segment: Box<dyn crate::ipc::segment::Segment>,
+    /// Where the final detach is recorded.
+    recorder: Recorder,
+    pub header: Header,
+    pub segment_size: usize,
+    pub stages: Stages,
+    /// What was cleaned up on the way, e.g. a crashed Qt writer's segment.
+    pub note: Option<String>,
+}
+
+impl Publication {
+    pub fn native_key(&self) -> &str {
+        self.segment.native_key()
+    }
+
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.segment.path()
+    }
+
+    /// Stops sharing: detaches, and the segment disappears unless a reader is attached.
+    pub fn withdraw(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Publication {
+    fn drop(&mut self) {
+        detach(&self.recorder, self.segment.as_mut());
+    }
+}
+
+/// Qt's `detach()`, recorded. Never stepped through: it also runs while the program exits.
+fn detach(recorder: &Recorder, segment: &mut dyn crate::ipc::segment::Segment) {
+    let object = segment.describe_segment();
+    let pending = recorder.begin_unstepped(Step::Detach, object);
+    segment.detach();
+    let _ = pending.done(Ok::<(), ShareError>(()));
+}
+
+/// A fetched image, with what its header said.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub image: RgbaImage,
+    pub header: Header,
+    pub segment_size: usize,
+    pub stages: Stages,
+    /// What was cleaned up on the way, e.g. a crashed Qt writer's segment.
+    pub note: Option<String>,
+}
+
+/// A fetch whose raw pixels may already sit in the [`Landing`]'s buffer.
+#[derive(Debug, Clone)]
+pub struct FetchedInto {
+    /// `None` when the pixels were landed in the buffer the landing offered.
+    pub decoded: Option<RgbaImage>,
+    pub header: Header,
+    pub segment_size: usize,
+    pub stages: Stages,
+    pub note: Option<String>,
+}
+
+impl From<Fetched> for FetchedInto {
+    fn from(fetched: Fetched) -> Self {
+        Self {
+            decoded: Some(fetched.image),
+            header: fetched.header,
+            segment_size: fetched.segment_size,
+            stages: fetched.stages,
+            note: fetched.note,
+        }
+    }
+}
+
+/// What `shmimage info` and the window's inspector show about a key: rows of facts, worded once
+/// for both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// The first row is the key.
+    pub rows: Vec<Row>,
+}
+
+/// One fact; `depth` 1 rows belong to the depth 0 row above them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub depth: u8,
+    pub name: &'static str,
+    pub value: String,
+}
+
+impl Inspection {
+    fn new(key: &str) -> Self {
+        Self {
+            rows: vec![Row {
+                depth: 0,
+                name: "key",
+                value: key.to_owned(),
+            }],
+        }
+    }
+
+    fn row(&mut self, name: &'static str, value: impl Into<String>) {
+        self.rows.push(Row {
+            depth: 0,
+            name,
+            value: value.into(),
+        });
+    }
+
+    fn detail(&mut self, name: &'static str, value: impl Into<String>) {
+        self.rows.push(Row {
+            depth: 1,
+            name,
+            value: value.into(),
+        });
+    }
+
+    /// The rows as `shmimage info` prints them: `name:` padded to a column, details indented.
+    pub fn to_text(&self) -> String {
+        self.rows
+            .iter()
+            .map(|row| {
+                let indent = "  ".repeat(usize::from(row.depth));
+                format!("{indent}{:<12}{}\n", format!("{}:", row.name), row.value)
+            })
+            .collect()
+    }
+}
+
+/// The same as `endpoint.protocol()?.publish(…)`.
+pub fn publish(
+    endpoint: &Endpoint,
+    image: &RgbaImage,
+    encoding: Encoding,
+) -> Result<Publication, ShareError> {
+    endpoint.protocol()?.publish(image, encoding)
+}
+
+/// The same as `endpoint.protocol()?.fetch()`.
+pub fn fetch(endpoint: &Endpoint) -> Result<Fetched, ShareError> {
+    endpoint.protocol()?.fetch()
+}
+
+/// The same as `endpoint.protocol()?.inspect()`.
+pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
+    endpoint.protocol()?.inspect()
+}
+
+/// The same as `endpoint.protocol()?.newest_generation()`.
+pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError> {
+    endpoint.protocol()?.newest_generation()
+}
+
+/// Whether Qt 5's own `create(size)` would succeed now under `key` (Linux): `shmimage check`
+/// shows with it what Qt's rules do after a crash. `Ok` if it would; `AlreadyExists` if Qt would
+/// say "Unable to create shared memory segment.".
+#[cfg(target_os = "linux")]
+pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
+    qt5::Qt5Protocol::new(endpoint).create_as_qt_does(size)
+}
+
+/// The memory-speed floor for moving `bytes` through a segment (see `shmimage bench`).
+pub fn measure_copy_floor(
+    dir: &SegmentDir,
+    bytes: &[u8],
+) -> Result<(Duration, Duration), ShareError> {
+    Ok(crate::ipc::segment::measure_copy_floor(dir, bytes)?)
+}
+
+/// What `shmimage clean` removed.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// Leftover segments of dead processes.
+    pub segments: Vec<Reclaimed>,
+    /// Protocol journals of dead processes.
+    pub journals: usize,
+}
+
+/// Removes what dead processes left in `dir`, for every key (`shmimage clean`): segments, idle
+/// lock files, and the protocol journals of dead processes.
+pub fn clean(dir: &SegmentDir) -> Result<Cleaned, ShareError> {
+    Ok(Cleaned {
+        segments: crate::ipc::segment::clean(dir)?,
+        journals: crate::protocol::journal::remove_dead(dir.path()),
+    })
+}
+
+/// What every process recorded under the endpoint's key and mode, oldest process first (for
+/// `shmimage trace` and the window's Protocol panel). Never fails: a journal that cannot be
+/// read is left out.
+pub fn journal(endpoint: &Endpoint) -> Vec<ProcessJournal> {
+    let Ok(native_key) = native_key_for(&endpoint.key) else {
+        return Vec::new();
+    };
+    crate::protocol::journal::read(
+        endpoint.dir.path(),
+        &native_key,
+        endpoint.mode.facts().journal_tag,
+    )
+}
+
+/// "pid N", or what to say when the OS records no publisher (Qt 6's POSIX segments).
+pub fn publisher_name(pid: u32) -> String {
+    if pid == 0 {
+        "an unrecorded process".to_owned()
+    } else {
+        format!("pid {pid}")
+    }
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Qt's `attach(ReadOnly)` then `lock()`, as every fetch begins, recorded and timed.
+fn attach_and_lock<'a>(
+    recorder: &Recorder,
+    segment: &'a mut dyn crate::ipc::segment::Segment,
+    stages: &mut Stages,
+) -> Result<crate::ipc::segment::SegmentAccess<'a>, ShareError> {
+    recorder.prepare(segment);
+    let attached = recorder.begin(Step::Attach, segment.describe_segment())?;
+    let result = segment.attach(crate::ipc::segment::AccessMode::ReadOnly);
+    let attach_result = attached.timed(result, &mut stages.attach);
+    note_cleanup(recorder, segment);
+    attach_result?;
+    let locking = recorder.begin(Step::Lock, segment.describe_lock())?;
+    locking.timed(segment.lock(), &mut stages.lock)
+}
+
+/// Qt's `create(size)` with the lock taken, recorded and timed.
+fn create_locked<'a>(
+    recorder: &Recorder,
+    segment: &'a mut dyn crate::ipc::segment::Segment,
+    size: usize,
+    stages: &mut Stages,
+) -> Result<crate::ipc::segment::SegmentAccess<'a>, ShareError> {
+    recorder.prepare(segment);
+    let object = format!(
+        "{} bytes: {}; {}",
+        size,
+        segment.describe_segment(),
+        segment.describe_lock()
+    );
+    let creating = recorder.begin(Step::Create, object)?;
+    creating.timed(segment.create_replacing_locked(size), &mut stages.create)
+}
+
+/// What a copy touches, for the journal: the segment's file or its System V id, and its size.
+fn copy_object(access: &crate::ipc::segment::SegmentAccess<'_>) -> String {
+    match access.path() {
+        Some(path) => format!("{} bytes of {}", access.size(), path.display()),
+        None => format!(
+            "{} bytes of System V segment shmid {}",
+            access.size(),
+            access.generation()
+        ),
+    }
+}
+
+/// Records what a create or attach cleaned up (a dead writer's leftover), as a step of its own.
+fn note_cleanup(recorder: &Recorder, segment: &dyn crate::ipc::segment::Segment) {
+    if let Some(note) = segment.cleanup_note() {
+        recorder.note(Step::RemoveLeftover, note.to_owned());
+    }
+}

@@ -1,0 +1,99 @@
+//! Qt 5's protocol (and Qt 6's with a `QString` key): the System V segment and semaphore named
+//! as Qt names them (`crate::ipc::qt::sysv`), holding Qt's `QDataStream` PNG.
+
+use image::RgbaImage;
+
+use super::{
+    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, Recorder,
+    ShareError,
+};
+use crate::codec::Encoding;
+use crate::ipc::qt::sysv::QtSharedMemory;
+
+pub(super) struct Qt5Protocol {
+    key: String,
+    options: Options,
+    recorder: Recorder,
+}
+
+impl Qt5Protocol {
+    pub(super) fn new(endpoint: &Endpoint) -> Self {
+        Self {
+            key: endpoint.key.clone(),
+            options: endpoint.options.clone(),
+            recorder: Recorder::new(endpoint),
+        }
+    }
+
+    /// Whether Qt's own `create(size)` would succeed now (see `QtSharedMemory::create_as_qt_does`).
+    pub(super) fn create_as_qt_does(&self, size: usize) -> Result<(), ShareError> {
+        Ok(self.segment()?.create_as_qt_does(size)?)
+    }
+
+    fn segment(&self) -> Result<Box<QtSharedMemory>, ShareError> {
+        let mut shm = QtSharedMemory::new(&self.key)?;
+        shm.set_lock_timeout(self.options.lock_timeout);
+        shm.set_replaceable(super::qt::QT_IMAGE);
+        Ok(Box::new(shm))
+    }
+}
+
+impl Protocol for Qt5Protocol {
+    fn publish(&self, image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
+        super::qt::publish(&self.recorder, self.segment()?, image)
+    }
+
+    fn fetch(&self) -> Result<Fetched, ShareError> {
+        super::qt::fetch(&self.recorder, self.segment()?, &self.options)
+    }
+
+    /// What `ipcs` would show, and Qt's key files.
+    fn inspect(&self) -> Result<Inspection, ShareError> {
+        let qt = self.segment()?.inspect();
+        let mut inspection = Inspection::new(&self.key);
+        let key_file = |path: &std::path::Path, ipc_key: Option<i32>| match ipc_key {
+            Some(ipc_key) => format!("{} (IPC key 0x{ipc_key:08x})", path.display()),
+            None => format!("{} (missing)", path.display()),
+        };
+        inspection.row("mode", "Qt-compatible (System V)");
+        inspection.row("shm key", key_file(&qt.shm_key_file, qt.shm_ipc_key));
+        inspection.row("sem key", key_file(&qt.sem_key_file, qt.sem_ipc_key));
+        inspection.row(
+            "semaphore",
+            qt.semaphore_id
+                .map_or("none".to_owned(), |id| format!("id {id}")),
+        );
+        match (qt.segment_id, &qt.segment) {
+            (Some(id), Some(segment)) => {
+                let creator = if segment.creator_alive {
+                    "running"
+                } else {
+                    "exited"
+                };
+                let state = match (segment.attached, segment.creator_alive) {
+                    (0, false) => "leftover of a dead process (the next put or get removes it)",
+                    (0, true) => "nobody attached",
+                    _ => "live",
+                };
+                inspection.row("segment", format!("id {id}, {} bytes", segment.size));
+                inspection.detail("state", state);
+                inspection.detail("attached", format!("{} process(es)", segment.attached));
+                inspection.detail(
+                    "creator",
+                    format!("pid {} ({creator})", segment.creator_pid),
+                );
+            }
+            _ => inspection.row("segment", "none (nothing is shared under this key)"),
+        }
+        Ok(inspection)
+    }
+
+    /// The System V id: a new one for every segment created.
+    fn newest_generation(&self) -> Result<Option<u64>, ShareError> {
+        Ok(self.segment()?.inspect().segment_id.map(|id| id as u64))
+    }
+
+    fn attach(&self) -> Result<AttachedReader, ShareError> {
+        AttachedReader::new(self.segment()?)
+    }
+}
