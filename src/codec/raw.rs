@@ -42,6 +42,11 @@ impl PixelFormat {
         }
     }
 
+    /// Every format's name, for help texts: "rgba8, rgb8, …".
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
     pub fn bytes_per_pixel(self) -> usize {
         match self {
             Self::Rgba8 | Self::Bgra8 => 4,
@@ -148,12 +153,7 @@ impl FromStr for PixelFormat {
         Self::ALL
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| {
-                format!(
-                    "unknown pixel format {text:?}: one of {}",
-                    Self::ALL.map(Self::name).join(", ")
-                )
-            })
+            .ok_or_else(|| format!("unknown pixel format {text:?}: one of {}", Self::names()))
     }
 }
 

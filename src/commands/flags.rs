@@ -24,13 +24,17 @@ pub struct Cli {
     #[arg(long, global = true, default_value = DEFAULT_KEY)]
     pub key: String,
 
-    /// Qt-compatible mode: exchange images with Qt's own shared-memory example (System V
-    /// segment and semaphore named as Qt names them, the image as QDataStream PNG; Linux).
+    /// How images are shared under the key: this program's own crash-proof segments, or the
+    /// objects Qt's own example uses, so that it and Qt exchange images (Qt's modes: Linux).
+    #[arg(long, global = true, value_parser = mode_parser(), conflicts_with_all = ["qt", "qt6"])]
+    pub mode: Option<Mode>,
+
+    /// The same as --mode qt5: Qt 5's System V segment and semaphore, named as Qt names them.
     #[arg(long, global = true)]
     pub qt: bool,
 
-    /// Qt 6 compatible mode: what Qt 6.6+'s example does with QNativeIpcKey (POSIX shared
-    /// memory /dev/shm/KEY and semaphore /dev/shm/sem.KEY; Linux).
+    /// The same as --mode qt6: what Qt 6.6+'s example does with QNativeIpcKey (POSIX shared
+    /// memory /dev/shm/KEY and semaphore /dev/shm/sem.KEY).
     #[arg(long, global = true, conflicts_with = "qt")]
     pub qt6: bool,
 
@@ -76,8 +80,8 @@ pub enum Command {
         /// to read it with.
         #[arg(long)]
         native_key: Option<String>,
-        /// With --native-key: the pixel format written (rgba8, rgb8, bgr8, bgra8, gray8, gray16).
-        #[arg(long, requires = "native_key", default_value = "rgba8")]
+        /// With --native-key: the pixel format written.
+        #[arg(long, requires = "native_key", default_value = "rgba8", value_parser = pixel_format_parser())]
         raw_format: crate::codec::raw::PixelFormat,
         /// Publish IMAGE again whenever it changes on disk (an editor's save, in place or by
         /// renaming a new file over it). A file that does not decode yet is waited for, and
@@ -181,9 +185,7 @@ pub struct NativeKeyArgs {
     /// anything there, as with Qt.
     #[arg(long)]
     native_key: Option<String>,
-    /// With --native-key: the object holds headerless pixels of this shape,
-    /// WIDTHxHEIGHT:FORMAT[:STRIDE], FORMAT one of rgba8, rgb8, bgr8, bgra8, gray8, gray16.
-    #[arg(long, requires = "native_key", value_parser = parse_raw)]
+    #[arg(long, requires = "native_key", value_parser = parse_raw, help = raw_shape_help())]
     raw: Option<crate::codec::raw::RawShape>,
 }
 
@@ -203,6 +205,23 @@ impl NativeKeyArgs {
         endpoint.raw = self.raw;
         endpoint
     }
+}
+
+fn raw_shape_help() -> String {
+    format!(
+        "With --native-key: the object holds headerless pixels of this shape, \
+         WIDTHxHEIGHT:FORMAT[:STRIDE], FORMAT one of {}",
+        crate::codec::raw::PixelFormat::names()
+    )
+}
+
+/// `--raw-format`'s values, from the one list of pixel formats.
+fn pixel_format_parser()
+-> impl clap::builder::TypedValueParser<Value = crate::codec::raw::PixelFormat> {
+    use crate::codec::raw::PixelFormat;
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(PixelFormat::ALL.map(PixelFormat::name))
+        .try_map(|name| name.parse::<PixelFormat>())
 }
 
 fn parse_raw(text: &str) -> Result<crate::codec::raw::RawShape, String> {
@@ -289,12 +308,22 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     Ok((width, height))
 }
 
+/// `--mode`'s values, with each mode's name as its help, from the one list of modes.
+fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
+    let values = Mode::ALL
+        .map(|mode| clap::builder::PossibleValue::new(mode.facts().id).help(mode.facts().name));
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(values).try_map(|id| id.parse::<Mode>())
+}
+
 impl Cli {
     pub fn mode(&self) -> Mode {
-        match (self.qt, self.qt6) {
-            (true, _) => Mode::Qt,
-            (_, true) => Mode::Qt6,
-            _ => Mode::Native,
+        // --qt and --qt6 came first, and scripts still use them.
+        match (self.mode, self.qt, self.qt6) {
+            (Some(mode), _, _) => mode,
+            (None, true, _) => Mode::Qt5,
+            (None, _, true) => Mode::Qt6,
+            (None, false, false) => Mode::default(),
         }
     }
 

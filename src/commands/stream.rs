@@ -240,7 +240,7 @@ pub fn bench_follow(
         .args(["--size", &format!("{}x{}", options.width, options.height)])
         .args(["--rate", &options.rate.to_string()])
         .args(["--seconds", &options.seconds.to_string()])
-        .args(endpoint.mode.facts().flag)
+        .args(endpoint.mode.args())
         .env(protocol::DIR_ENV, endpoint.dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -43,7 +43,7 @@ pub const LOAD_MEMORY_LABEL: &str = "Load image from shared memory";
 pub const FETCHING_TEXT: &str = "Loading the image from shared memory…";
 pub const NO_DIALOG_TEXT: &str = "This desktop has no file dialog (no XDG desktop portal or zenity), so shmimage \
     shows its own. You can also drop an image file onto the window.";
-pub const QT_MODE_LABEL: &str = "Qt-compatible";
+pub const MODE_LABEL: &str = "Mode:";
 pub const STOP_SHARING_LABEL: &str = "Stop sharing";
 pub const DROP_TEXT: &str = "Drop the file to share it";
 pub const SAVE_AS_LABEL: &str = "Save as…";
@@ -104,8 +104,6 @@ pub(super) enum Command {
     /// Qt's setNativeKey (empty: the key's own segment).
     SetNativeKey(String),
     SetRawShape(String),
-    /// The "Qt-compatible" tick box: on selects the Qt flavour chosen last.
-    SetQtCompatible(bool),
     SetMode(Mode),
     SetEncoding(Encoding),
     SetFollow(bool),
@@ -165,10 +163,8 @@ pub struct Shown {
 
 pub struct ShmImageApp {
     pub key: String,
-    /// Native segments, or Qt-compatible ones that Qt's own example can read and write.
+    /// This project's own segments, or the objects Qt's own example reads and writes.
     pub mode: Mode,
-    /// The Qt flavour chosen last, restored when "Qt-compatible" is ticked again.
-    pub(super) qt_flavour: Mode,
     pub encoding: Encoding,
     pub follow: bool,
     /// Test seam: where "Load image from file" gets its path.
@@ -246,11 +242,6 @@ impl ShmImageApp {
         let mut app = Self {
             key: start.key,
             mode: start.mode,
-            qt_flavour: if start.mode == Mode::Native {
-                Mode::Qt
-            } else {
-                start.mode
-            },
             encoding: Encoding::Raw,
             follow: start.command_line.follow,
             file_picker: FilePicker::Native,
@@ -420,14 +411,7 @@ impl ShmImageApp {
                 self.ctx
                     .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
             }
-            Command::SetQtCompatible(on) => {
-                self.mode = if on { self.qt_flavour } else { Mode::Native };
-                self.forget_what_is_shown();
-            }
             Command::SetMode(mode) => {
-                if mode.is_qt() {
-                    self.qt_flavour = mode;
-                }
                 self.mode = mode;
                 self.forget_what_is_shown();
             }

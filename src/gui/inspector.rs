@@ -87,7 +87,8 @@ fn native_key(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
             )
             .labelled_by(label.id)
             .on_hover_text(tr!(
-                "For headerless pixels: WIDTHxHEIGHT:FORMAT[:STRIDE], FORMAT one of rgba8, rgb8, bgr8, bgra8, gray8, gray16"
+                "For headerless pixels: WIDTHxHEIGHT:FORMAT[:STRIDE], FORMAT one of %{formats}",
+                formats = crate::codec::raw::PixelFormat::names()
             ))
             .changed()
         {

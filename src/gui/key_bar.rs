@@ -1,13 +1,14 @@
-//! The bar at the top: the key, the mode (native or one of Qt's), the encoding, another window,
+//! The bar at the top: the key, the mode, the encoding, another window,
 //! and the inspector. It wraps onto a second line in a narrow window rather than hide controls.
 
-use super::app::{Command, INSPECTOR_SHORTCUT, PROTOCOL_SHORTCUT, QT_MODE_LABEL, ShmImageApp};
+use super::app::{Command, INSPECTOR_SHORTCUT, MODE_LABEL, PROTOCOL_SHORTCUT, ShmImageApp};
 use super::language::{Language, tr};
 use crate::codec::Encoding;
 use crate::protocol::Mode;
 
-const QT_MODE_HINT: &str = "Exchange images with Qt's own shared-memory example: a System V segment and \
-    semaphore named as Qt names them, holding the image as Qt writes it (QDataStream PNG).";
+const MODE_HINT: &str = "How images are shared under the key: shmimage's own segments, which no crash \
+    leaves behind, or the objects Qt's own example uses, named as Qt names them and holding the image \
+    as Qt writes it (QDataStream PNG), so that Qt's example and this window exchange images.";
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
@@ -19,36 +20,26 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         if edit.changed() {
             commands.push(Command::SetKey(key));
         }
-        let mut qt = app.mode.is_qt();
-        let toggle = ui
-            .add_enabled(
-                Mode::Qt.is_available(),
-                egui::Checkbox::new(&mut qt, tr!(QT_MODE_LABEL)),
-            )
-            .on_hover_text(tr!(QT_MODE_HINT))
-            .on_disabled_hover_text(tr!(
-                "Qt-compatible mode (System V shared memory) is available on Linux only"
-            ));
-        if toggle.changed() {
-            commands.push(Command::SetQtCompatible(qt));
-        }
-        if app.mode.is_qt() {
-            let mut chosen = app.mode;
-            egui::ComboBox::from_id_salt("qt-flavour")
-                .selected_text(tr!(app.mode.facts().name))
-                .show_ui(ui, |ui| {
-                    for flavour in [Mode::Qt, Mode::Qt6] {
-                        ui.selectable_value(&mut chosen, flavour, tr!(flavour.facts().name));
-                    }
-                })
-                .response
-                .labelled_by(toggle.id)
-                .on_hover_text(tr!(
-                    "Qt 5 (and Qt 6 with a QString key) use System V; Qt 6.6+ with QNativeIpcKey uses POSIX"
-                ));
-            if chosen != app.mode {
-                commands.push(Command::SetMode(chosen));
-            }
+        let mode_label = ui.label(tr!(MODE_LABEL));
+        let mut chosen = app.mode;
+        egui::ComboBox::from_id_salt("mode")
+            .selected_text(tr!(app.mode.facts().name))
+            .show_ui(ui, |ui| {
+                for mode in Mode::ALL {
+                    ui.add_enabled_ui(mode.is_available(), |ui| {
+                        ui.selectable_value(&mut chosen, mode, tr!(mode.facts().name))
+                    })
+                    .response
+                    .on_disabled_hover_text(tr!(
+                        "Available on Linux only: it uses System V or POSIX IPC as Qt does there"
+                    ));
+                }
+            })
+            .response
+            .labelled_by(mode_label.id)
+            .on_hover_text(tr!(MODE_HINT));
+        if chosen != app.mode {
+            commands.push(Command::SetMode(chosen));
         }
         let encoding_label = ui.label(tr!("Encoding:"));
         let chooses_encoding = app.mode.facts().encoding_is_chosen;

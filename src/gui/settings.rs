@@ -1,7 +1,7 @@
 //! What the window remembers between runs (eframe's persistence): the key, the mode, the
 //! encoding, Follow, Republish on change, which panels are open, and the language. Step-through is not remembered: a
 //! window that starts paused would look broken. The command line wins over what is remembered:
-//! `--key K` (other than the default), `--qt`, `--qt6`.
+//! `--key K` (other than the default), `--mode`.
 
 use crate::codec::Encoding;
 use crate::protocol::Mode;
@@ -17,9 +17,8 @@ pub const STORAGE_KEY: &str = "shmimage-settings";
 #[serde(default)]
 pub struct Settings {
     pub key: Option<String>,
-    /// `Mode::facts().journal_tag`: "n", "qt5" or "qt6".
+    /// `Mode::facts().journal_tag`.
     pub mode: Option<String>,
-    pub qt_flavour: Option<String>,
     pub encoding: Option<String>,
     pub follow: bool,
     pub republish_on_change: bool,
@@ -42,7 +41,7 @@ pub struct CommandLineChoices {
 }
 
 pub fn mode_named(tag: &str) -> Option<Mode> {
-    [Mode::Native, Mode::Qt, Mode::Qt6]
+    Mode::ALL
         .into_iter()
         .find(|mode| mode.facts().journal_tag == tag && mode.is_available())
 }
@@ -84,7 +83,6 @@ mod tests {
         let settings = Settings {
             key: Some("共享内存示例".to_owned()),
             mode: Some("qt6".to_owned()),
-            qt_flavour: Some("qt6".to_owned()),
             encoding: Some("png".to_owned()),
             follow: true,
             republish_on_change: true,
@@ -111,7 +109,7 @@ mod tests {
         assert_eq!(mode_named("qt9"), None);
         assert_eq!(encoding_named("jpeg2000"), None);
         assert_eq!(language_named("fr"), None);
-        assert_eq!(mode_named("n"), Some(Mode::Native));
+        assert_eq!(mode_named("n"), Some(Mode::Shmimage));
         assert_eq!(language_named("zh-CN"), Some(Language::Chinese));
     }
 }

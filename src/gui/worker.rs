@@ -613,7 +613,7 @@ mod tests {
         let tag = JobTag {
             id: 7,
             key: "k".to_owned(),
-            mode: Mode::Native,
+            mode: Mode::Shmimage,
             native_key: None,
         };
         worker.spawn(Lane::Foreground, tag.clone(), || panic!("boom"));

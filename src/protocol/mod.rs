@@ -4,15 +4,15 @@
 //! Linux `qt5` and `qt6`). The CLI and the window use only this module and the codec's types.
 
 mod follow;
-mod foreign;
 pub mod journal;
-mod native;
+mod native_key;
 #[cfg(target_os = "linux")]
 mod qt;
 #[cfg(target_os = "linux")]
 mod qt5;
 #[cfg(target_os = "linux")]
 mod qt6;
+mod shmimage;
 mod steps;
 
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub use crate::ipc::segment::interrupt::exit_when_released;
 pub use crate::ipc::segment::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
 pub use crate::protocol::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
 pub use follow::{ChangeWatch, Follower, fetch_retrying, follow};
-pub use foreign::{RawPublication, publish_raw, validate_native_key};
+pub use native_key::{RawPublication, publish_raw, validate_native_key};
 use steps::Recorder;
 pub use steps::{Observer, human_duration};
 
@@ -118,9 +118,9 @@ impl ShareError {
 pub enum Mode {
     /// This project's crash-safe segment files with a checked header.
     #[default]
-    Native,
+    Shmimage,
     /// What Qt 5's example does on Linux: System V segment and semaphore, `QDataStream` PNG.
-    Qt,
+    Qt5,
     /// What Qt 6.6+'s example does on Linux (`QNativeIpcKey`): POSIX shared memory and a POSIX
     /// semaphore named after the key, the same `QDataStream` PNG.
     Qt6,
@@ -129,9 +129,9 @@ pub enum Mode {
 /// What a person (or the command line) needs to know about a mode.
 #[derive(Debug)]
 pub struct ModeFacts {
+    /// What `--mode` calls it.
+    pub id: &'static str,
     pub name: &'static str,
-    /// The command-line flag that selects it.
-    pub flag: Option<&'static str>,
     /// Whether the encoding (raw or png) can be chosen; Qt's modes always store Qt's PNG.
     pub encoding_is_chosen: bool,
     pub lifetime: &'static str,
@@ -142,8 +142,8 @@ pub struct ModeFacts {
 /// Indexed by `Mode as usize`.
 const MODE_FACTS: [ModeFacts; 3] = [
     ModeFacts {
+        id: "shmimage",
         name: "shmimage's own segments",
-        flag: None,
         encoding_is_chosen: true,
         lifetime: "A segment exists while at least one live process is attached to it. When the last one \
             detaches or dies in any way (kill -9 included), the segment is gone for everyone: attaching \
@@ -153,8 +153,8 @@ const MODE_FACTS: [ModeFacts; 3] = [
         journal_tag: "n",
     },
     ModeFacts {
+        id: "qt5",
         name: "Qt 5 (System V)",
-        flag: Some("--qt"),
         encoding_is_chosen: false,
         lifetime: "Qt's rules: the segment lives while a process is attached, and whoever detaches last \
             removes it. A Qt process that crashes leaves its segment behind, and Qt's example then cannot \
@@ -164,8 +164,8 @@ const MODE_FACTS: [ModeFacts; 3] = [
         journal_tag: "qt5",
     },
     ModeFacts {
+        id: "qt6",
         name: "Qt 6 (POSIX)",
-        flag: Some("--qt6"),
         encoding_is_chosen: false,
         lifetime: "Qt 6's rules (POSIX): the segment is /dev/shm/<key> and the lock the semaphore \
             /dev/shm/sem.<key>. Qt 6 never removes a segment, and its example reuses whatever is there. \
@@ -177,6 +177,9 @@ const MODE_FACTS: [ModeFacts; 3] = [
 ];
 
 impl Mode {
+    /// Every mode, in the order they are offered: everything that lists modes goes through it.
+    pub const ALL: [Mode; 3] = [Mode::Shmimage, Mode::Qt5, Mode::Qt6];
+
     pub fn facts(self) -> &'static ModeFacts {
         &MODE_FACTS[self as usize]
     }
@@ -188,7 +191,26 @@ impl Mode {
 
     /// Whether this build and OS offer the mode at all.
     pub fn is_available(self) -> bool {
-        self == Self::Native || cfg!(target_os = "linux")
+        self == Self::Shmimage || cfg!(target_os = "linux")
+    }
+
+    /// What a child process is given to run in this mode.
+    pub fn args(self) -> [&'static str; 2] {
+        ["--mode", self.facts().id]
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(id: &str) -> Result<Self, String> {
+        Mode::ALL
+            .into_iter()
+            .find(|mode| mode.facts().id == id)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = Mode::ALL.iter().map(|mode| mode.facts().id).collect();
+                format!("{id:?} is not a mode; the modes are {}", ids.join(", "))
+            })
     }
 }
 
@@ -248,7 +270,7 @@ impl Endpoint {
         Self {
             key: key.to_owned(),
             dir,
-            mode: Mode::Native,
+            mode: Mode::Shmimage,
             options: Options::default(),
             observer: None,
             native_key: None,
@@ -274,12 +296,14 @@ impl Endpoint {
     /// The protocol of this endpoint's mode: the one place where the mode is decided.
     pub fn protocol(&self) -> Result<Box<dyn Protocol>, ShareError> {
         if let Some(name) = &self.native_key {
-            return Ok(Box::new(foreign::ForeignProtocol::new(name, self.raw)?));
+            return Ok(Box::new(native_key::NativeKeyProtocol::new(
+                name, self.raw,
+            )?));
         }
         match self.mode {
-            Mode::Native => Ok(Box::new(native::NativeProtocol::new(self))),
+            Mode::Shmimage => Ok(Box::new(shmimage::ShmimageProtocol::new(self))),
             #[cfg(target_os = "linux")]
-            Mode::Qt => Ok(Box::new(qt5::Qt5Protocol::new(self))),
+            Mode::Qt5 => Ok(Box::new(qt5::Qt5Protocol::new(self))),
             #[cfg(target_os = "linux")]
             Mode::Qt6 => Ok(Box::new(qt6::Qt6Protocol::new(self)?)),
             #[cfg(not(target_os = "linux"))]

@@ -28,7 +28,7 @@ pub(crate) fn harness_with(
     let dir = SegmentDir::at(scratch.seg_dir()).expect("segment dir");
     let mut start = Start {
         key: scratch.key.clone(),
-        mode: Mode::Native,
+        mode: Mode::Shmimage,
         image: None,
         dir: Ok(dir),
         options: Options::default(),

@@ -279,13 +279,13 @@ fn a_second_qt_mode_publisher_replaces_a_live_qt_image() {
     assert_eq!(qt.qt_files(), Vec::<String>::new(), "left behind");
 }
 
-/// The window in Qt-compatible mode (ticked by its label, as a user would) shows what Qt
+/// The window in Qt 5's mode (chosen in the mode box by its label, as a user would) shows what Qt
 /// published. The app under test uses this test process's TMPDIR, so the Qt peer does too.
 #[cfg(feature = "gui")]
 #[test]
 fn the_window_in_qt_mode_shows_what_qt_published() {
     use egui_kittest::kittest::Queryable;
-    use shmimage::gui::app::{LOAD_MEMORY_LABEL, QT_MODE_LABEL};
+    use shmimage::gui::app::{LOAD_MEMORY_LABEL, MODE_LABEL};
     use shmimage::protocol::Mode;
 
     let qt = QtScratch::new("qt-window");
@@ -299,9 +299,11 @@ fn the_window_in_qt_mode_shows_what_qt_published() {
 
     let mut harness = crate::gui::harness(&qt.scratch);
     harness.run_steps(1);
-    harness.get_by_label(QT_MODE_LABEL).click();
+    harness.get_by_label(MODE_LABEL).click();
+    harness.run_steps(2);
+    harness.get_by_label(Mode::Qt5.facts().name).click();
     harness.run_steps(1);
-    assert_eq!(harness.state().mode, Mode::Qt);
+    assert_eq!(harness.state().mode, Mode::Qt5);
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
     crate::gui::settle(&mut harness);
     let state = harness.state();
@@ -479,7 +481,7 @@ fn a_qt6_semaphore_left_taken_by_a_killed_program_is_explained() {
 #[test]
 fn in_qt_modes_the_polled_generation_matches_the_fetched_one() {
     use shmimage::protocol::{self, Endpoint, Mode};
-    for (flag, mode) in [("--qt", Mode::Qt), ("--qt6", Mode::Qt6)] {
+    for (flag, mode) in [("--qt", Mode::Qt5), ("--qt6", Mode::Qt6)] {
         let qt6 = Qt6Key::new(&format!("follow{}", flag.len()));
         let input = qt6.scratch.save("in.png", &test_image(8, 8, 1));
         // The publisher inherits this process's TMPDIR, where Qt 5 mode keeps its key files.

@@ -416,7 +416,8 @@ fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
     #[cfg(target_os = "linux")]
     for key in keys.iter().filter(|k| k.contains("-qt")) {
         // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
-        let endpoint = unrecorded(Endpoint::in_dir(key, dir.clone()).with_mode(protocol::Mode::Qt));
+        let endpoint =
+            unrecorded(Endpoint::in_dir(key, dir.clone()).with_mode(protocol::Mode::Qt5));
         if let Ok(publication) =
             protocol::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png)
         {

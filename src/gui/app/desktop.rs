@@ -16,7 +16,6 @@ impl ShmImageApp {
         Settings {
             key: Some(self.key.clone()),
             mode: Some(self.mode.facts().journal_tag.to_owned()),
-            qt_flavour: Some(self.qt_flavour.facts().journal_tag.to_owned()),
             encoding: Some(self.encoding.to_string()),
             follow: self.follow,
             republish_on_change: self.republish_on_change,
@@ -41,13 +40,6 @@ impl ShmImageApp {
             self.apply_command(Command::SetKey(key));
         }
         if !self.command_line.mode {
-            if let Some(flavour) = remembered
-                .qt_flavour
-                .as_deref()
-                .and_then(settings::mode_named)
-            {
-                self.qt_flavour = flavour;
-            }
             if let Some(mode) = remembered.mode.as_deref().and_then(settings::mode_named) {
                 self.mode = mode;
             }
@@ -149,7 +141,7 @@ impl ShmImageApp {
         let spawned = {
             let mut command = std::process::Command::new(&self.program);
             command.arg("--key").arg(&self.key);
-            command.args(self.mode.facts().flag);
+            command.args(self.mode.args());
             if let Some([x, y]) = self.ctx.input(|i| place_beside(i.viewport())) {
                 command.arg("--window-at").arg(format!("{x},{y}"));
             }

@@ -16,7 +16,7 @@ use crate::ipc::segment::{Segment, SegmentDir, SegmentFile, SharedMemory, ShmErr
 /// Bytes copied between checksum updates: small enough to stay in cache while the CRC reads them.
 const CHUNK: usize = 256 * 1024;
 
-pub(super) struct NativeProtocol {
+pub(super) struct ShmimageProtocol {
     key: String,
     dir: SegmentDir,
     options: Options,
@@ -40,7 +40,7 @@ impl Landing for Decode {
     }
 }
 
-impl NativeProtocol {
+impl ShmimageProtocol {
     pub(super) fn new(endpoint: &Endpoint) -> Self {
         Self {
             key: endpoint.key.clone(),
@@ -158,7 +158,7 @@ impl NativeProtocol {
     }
 }
 
-impl Protocol for NativeProtocol {
+impl Protocol for ShmimageProtocol {
     fn publish(&self, image: &RgbaImage, encoding: Encoding) -> Result<Publication, ShareError> {
         let started = Instant::now();
         let mut stages = Stages::default();

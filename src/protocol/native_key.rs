@@ -58,12 +58,12 @@ pub fn validate_native_key(name: &str) -> Result<String, String> {
     crate::platform::native_key_name(name, crate::platform::Os::current())
 }
 
-pub(super) struct ForeignProtocol {
+pub(super) struct NativeKeyProtocol {
     name: String,
     raw: Option<RawShape>,
 }
 
-impl ForeignProtocol {
+impl NativeKeyProtocol {
     pub(super) fn new(name: &str, raw: Option<RawShape>) -> Result<Self, ShareError> {
         let name = validate_native_key(name).map_err(ShareError::NativeKey)?;
         Ok(Self { name, raw })
@@ -149,7 +149,7 @@ impl ForeignProtocol {
     }
 }
 
-impl Protocol for ForeignProtocol {
+impl Protocol for NativeKeyProtocol {
     fn publish(&self, _image: &RgbaImage, _encoding: Encoding) -> Result<Publication, ShareError> {
         Err(ShareError::NativeKey(
             "images are published under a native key with `shmimage put IMAGE --native-key NAME --raw-format FORMAT`; here the native key is only read: clear it to share under the key".to_owned(),
@@ -309,7 +309,7 @@ mod tests {
             // The whole object, and a shape that spans only its first half.
             for rows in [side, side / 2] {
                 let shape = format!("{side}x{rows}:gray8").parse().ok();
-                let protocol = ForeignProtocol::new(&name, shape).unwrap();
+                let protocol = NativeKeyProtocol::new(&name, shape).unwrap();
                 let fetched = protocol.fetch().unwrap();
                 let probed = protocol.newest_generation().unwrap();
                 assert_eq!(Some(fetched.header.generation), probed, "{tag} {rows}");
@@ -328,11 +328,11 @@ mod tests {
             .unwrap()
             .set_len(1 << 40)
             .unwrap();
-        let unshaped = ForeignProtocol::new(&name, None).unwrap();
+        let unshaped = NativeKeyProtocol::new(&name, None).unwrap();
         let inspection = unshaped.inspect().unwrap();
         let said = format!("{inspection:?}");
         let fetched = unshaped.fetch().err().map(|err| err.to_string());
-        let shaped = ForeignProtocol::new(&name, "4x4:rgba8".parse().ok()).unwrap();
+        let shaped = NativeKeyProtocol::new(&name, "4x4:rgba8".parse().ok()).unwrap();
         let image = shaped.fetch().map(|f| f.image.dimensions());
         std::fs::remove_file(&path).unwrap();
         assert!(
