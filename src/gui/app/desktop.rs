@@ -39,10 +39,10 @@ impl ShmImageApp {
         {
             self.apply_command(Command::SetKey(key));
         }
-        if !self.command_line.mode {
-            if let Some(mode) = remembered.mode.as_deref().and_then(settings::mode_named) {
-                self.mode = mode;
-            }
+        if !self.command_line.mode
+            && let Some(mode) = remembered.mode.as_deref().and_then(settings::mode_named)
+        {
+            self.mode = mode;
         }
         if let Some(encoding) = remembered
             .encoding
