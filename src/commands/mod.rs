@@ -33,10 +33,7 @@ pub fn options_from_env() -> Options {
     };
     Options {
         lock_timeout: millis(protocol::LOCK_TIMEOUT_ENV).unwrap_or(Options::default().lock_timeout),
-        pause_mid_copy: millis(protocol::PAUSE_MID_COPY_ENV),
-        pause_after_create: millis(protocol::PAUSE_AFTER_CREATE_ENV),
-        keep_leftovers: std::env::var_os(protocol::KEEP_LEFTOVERS_ENV).is_some(),
-        damage_after_publish: std::env::var_os(protocol::DAMAGE_AFTER_PUBLISH_ENV).is_some(),
+        faults: protocol::Faults::from_env(),
         journal: !std::env::var(protocol::JOURNAL_ENV).is_ok_and(|value| value == "off"),
     }
 }

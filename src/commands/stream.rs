@@ -12,12 +12,13 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 
 use crate::codec::Encoding;
 use crate::commands::bench::BenchError;
+use crate::protocol::journal::now_us;
 use crate::protocol::{self, Endpoint, Publication, ShareError};
 
 /// Width of the moving bar, and how far it moves per frame.
@@ -104,13 +105,6 @@ impl Frames {
 
 fn bar_column(index: u64, width: u32) -> u32 {
     ((index % u64::from(width.div_ceil(BAR))) * u64::from(BAR)) as u32
-}
-
-/// Microseconds since the Unix epoch: the one clock two processes share.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 pub struct StreamOptions {

@@ -618,7 +618,7 @@ impl ShmImageApp {
         if let Some(generation) = self.shown_generation_to_log.take() {
             log::info!(
                 "generation {generation} on screen at_us={}",
-                crate::commands::stream::now_us()
+                crate::protocol::journal::now_us()
             );
         }
         let (Some(clicked), Some(shown)) = (self.shown_after_click.take(), self.shown.as_mut())

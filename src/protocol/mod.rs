@@ -3,6 +3,7 @@
 //! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, and on
 //! Linux `qt5` and `qt6`). The CLI and the window use only this module and the codec's types.
 
+mod faults;
 mod follow;
 pub mod journal;
 mod native_key;
@@ -26,6 +27,10 @@ use crate::ipc::segment::ShmError;
 pub use crate::ipc::segment::interrupt::exit_when_released;
 pub use crate::ipc::segment::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
 pub use crate::protocol::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
+pub use faults::{
+    DAMAGE_AFTER_PUBLISH_ENV, Faults, KEEP_LEFTOVERS_ENV, PAUSE_AFTER_CREATE_ENV,
+    PAUSE_MID_COPY_ENV,
+};
 pub use follow::{ChangeWatch, Follower, fetch_retrying, follow};
 pub use native_key::{RawPublication, publish_raw, validate_native_key};
 use steps::Recorder;
@@ -33,25 +38,6 @@ pub use steps::{Observer, human_duration};
 
 /// The key Qt's example uses, and ours by default.
 pub const DEFAULT_KEY: &str = "QSharedMemoryExample";
-
-/// Test hook (read by the CLI): when set to a number of milliseconds, a publish stops halfway
-/// through the copy, says "paused mid-copy" in the log, and sleeps that long holding the lock, so
-/// a test can kill it there. A Qt-format fetch pauses the same way after its copy.
-pub const PAUSE_MID_COPY_ENV: &str = "SHMIMAGE_TEST_PAUSE_MID_COPY_MS";
-
-/// Test hook (read by the CLI): when set to a number of milliseconds, a native publish stops
-/// between creating its segment file and reserving its space, says "paused after create" in the
-/// log, and sleeps that long.
-pub const PAUSE_AFTER_CREATE_ENV: &str = "SHMIMAGE_TEST_PAUSE_AFTER_CREATE_MS";
-
-/// Test hook (read by the CLI): when set, a native publish damages its own segment after
-/// committing it (a buggy writer), so `shmimage check` can show that readers refuse it. Writing
-/// into the file from outside is not possible on Windows while its writer has it mapped.
-pub const DAMAGE_AFTER_PUBLISH_ENV: &str = "SHMIMAGE_TEST_DAMAGE_AFTER_PUBLISH";
-
-/// Test switch (read by the CLI): when set, leftovers of dead processes are never removed,
-/// breaking that one guarantee on purpose so a test can watch `shmimage check` catch it.
-pub const KEEP_LEFTOVERS_ENV: &str = "SHMIMAGE_TEST_KEEP_LEFTOVERS";
 
 /// Overrides how long to wait for another process's lock, in milliseconds (read by the CLI).
 pub const LOCK_TIMEOUT_ENV: &str = "SHMIMAGE_LOCK_TIMEOUT_MS";
@@ -219,14 +205,8 @@ impl std::str::FromStr for Mode {
 pub struct Options {
     /// How long to wait for another process's lock before giving up with its name.
     pub lock_timeout: Duration,
-    /// Test hook, see [`PAUSE_MID_COPY_ENV`].
-    pub pause_mid_copy: Option<Duration>,
-    /// Test hook, see [`PAUSE_AFTER_CREATE_ENV`].
-    pub pause_after_create: Option<Duration>,
-    /// Test switch, see [`KEEP_LEFTOVERS_ENV`].
-    pub keep_leftovers: bool,
-    /// Test hook, see [`DAMAGE_AFTER_PUBLISH_ENV`].
-    pub damage_after_publish: bool,
+    /// What tests and `shmimage check` make go wrong on purpose.
+    pub faults: Faults,
     /// Record every step in the protocol journal (see [`JOURNAL_ENV`]).
     pub journal: bool,
 }
@@ -235,10 +215,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             lock_timeout: crate::ipc::segment::DEFAULT_LOCK_TIMEOUT,
-            pause_mid_copy: None,
-            pause_after_create: None,
-            keep_leftovers: false,
-            damage_after_publish: false,
+            faults: Faults::default(),
             journal: true,
         }
     }
@@ -418,16 +395,8 @@ impl Publication {
 
 impl Drop for Publication {
     fn drop(&mut self) {
-        detach(&self.recorder, self.segment.as_mut());
+        steps::detach(&self.recorder, self.segment.as_mut());
     }
-}
-
-/// Qt's `detach()`, recorded. Never stepped through: it also runs while the program exits.
-fn detach(recorder: &Recorder, segment: &mut dyn crate::ipc::segment::Segment) {
-    let object = segment.describe_segment();
-    let pending = recorder.begin_unstepped(Step::Detach, object);
-    segment.detach();
-    let _ = pending.done(Ok::<(), ShareError>(()));
 }
 
 /// A fetched image, with what its header said.
@@ -612,58 +581,5 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{bytes} bytes")
     } else {
         format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// Qt's `attach(ReadOnly)` then `lock()`, as every fetch begins, recorded and timed.
-fn attach_and_lock<'a>(
-    recorder: &Recorder,
-    segment: &'a mut dyn crate::ipc::segment::Segment,
-    stages: &mut Stages,
-) -> Result<crate::ipc::segment::SegmentAccess<'a>, ShareError> {
-    recorder.prepare(segment);
-    let attached = recorder.begin(Step::Attach, segment.describe_segment())?;
-    let result = segment.attach(crate::ipc::segment::AccessMode::ReadOnly);
-    let attach_result = attached.timed(result, &mut stages.attach);
-    note_cleanup(recorder, segment);
-    attach_result?;
-    let locking = recorder.begin(Step::Lock, segment.describe_lock())?;
-    locking.timed(segment.lock(), &mut stages.lock)
-}
-
-/// Qt's `create(size)` with the lock taken, recorded and timed.
-fn create_locked<'a>(
-    recorder: &Recorder,
-    segment: &'a mut dyn crate::ipc::segment::Segment,
-    size: usize,
-    stages: &mut Stages,
-) -> Result<crate::ipc::segment::SegmentAccess<'a>, ShareError> {
-    recorder.prepare(segment);
-    let object = format!(
-        "{} bytes: {}; {}",
-        size,
-        segment.describe_segment(),
-        segment.describe_lock()
-    );
-    let creating = recorder.begin(Step::Create, object)?;
-    creating.timed(segment.create_replacing_locked(size), &mut stages.create)
-}
-
-/// What a copy touches, for the journal: the segment's file or its System V id, and its size.
-fn copy_object(access: &crate::ipc::segment::SegmentAccess<'_>) -> String {
-    match access.path() {
-        Some(path) => format!("{} bytes of {}", access.size(), path.display()),
-        None => format!(
-            "{} bytes of System V segment shmid {}",
-            access.size(),
-            access.generation()
-        ),
-    }
-}
-
-/// Records what a create or attach cleaned up (a dead writer's leftover), as a step of its own.
-fn note_cleanup(recorder: &Recorder, segment: &dyn crate::ipc::segment::Segment) {
-    if let Some(note) = segment.cleanup_note() {
-        recorder.note(Step::RemoveLeftover, note.to_owned());
     }
 }

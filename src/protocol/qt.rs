@@ -2,14 +2,10 @@
 //! letter, over whichever of Qt's segments the mode uses. The segment holds
 //! `QDataStream << QImage` (Qt's marker and a PNG), with no header of ours.
 
-use std::time::Instant;
-
 use image::RgbaImage;
 
-use super::{
-    Fetched, Options, Publication, Recorder, ShareError, Stages, Step, attach_and_lock,
-    copy_object, create_locked, detach, note_cleanup,
-};
+use super::steps::Steps;
+use super::{Faults, Fetched, Publication, Recorder, ShareError};
 use crate::codec::{self, Encoding, Header, header};
 use crate::ipc::segment::Segment;
 
@@ -26,16 +22,11 @@ pub(super) fn publish(
     mut segment: Box<dyn Segment>,
     image: &RgbaImage,
 ) -> Result<Publication, ShareError> {
-    let started = Instant::now();
-    let mut stages = Stages::default();
+    let mut steps = Steps::new(recorder);
     header::check_dimensions(image.width(), image.height())?;
-    let encoding = recorder.begin(Step::Encode, "QImage to PNG in QDataStream")?;
-    let payload = encoding.timed(codec::qt::encode(image), &mut stages.encode)?;
-    let lock = segment.describe_lock();
-    let mut access = create_locked(recorder, segment.as_mut(), payload.len(), &mut stages)?;
-    let copying = recorder.begin(Step::CopyIn, copy_object(&access))?;
-    let step = Instant::now();
-    copying.done(access.write(0, &payload))?;
+    let payload = steps.encode("QImage to PNG in QDataStream", || codec::qt::encode(image))?;
+    let mut access = steps.create(segment.as_mut(), payload.len())?;
+    steps.copy_in(&mut access, |access| access.write(0, &payload))?;
     let header = Header {
         encoding: Encoding::Png,
         width: image.width(),
@@ -46,19 +37,15 @@ pub(super) fn publish(
         payload_crc: crc32fast::hash(&payload),
     };
     let segment_size = access.size();
-    stages.copy = step.elapsed();
-    let unlocking = recorder.begin(Step::Unlock, lock)?;
-    drop(access);
-    unlocking.done(Ok::<(), ShareError>(()))?;
-    stages.total = started.elapsed();
-    note_cleanup(recorder, segment.as_ref());
+    steps.unlock(access)?;
+    steps.noticed_cleanup(segment.as_ref());
     let note = segment.cleanup_note().map(str::to_owned);
     Ok(Publication {
         segment,
         recorder: recorder.clone(),
         header,
         segment_size,
-        stages,
+        stages: steps.stages(),
         note,
     })
 }
@@ -68,31 +55,24 @@ pub(super) fn publish(
 pub(super) fn fetch(
     recorder: &Recorder,
     mut segment: Box<dyn Segment>,
-    options: &Options,
+    faults: &Faults,
 ) -> Result<Fetched, ShareError> {
-    let started = Instant::now();
-    let mut stages = Stages::default();
-    let lock = segment.describe_lock();
-    let access = attach_and_lock(recorder, segment.as_mut(), &mut stages)?;
-    let copying = recorder.begin(Step::CopyOut, copy_object(&access))?;
+    let mut steps = Steps::new(recorder);
+    steps.attach(segment.as_mut())?;
+    let access = steps.lock(segment.as_mut())?;
     let segment_size = access.size();
     let generation = access.generation();
-    let mut bytes = vec![0u8; segment_size];
-    let copied = access.read(0, &mut bytes);
-    if let Some(pause) = options.pause_mid_copy {
-        log::warn!("paused mid-copy");
-        crate::ipc::segment::interrupt::sleep_unless_exiting(pause);
-    }
-    copying.timed(copied, &mut stages.copy)?;
-    let unlocking = recorder.begin(Step::Unlock, lock)?;
-    drop(access);
-    unlocking.done(Ok::<(), ShareError>(()))?;
+    let bytes = steps.copy_out(&access, |access| {
+        let mut bytes = vec![0u8; segment_size];
+        let copied = access.read(0, &mut bytes);
+        faults.after_copy();
+        copied.map(|()| bytes)
+    })?;
+    steps.unlock(access)?;
     let publisher_pid = segment.creator_pid().unwrap_or(0);
     let note = segment.cleanup_note().map(str::to_owned);
-    detach(recorder, segment.as_mut());
-    let decoding = recorder.begin(Step::Decode, "QDataStream >> QImage")?;
-    let image = decoding.timed(codec::qt::decode(&bytes), &mut stages.decode)?;
-    stages.total = started.elapsed();
+    steps.detach(segment.as_mut());
+    let image = steps.decode("QDataStream >> QImage", || codec::qt::decode(&bytes))?;
     let header = Header {
         encoding: Encoding::Png,
         width: image.width(),
@@ -106,7 +86,7 @@ pub(super) fn fetch(
         image,
         header,
         segment_size,
-        stages,
+        stages: steps.stages(),
         note,
     })
 }

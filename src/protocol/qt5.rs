@@ -44,7 +44,7 @@ impl Protocol for Qt5Protocol {
     }
 
     fn fetch(&self) -> Result<Fetched, ShareError> {
-        super::qt::fetch(&self.recorder, self.segment()?, &self.options)
+        super::qt::fetch(&self.recorder, self.segment()?, &self.options.faults)
     }
 
     /// What `ipcs` would show, and Qt's key files.

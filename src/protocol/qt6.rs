@@ -41,7 +41,7 @@ impl Protocol for Qt6Protocol {
     }
 
     fn fetch(&self) -> Result<Fetched, ShareError> {
-        super::qt::fetch(&self.recorder, self.segment()?, &self.options)
+        super::qt::fetch(&self.recorder, self.segment()?, &self.options.faults)
     }
 
     fn inspect(&self) -> Result<Inspection, ShareError> {

@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 
+use super::steps::Steps;
 use super::{
-    AttachedReader, ChangeWatch, Endpoint, Fetched, FetchedInto, Inspection, Landing, Options,
-    Protocol, Publication, Recorder, ShareError, Stages, Step, attach_and_lock, create_locked,
-    detach, human_bytes, note_cleanup,
+    AttachedReader, ChangeWatch, Endpoint, Faults, Fetched, FetchedInto, Inspection, Landing,
+    Options, Protocol, Publication, Recorder, ShareError, Stages, human_bytes,
 };
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
-use crate::ipc::segment::{Segment, SegmentDir, SegmentFile, SharedMemory, ShmError};
+use crate::ipc::segment::{SegmentAccess, SegmentDir, SegmentFile, SharedMemory, ShmError};
 
 /// Bytes copied between checksum updates: small enough to stay in cache while the CRC reads them.
 const CHUNK: usize = 256 * 1024;
@@ -53,94 +53,37 @@ impl ShmimageProtocol {
     fn shared_memory(&self) -> Result<SharedMemory, ShmError> {
         let mut shm = SharedMemory::in_dir(&self.key, self.dir.clone())?;
         shm.set_lock_timeout(self.options.lock_timeout);
-        shm.set_pause_after_create(self.options.pause_after_create);
-        shm.set_keep_leftovers(self.options.keep_leftovers);
+        shm.set_pause_after_create(self.options.faults.pause_after_create);
+        shm.set_keep_leftovers(self.options.faults.keep_leftovers);
         Ok(shm)
     }
 
-    /// The copying half of a fetch: the header is checked, then the payload is copied once,
-    /// into the landing's buffer for a raw image if it offers one, else into a private copy,
-    /// and its checksum verified.
+    /// The reader's steps up to its private copy: attach, lock, copy out, unlock, detach. The
+    /// payload lands in the landing's buffer for a raw image if it offers one, else in a
+    /// private copy; its checksum is verified once the lock is given back.
     fn copy_out(
         &self,
         landing: &mut dyn Landing,
     ) -> Result<(Payload, Header, usize, Stages), ShareError> {
-        let started = Instant::now();
-        let mut stages = Stages::default();
-        let recorder = &self.recorder;
+        let mut steps = Steps::new(&self.recorder);
         let mut shm = self.shared_memory()?;
-        let lock = shm.describe_lock();
-        let access = attach_and_lock(recorder, &mut shm, &mut stages)?;
-
-        let copying = recorder.begin(Step::CopyOut, super::copy_object(&access))?;
-        let step = Instant::now();
+        steps.attach(&mut shm)?;
+        let access = steps.lock(&mut shm)?;
         let segment_size = access.size();
-        if segment_size < HEADER_LEN {
-            return Err(CodecError::TooShort {
-                len: segment_size as u64,
-            }
-            .into());
-        }
-        let mut header_bytes = [0u8; HEADER_LEN];
-        access.read(0, &mut header_bytes)?;
-        let header = Header::parse(&header_bytes, segment_size as u64)?;
-        let offered = match header.encoding {
-            Encoding::Raw => landing.buffer_for(&header),
-            Encoding::Png => None,
-        };
-        let mut private = Vec::new();
-        let landed = offered.is_some();
-        let bytes = match offered {
-            Some(buffer) => buffer,
-            None => {
-                // Header::parse bounded payload_len by the segment size and the image limits,
-                // so this allocation is bounded too.
-                private = vec![0u8; header.payload_len as usize];
-                &mut private[..]
-            }
-        };
-        if bytes.len() as u64 != header.payload_len {
-            return Err(CodecError::PayloadTooLong {
-                claimed: header.payload_len,
-                available: bytes.len() as u64,
-            }
-            .into());
-        }
-        let mut crc = crc32fast::Hasher::new();
-        let mut checksum_time = Duration::ZERO;
-        let copied = bytes
-            .chunks_mut(CHUNK)
-            .enumerate()
-            .try_for_each(|(index, chunk)| {
-                access.read(HEADER_LEN + index * CHUNK, chunk)?;
-                let crc_step = Instant::now();
-                crc.update(chunk);
-                checksum_time += crc_step.elapsed();
-                Ok::<(), ShmError>(())
-            });
-        copying.done(copied)?;
-        stages.copy = step.elapsed() - checksum_time;
-        stages.checksum = checksum_time;
-        let unlocking = recorder.begin(Step::Unlock, lock)?;
-        drop(access);
-        unlocking.done(Ok::<(), ShareError>(()))?;
-        detach(recorder, &mut shm);
+        let (payload, header, crc, checksum_time) =
+            steps.copy_out(&access, |access| read_image(access, landing))?;
+        steps.spent_checksumming(checksum_time);
+        steps.unlock(access)?;
+        steps.detach(&mut shm);
 
-        let actual = crc.finalize();
-        if actual != header.payload_crc {
+        if crc != header.payload_crc {
             return Err(CodecError::ChecksumMismatch {
                 expected: header.payload_crc,
-                actual,
+                actual: crc,
             }
             .into());
         }
-        stages.total = started.elapsed();
-        let payload = if landed {
-            Payload::Landed
-        } else {
-            Payload::Private(private)
-        };
-        Ok((payload, header, segment_size, stages))
+        Ok((payload, header, segment_size, steps.stages()))
     }
 
     fn decode(
@@ -160,80 +103,30 @@ impl ShmimageProtocol {
 
 impl Protocol for ShmimageProtocol {
     fn publish(&self, image: &RgbaImage, encoding: Encoding) -> Result<Publication, ShareError> {
-        let started = Instant::now();
-        let mut stages = Stages::default();
+        let mut steps = Steps::new(&self.recorder);
         header::check_dimensions(image.width(), image.height())?;
         let encoded;
         let payload: &[u8] = match encoding {
             Encoding::Raw => image.as_raw(),
             Encoding::Png => {
-                encoded = codec::encode_png(image)?;
+                encoded = steps.encode_unrecorded(|| codec::encode_png(image))?;
                 &encoded
             }
         };
-        stages.encode = started.elapsed();
-
-        let recorder = &self.recorder;
         let mut shm = self.shared_memory()?;
-        let lock = shm.describe_lock();
-        // Created and filled under one hold of the lock: no reader can see the segment half-made.
-        let mut access =
-            create_locked(recorder, &mut shm, HEADER_LEN + payload.len(), &mut stages)?;
-        let generation = access.generation();
-
-        let copying = recorder.begin(Step::CopyIn, super::copy_object(&access))?;
-        let step = Instant::now();
-        let pause = self.options.pause_mid_copy;
-        // With the test hook, copy in two halves so there is a "middle" to stop at.
-        let chunk_len = if pause.is_some() {
-            payload.len().div_ceil(2).max(1)
-        } else {
-            CHUNK
-        };
-        let mut crc = crc32fast::Hasher::new();
-        let copied = payload
-            .chunks(chunk_len)
-            .enumerate()
-            .try_for_each(|(index, chunk)| {
-                if let Some(pause) = pause.filter(|_| index == 1) {
-                    log::warn!("paused mid-copy");
-                    std::thread::sleep(pause);
-                }
-                access.write(HEADER_LEN + index * chunk_len, chunk)?;
-                crc.update(chunk);
-                Ok::<(), ShmError>(())
-            });
-        copying.done(copied)?;
-        let header = Header {
-            encoding,
-            width: image.width(),
-            height: image.height(),
-            publisher_pid: std::process::id(),
-            payload_len: payload.len() as u64,
-            generation,
-            payload_crc: crc.finalize(),
-        };
-        access.write(0, &header.to_bytes())?;
-        // The commit word goes last: a reader that sees it knows every byte before it is in place.
-        access.write(header::COMMIT_OFFSET, &header::COMMIT_WORD)?;
-        if self.options.damage_after_publish
-            && let Some(last) = payload.last()
-        {
-            access.write(HEADER_LEN + payload.len() - 1, &[!last])?;
-        }
+        let mut access = steps.create(&mut shm, HEADER_LEN + payload.len())?;
+        let header = steps.copy_in(&mut access, |access| {
+            write_image(access, image, encoding, payload, &self.options.faults)
+        })?;
         let segment_size = access.size();
-        stages.copy = step.elapsed();
-        let unlocking = recorder.begin(Step::Unlock, lock)?;
-        drop(access);
-        unlocking.done(Ok::<(), ShareError>(()))?;
-        note_cleanup(recorder, &shm);
-        stages.total = started.elapsed();
+        steps.unlock(access)?;
+        steps.noticed_cleanup(&shm);
         Ok(Publication {
             segment: Box::new(shm),
-            recorder: recorder.clone(),
+            recorder: self.recorder.clone(),
             header,
             segment_size,
-            stages,
+            stages: steps.stages(),
             note: None,
         })
     }
@@ -326,6 +219,94 @@ impl Protocol for ShmimageProtocol {
             file_suffix: ".seg".to_owned(),
         })
     }
+}
+
+/// The writer's copy: the payload in chunks, each added to the checksum, then the header, and
+/// the commit word last, so that a reader that sees it knows every byte before it is in place.
+fn write_image(
+    access: &mut SegmentAccess<'_>,
+    image: &RgbaImage,
+    encoding: Encoding,
+    payload: &[u8],
+    faults: &Faults,
+) -> Result<Header, ShareError> {
+    let chunk_len = faults.chunk_len(payload.len(), CHUNK);
+    let mut crc = crc32fast::Hasher::new();
+    for (index, chunk) in payload.chunks(chunk_len).enumerate() {
+        faults.before_chunk(index);
+        access.write(HEADER_LEN + index * chunk_len, chunk)?;
+        crc.update(chunk);
+    }
+    let header = Header {
+        encoding,
+        width: image.width(),
+        height: image.height(),
+        publisher_pid: std::process::id(),
+        payload_len: payload.len() as u64,
+        generation: access.generation(),
+        payload_crc: crc.finalize(),
+    };
+    access.write(0, &header.to_bytes())?;
+    access.write(header::COMMIT_OFFSET, &header::COMMIT_WORD)?;
+    if let Some(&last) = payload.last() {
+        faults.after_commit(access, HEADER_LEN + payload.len() - 1, last);
+    }
+    Ok(header)
+}
+
+/// The reader's copy: the header is checked, then the payload is copied once (into the
+/// landing's buffer or a private one) in chunks small enough to stay in cache while the
+/// checksum reads them. Returns the checksum and the time spent computing it.
+fn read_image(
+    access: &SegmentAccess<'_>,
+    landing: &mut dyn Landing,
+) -> Result<(Payload, Header, u32, Duration), ShareError> {
+    let segment_size = access.size();
+    if segment_size < HEADER_LEN {
+        return Err(CodecError::TooShort {
+            len: segment_size as u64,
+        }
+        .into());
+    }
+    let mut header_bytes = [0u8; HEADER_LEN];
+    access.read(0, &mut header_bytes)?;
+    let header = Header::parse(&header_bytes, segment_size as u64)?;
+    let offered = match header.encoding {
+        Encoding::Raw => landing.buffer_for(&header),
+        Encoding::Png => None,
+    };
+    let mut private = Vec::new();
+    let landed = offered.is_some();
+    let bytes = match offered {
+        Some(buffer) => buffer,
+        None => {
+            // Header::parse bounded payload_len by the segment size and the image limits, so
+            // this allocation is bounded too.
+            private = vec![0u8; header.payload_len as usize];
+            &mut private[..]
+        }
+    };
+    if bytes.len() as u64 != header.payload_len {
+        return Err(CodecError::PayloadTooLong {
+            claimed: header.payload_len,
+            available: bytes.len() as u64,
+        }
+        .into());
+    }
+    let mut crc = crc32fast::Hasher::new();
+    let mut checksum_time = Duration::ZERO;
+    for (index, chunk) in bytes.chunks_mut(CHUNK).enumerate() {
+        access.read(HEADER_LEN + index * CHUNK, chunk)?;
+        let started = Instant::now();
+        crc.update(chunk);
+        checksum_time += started.elapsed();
+    }
+    let payload = if landed {
+        Payload::Landed
+    } else {
+        Payload::Private(private)
+    };
+    Ok((payload, header, crc.finalize(), checksum_time))
 }
 
 /// Reads a segment file's header with plain file I/O, without attaching (so that inspecting a

@@ -1,14 +1,99 @@
-//! Every step of every protocol goes through a [`Recorder`]: it is recorded in this process's
-//! journal (for `shmimage trace` and the window's Protocol panel), timed into the [`Stages`],
-//! held for "Next step" in step-through, and its lock waits are patient while the holder is
-//! being stepped through elsewhere and stop when the user cancels.
+//! The article's steps, each named after its Qt call, and [`Steps`], through which every
+//! protocol takes them: each step is recorded in this process's journal (for `shmimage trace`
+//! and the window's Protocol panel), timed into the [`Stages`], and held for "Next step" in
+//! step-through; lock waits are patient while the holder is being stepped through elsewhere,
+//! and stop when the user cancels. The protocols' own files then read as the steps alone.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Endpoint, ShareError};
-use crate::ipc::segment::{Patience, Segment, Verdict};
-use crate::protocol::journal::{self, State, Step};
+use super::{Endpoint, ShareError, Stages};
+use crate::ipc::segment::{AccessMode, Patience, Segment, SegmentAccess, Verdict};
+use crate::protocol::journal::{self, State};
+
+/// One step of the protocol, named after the Qt call it corresponds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    Encode,
+    Create,
+    Attach,
+    Lock,
+    CopyIn,
+    CopyOut,
+    Unlock,
+    Detach,
+    RemoveLeftover,
+    Decode,
+}
+
+impl Step {
+    /// In the order of their codes in the journal's records (never reordered).
+    pub(crate) const ALL: [Step; 10] = [
+        Step::Encode,
+        Step::Create,
+        Step::Attach,
+        Step::Lock,
+        Step::CopyIn,
+        Step::CopyOut,
+        Step::Unlock,
+        Step::Detach,
+        Step::RemoveLeftover,
+        Step::Decode,
+    ];
+
+    /// Short name for lines and bars.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Encode => "encode",
+            Step::Create => "create",
+            Step::Attach => "attach",
+            Step::Lock => "lock",
+            Step::CopyIn => "copy in",
+            Step::CopyOut => "copy out",
+            Step::Unlock => "unlock",
+            Step::Detach => "detach",
+            Step::RemoveLeftover => "remove leftover",
+            Step::Decode => "decode",
+        }
+    }
+
+    /// The Qt call this step is, in Qt's example (`qt` for Qt's own modes, whose lock is a
+    /// `QSystemSemaphore`).
+    pub fn qt_call(self, qt: bool) -> &'static str {
+        match (self, qt) {
+            (Step::Encode, _) => "QBuffer + QDataStream << QImage",
+            (Step::Create, false) => "QSharedMemory::create(size), then lock()",
+            (Step::Create, true) => {
+                "QSharedMemory::create(size), then lock() (QSystemSemaphore::acquire())"
+            }
+            (Step::Attach, _) => "QSharedMemory::attach()",
+            (Step::Lock, false) => "QSharedMemory::lock()",
+            (Step::Lock, true) => "QSharedMemory::lock() → QSystemSemaphore::acquire()",
+            (Step::CopyIn, _) => "QSharedMemory::data() + memcpy",
+            (Step::CopyOut, _) => "QSharedMemory::constData() + memcpy",
+            (Step::Unlock, false) => "QSharedMemory::unlock()",
+            (Step::Unlock, true) => "QSharedMemory::unlock() → QSystemSemaphore::release()",
+            (Step::Detach, _) => "QSharedMemory::detach()",
+            (Step::RemoveLeftover, _) => "(no Qt call: Qt leaves a crashed writer's segment)",
+            (Step::Decode, _) => "QDataStream >> QImage",
+        }
+    }
+
+    /// Steps that may wait for the key's lock (a create or attach takes it to look around).
+    pub fn waits_for_lock(self) -> bool {
+        matches!(self, Step::Create | Step::Attach | Step::Lock)
+    }
+
+    /// Whether the lock is held once this step has succeeded.
+    pub fn takes_lock(self) -> bool {
+        matches!(self, Step::Create | Step::Lock)
+    }
+
+    /// Steps that touch shared memory or its lock (the rest are this process's own work).
+    pub fn is_ipc(self) -> bool {
+        !matches!(self, Step::Encode | Step::Decode)
+    }
+}
 
 /// What a user interface can do about its own process's steps.
 pub trait Observer: Send + Sync + std::fmt::Debug {
@@ -239,5 +324,184 @@ pub fn human_duration(duration: Duration) -> String {
         format!("{:.1} ms", micros as f64 / 1e3)
     } else {
         format!("{:.1} s", micros as f64 / 1e6)
+    }
+}
+
+/// One publish's or fetch's steps, taken on a segment in the article's order. Each method is
+/// one step (or Qt's pair of them, as `create` is); all of them record, time and, in
+/// step-through, wait for "Next step".
+pub(super) struct Steps<'r> {
+    recorder: &'r Recorder,
+    started: Instant,
+    stages: Stages,
+    /// The lock taken last, for the journal's unlock step.
+    lock: String,
+}
+
+impl<'r> Steps<'r> {
+    pub(super) fn new(recorder: &'r Recorder) -> Self {
+        Self {
+            recorder,
+            started: Instant::now(),
+            stages: Stages::default(),
+            lock: String::new(),
+        }
+    }
+
+    /// This process's own work before or after the shared memory (Qt's `QDataStream`).
+    pub(super) fn encode<T, E: Into<ShareError>>(
+        &mut self,
+        what: &str,
+        encode: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        self.own_work(Step::Encode, what, encode)
+    }
+
+    /// Like [`encode`](Self::encode), timed but left out of the journal: this project's own
+    /// PNG, which is no Qt call.
+    pub(super) fn encode_unrecorded<T>(&mut self, encode: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let encoded = encode();
+        self.stages.encode += started.elapsed();
+        encoded
+    }
+
+    pub(super) fn decode<T, E: Into<ShareError>>(
+        &mut self,
+        what: &str,
+        decode: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        self.own_work(Step::Decode, what, decode)
+    }
+
+    fn own_work<T, E: Into<ShareError>>(
+        &mut self,
+        step: Step,
+        what: &str,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        let pending = self.recorder.begin(step, what)?;
+        let stage = match step {
+            Step::Decode => &mut self.stages.decode,
+            _ => &mut self.stages.encode,
+        };
+        pending.timed(work(), stage)
+    }
+
+    /// Qt's `create(size)` then `lock()`: the new segment is filled under the same hold of the
+    /// lock, so no reader ever sees it half-made.
+    pub(super) fn create<'s>(
+        &mut self,
+        segment: &'s mut dyn Segment,
+        size: usize,
+    ) -> Result<SegmentAccess<'s>, ShareError> {
+        self.recorder.prepare(segment);
+        let object = format!(
+            "{size} bytes: {}; {}",
+            segment.describe_segment(),
+            segment.describe_lock()
+        );
+        self.lock = segment.describe_lock();
+        let creating = self.recorder.begin(Step::Create, object)?;
+        creating.timed(
+            segment.create_replacing_locked(size),
+            &mut self.stages.create,
+        )
+    }
+
+    /// Qt's `attach()`, read-only, as a reader attaches.
+    pub(super) fn attach(&mut self, segment: &mut dyn Segment) -> Result<(), ShareError> {
+        self.recorder.prepare(segment);
+        let attaching = self
+            .recorder
+            .begin(Step::Attach, segment.describe_segment())?;
+        let attached = segment.attach(AccessMode::ReadOnly);
+        let result = attaching.timed(attached, &mut self.stages.attach);
+        self.noticed_cleanup(segment);
+        result
+    }
+
+    /// Qt's `lock()`.
+    pub(super) fn lock<'s>(
+        &mut self,
+        segment: &'s mut dyn Segment,
+    ) -> Result<SegmentAccess<'s>, ShareError> {
+        self.lock = segment.describe_lock();
+        let locking = self.recorder.begin(Step::Lock, self.lock.clone())?;
+        locking.timed(segment.lock(), &mut self.stages.lock)
+    }
+
+    /// `memcpy` into `data()`: `copy` writes into the locked segment.
+    pub(super) fn copy_in<T, E: Into<ShareError>>(
+        &mut self,
+        access: &mut SegmentAccess<'_>,
+        copy: impl FnOnce(&mut SegmentAccess<'_>) -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        let copying = self.recorder.begin(Step::CopyIn, copy_object(access))?;
+        copying.timed(copy(access), &mut self.stages.copy)
+    }
+
+    /// `memcpy` out of `constData()`: `copy` reads the locked segment into private memory.
+    pub(super) fn copy_out<T, E: Into<ShareError>>(
+        &mut self,
+        access: &SegmentAccess<'_>,
+        copy: impl FnOnce(&SegmentAccess<'_>) -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        let copying = self.recorder.begin(Step::CopyOut, copy_object(access))?;
+        copying.timed(copy(access), &mut self.stages.copy)
+    }
+
+    /// Qt's `unlock()`.
+    pub(super) fn unlock(&mut self, access: SegmentAccess<'_>) -> Result<(), ShareError> {
+        let unlocking = self.recorder.begin(Step::Unlock, self.lock.clone())?;
+        access.unlock();
+        unlocking.done(Ok::<(), ShareError>(()))
+    }
+
+    /// Qt's `detach()`. Never held for step-through: it also runs while the program exits.
+    pub(super) fn detach(&mut self, segment: &mut dyn Segment) {
+        detach(self.recorder, segment);
+    }
+
+    /// Records what a create or attach cleaned up (a dead writer's leftover), as a step of its
+    /// own.
+    pub(super) fn noticed_cleanup(&self, segment: &dyn Segment) {
+        if let Some(note) = segment.cleanup_note() {
+            self.recorder.note(Step::RemoveLeftover, note.to_owned());
+        }
+    }
+
+    /// Part of the copy's time was spent checksumming: it is shown as a stage of its own.
+    pub(super) fn spent_checksumming(&mut self, time: Duration) {
+        self.stages.copy = self.stages.copy.saturating_sub(time);
+        self.stages.checksum += time;
+    }
+
+    /// The time of each stage, and of all of them.
+    pub(super) fn stages(&self) -> Stages {
+        Stages {
+            total: self.started.elapsed(),
+            ..self.stages
+        }
+    }
+}
+
+/// Qt's `detach()`, recorded. Never stepped through: it also runs while the program exits.
+pub(super) fn detach(recorder: &Recorder, segment: &mut dyn Segment) {
+    let object = segment.describe_segment();
+    let pending = recorder.begin_unstepped(Step::Detach, object);
+    segment.detach();
+    let _ = pending.done(Ok::<(), ShareError>(()));
+}
+
+/// What a copy touches, for the journal: the segment's file or its System V id, and its size.
+fn copy_object(access: &SegmentAccess<'_>) -> String {
+    match access.path() {
+        Some(path) => format!("{} bytes of {}", access.size(), path.display()),
+        None => format!(
+            "{} bytes of System V segment shmid {}",
+            access.size(),
+            access.generation()
+        ),
     }
 }

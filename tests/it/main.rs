@@ -16,13 +16,14 @@ mod hardening;
 #[cfg(unix)] // needs sh (ulimit) and ImageMagick as the reference decoder
 mod hostile;
 mod journal;
+mod layers;
 mod lifetime;
 #[cfg(any(target_os = "linux", windows))] // no macOS machine runs the tests
 mod native_key;
+mod protocol;
 #[cfg(target_os = "linux")]
 mod qt;
 mod second_review;
 mod segments;
-mod share;
 mod stress;
 mod util;

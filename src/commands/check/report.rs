@@ -1,7 +1,7 @@
 //! What a check reports: the machine it ran on, and the table as text, Markdown or JSON.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use super::Report;
@@ -24,7 +24,7 @@ impl About {
             os: os_name(),
             arch: std::env::consts::ARCH,
             dir: dir.path().to_path_buf(),
-            filesystem: filesystem_of(dir.path()),
+            filesystem: dir.filesystem(),
             version: env!("CARGO_PKG_VERSION"),
             date: today(),
         }
@@ -57,29 +57,6 @@ fn os_name() -> String {
     }
     let _ = output;
     std::env::consts::OS.to_owned()
-}
-
-/// The filesystem type of `path` (tmpfs, ext4, apfs…): Linux's `stat -f`, macOS's `statfs`.
-fn filesystem_of(path: &Path) -> String {
-    #[cfg(target_os = "linux")]
-    let found = Command::new("stat")
-        .args(["-f", "-c", "%T"])
-        .arg(path)
-        .output()
-        .ok();
-    #[cfg(target_os = "macos")]
-    if let Some(name) = crate::ipc::sys::filesystem_type(path).filter(|name| !name.is_empty()) {
-        return name;
-    }
-    #[cfg(not(target_os = "linux"))]
-    let found: Option<std::process::Output> = {
-        let _ = path;
-        None
-    };
-    found
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Today's date (UTC), from the system clock.

@@ -38,6 +38,32 @@ pub struct SegmentDir {
 }
 
 impl SegmentDir {
+    /// The filesystem type of `path` (tmpfs, ext4, apfs…): Linux's `stat -f`, macOS's `statfs`.
+    pub fn filesystem(&self) -> String {
+        let path = self.path();
+        #[cfg(target_os = "linux")]
+        let found = std::process::Command::new("stat")
+            .args(["-f", "-c", "%T"])
+            .arg(path)
+            .output()
+            .ok();
+        #[cfg(target_os = "macos")]
+        if let Some(name) = crate::ipc::sys::filesystem_type(path).filter(|name| !name.is_empty()) {
+            return name;
+        }
+        #[cfg(not(target_os = "linux"))]
+        let found: Option<std::process::Output> = {
+            let _ = path;
+            None
+        };
+        found
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
+impl SegmentDir {
     /// The directory for this user: the first usable platform default (a squatted or unusable
     /// one is passed over, with a log line saying why), whatever `SHMIMAGE_DIR` says.
     pub fn for_current_user() -> Result<Self, ShmError> {

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use record::{Owner, Record, Role, State, Step};
+pub use crate::protocol::steps::Step;
+pub use record::{Owner, Record, Role, State};
 pub use timeline::{describe_death, stepping_holder};
 
 use crate::ipc::sys::Mapping;
@@ -52,7 +53,8 @@ fn role() -> Role {
     ROLE.get().copied().unwrap_or(Role::Other)
 }
 
-pub(crate) fn now_us() -> u64 {
+/// Microseconds since the Unix epoch: the one clock two processes share.
+pub fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
