@@ -17,21 +17,18 @@ mod desktop;
 mod following;
 mod jobs;
 mod playing;
-mod polling;
 mod republish;
 
-use super::check_panel::{self, CheckPanel};
 use super::language::{Language, tr};
+use super::panels::{self, Panels};
 use super::save::Original;
 use super::settings::{self, CommandLineChoices};
 use super::status::{self, Status};
 use super::stepping::StepControl;
 use super::worker::{DialogFor, DisplayImage, Finished, JobGate, JobTag, Outcome, Worker};
-use super::{Start, image_view, inspector, key_bar, protocol_panel};
+use super::{Start, image_view, key_bar};
 use crate::codec::Encoding;
-use crate::protocol::{
-    self, Endpoint, Inspection, Mode, Options, ProcessJournal, Publication, Record, SegmentDir,
-};
+use crate::protocol::{self, Endpoint, Mode, Options, Publication, SegmentDir};
 
 /// Qt's idle text, nearly word for word.
 pub const IDLE_TEXT: &str = "Launch two of these windows. In the first, press the top button and load an image \
@@ -66,10 +63,6 @@ pub(super) const NEXT_STEP_SHORTCUT: KeyboardShortcut =
 const CANCEL_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::NONE, Key::Escape);
 /// A dialog that "returns cancelled" faster than this never appeared.
 const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
-const INSPECT_POLL: Duration = Duration::from_secs(1);
-/// The Protocol panel reads the journals this often while it is open: live, and cheap (a few
-/// 16 KiB files).
-const JOURNAL_POLL: Duration = Duration::from_millis(100);
 
 /// Ends in "pid N" in every language: scripts find a window by its pid.
 pub fn window_title(key: &str) -> String {
@@ -108,21 +101,17 @@ pub(super) enum Command {
     SetEncoding(Encoding),
     SetFollow(bool),
     SetRepublishOnChange(bool),
-    SetInspectorOpen(bool),
+    /// Opens or closes the panel of that name (see `panels::Panels`).
+    SetPanelOpen(&'static str, bool),
     SetLanguage(Language),
-    SetProtocolOpen(bool),
     SetStepThrough(bool),
     NextStep,
     /// Cancel this window's load: a paused step or a lock wait gives up.
     CancelJob,
-    SelectStep(Option<StepId>),
     SetActualSize(bool),
-    OpenCheck(bool),
     RunCheck,
     CopyCheckReport,
     SaveCheckReport,
-    AskToCrash,
-    CancelCrash,
     Crash,
 }
 
@@ -133,23 +122,9 @@ pub enum Job {
     Saving,
 }
 
-/// Names one recorded step across refreshes of the timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StepId {
-    pid: u32,
-    opened_us: u64,
-    seq: u64,
-}
-
-impl StepId {
-    pub fn of(lane: &ProcessJournal, record: &Record) -> Self {
-        Self {
-            pid: lane.owner.pid,
-            opened_us: lane.owner.opened_us,
-            seq: record.seq,
-        }
-    }
-}
+/// What the window reads from (key, mode, native key, raw shape): a panel's poller or Follow's
+/// watch for another source is stale.
+pub(crate) type Source = (String, Mode, String, String);
 
 /// The image on screen and what to say about it.
 pub struct Shown {
@@ -174,36 +149,27 @@ pub struct ShmImageApp {
     pub status: Status,
     pub busy: Option<Job>,
     pub shown: Option<Shown>,
-    pub inspector_open: bool,
-    pub inspection: Option<Result<Inspection, String>>,
     pub(super) actual_size: bool,
-    pub(super) confirm_crash: bool,
-    /// "Check this OS".
-    pub check: CheckPanel,
-    pub protocol_open: bool,
+    /// The inspector, the Protocol panel and Check this OS.
+    pub panels: Panels,
     /// The window's language (one for the whole process).
     pub language: Language,
     /// Whether the user picked the language here (then it is remembered; else the system's).
     language_chosen: bool,
     command_line: CommandLineChoices,
-    /// Every process's steps under the key, as last read from the journals.
-    pub timeline: Vec<ProcessJournal>,
-    pub selected_step: Option<StepId>,
     /// Step-through and Cancel, shared with the worker.
     pub steps: Arc<StepControl>,
     /// The in-window file dialog, while it is open, and what it is for.
     pub file_dialog: Option<(DialogFor, egui_file::FileDialog)>,
     /// Where the in-window dialog opens: the folder of the last file loaded through it.
     pub last_folder: Option<PathBuf>,
-    /// The Protocol panel's poller, while it is open.
-    journaling: Option<polling::Poller>,
     program: PathBuf,
     report_dir: PathBuf,
     dir: Result<SegmentDir, String>,
     options: Options,
     worker: Worker,
     ctx: egui::Context,
-    next_job: u64,
+    next_job: std::cell::Cell<u64>,
     publication: Option<Publication>,
     shown_generation: Option<u64>,
     /// Qt's setNativeKey: read this POSIX object instead of the key's segment (empty: none),
@@ -220,8 +186,6 @@ pub struct ShmImageApp {
     playing: Option<playing::Playing>,
     /// Follow's watcher, while Follow is on.
     following: Option<following::Following>,
-    /// The inspector's poller, while it is open.
-    inspecting: Option<polling::Poller>,
     busy_since: Instant,
     /// When the fetch now being shown was asked for: the frame after its texture was uploaded
     /// and drawn turns this into "on screen N ms after the click".
@@ -249,29 +213,21 @@ impl ShmImageApp {
             status: Status::Ready,
             busy: None,
             shown: None,
-            // A native key from the command line is shown where it can be changed or cleared.
-            inspector_open: start.native_key.is_some(),
-            inspection: None,
             actual_size: false,
-            confirm_crash: false,
-            check: CheckPanel::default(),
-            protocol_open: false,
+            panels: Panels::default(),
             language: start.language,
             language_chosen: false,
             command_line: start.command_line,
-            timeline: Vec::new(),
-            selected_step: None,
             steps: Arc::new(StepControl::new(ctx.clone())),
             file_dialog: None,
             last_folder: None,
-            journaling: None,
             program: start.program,
             report_dir: start.report_dir,
             dir: start.dir,
             options: start.options,
             worker: Worker::new(ctx.clone()),
             ctx,
-            next_job: 0,
+            next_job: std::cell::Cell::new(0),
             publication: None,
             shown_generation: None,
             following: None,
@@ -282,11 +238,12 @@ impl ShmImageApp {
             shared_path: None,
             watched: None,
             republishing: false,
-            inspecting: None,
             busy_since: Instant::now(),
             shown_after_click: None,
             shown_generation_to_log: None,
         };
+        // A native key from the command line is shown where it can be changed or cleared.
+        app.panels.inspector.open = !app.native_key.is_empty();
         if let Some(storage) = cc.storage {
             app.restore(storage);
         }
@@ -301,7 +258,7 @@ impl ShmImageApp {
         self.worker.hold_jobs_at(gate);
     }
 
-    fn endpoint(&self) -> Result<Endpoint, String> {
+    pub(super) fn endpoint(&self) -> Result<Endpoint, String> {
         let dir = self.dir.clone()?;
         let mut endpoint = Endpoint::in_dir(&self.key, dir)
             .with_mode(self.mode)
@@ -324,7 +281,7 @@ impl ShmImageApp {
     }
 
     /// What the window reads from, for telling whether Follow's watch is still the right one.
-    pub(super) fn source(&self) -> (String, Mode, String, String) {
+    pub(super) fn source(&self) -> Source {
         (
             self.key.clone(),
             self.mode,
@@ -347,10 +304,10 @@ impl ShmImageApp {
     }
 
     /// A tag for a new job: the key and mode (or native key) it runs for.
-    fn tag(&mut self) -> JobTag {
-        self.next_job += 1;
+    pub(super) fn tag(&self) -> JobTag {
+        self.next_job.set(self.next_job.get() + 1);
         JobTag {
-            id: self.next_job,
+            id: self.next_job.get(),
             key: self.key.clone(),
             mode: self.mode,
             native_key: self.native_key_in_use(),
@@ -360,6 +317,15 @@ impl ShmImageApp {
     /// Whether an outcome belongs to the key and mode (or native key) now shown.
     fn is_current(&self, tag: &JobTag) -> bool {
         tag.key == self.key && tag.mode == self.mode && tag.native_key == self.native_key_in_use()
+    }
+
+    /// Where a panel's poller sends what it sees.
+    pub(super) fn outcomes(&self) -> std::sync::mpsc::Sender<Finished> {
+        self.worker.outcomes()
+    }
+
+    pub(super) fn ctx(&self) -> &egui::Context {
+        &self.ctx
     }
 
     fn max_texture_side(&self) -> usize {
@@ -382,10 +348,26 @@ impl ShmImageApp {
     /// inspector looks again.
     fn forget_what_is_shown(&mut self) {
         self.shown_generation = None;
-        self.inspection = None;
-        self.timeline.clear();
+        for panel in self.panels.each() {
+            panel.forget();
+        }
         self.look_again_now();
-        self.selected_step = None;
+    }
+
+    /// What the panels show is out of date: their pollers look again now.
+    pub(super) fn look_again_now(&self) {
+        for panel in self.panels.each_ref() {
+            panel.look_again_now();
+        }
+    }
+
+    /// Called every frame: each panel's poller follows what is open and what is shown.
+    fn keep_polling(&mut self) {
+        let mut panels = std::mem::take(&mut self.panels);
+        for panel in panels.each() {
+            panel.keep_polling(self);
+        }
+        self.panels = panels;
     }
 
     fn apply_command(&mut self, command: Command) {
@@ -418,7 +400,7 @@ impl ShmImageApp {
             Command::SetEncoding(encoding) => self.encoding = encoding,
             Command::SetFollow(follow) => self.follow = follow,
             Command::SetRepublishOnChange(on) => self.republish_on_change = on,
-            Command::SetInspectorOpen(open) => self.inspector_open = open,
+            Command::SetPanelOpen(name, open) => self.panels.set_open(name, open),
             Command::SetLanguage(language) => {
                 self.language = language;
                 self.language_chosen = true;
@@ -426,25 +408,18 @@ impl ShmImageApp {
                 self.ctx
                     .send_viewport_cmd(egui::ViewportCommand::Title(window_title(&self.key)));
             }
-            Command::SetProtocolOpen(open) => {
-                self.protocol_open = open;
-            }
             Command::SetStepThrough(on) => self.steps.set_enabled(on),
             Command::NextStep => self.steps.next(),
             Command::CancelJob => self.steps.cancel(),
-            Command::SelectStep(step) => self.selected_step = step,
             Command::SetActualSize(actual) => self.actual_size = actual,
-            Command::OpenCheck(open) => self.check.open = open,
             Command::RunCheck => self.run_check(),
             Command::CopyCheckReport => {
-                if let Some(Ok(report)) = &self.check.report {
+                if let Some(Ok(report)) = &self.panels.check.report {
                     self.ctx
                         .copy_text(crate::commands::check::to_markdown(report));
                 }
             }
             Command::SaveCheckReport => self.save_check_report(),
-            Command::AskToCrash => self.confirm_crash = true,
-            Command::CancelCrash => self.confirm_crash = false,
             Command::Crash => std::process::abort(),
         }
     }
@@ -550,25 +525,22 @@ impl ShmImageApp {
                 _ => {}
             },
             Outcome::JobFailed(what) => {
-                if self.check.running {
-                    self.check.running = false;
-                    self.check.report = Some(Err(status::job_failed(&what)));
+                let check = &mut self.panels.check;
+                if check.running {
+                    check.running = false;
+                    check.report = Some(Err(status::job_failed(&what)));
                 }
                 self.fail(status::job_failed(&what));
             }
             Outcome::Checked(report) => {
-                self.check.running = false;
-                self.check.report = Some(report.map_err(|err| err.to_string()));
+                let check = &mut self.panels.check;
+                check.running = false;
+                check.report = Some(report.map_err(|err| err.to_string()));
             }
-            Outcome::Inspected(result) => {
-                // One for another key or mode is dropped: the new key's poller sends its own.
-                if current {
-                    self.inspection = Some(result);
-                }
-            }
-            Outcome::Journal(lanes) => {
-                if current {
-                    self.timeline = lanes;
+            // One for another key or mode is dropped: the new key's poller sends its own.
+            Outcome::Seen { panel, seen } => {
+                if current && let Some(panel) = self.panels.named(panel) {
+                    panel.seen(seen);
                 }
             }
         }
@@ -648,23 +620,10 @@ impl ShmImageApp {
 
         egui::Panel::top("key-bar").show(ui, |ui| key_bar::show(self, ui, &mut commands));
         egui::Panel::bottom("status").show(ui, |ui| status::show_line(self, ui, &mut commands));
-        if self.protocol_open {
-            // A height of its own, so the window does not jump as steps arrive.
-            egui::Panel::bottom("protocol")
-                .resizable(true)
-                .default_size(250.0)
-                .min_size(220.0)
-                .show(ui, |ui| protocol_panel::show(self, ui, &mut commands));
-        }
-        if self.inspector_open {
-            egui::Panel::right("inspector")
-                .resizable(true)
-                .default_size(320.0)
-                .show(ui, |ui| inspector::show(self, ui, &mut commands));
-        }
+        let mut panels = std::mem::take(&mut self.panels);
+        panels::show(&mut panels, self, ui, &mut commands);
+        self.panels = panels;
         egui::CentralPanel::default().show(ui, |ui| image_view::show(self, ui, &mut commands));
-        inspector::crash_confirmation(self, ui.ctx(), &mut commands);
-        check_panel::show(self, ui.ctx(), &mut commands);
         self.show_file_dialog(&ui.ctx().clone(), &mut commands);
 
         for command in commands {
@@ -684,12 +643,7 @@ impl ShmImageApp {
             if idle && self.shown.is_some() && input.consume_shortcut(&SAVE_AS_SHORTCUT) {
                 commands.push(Command::SaveAs);
             }
-            if input.consume_shortcut(&INSPECTOR_SHORTCUT) {
-                commands.push(Command::SetInspectorOpen(!self.inspector_open));
-            }
-            if input.consume_shortcut(&PROTOCOL_SHORTCUT) {
-                commands.push(Command::SetProtocolOpen(!self.protocol_open));
-            }
+            panels::shortcuts(&self.panels, input, commands);
             if input.consume_shortcut(&STEP_THROUGH_SHORTCUT) {
                 commands.push(Command::SetStepThrough(!self.steps.is_enabled()));
             }

@@ -1,7 +1,7 @@
 //! The bar at the top: the key, the mode, the encoding, another window,
 //! and the inspector. It wraps onto a second line in a narrow window rather than hide controls.
 
-use super::app::{Command, INSPECTOR_SHORTCUT, MODE_LABEL, PROTOCOL_SHORTCUT, ShmImageApp};
+use super::app::{Command, MODE_LABEL, ShmImageApp};
 use super::language::{Language, tr};
 use crate::codec::Encoding;
 use crate::protocol::Mode;
@@ -72,25 +72,7 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         {
             commands.push(Command::OpenAnotherWindow);
         }
-        let mut protocol = app.protocol_open;
-        if ui
-            .toggle_value(&mut protocol, tr!(super::protocol_panel::PROTOCOL_LABEL))
-            .on_hover_text(tr!(
-                "Every process's steps under the key, live, and step-through (%{shortcut})",
-                shortcut = ui.ctx().format_shortcut(&PROTOCOL_SHORTCUT)
-            ))
-            .changed()
-        {
-            commands.push(Command::SetProtocolOpen(protocol));
-        }
-        let mut open = app.inspector_open;
-        if ui
-            .toggle_value(&mut open, tr!("Inspector"))
-            .on_hover_text(ui.ctx().format_shortcut(&INSPECTOR_SHORTCUT))
-            .changed()
-        {
-            commands.push(Command::SetInspectorOpen(open));
-        }
+        super::panels::toggles(&app.panels, ui, commands);
         let mut language = app.language;
         egui::ComboBox::from_id_salt("language")
             .selected_text(language.name())

@@ -5,13 +5,11 @@
 //! thread). It uses only the protocol layer (`crate::protocol`) and the codec's types.
 
 pub mod app;
-pub mod check_panel;
 mod fonts;
 mod image_view;
-mod inspector;
 mod key_bar;
 pub mod language;
-mod protocol_panel;
+pub mod panels;
 pub mod save;
 pub mod settings;
 pub mod status;
@@ -22,10 +20,12 @@ use std::path::PathBuf;
 
 use crate::protocol::{Mode, Options, SegmentDir};
 
-pub use app::{FilePicker, ShmImageApp, StepId};
-pub use inspector::NATIVE_KEY_LIFETIME;
+pub use app::{FilePicker, ShmImageApp};
 pub use language::Language;
-pub use protocol_panel::{CANCEL_LABEL, NEXT_STEP_LABEL, PROTOCOL_LABEL, STEP_THROUGH_LABEL};
+pub use panels::inspector::NATIVE_KEY_LIFETIME;
+pub use panels::protocol::{
+    CANCEL_LABEL, NEXT_STEP_LABEL, PROTOCOL_LABEL, STEP_THROUGH_LABEL, StepId,
+};
 
 /// What the window starts with; `main` gathers it from the command line and the environment.
 pub struct Start {

@@ -22,7 +22,12 @@ pub struct Settings {
     pub encoding: Option<String>,
     pub follow: bool,
     pub republish_on_change: bool,
+    /// The panels open at exit, by name (`panels::PanelFacts::name`).
+    pub open_panels: Vec<String>,
+    /// Older versions' way of saying the same; read, never written.
+    #[serde(skip_serializing)]
     pub inspector_open: bool,
+    #[serde(skip_serializing)]
     pub protocol_open: bool,
     /// A locale code; only set once the user picks a language in the window, so that until then
     /// the window follows the system.
@@ -86,8 +91,9 @@ mod tests {
             encoding: Some("png".to_owned()),
             follow: true,
             republish_on_change: true,
+            open_panels: vec!["protocol".to_owned()],
             inspector_open: false,
-            protocol_open: true,
+            protocol_open: false,
             language: Some("zh-CN".to_owned()),
             last_folder: Some("/tmp/图片".into()),
         };

@@ -62,7 +62,7 @@ pub(super) fn show_line(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec
             ui.spinner();
             ui.ctx().request_repaint_after(Duration::from_millis(100));
             if ui
-                .small_button(tr!(super::protocol_panel::CANCEL_LABEL))
+                .small_button(tr!(super::panels::protocol::CANCEL_LABEL))
                 .on_hover_text(tr!(
                     "Stop this load (Esc): a lock wait gives up, whatever is held is given back"
                 ))

@@ -17,7 +17,7 @@ use image::RgbaImage;
 
 use super::save::Original;
 use crate::codec::{self, Encoding, Header};
-use crate::protocol::{Endpoint, Inspection, Landing, Mode, Publication, ShareError};
+use crate::protocol::{Endpoint, Landing, Mode, Publication, ShareError};
 
 /// A picture ready to become a texture, already scaled to fit the GPU's texture limit.
 pub struct DisplayImage {
@@ -94,11 +94,13 @@ pub enum Outcome {
         note: Option<String>,
     },
     FetchFailed(ShareError),
-    Inspected(Result<Inspection, String>),
     /// A fetch that Follow's thread made by itself (no job: the window is not busy with it).
     Followed(Box<Outcome>),
-    /// The Protocol panel's poll: every process's steps under the key.
-    Journal(Vec<crate::protocol::ProcessJournal>),
+    /// What a panel's poller saw (see `panels::Panel::seen`).
+    Seen {
+        panel: &'static str,
+        seen: Box<dyn std::any::Any + Send>,
+    },
     /// "Check this OS" finished (its rows arrived one by one meanwhile).
     Checked(Result<crate::commands::check::Report, crate::commands::check::CheckError>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.

@@ -331,7 +331,7 @@ fn an_outcome_names_the_key_it_was_for_even_after_the_key_changed() {
 /// row passes, and the Markdown report can be saved.
 #[test]
 fn the_check_panel_runs_the_lifetime_table_and_saves_the_report() {
-    use shmimage::gui::check_panel::{CHECK_LABEL, RUN_CHECK_LABEL, SAVE_REPORT_LABEL};
+    use shmimage::gui::panels::check::{CHECK_LABEL, RUN_CHECK_LABEL, SAVE_REPORT_LABEL};
     let scratch = Scratch::new("gui-check");
     std::fs::create_dir_all(scratch.path("reports")).unwrap();
     let mut harness = harness(&scratch);
@@ -340,14 +340,14 @@ fn the_check_panel_runs_the_lifetime_table_and_saves_the_report() {
     harness.run_steps(2);
     harness.get_by_label(CHECK_LABEL).click();
     harness.run_steps(2);
-    assert!(harness.state().check.open, "the panel opened");
+    assert!(harness.state().panels.check.open, "the panel opened");
     // A new egui window is laid out unseen in its first frame.
     harness.run_steps(3);
     harness.get_by_label(RUN_CHECK_LABEL).click();
     harness.run_steps(1);
-    assert!(harness.state().check.running);
+    assert!(harness.state().panels.check.running);
     let started = Instant::now();
-    while harness.state().check.running {
+    while harness.state().panels.check.running {
         harness.step();
         assert!(
             started.elapsed() < crate::util::DEADLINE,
@@ -356,7 +356,7 @@ fn the_check_panel_runs_the_lifetime_table_and_saves_the_report() {
         std::thread::sleep(Duration::from_millis(10));
     }
     harness.run_steps(2);
-    let report = match &harness.state().check.report {
+    let report = match &harness.state().panels.check.report {
         Some(Ok(report)) => report.clone(),
         other => panic!("no report: {:?}", other.as_ref().map(|r| r.as_ref().err())),
     };
@@ -635,13 +635,13 @@ fn open_panels_wake_the_window_only_when_the_key_changes() {
     let mut harness = harness(&scratch);
     {
         let app = harness.state_mut();
-        app.inspector_open = true;
-        app.protocol_open = true;
+        app.panels.inspector.open = true;
+        app.panels.protocol.open = true;
     }
     step_until_rested(
         &mut harness,
         "the open panels never let the window rest",
-        |app| app.inspection.is_some(),
+        |app| app.panels.inspector.inspection.is_some(),
     );
     // Two of the inspector's looks and twenty of the Protocol panel's.
     std::thread::sleep(Duration::from_millis(2500));
@@ -660,7 +660,7 @@ fn open_panels_wake_the_window_only_when_the_key_changes() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let shows_it = |app: &ShmImageApp| {
-        matches!(&app.inspection, Some(Ok(inspection))
+        matches!(&app.panels.inspector.inspection, Some(Ok(inspection))
             if inspection.rows.iter().any(|row| row.name == "dimensions" && row.value == "8x8"))
     };
     let started = Instant::now();
@@ -668,7 +668,7 @@ fn open_panels_wake_the_window_only_when_the_key_changes() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the inspector never showed the image another process published: {:?}",
-            harness.state().inspection
+            harness.state().panels.inspector.inspection
         );
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
@@ -682,8 +682,8 @@ fn the_inspector_says_why_there_is_nothing_to_look_at() {
     let scratch = Scratch::new("gui-inspector-no-dir");
     let why = "the segment directory cannot be made here";
     let mut harness = harness_with(&scratch, |start| start.dir = Err(why.to_owned()));
-    harness.state_mut().inspector_open = true;
-    let says_why = |app: &ShmImageApp| matches!(&app.inspection, Some(Err(said)) if said == why);
+    harness.state_mut().panels.inspector.open = true;
+    let says_why = |app: &ShmImageApp| matches!(&app.panels.inspector.inspection, Some(Err(said)) if said == why);
     step_until_rested(
         &mut harness,
         "the inspector never said why, or never let the window rest",
@@ -702,7 +702,7 @@ fn step_until_rested(
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "{what}: inspection {:?}, repaint causes {:?}",
-            harness.state().inspection,
+            harness.state().panels.inspector.inspection,
             harness.ctx.repaint_causes()
         );
         harness.step();

@@ -53,7 +53,7 @@ fn hold_the_lock_in_step_through(harness: &mut Harness<'_, ShmImageApp>) {
     harness.get_by_label(PROTOCOL_LABEL).click();
     // Clicks land where the last frame drew: wait for the put's steps, then click.
     step_until(harness, "the put's steps never appeared", |app| {
-        !app.timeline.is_empty()
+        !app.panels.protocol.timeline.is_empty()
     });
     harness.run_steps(2);
     harness.get_by_label(STEP_THROUGH_LABEL).click();
@@ -77,7 +77,7 @@ fn the_panel_shows_another_processes_steps_and_explains_the_one_selected() {
     harness.run_steps(1);
     harness.get_by_label(PROTOCOL_LABEL).click();
     step_until(&mut harness, "the put's steps never appeared", |app| {
-        app.timeline
+        app.panels.protocol.timeline
             .iter()
             .any(|lane| lane.owner.pid == pid && lane.records.len() >= 3)
     });
@@ -86,7 +86,7 @@ fn the_panel_shows_another_processes_steps_and_explains_the_one_selected() {
         .get_by_label(&format!("create by pid {pid}"))
         .click();
     harness.run_steps(2);
-    assert!(harness.state().selected_step.is_some());
+    assert!(harness.state().panels.protocol.selected_step.is_some());
     harness.get_by_label("QSharedMemory::create(size), then lock()");
     harness.get_by_label(&format!("pid {pid} put"));
 }
@@ -214,8 +214,8 @@ fn settings_survive_a_restart_and_the_command_line_still_wins() {
         let app = first.state_mut();
         app.key = "记住的键".to_owned();
         app.follow = true;
-        app.protocol_open = true;
-        app.inspector_open = true;
+        app.panels.protocol.open = true;
+        app.panels.inspector.open = true;
     }
     first.run_steps(1);
     let mut storage = MemoryStorage::default();
@@ -228,7 +228,7 @@ fn settings_survive_a_restart_and_the_command_line_still_wins() {
     second.run_steps(2);
     let app = second.state();
     assert_eq!(app.key, "记住的键");
-    assert!(app.follow && app.protocol_open && app.inspector_open);
+    assert!(app.follow && app.panels.protocol.open && app.panels.inspector.open);
     second.get_by_label(STEP_THROUGH_LABEL);
 
     // A key given on the command line is not overridden by the remembered one.

@@ -360,7 +360,7 @@ fn the_window_follows_a_native_key_that_the_peer_rewrites_in_place() {
         "{caption}"
     );
     // The inspector's lifetime is the OS's for such an object, not the mode's.
-    harness.state_mut().inspector_open = true;
+    harness.state_mut().panels.inspector.open = true;
     harness.run();
     {
         use egui_kittest::kittest::Queryable;

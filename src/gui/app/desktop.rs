@@ -19,8 +19,15 @@ impl ShmImageApp {
             encoding: Some(self.encoding.to_string()),
             follow: self.follow,
             republish_on_change: self.republish_on_change,
-            inspector_open: self.inspector_open,
-            protocol_open: self.protocol_open,
+            open_panels: self
+                .panels
+                .each_ref()
+                .into_iter()
+                .filter(|panel| panel.facts().remembered && panel.is_open())
+                .map(|panel| panel.facts().name.to_owned())
+                .collect(),
+            inspector_open: false,
+            protocol_open: false,
             language: self
                 .language_chosen
                 .then(|| self.language.code().to_owned()),
@@ -55,8 +62,18 @@ impl ShmImageApp {
         if !self.command_line.follow {
             self.follow = remembered.follow;
         }
-        self.inspector_open = remembered.inspector_open;
-        self.protocol_open = remembered.protocol_open;
+        let older = [
+            ("inspector", remembered.inspector_open),
+            ("protocol", remembered.protocol_open),
+        ];
+        for panel in self.panels.each() {
+            let name = panel.facts().name;
+            if panel.facts().remembered {
+                let was_open = remembered.open_panels.iter().any(|open| open == name)
+                    || older.contains(&(name, true));
+                panel.set_open(was_open);
+            }
+        }
         self.last_folder = remembered.last_folder.filter(|folder| folder.is_dir());
         if let Some(language) = remembered
             .language

@@ -99,14 +99,14 @@ impl ShmImageApp {
         let dir = match self.dir.clone() {
             Ok(dir) => dir,
             Err(err) => {
-                self.check.report = Some(Err(err));
+                self.panels.check.report = Some(Err(err));
                 return;
             }
         };
-        self.check.running = true;
-        self.check.report = None;
-        self.check.saved = None;
-        let rows = Arc::clone(&self.check.rows);
+        self.panels.check.running = true;
+        self.panels.check.report = None;
+        self.panels.check.saved = None;
+        let rows = Arc::clone(&self.panels.check.rows);
         if let Ok(mut rows) = rows.lock() {
             rows.clear();
         }
@@ -123,13 +123,13 @@ impl ShmImageApp {
     }
 
     pub(super) fn save_check_report(&mut self) {
-        let Some(Ok(report)) = &self.check.report else {
+        let Some(Ok(report)) = &self.panels.check.report else {
             return;
         };
         let path = self
             .report_dir
             .join(format!("shmimage-check-{}.md", report.about.date));
-        self.check.saved = Some(
+        self.panels.check.saved = Some(
             // Never through a link planted at that predictable name.
             crate::output::replace_file(&path, |file| {
                 std::io::Write::write_all(

@@ -7,14 +7,26 @@ use std::sync::{Arc, Mutex};
 
 use egui::{Color32, RichText};
 
-use super::app::{Command, ShmImageApp};
-use super::language::tr;
+use super::{Panel, PanelFacts, Place};
 use crate::commands::check::{self, Report, Row};
+use crate::gui::app::{Command, ShmImageApp};
+use crate::gui::language::tr;
 
 pub const CHECK_LABEL: &str = "Check this OS…";
 pub const RUN_CHECK_LABEL: &str = "Run the check";
 pub const COPY_REPORT_LABEL: &str = "Copy Markdown";
 pub const SAVE_REPORT_LABEL: &str = "Save Markdown";
+/// Its name, for the inspector's button that opens it.
+pub(crate) const NAME: &str = "check";
+
+const FACTS: PanelFacts = PanelFacts {
+    name: NAME,
+    toggle: None,
+    hint: "",
+    shortcut: None,
+    place: Place::Window,
+    remembered: false,
+};
 
 /// The panel's state: open or not, the rows so far, and the finished report.
 #[derive(Default)]
@@ -37,11 +49,25 @@ impl CheckPanel {
     }
 }
 
-pub(super) fn show(app: &ShmImageApp, ctx: &egui::Context, commands: &mut Vec<Command>) {
-    let panel = &app.check;
-    if !panel.open {
-        return;
+impl Panel for CheckPanel {
+    fn facts(&self) -> &'static PanelFacts {
+        &FACTS
     }
+
+    fn is_open(&self) -> bool {
+        self.open
+    }
+
+    fn set_open(&mut self, open: bool) {
+        self.open = open;
+    }
+
+    fn ui(&mut self, _app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        show(self, ui.ctx(), commands);
+    }
+}
+
+fn show(panel: &CheckPanel, ctx: &egui::Context, commands: &mut Vec<Command>) {
     let mut open = true;
     egui::Window::new(tr!("Check this OS"))
         .open(&mut open)
@@ -117,7 +143,7 @@ pub(super) fn show(app: &ShmImageApp, ctx: &egui::Context, commands: &mut Vec<Co
             }
         });
     if !open {
-        commands.push(Command::OpenCheck(false));
+        commands.push(Command::SetPanelOpen(NAME, false));
     }
 }
 

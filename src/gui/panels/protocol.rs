@@ -8,10 +8,14 @@
 
 use egui::{Color32, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 
-use super::app::{
-    Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, STEP_THROUGH_SHORTCUT, ShmImageApp, StepId,
+use std::any::Any;
+use std::time::Duration;
+
+use super::{Panel, PanelFacts, Place, Poller, polling};
+use crate::gui::app::{
+    Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, STEP_THROUGH_SHORTCUT, ShmImageApp,
 };
-use super::language::tr;
+use crate::gui::language::tr;
 use crate::protocol::{self, ProcessJournal, Record, State, Step};
 
 pub const PROTOCOL_LABEL: &str = "Protocol";
@@ -24,25 +28,112 @@ const SLOT: f32 = 84.0;
 const LANE: f32 = 40.0;
 const LABELS: f32 = 180.0;
 
-pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-    controls(app, ui, commands);
-    ui.separator();
-    let steps = newest_steps(&app.timeline);
-    if steps.is_empty() {
-        ui.label(tr!(
-            "No steps recorded under this key yet. Load an image here or in another window, and every process's steps appear here as they happen."
-        ));
-        return;
+/// How often the journals are read while the panel is open: live, and cheap (a few 16 KiB
+/// files).
+const EVERY: Duration = Duration::from_millis(100);
+
+const FACTS: PanelFacts = PanelFacts {
+    name: "protocol",
+    toggle: Some(PROTOCOL_LABEL),
+    hint: "Every process's steps under the key, live, and step-through (%{shortcut})",
+    shortcut: Some(PROTOCOL_SHORTCUT),
+    place: Place::Bottom,
+    remembered: true,
+};
+
+/// Names one recorded step across refreshes of the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StepId {
+    pid: u32,
+    opened_us: u64,
+    seq: u64,
+}
+
+impl StepId {
+    pub fn of(lane: &ProcessJournal, record: &Record) -> Self {
+        Self {
+            pid: lane.owner.pid,
+            opened_us: lane.owner.opened_us,
+            seq: record.seq,
+        }
     }
-    ui.horizontal_top(|ui| {
-        lane_labels(app, ui);
-        egui::ScrollArea::horizontal()
-            .stick_to_right(true)
-            .id_salt("protocol-lanes")
-            .show(ui, |ui| lanes(app, ui, &steps, commands));
-    });
-    ui.separator();
-    details(app, ui, &steps);
+}
+
+/// The panel's state: every process's steps under the key, as last read, and the one selected.
+#[derive(Default)]
+pub struct ProtocolPanel {
+    pub open: bool,
+    pub timeline: Vec<ProcessJournal>,
+    pub selected_step: Option<StepId>,
+    poller: Option<Poller>,
+}
+
+impl Panel for ProtocolPanel {
+    fn facts(&self) -> &'static PanelFacts {
+        &FACTS
+    }
+
+    fn is_open(&self) -> bool {
+        self.open
+    }
+
+    fn set_open(&mut self, open: bool) {
+        self.open = open;
+    }
+
+    fn keep_polling(&mut self, app: &ShmImageApp) {
+        self.poller = polling::keep(
+            self.poller.take(),
+            self.open,
+            app,
+            FACTS.name,
+            EVERY,
+            protocol::journal,
+            |_| Vec::new(),
+        );
+    }
+
+    fn forget(&mut self) {
+        self.timeline.clear();
+        self.selected_step = None;
+    }
+
+    fn look_again_now(&self) {
+        if let Some(poller) = &self.poller {
+            poller.look_again_now();
+        }
+    }
+
+    fn seen(&mut self, seen: Box<dyn Any + Send>) {
+        if let Ok(timeline) = seen.downcast::<Vec<ProcessJournal>>() {
+            self.timeline = *timeline;
+        }
+    }
+
+    fn ui(&mut self, app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        controls(app, ui, commands);
+        ui.separator();
+        let mut clicked = None;
+        let steps = newest_steps(&self.timeline);
+        if steps.is_empty() {
+            ui.label(tr!(
+                "No steps recorded under this key yet. Load an image here or in another window, and every process's steps appear here as they happen."
+            ));
+            return;
+        }
+        ui.horizontal_top(|ui| {
+            lane_labels(self, ui);
+            egui::ScrollArea::horizontal()
+                .stick_to_right(true)
+                .id_salt("protocol-lanes")
+                .show(ui, |ui| lanes(self, ui, &steps, &mut clicked));
+        });
+        ui.separator();
+        details(self, ui, &steps);
+        if clicked.is_some() {
+            self.selected_step = clicked;
+        }
+    }
 }
 
 fn controls(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
@@ -124,11 +215,11 @@ fn lane_label(lane: &ProcessJournal) -> String {
 }
 
 /// The fixed column on the left: which process each lane is.
-fn lane_labels(app: &ShmImageApp, ui: &mut egui::Ui) {
-    let size = vec2(LABELS, LANE * app.timeline.len() as f32);
+fn lane_labels(panel: &ProtocolPanel, ui: &mut egui::Ui) {
+    let size = vec2(LABELS, LANE * panel.timeline.len() as f32);
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
-    for (index, lane) in app.timeline.iter().enumerate() {
+    for (index, lane) in panel.timeline.iter().enumerate() {
         painter.text(
             pos2(rect.left() + 2.0, rect.top() + LANE * (index as f32 + 0.5)),
             egui::Align2::LEFT_CENTER,
@@ -140,12 +231,12 @@ fn lane_labels(app: &ShmImageApp, ui: &mut egui::Ui) {
 }
 
 fn lanes(
-    app: &ShmImageApp,
+    panel: &ProtocolPanel,
     ui: &mut egui::Ui,
     steps: &[(usize, &Record)],
-    commands: &mut Vec<Command>,
+    clicked: &mut Option<StepId>,
 ) {
-    let lanes = &app.timeline;
+    let lanes = &panel.timeline;
     // Room after the last step for a death's sentence, where there is one.
     let after = if lanes.iter().any(|l| l.died_during().is_some()) {
         4.0
@@ -215,7 +306,7 @@ fn lanes(
             vec2(SLOT - 6.0, LANE - 10.0),
         );
         let id = StepId::of(lane, record);
-        let selected = app.selected_step == Some(id);
+        let selected = panel.selected_step == Some(id);
         let fill = match record.state {
             State::Failed => Color32::from_rgb(200, 60, 60),
             State::Paused => Color32::from_rgb(230, 190, 60),
@@ -255,7 +346,7 @@ fn lanes(
             record.text
         ));
         if response.clicked() {
-            commands.push(Command::SelectStep(Some(id)));
+            *clicked = Some(id);
         }
     }
 }
@@ -272,11 +363,11 @@ fn hold_band(painter: &egui::Painter, from: f32, to: f32, y: f32) {
     );
 }
 
-fn details(app: &ShmImageApp, ui: &mut egui::Ui, steps: &[(usize, &Record)]) {
-    let selected = app.selected_step.and_then(|id| {
+fn details(panel: &ProtocolPanel, ui: &mut egui::Ui, steps: &[(usize, &Record)]) {
+    let selected = panel.selected_step.and_then(|id| {
         steps
             .iter()
-            .find(|(lane, record)| StepId::of(&app.timeline[*lane], record) == id)
+            .find(|(lane, record)| StepId::of(&panel.timeline[*lane], record) == id)
     });
     let Some((lane, record)) = selected else {
         ui.label(tr!(
@@ -284,7 +375,7 @@ fn details(app: &ShmImageApp, ui: &mut egui::Ui, steps: &[(usize, &Record)]) {
         ));
         return;
     };
-    let lane = &app.timeline[*lane];
+    let lane = &panel.timeline[*lane];
     let outcome = match (record.state, record.duration_us) {
         (State::Paused, _) => tr!("paused, waiting for Next step"),
         (State::Running, _) if !lane.alive => tr!("never finished: the process died"),
