@@ -11,24 +11,28 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui::{Key, KeyboardShortcut, Modifiers, TextureHandle, TextureOptions};
+use egui::{Key, KeyboardShortcut, Modifiers};
 
 mod desktop;
 mod following;
 mod jobs;
 mod playing;
 mod republish;
+mod sharing;
 
+use super::image_view::{self, Viewer};
 use super::language::{Language, tr};
 use super::panels::{self, Panels};
-use super::save::Original;
+use super::pixels::DisplayImage;
 use super::settings::{self, CommandLineChoices};
 use super::status::{self, Status};
 use super::stepping::StepControl;
-use super::worker::{DialogFor, DisplayImage, Finished, JobGate, JobTag, Outcome, Worker};
-use super::{Start, image_view, key_bar};
+use super::worker::{DialogFor, Finished, JobGate, JobTag, Outcome, Worker};
+use super::{Start, key_bar};
 use crate::codec::Encoding;
-use crate::protocol::{self, Endpoint, Mode, Options, Publication, SegmentDir};
+use crate::protocol::{self, Endpoint, Mode, Options, SegmentDir};
+pub use image_view::Shown;
+pub use sharing::Sharing;
 
 /// Qt's idle text, nearly word for word.
 pub const IDLE_TEXT: &str = "Launch two of these windows. In the first, press the top button and load an image \
@@ -126,30 +130,21 @@ pub enum Job {
 /// watch for another source is stale.
 pub(crate) type Source = (String, Mode, String, String);
 
-/// The image on screen and what to say about it.
-pub struct Shown {
-    pub texture: TextureHandle,
-    /// Size of the image itself; the texture may be smaller (downscaled to the GPU's limit).
-    pub full_size: [usize; 2],
-    pub caption: String,
-    /// What Save as… writes.
-    pub original: Original,
-}
-
 pub struct ShmImageApp {
     pub key: String,
     /// This project's own segments, or the objects Qt's own example reads and writes.
     pub mode: Mode,
     pub encoding: Encoding,
-    pub follow: bool,
     /// Test seam: where "Load image from file" gets its path.
     pub file_picker: FilePicker,
     /// Test seam: where Save as… gets its path.
     pub save_picker: FilePicker,
     pub status: Status,
     pub busy: Option<Job>,
-    pub shown: Option<Shown>,
-    pub(super) actual_size: bool,
+    /// The image on screen.
+    pub viewer: Viewer,
+    /// What this window shares, and Follow.
+    pub sharing: Sharing,
     /// The inspector, the Protocol panel and Check this OS.
     pub panels: Panels,
     /// The window's language (one for the whole process).
@@ -163,6 +158,11 @@ pub struct ShmImageApp {
     pub file_dialog: Option<(DialogFor, egui_file::FileDialog)>,
     /// Where the in-window dialog opens: the folder of the last file loaded through it.
     pub last_folder: Option<PathBuf>,
+    /// Qt's setNativeKey: read this POSIX object instead of the key's segment (empty: none),
+    /// and the shape of its pixels if it has no header.
+    pub native_key: String,
+    pub raw_shape: String,
+    busy_since: Instant,
     program: PathBuf,
     report_dir: PathBuf,
     dir: Result<SegmentDir, String>,
@@ -170,29 +170,6 @@ pub struct ShmImageApp {
     worker: Worker,
     ctx: egui::Context,
     next_job: std::cell::Cell<u64>,
-    publication: Option<Publication>,
-    shown_generation: Option<u64>,
-    /// Qt's setNativeKey: read this POSIX object instead of the key's segment (empty: none),
-    /// and the shape of its pixels if it has no header.
-    pub native_key: String,
-    pub raw_shape: String,
-    /// "Republish on change", the file this window shares, and its watch while ticked.
-    pub republish_on_change: bool,
-    shared_path: Option<PathBuf>,
-    watched: Option<republish::Watched>,
-    /// Whether the load running now was started by a change of the file.
-    republishing: bool,
-    /// The animation this window plays, if it shares one.
-    playing: Option<playing::Playing>,
-    /// Follow's watcher, while Follow is on.
-    following: Option<following::Following>,
-    busy_since: Instant,
-    /// When the fetch now being shown was asked for: the frame after its texture was uploaded
-    /// and drawn turns this into "on screen N ms after the click".
-    shown_after_click: Option<Instant>,
-    /// The generation just fetched: the next frame logs when it reached the screen (what
-    /// `scripts/follow-latency.sh` measures against the publisher's clock).
-    shown_generation_to_log: Option<u64>,
 }
 
 impl ShmImageApp {
@@ -207,13 +184,15 @@ impl ShmImageApp {
             key: start.key,
             mode: start.mode,
             encoding: Encoding::Raw,
-            follow: start.command_line.follow,
             file_picker: FilePicker::Native,
             save_picker: FilePicker::Native,
             status: Status::Ready,
             busy: None,
-            shown: None,
-            actual_size: false,
+            viewer: Viewer::default(),
+            sharing: Sharing {
+                follow: start.command_line.follow,
+                ..Sharing::default()
+            },
             panels: Panels::default(),
             language: start.language,
             language_chosen: false,
@@ -221,6 +200,9 @@ impl ShmImageApp {
             steps: Arc::new(StepControl::new(ctx.clone())),
             file_dialog: None,
             last_folder: None,
+            native_key: start.native_key.unwrap_or_default(),
+            raw_shape: start.raw_shape.unwrap_or_default(),
+            busy_since: Instant::now(),
             program: start.program,
             report_dir: start.report_dir,
             dir: start.dir,
@@ -228,19 +210,6 @@ impl ShmImageApp {
             worker: Worker::new(ctx.clone()),
             ctx,
             next_job: std::cell::Cell::new(0),
-            publication: None,
-            shown_generation: None,
-            following: None,
-            playing: None,
-            republish_on_change: false,
-            native_key: start.native_key.unwrap_or_default(),
-            raw_shape: start.raw_shape.unwrap_or_default(),
-            shared_path: None,
-            watched: None,
-            republishing: false,
-            busy_since: Instant::now(),
-            shown_after_click: None,
-            shown_generation_to_log: None,
         };
         // A native key from the command line is shown where it can be changed or cleared.
         app.panels.inspector.open = !app.native_key.is_empty();
@@ -347,7 +316,7 @@ impl ShmImageApp {
     /// The image on screen no longer belongs to the key and mode: Follow fetches afresh, and the
     /// inspector looks again.
     fn forget_what_is_shown(&mut self) {
-        self.shown_generation = None;
+        self.sharing.shown_generation = None;
         for panel in self.panels.each() {
             panel.forget();
         }
@@ -398,8 +367,8 @@ impl ShmImageApp {
                 self.forget_what_is_shown();
             }
             Command::SetEncoding(encoding) => self.encoding = encoding,
-            Command::SetFollow(follow) => self.follow = follow,
-            Command::SetRepublishOnChange(on) => self.republish_on_change = on,
+            Command::SetFollow(follow) => self.sharing.follow = follow,
+            Command::SetRepublishOnChange(on) => self.sharing.republish_on_change = on,
             Command::SetPanelOpen(name, open) => self.panels.set_open(name, open),
             Command::SetLanguage(language) => {
                 self.language = language;
@@ -411,7 +380,7 @@ impl ShmImageApp {
             Command::SetStepThrough(on) => self.steps.set_enabled(on),
             Command::NextStep => self.steps.next(),
             Command::CancelJob => self.steps.cancel(),
-            Command::SetActualSize(actual) => self.actual_size = actual,
+            Command::SetActualSize(actual) => self.viewer.actual_size = actual,
             Command::RunCheck => self.run_check(),
             Command::CopyCheckReport => {
                 if let Some(Ok(report)) = &self.panels.check.report {
@@ -429,7 +398,7 @@ impl ShmImageApp {
         match outcome {
             Outcome::Cancelled => {
                 self.busy = None;
-                self.status = status::cancelled(self.shown.is_some());
+                self.status = status::cancelled(self.viewer.shown.is_some());
             }
             Outcome::DialogUnavailable(purpose) => {
                 // From now on straight to the window's own dialog: the native one cannot open.
@@ -461,7 +430,7 @@ impl ShmImageApp {
                 publication,
                 frame_of: Some(player),
                 ..
-            } if self.playing.as_ref().is_none_or(|p| p.id != player) => {
+            } if self.sharing.playing.as_ref().is_none_or(|p| p.id != player) => {
                 // A frame of an animation stopped since: never shown, withdrawn.
                 self.worker.run_quietly(move || publication.withdraw());
             }
@@ -476,12 +445,12 @@ impl ShmImageApp {
                 let header = publication.header;
                 let caption = status::published_caption(&path, &publication, elapsed);
                 self.status = status::published(&path, &tag.key, &header, note);
-                self.republishing = false;
-                self.shared_path = Some(path.clone());
-                if let Some(old) = self.publication.replace(publication) {
+                self.sharing.republishing = false;
+                self.sharing.shared_path = Some(path.clone());
+                if let Some(old) = self.sharing.publication.replace(publication) {
                     self.worker.run_quietly(move || old.withdraw());
                 }
-                self.shown_generation = current.then_some(header.generation);
+                self.sharing.shown_generation = current.then_some(header.generation);
                 self.show(image, caption);
                 // An animation's later frames leave a load or fetch the user started running.
                 if frame_of.is_none() || self.busy == Some(Job::LoadingFile) {
@@ -489,7 +458,7 @@ impl ShmImageApp {
                 }
                 self.look_again_now();
             }
-            Outcome::LoadFailed { error } if std::mem::take(&mut self.republishing) => {
+            Outcome::LoadFailed { error } if std::mem::take(&mut self.sharing.republishing) => {
                 self.republish_failed(&error);
             }
             Outcome::LoadFailed { error } => self.fail(status::load_failed(&error)),
@@ -501,7 +470,7 @@ impl ShmImageApp {
                 note,
             } => {
                 self.show_fetched(image, &header, segment_size, elapsed, &tag, current);
-                self.shown_after_click = Some(self.busy_since);
+                self.viewer.shown_after_click = Some(self.busy_since);
                 self.busy = None;
                 self.status = status::fetched(&tag, &header, note);
             }
@@ -558,57 +527,20 @@ impl ShmImageApp {
         current: bool,
     ) {
         let caption = status::fetched_caption(tag, header, segment_size, elapsed);
-        self.shown_generation = current.then_some(header.generation);
-        self.shown_generation_to_log = Some(header.generation);
+        self.sharing.shown_generation = current.then_some(header.generation);
+        self.viewer.shown_generation_to_log = Some(header.generation);
         self.show(image, caption);
         self.ctx.request_repaint();
     }
 
     fn show(&mut self, image: DisplayImage, caption: String) {
-        // Re-specify the texture we have rather than make a second one: a new handle would
-        // keep the old texture alive until the end of the frame that uploads the new one.
-        if let Some(shown) = &mut self.shown {
-            shown.texture.set(image.pixels, TextureOptions::LINEAR);
-            shown.full_size = image.full_size;
-            shown.caption = caption;
-            shown.original = image.original;
-            return;
-        }
-        let texture = self
-            .ctx
-            .load_texture("shown-image", image.pixels, TextureOptions::LINEAR);
-        self.shown = Some(Shown {
-            texture,
-            full_size: image.full_size,
-            caption,
-            original: image.original,
-        });
-    }
-
-    /// Called at the start of a frame: the previous frame uploaded and drew the new texture.
-    fn note_time_on_screen(&mut self) {
-        if let Some(generation) = self.shown_generation_to_log.take() {
-            log::info!(
-                "generation {generation} on screen at_us={}",
-                crate::protocol::journal::now_us()
-            );
-        }
-        let (Some(clicked), Some(shown)) = (self.shown_after_click.take(), self.shown.as_mut())
-        else {
-            return;
-        };
-        let ms = clicked.elapsed().as_secs_f64() * 1000.0;
-        log::info!("click to texture on screen: {ms:.1} ms");
-        shown.caption.push_str(&tr!(
-            " · on screen %{ms} ms after the click",
-            ms = format!("{ms:.0}")
-        ));
+        self.viewer.show(&self.ctx, image, caption);
     }
 
     /// Draws one frame: takes in what the worker finished, draws the parts, then applies what
     /// they asked for.
     fn frame(&mut self, ui: &mut egui::Ui) {
-        self.note_time_on_screen();
+        self.viewer.note_time_on_screen();
         while let Some(finished) = self.worker.poll() {
             self.apply_outcome(finished);
         }
@@ -640,7 +572,7 @@ impl ShmImageApp {
             if input.consume_shortcut(&LOAD_MEMORY_SHORTCUT) && idle {
                 commands.push(Command::LoadFromMemory);
             }
-            if idle && self.shown.is_some() && input.consume_shortcut(&SAVE_AS_SHORTCUT) {
+            if idle && self.viewer.shown.is_some() && input.consume_shortcut(&SAVE_AS_SHORTCUT) {
                 commands.push(Command::SaveAs);
             }
             panels::shortcuts(&self.panels, input, commands);
@@ -668,7 +600,7 @@ impl ShmImageApp {
 
     /// Whether this window is sharing an image (so "Stop sharing" applies).
     pub fn is_sharing(&self) -> bool {
-        self.publication.is_some()
+        self.sharing.publication.is_some()
     }
 }
 
@@ -708,7 +640,7 @@ impl Drop for ShmImageApp {
         self.steps.cancel();
         // Stop sharing on a worker (detaching takes the lock, which another process may hold);
         // `gui::run` waits for it once the window is gone, at most `Worker::EXIT_WAIT`.
-        if let Some(publication) = self.publication.take() {
+        if let Some(publication) = self.sharing.publication.take() {
             self.worker.run_quietly(move || publication.withdraw());
         }
     }

@@ -1,7 +1,12 @@
 //! The middle of the window, as in Qt's example: the top button, the image (or the idle text),
 //! the bottom button, and Follow.
 
-use egui::RichText;
+use std::time::Instant;
+
+use egui::{RichText, TextureHandle, TextureOptions};
+
+use super::pixels::DisplayImage;
+use super::save::Original;
 
 use super::language::tr;
 
@@ -10,6 +15,70 @@ use super::app::{
     LOAD_MEMORY_SHORTCUT, REPUBLISH_LABEL, SAVE_AS_LABEL, SAVE_AS_SHORTCUT, STOP_SHARING_LABEL,
     ShmImageApp,
 };
+
+/// The image on screen and what to say about it.
+pub struct Shown {
+    pub texture: TextureHandle,
+    /// Size of the image itself; the texture may be smaller (downscaled to the GPU's limit).
+    pub full_size: [usize; 2],
+    pub caption: String,
+    /// What Save as… writes.
+    pub original: Original,
+}
+
+/// The viewer's state: the image on screen, how it is scaled, and when it reached the screen.
+#[derive(Default)]
+pub struct Viewer {
+    pub shown: Option<Shown>,
+    pub(super) actual_size: bool,
+    /// When the fetch now being shown was asked for: the frame after its texture was uploaded
+    /// and drawn turns this into "on screen N ms after the click".
+    pub(super) shown_after_click: Option<Instant>,
+    /// The generation just fetched: the next frame logs when it reached the screen (what
+    /// `scripts/follow-latency.sh` measures against the publisher's clock).
+    pub(super) shown_generation_to_log: Option<u64>,
+}
+
+impl Viewer {
+    pub(super) fn show(&mut self, ctx: &egui::Context, image: DisplayImage, caption: String) {
+        // Re-specify the texture we have rather than make a second one: a new handle would
+        // keep the old texture alive until the end of the frame that uploads the new one.
+        if let Some(shown) = &mut self.shown {
+            shown.texture.set(image.pixels, TextureOptions::LINEAR);
+            shown.full_size = image.full_size;
+            shown.caption = caption;
+            shown.original = image.original;
+            return;
+        }
+        let texture = ctx.load_texture("shown-image", image.pixels, TextureOptions::LINEAR);
+        self.shown = Some(Shown {
+            texture,
+            full_size: image.full_size,
+            caption,
+            original: image.original,
+        });
+    }
+
+    /// Called at the start of a frame: the previous frame uploaded and drew the new texture.
+    pub(super) fn note_time_on_screen(&mut self) {
+        if let Some(generation) = self.shown_generation_to_log.take() {
+            log::info!(
+                "generation {generation} on screen at_us={}",
+                crate::protocol::journal::now_us()
+            );
+        }
+        let (Some(clicked), Some(shown)) = (self.shown_after_click.take(), self.shown.as_mut())
+        else {
+            return;
+        };
+        let ms = clicked.elapsed().as_secs_f64() * 1000.0;
+        log::info!("click to texture on screen: {ms:.1} ms");
+        shown.caption.push_str(&tr!(
+            " · on screen %{ms} ms after the click",
+            ms = format!("{ms:.0}")
+        ));
+    }
+}
 
 pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     let idle = app.busy.is_none();
@@ -50,7 +119,7 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         if memory_button.clicked() {
             commands.push(Command::LoadFromMemory);
         }
-        let mut follow = app.follow;
+        let mut follow = app.sharing.follow;
         if ui
             .checkbox(&mut follow, tr!("Follow"))
             .on_hover_text(tr!("Show every new image published under the key"))
@@ -78,7 +147,7 @@ fn drop_target(ui: &mut egui::Ui) {
 }
 
 fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-    let Some(shown) = &app.shown else {
+    let Some(shown) = &app.viewer.shown else {
         ui.centered_and_justified(|ui| {
             let text = if app.busy.is_some() {
                 tr!("Working…")
@@ -100,7 +169,7 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 .on_hover_text(&shown.caption);
         });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let label = if app.actual_size {
+            let label = if app.viewer.actual_size {
                 tr!("Fit")
             } else {
                 "100%".to_owned()
@@ -110,7 +179,7 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 .on_hover_text(tr!("Toggle between fit-to-window and actual pixels"))
                 .clicked()
             {
-                commands.push(Command::SetActualSize(!app.actual_size));
+                commands.push(Command::SetActualSize(!app.viewer.actual_size));
             }
             if ui
                 .add_enabled(
@@ -126,7 +195,7 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 commands.push(Command::SaveAs);
             }
             if app.is_sharing() {
-                let mut republish = app.republish_on_change;
+                let mut republish = app.sharing.republish_on_change;
                 if ui
                     .checkbox(&mut republish, tr!(REPUBLISH_LABEL))
                     .on_hover_text(tr!(
@@ -156,7 +225,7 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
     // One image pixel per screen pixel (a downscaled texture is stretched back to full size).
     let full = egui::vec2(shown.full_size[0] as f32, shown.full_size[1] as f32)
         / ui.ctx().pixels_per_point();
-    if app.actual_size {
+    if app.viewer.actual_size {
         egui::ScrollArea::both().show(ui, |ui| {
             ui.add(egui::Image::new((shown.texture.id(), full)));
         });

@@ -10,6 +10,7 @@ mod image_view;
 mod key_bar;
 pub mod language;
 pub mod panels;
+pub mod pixels;
 pub mod save;
 pub mod settings;
 pub mod status;

@@ -107,7 +107,12 @@ fn load_from_file_shows_and_shares_the_image_and_disables_buttons_while_busy() {
             "{label} is enabled again"
         );
     }
-    let shown = harness.state().shown.as_ref().expect("an image is shown");
+    let shown = harness
+        .state()
+        .viewer
+        .shown
+        .as_ref()
+        .expect("an image is shown");
     assert_eq!(shown.full_size, [120, 80]);
     assert!(
         harness
@@ -132,7 +137,7 @@ fn cancelling_the_dialog_changes_nothing() {
     harness.run_steps(1);
     harness.get_by_label(LOAD_FILE_LABEL).click();
     settle(&mut harness);
-    assert!(harness.state().shown.is_none());
+    assert!(harness.state().viewer.shown.is_none());
     assert_eq!(harness.state().status.text(), READY_TEXT);
 }
 
@@ -178,7 +183,7 @@ fn load_from_memory_shows_what_another_process_published() {
     harness.run_steps(1);
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
     settle(&mut harness);
-    let shown = harness.state().shown.as_ref().expect("image shown");
+    let shown = harness.state().viewer.shown.as_ref().expect("image shown");
     assert_eq!(shown.full_size, [64, 32]);
     let pid = publisher.child.id();
     assert!(
@@ -195,7 +200,7 @@ fn load_from_memory_shows_what_another_process_published() {
 #[test]
 fn an_image_larger_than_the_texture_limit_is_downscaled_for_display() {
     let image = test_image(3000, 1000, 1);
-    let display = shmimage::gui::worker::display_image(image, 1024);
+    let display = shmimage::gui::pixels::display_image(image, 1024);
     assert_eq!(display.full_size, [3000, 1000]);
     assert_eq!(display.pixels.size, [1024, 341]);
 }
@@ -274,6 +279,7 @@ fn a_file_dropped_on_the_window_is_shown_and_shared() {
     settle(&mut harness);
     let shown = harness
         .state()
+        .viewer
         .shown
         .as_ref()
         .expect("the dropped image is shown");
@@ -508,7 +514,10 @@ fn save_as_writes_the_shown_image_exactly_even_after_its_publisher_died() {
         status.starts_with("Could not save") && status.ends_with("Pick another folder or name."),
         "{status}"
     );
-    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [40, 30]);
+    assert_eq!(
+        harness.state().viewer.shown.as_ref().unwrap().full_size,
+        [40, 30]
+    );
 }
 
 /// Where there is no native dialog, Save as… uses the window's own, with the key as the name.
@@ -557,12 +566,16 @@ fn republish_on_change_shares_each_save_and_keeps_the_last_good_image() {
     settle(&mut harness);
     harness.get_by_label(REPUBLISH_LABEL).click_accesskit();
     harness.run_steps(2);
-    assert!(harness.state().republish_on_change);
+    assert!(harness.state().sharing.republish_on_change);
 
     let saved = scratch.save("saved.png", &test_image(40, 25, 2));
     std::fs::rename(&saved, &path).unwrap();
     crate::gui_protocol::step_until(&mut harness, "the change was never published", |app| {
-        app.shown.as_ref().is_some_and(|s| s.full_size == [40, 25]) && app.busy.is_none()
+        app.viewer
+            .shown
+            .as_ref()
+            .is_some_and(|s| s.full_size == [40, 25])
+            && app.busy.is_none()
     });
     let out = scratch.path("out.png");
     scratch.ok(&["get", out.to_str().unwrap()]);

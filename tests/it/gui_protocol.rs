@@ -77,7 +77,9 @@ fn the_panel_shows_another_processes_steps_and_explains_the_one_selected() {
     harness.run_steps(1);
     harness.get_by_label(PROTOCOL_LABEL).click();
     step_until(&mut harness, "the put's steps never appeared", |app| {
-        app.panels.protocol.timeline
+        app.panels
+            .protocol
+            .timeline
             .iter()
             .any(|lane| lane.owner.pid == pid && lane.records.len() >= 3)
     });
@@ -140,7 +142,10 @@ fn step_through_holds_the_lock_until_next_while_another_process_waits_then_succe
     paused_before(&mut harness, Step::Unlock);
     next_step(&mut harness);
     settle(&mut harness);
-    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [50, 40]);
+    assert_eq!(
+        harness.state().viewer.shown.as_ref().unwrap().full_size,
+        [50, 40]
+    );
     assert!(crate::util::wait_with_deadline(&mut waiter).success());
     assert_eq!(load(&out), test_image(50, 40, 2));
 }
@@ -154,7 +159,10 @@ fn cancelling_a_step_through_gives_the_lock_back_and_keeps_the_image() {
     harness.run_steps(1);
     harness.get_by_label(LOAD_MEMORY_LABEL).click();
     settle(&mut harness);
-    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [20, 10]);
+    assert_eq!(
+        harness.state().viewer.shown.as_ref().unwrap().full_size,
+        [20, 10]
+    );
 
     hold_the_lock_in_step_through(&mut harness);
     // The panel's Cancel and the status line's do the same (accesskit: see `next_step`).
@@ -166,7 +174,10 @@ fn cancelling_a_step_through_gives_the_lock_back_and_keeps_the_image() {
     settle(&mut harness);
     let status = harness.state().status.text().into_owned();
     assert!(status.starts_with("Cancelled"), "{status}");
-    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [20, 10]);
+    assert_eq!(
+        harness.state().viewer.shown.as_ref().unwrap().full_size,
+        [20, 10]
+    );
     // The lock is free at once: a reader with a short timeout gets the image.
     let out = scratch.path("out.png");
     let mut get = scratch.cmd(&["get", out.to_str().unwrap()]);
@@ -213,7 +224,7 @@ fn settings_survive_a_restart_and_the_command_line_still_wins() {
     {
         let app = first.state_mut();
         app.key = "记住的键".to_owned();
-        app.follow = true;
+        app.sharing.follow = true;
         app.panels.protocol.open = true;
         app.panels.inspector.open = true;
     }
@@ -228,7 +239,7 @@ fn settings_survive_a_restart_and_the_command_line_still_wins() {
     second.run_steps(2);
     let app = second.state();
     assert_eq!(app.key, "记住的键");
-    assert!(app.follow && app.panels.protocol.open && app.panels.inspector.open);
+    assert!(app.sharing.follow && app.panels.protocol.open && app.panels.inspector.open);
     second.get_by_label(STEP_THROUGH_LABEL);
 
     // A key given on the command line is not overridden by the remembered one.
@@ -239,7 +250,7 @@ fn settings_survive_a_restart_and_the_command_line_still_wins() {
     third.state_mut().restore(&storage);
     third.run_steps(1);
     assert_eq!(third.state().key, "from-the-command-line");
-    assert!(third.state().follow, "the rest is still restored");
+    assert!(third.state().sharing.follow, "the rest is still restored");
 }
 
 #[test]
@@ -267,7 +278,10 @@ fn the_in_window_file_dialog_picks_a_file_that_is_then_shared() {
     harness.run_steps(2);
     settle(&mut harness);
     assert!(harness.state().file_dialog.is_none(), "the dialog closed");
-    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [30, 20]);
+    assert_eq!(
+        harness.state().viewer.shown.as_ref().unwrap().full_size,
+        [30, 20]
+    );
     assert_eq!(
         harness.state().last_folder.as_deref(),
         Some(scratch.tmp.path()),
@@ -285,7 +299,7 @@ fn follow_shows_each_new_image_without_a_click() {
     harness.run_steps(1);
     harness.get_by_label("Follow").click_accesskit();
     harness.run_steps(2);
-    assert!(harness.state().follow);
+    assert!(harness.state().sharing.follow);
     // Nothing is shared: Follow looked once, and while nothing changes it does not look again
     // (no poll: the OS reports publishes). Only counts, never durations, are asserted.
     let first = harness.state().follow_probes().expect("following");
@@ -302,7 +316,8 @@ fn follow_shows_each_new_image_without_a_click() {
         let input = scratch.save(&format!("in{seed}.png"), &test_image(width, 10, seed));
         let _publisher = scratch.put(&input, &[]);
         step_until(&mut harness, "Follow never showed the new image", |app| {
-            app.shown
+            app.viewer
+                .shown
                 .as_ref()
                 .is_some_and(|shown| shown.full_size == [width as usize, 10])
         });

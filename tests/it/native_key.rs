@@ -335,18 +335,24 @@ fn the_window_follows_a_native_key_that_the_peer_rewrites_in_place() {
         let app = harness.state_mut();
         app.native_key = name.clone();
         app.raw_shape = "8x4:rgb8".to_owned();
-        app.follow = true;
+        app.sharing.follow = true;
     }
     let shown_value = |app: &shmimage::gui::ShmImageApp| {
-        app.shown.as_ref().map(|shown| match &shown.original {
-            Original::Texture(texture) => texture.pixels[0].r(),
-            Original::Straight(image) => image.get_pixel(0, 0)[0],
-        })
+        app.viewer
+            .shown
+            .as_ref()
+            .map(|shown| match &shown.original {
+                Original::Texture(texture) => texture.pixels[0].r(),
+                Original::Straight(image) => image.get_pixel(0, 0)[0],
+            })
     };
     crate::gui_protocol::step_until(&mut harness, "the object was never shown", |app| {
         shown_value(app) == Some(10)
     });
-    assert_eq!(harness.state().shown.as_ref().unwrap().full_size, [8, 4]);
+    assert_eq!(
+        harness.state().viewer.shown.as_ref().unwrap().full_size,
+        [8, 4]
+    );
     // The status line names what was read: the native key, not the key it overrides.
     let status = harness.state().status.text();
     assert!(
@@ -354,7 +360,7 @@ fn the_window_follows_a_native_key_that_the_peer_rewrites_in_place() {
         "{status}"
     );
     assert!(!status.contains("under key"), "{status}");
-    let caption = &harness.state().shown.as_ref().unwrap().caption;
+    let caption = &harness.state().viewer.shown.as_ref().unwrap().caption;
     assert!(
         caption.contains(&format!("native key \"{name}\"")),
         "{caption}"

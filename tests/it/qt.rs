@@ -308,7 +308,7 @@ fn the_window_in_qt_mode_shows_what_qt_published() {
     crate::gui::settle(&mut harness);
     let state = harness.state();
     assert_eq!(
-        state.shown.as_ref().expect("image shown").full_size,
+        state.viewer.shown.as_ref().expect("image shown").full_size,
         [40, 24]
     );
     let pid = qt_writer.child.id();

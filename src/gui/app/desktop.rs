@@ -17,8 +17,8 @@ impl ShmImageApp {
             key: Some(self.key.clone()),
             mode: Some(self.mode.facts().journal_tag.to_owned()),
             encoding: Some(self.encoding.to_string()),
-            follow: self.follow,
-            republish_on_change: self.republish_on_change,
+            follow: self.sharing.follow,
+            republish_on_change: self.sharing.republish_on_change,
             open_panels: self
                 .panels
                 .each_ref()
@@ -58,9 +58,9 @@ impl ShmImageApp {
         {
             self.encoding = encoding;
         }
-        self.republish_on_change = remembered.republish_on_change;
+        self.sharing.republish_on_change = remembered.republish_on_change;
         if !self.command_line.follow {
-            self.follow = remembered.follow;
+            self.sharing.follow = remembered.follow;
         }
         let older = [
             ("inspector", remembered.inspector_open),

@@ -26,19 +26,24 @@ impl ShmImageApp {
     /// Called every frame: starts, restarts or stops the follower to match Follow, the key and
     /// the mode.
     pub(super) fn keep_following(&mut self) {
-        if !self.follow {
-            self.following = None;
+        if !self.sharing.follow {
+            self.sharing.following = None;
             return;
         }
         let source = self.source();
-        let current = self.following.as_ref().is_some_and(|f| f.source == source);
+        let current = self
+            .sharing
+            .following
+            .as_ref()
+            .is_some_and(|f| f.source == source);
         if !current {
-            self.following = Some(self.start_following());
+            self.sharing.following = Some(self.start_following());
         }
-        if let Some(following) = &self.following {
-            following
-                .shown
-                .store(self.shown_generation.unwrap_or(0), Ordering::Relaxed);
+        if let Some(following) = &self.sharing.following {
+            following.shown.store(
+                self.sharing.shown_generation.unwrap_or(0),
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -85,7 +90,8 @@ impl ShmImageApp {
     /// Test seam: how many times Follow has looked up the newest generation (`None` while
     /// Follow is off).
     pub fn follow_probes(&self) -> Option<usize> {
-        self.following
+        self.sharing
+            .following
             .as_ref()
             .and_then(|f| f.follower.as_ref())
             .map(Follower::probes)

@@ -26,7 +26,7 @@ impl ShmImageApp {
     /// Publishes the image at `path` (what the dialog, a drop or the command line give).
     pub fn load_path(&mut self, path: PathBuf) {
         // A new load replaces an animation being played.
-        self.playing = None;
+        self.sharing.playing = None;
         let endpoint = match self.job_endpoint() {
             Ok(endpoint) => endpoint,
             Err(err) => return self.fail(err),
@@ -150,7 +150,7 @@ impl ShmImageApp {
 
     /// Save as…: asks where (the native dialog, else the window's own), then writes the image.
     pub(super) fn save_as(&mut self) {
-        let Some(shown) = &self.shown else {
+        let Some(shown) = &self.viewer.shown else {
             return;
         };
         let suggested = save::suggested_file_name(&self.key);
@@ -188,7 +188,7 @@ impl ShmImageApp {
 
     /// Writes the shown image to `path` (what a dialog gave).
     pub fn save_to(&mut self, path: PathBuf) {
-        let Some(shown) = &self.shown else {
+        let Some(shown) = &self.viewer.shown else {
             return;
         };
         let (original, tag) = (shown.original.clone(), self.tag());
@@ -199,14 +199,14 @@ impl ShmImageApp {
     }
 
     pub(super) fn stop_sharing(&mut self) {
-        self.playing = None;
-        let Some(publication) = self.publication.take() else {
+        self.sharing.playing = None;
+        let Some(publication) = self.sharing.publication.take() else {
             return;
         };
         let key = self.key.clone();
         // Detaching takes the lock, which another process may hold: on the worker.
         self.worker.run_quietly(move || publication.withdraw());
-        self.shown_generation = None;
+        self.sharing.shown_generation = None;
         self.look_again_now();
         self.status = Status::Done(tr!(
             "Stopped sharing under key \"%{key}\" (Qt's detach): the image is gone for everyone, unless another window still has it attached.",

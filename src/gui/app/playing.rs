@@ -9,7 +9,8 @@ use std::sync::mpsc::{Sender, channel};
 use super::ShmImageApp;
 use crate::codec::animation::Animation;
 use crate::gui::language::tr;
-use crate::gui::worker::{Finished, Outcome, display_image};
+use crate::gui::pixels::display_image;
+use crate::gui::worker::{Finished, Outcome};
 
 /// The player of the animation this window shares; dropping it stops it.
 pub(super) struct Playing {
@@ -48,7 +49,7 @@ impl ShmImageApp {
                 }
             });
         match spawned {
-            Ok(_) => self.playing = Some(Playing { id, _stop: stop }),
+            Ok(_) => self.sharing.playing = Some(Playing { id, _stop: stop }),
             Err(err) => self.fail(err.to_string()),
         }
     }

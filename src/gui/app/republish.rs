@@ -26,23 +26,24 @@ impl ShmImageApp {
     /// publishes it again once it has changed and nothing else is running.
     pub(super) fn keep_republishing(&mut self) {
         let wanted = self
+            .sharing
             .republish_on_change
-            .then(|| self.shared_path.clone())
+            .then(|| self.sharing.shared_path.clone())
             .flatten()
             .filter(|_| self.is_sharing());
         let Some(path) = wanted else {
-            self.watched = None;
+            self.sharing.watched = None;
             return;
         };
-        if self.watched.as_ref().is_none_or(|w| w.path != path) {
-            self.watched = self.watch(path);
+        if self.sharing.watched.as_ref().is_none_or(|w| w.path != path) {
+            self.sharing.watched = self.watch(path);
         }
-        let Some(watched) = &self.watched else {
+        let Some(watched) = &self.sharing.watched else {
             return;
         };
         if self.busy.is_none() && watched.changed.swap(false, Ordering::AcqRel) {
             let path = watched.path.clone();
-            self.republishing = true;
+            self.sharing.republishing = true;
             self.load_path(path);
         }
     }
@@ -60,7 +61,7 @@ impl ShmImageApp {
                 changed,
             }),
             Err(sentence) => {
-                self.republish_on_change = false;
+                self.sharing.republish_on_change = false;
                 self.status = Status::Failed(tr!(
                     "Cannot republish on change: %{reason}.",
                     reason = sentence
@@ -74,6 +75,7 @@ impl ShmImageApp {
     pub(super) fn republish_failed(&mut self, error: &ShareError) {
         self.busy = None;
         let name = self
+            .sharing
             .shared_path
             .as_deref()
             .and_then(|p| p.file_name())
