@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::codec;
 use crate::protocol::{self, Endpoint, ShareError};
 
 pub(super) fn get(endpoint: &Endpoint, path: &Path, out: &mut dyn Write) -> Result<(), ShareError> {
@@ -12,8 +11,7 @@ pub(super) fn get(endpoint: &Endpoint, path: &Path, out: &mut dyn Write) -> Resu
     if let Err(err) = ctrlc::set_handler(|| protocol::exit_when_released(130)) {
         log::warn!("cannot catch Ctrl-C/SIGTERM ({err})");
     }
-    let fetched = protocol::fetch(endpoint)?;
-    codec::save_image(&fetched.image, path)?;
+    let fetched = crate::operations::publish::fetch_to_file(endpoint, path)?;
     let header = &fetched.header;
     writeln!(
         out,

@@ -7,6 +7,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::codec::{self, Encoding};
+use crate::operations::publish::{
+    ImageFile, Republished, open_image_file, publish_still, republish,
+};
 use crate::protocol::{self, Endpoint, ShareError};
 
 /// When `put` stops sharing, besides Ctrl-C and SIGTERM.
@@ -68,27 +71,24 @@ pub(super) fn put(
         writeln!(out, "removed {name:?}").ok();
         return Ok(());
     }
-    if let Some(animation) = codec::animation::Animation::open(path)? {
-        let deadline = stop.after.map(|after| std::time::Instant::now() + after);
-        return put_animation(endpoint, animation, encoding, &stop_rx, deadline, out);
-    }
-    let loaded = codec::decode_file(path)?;
-    let mut publication = protocol::publish(endpoint, &loaded.image, encoding)?;
+    let loaded = match open_image_file(path)? {
+        ImageFile::Animation(animation) => {
+            let deadline = stop.after.map(|after| std::time::Instant::now() + after);
+            return put_animation(endpoint, animation, encoding, &stop_rx, deadline, out);
+        }
+        ImageFile::Still(loaded) => loaded,
+    };
+    let published = publish_still(endpoint, loaded, encoding)?;
+    let mut publication = published.publication;
     let header = &publication.header;
-    let notes: Vec<String> = loaded
-        .note
-        .into_iter()
-        .chain(publication.note.clone())
-        .collect();
     // Also on stderr, where a script that only checks for errors looks.
-    for note in &notes {
+    if let Some(note) = &published.note {
         eprintln!("note: {note}");
     }
-    let note = if notes.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", notes.join("; "))
-    };
+    let note = published
+        .note
+        .map(|note| format!(" ({note})"))
+        .unwrap_or_default();
     writeln!(
         out,
         "ready key={key:?} generation={} {}x{} encoding={} bytes={} in {:.1} ms{note}",
@@ -119,11 +119,10 @@ pub(super) fn put(
     let deadline = stop.after.map(|after| std::time::Instant::now() + after);
     let mut waiting_for_a_whole_file = false;
     while let Some(PutEvent::Changed) = next_event(&stop_rx, deadline) {
-        // A file still being written does not decode: say so once, keep the last good image,
-        // and try again at its next change.
-        let loaded = match codec::decode_file(path) {
-            Ok(loaded) => loaded,
-            Err(err) => {
+        let newer = match republish(endpoint, path, encoding)? {
+            Republished::Published(newer) => newer.publication,
+            Republished::NotWholeYet(err) => {
+                // Said once, however many changes it takes the file to become whole.
                 if !waiting_for_a_whole_file {
                     eprintln!(
                         "note: {} does not decode ({err}); still sharing the last good image until it does",
@@ -135,7 +134,6 @@ pub(super) fn put(
             }
         };
         waiting_for_a_whole_file = false;
-        let newer = protocol::publish(endpoint, &loaded.image, encoding)?;
         let header = &newer.header;
         writeln!(
             out,

@@ -445,7 +445,6 @@ impl ShmImageApp {
                 let header = publication.header;
                 let caption = status::published_caption(&path, &publication, elapsed);
                 self.status = status::published(&path, &tag.key, &header, note);
-                self.sharing.republishing = false;
                 self.sharing.shared_path = Some(path.clone());
                 if let Some(old) = self.sharing.publication.replace(publication) {
                     self.worker.run_quietly(move || old.withdraw());
@@ -458,9 +457,7 @@ impl ShmImageApp {
                 }
                 self.look_again_now();
             }
-            Outcome::LoadFailed { error } if std::mem::take(&mut self.sharing.republishing) => {
-                self.republish_failed(&error);
-            }
+            Outcome::NotWholeYet(error) => self.republish_failed(&error),
             Outcome::LoadFailed { error } => self.fail(status::load_failed(&error)),
             Outcome::Fetched {
                 image,

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::pixels::{DisplayImage, TextureLanding, display_image, is_opaque, premultiply};
 use super::save::Original;
-use crate::codec::{self, Encoding, Header};
+use crate::codec::{Encoding, Header};
+use crate::operations::publish::{self, ImageFile, Republished};
 use crate::protocol::{Endpoint, Mode, Publication, ShareError};
 
 /// What a file dialog is for.
@@ -63,6 +64,8 @@ pub enum Outcome {
     LoadFailed {
         error: ShareError,
     },
+    /// A changed file that does not decode yet: the last good image stays shared.
+    NotWholeYet(crate::codec::CodecError),
     Fetched {
         image: DisplayImage,
         header: Header,
@@ -309,7 +312,8 @@ impl Drop for Worker {
     }
 }
 
-/// Decodes `path`, shows it and publishes it (Qt's `loadFromFile`).
+/// Decodes `path`, shows it and publishes it (Qt's `loadFromFile`); an animation is played
+/// instead (`Outcome::AnimationFound`).
 pub fn load_and_publish(
     endpoint: Endpoint,
     path: PathBuf,
@@ -317,45 +321,52 @@ pub fn load_and_publish(
     max_side: usize,
 ) -> Outcome {
     let started = Instant::now();
-    match codec::animation::Animation::open(&path) {
-        Ok(Some(_)) => return Outcome::AnimationFound(path),
-        Ok(None) => {}
-        Err(error) => {
-            return Outcome::LoadFailed {
-                error: error.into(),
-            };
-        }
-    }
-    let loaded = match codec::decode_file(&path) {
-        Ok(loaded) => loaded,
+    let loaded = match publish::open_image_file(&path) {
+        Ok(ImageFile::Still(loaded)) => loaded,
+        Ok(ImageFile::Animation(_)) => return Outcome::AnimationFound(path),
         Err(error) => {
             return Outcome::LoadFailed {
                 error: error.into(),
             };
         }
     };
-    let published = endpoint
-        .protocol()
-        .and_then(|protocol| protocol.publish(&loaded.image, encoding));
-    match published {
-        Ok(publication) => Outcome::Published {
-            image: display_image(loaded.image, max_side),
-            // What the file needed (e.g. first frame of a GIF) and what publishing cleaned up.
-            note: join_notes(loaded.note, publication.note.clone()),
-            publication,
-            path,
-            elapsed: started.elapsed(),
-            frame_of: None,
-        },
+    match publish::publish_still(&endpoint, loaded, encoding) {
+        Ok(published) => published_outcome(published, path, max_side, started),
         Err(error) => Outcome::LoadFailed { error },
     }
 }
 
-/// Both notes, or either, as one sentence fragment.
-fn join_notes(first: Option<String>, second: Option<String>) -> Option<String> {
-    match (first, second) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
+/// Republish on change: `path` changed on disk and is published again, unless it does not
+/// decode yet (`Outcome::NotWholeYet`: the last good image stays shared).
+pub fn republish(
+    endpoint: Endpoint,
+    path: PathBuf,
+    encoding: Encoding,
+    max_side: usize,
+) -> Outcome {
+    let started = Instant::now();
+    match publish::republish(&endpoint, &path, encoding) {
+        Ok(Republished::Published(published)) => {
+            published_outcome(*published, path, max_side, started)
+        }
+        Ok(Republished::NotWholeYet(error)) => Outcome::NotWholeYet(error),
+        Err(error) => Outcome::LoadFailed { error },
+    }
+}
+
+fn published_outcome(
+    published: publish::PublishedFile,
+    path: PathBuf,
+    max_side: usize,
+    started: Instant,
+) -> Outcome {
+    Outcome::Published {
+        image: display_image(published.image, max_side),
+        note: published.note,
+        publication: published.publication,
+        path,
+        elapsed: started.elapsed(),
+        frame_of: None,
     }
 }
 

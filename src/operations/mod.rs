@@ -1,5 +1,6 @@
-//! What the command line and the window both do with a protocol, written once: playing an
-//! animation and republishing a file when it changes.
+//! What the command line and the window both do with a protocol, written once: publishing an
+//! image file, republishing it when it changes, playing an animation, and fetching into a file.
 
 pub mod play;
+pub mod publish;
 pub mod watch;

@@ -9,11 +9,12 @@ use super::{
     DIALOG_FAILED_WITHIN, FETCHING_TEXT, FilePicker, Job, LOAD_FILE_LABEL, SAVE_AS_LABEL,
     ShmImageApp,
 };
-use crate::codec::SUPPORTED_EXTENSIONS;
+use crate::codec::{Encoding, SUPPORTED_EXTENSIONS};
 use crate::gui::language::tr;
 use crate::gui::save::{self, Original};
 use crate::gui::status::Status;
 use crate::gui::worker::{self, DialogFor, Lane, Outcome};
+use crate::protocol::Endpoint;
 
 fn save_outcome(original: &Original, path: &std::path::Path) -> Outcome {
     match save::save(original, path) {
@@ -27,6 +28,19 @@ impl ShmImageApp {
     pub fn load_path(&mut self, path: PathBuf) {
         // A new load replaces an animation being played.
         self.sharing.playing = None;
+        self.start_loading(path, worker::load_and_publish);
+    }
+
+    /// Publishes the file this window shares again, after it changed on disk.
+    pub(super) fn republish(&mut self, path: PathBuf) {
+        self.start_loading(path, worker::republish);
+    }
+
+    fn start_loading(
+        &mut self,
+        path: PathBuf,
+        job: fn(Endpoint, PathBuf, Encoding, usize) -> Outcome,
+    ) {
         let endpoint = match self.job_endpoint() {
             Ok(endpoint) => endpoint,
             Err(err) => return self.fail(err),
@@ -37,7 +51,7 @@ impl ShmImageApp {
             tr!("Loading %{path}…", path = path.display()),
         );
         self.worker.spawn(Lane::Foreground, tag, move || {
-            worker::load_and_publish(endpoint, path, encoding, max_side)
+            job(endpoint, path, encoding, max_side)
         });
     }
 

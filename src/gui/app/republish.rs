@@ -1,18 +1,16 @@
 //! "Republish on change": while it is ticked and this window shares an image it loaded from a
-//! file, the file is watched (`crate::operations::watch`), and each change is published again, so an edit in
-//! an image editor shows in the other window. A file that does not decode yet (still being
-//! written) leaves the last good image shared, with one sentence in the status line, and is
-//! tried again at its next change.
+//! file, the file is watched, and each change is published again (the rule is
+//! `operations::publish::republish`), so an edit in an image editor shows in the other window.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::ShmImageApp;
+use crate::codec::CodecError;
 use crate::gui::language::tr;
 use crate::gui::status::Status;
 use crate::operations::watch::FileWatch;
-use crate::protocol::ShareError;
 
 /// The file being watched, and whether it has changed since it was last published.
 pub(super) struct Watched {
@@ -43,8 +41,7 @@ impl ShmImageApp {
         };
         if self.busy.is_none() && watched.changed.swap(false, Ordering::AcqRel) {
             let path = watched.path.clone();
-            self.sharing.republishing = true;
-            self.load_path(path);
+            self.republish(path);
         }
     }
 
@@ -72,7 +69,7 @@ impl ShmImageApp {
     }
 
     /// A republish whose file did not decode: the last good image stays shared.
-    pub(super) fn republish_failed(&mut self, error: &ShareError) {
+    pub(super) fn republish_failed(&mut self, error: &CodecError) {
         self.busy = None;
         let name = self
             .sharing

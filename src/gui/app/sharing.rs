@@ -15,8 +15,6 @@ pub struct Sharing {
     pub republish_on_change: bool,
     pub(super) shared_path: Option<PathBuf>,
     pub(super) watched: Option<republish::Watched>,
-    /// Whether the load running now was started by a change of the file.
-    pub(super) republishing: bool,
     /// The animation this window plays, if it shares one.
     pub(super) playing: Option<playing::Playing>,
     /// Whether Follow is ticked, and its watcher while it is.
