@@ -106,8 +106,27 @@ pub fn run(endpoint: &Endpoint, options: &BenchOptions) -> Result<String, BenchE
         None => pattern(options.width, options.height),
     };
     let publication = protocol::publish(endpoint, &image, options.encoding)?;
-    let publish = publication.stages;
+    let fetch = fetch_in_a_reader_process(endpoint)?;
+    let measured = Measured {
+        size: image.dimensions(),
+        encoding: options.encoding,
+        bytes: publication.segment_size,
+        publish: publication.stages,
+        fetch,
+        floor: {
+            publication.withdraw();
+            protocol::measure_copy_floor(&endpoint.dir, image.as_raw())?
+        },
+    };
+    Ok(if options.json {
+        measured.to_json()
+    } else {
+        measured.to_table()
+    })
+}
 
+/// The reader's half: `shmimage bench-reader` in a process of its own, its stages by name.
+fn fetch_in_a_reader_process(endpoint: &Endpoint) -> Result<Vec<(String, f64)>, BenchError> {
     let exe = std::env::current_exe().map_err(|source| BenchError::StartReader {
         program: "this program's path".to_owned(),
         source,
@@ -121,32 +140,47 @@ pub fn run(endpoint: &Endpoint, options: &BenchOptions) -> Result<String, BenchE
             source,
         })?;
     let reader_line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let fetch = parse_stages(&reader_line)
+    parse_stages(&reader_line)
         .filter(|_| output.status.success())
         .ok_or_else(|| BenchError::Reader {
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })?;
-    let bytes = publication.segment_size;
-    publication.withdraw();
+        })
+}
 
-    let (floor_in, floor_out) = protocol::measure_copy_floor(&endpoint.dir, image.as_raw())?;
-    let value = |name: &str| {
-        fetch
+/// One run's figures.
+struct Measured {
+    size: (u32, u32),
+    encoding: Encoding,
+    bytes: usize,
+    publish: Stages,
+    /// The reader's stages, by name, in ms.
+    fetch: Vec<(String, f64)>,
+    /// Copying the same bytes into a fresh mapping, and out to a fresh buffer.
+    floor: (Duration, Duration),
+}
+
+impl Measured {
+    fn fetch_ms(&self, name: &str) -> f64 {
+        self.fetch
             .iter()
             .find(|(n, _)| n == name)
             .map_or(0.0, |(_, v)| *v)
-    };
-    let publish_ms = publish.total.as_secs_f64() * 1000.0;
-    let fetch_ms = value("total");
-    let floor_ms = (floor_in + floor_out).as_secs_f64() * 1000.0;
-    let ratio = (publish_ms + fetch_ms) / floor_ms;
-    let (width, height) = image.dimensions();
-    let encoding = options.encoding;
+    }
 
-    let mut out = String::new();
-    if options.json {
-        let _ = write!(
-            out,
+    /// Publish, fetch and floor totals in ms, and their ratio.
+    fn totals(&self) -> (f64, f64, f64, f64) {
+        let publish_ms = self.publish.total.as_secs_f64() * 1000.0;
+        let fetch_ms = self.fetch_ms("total");
+        let floor_ms = (self.floor.0 + self.floor.1).as_secs_f64() * 1000.0;
+        let ratio = (publish_ms + fetch_ms) / floor_ms;
+        (publish_ms, fetch_ms, floor_ms, ratio)
+    }
+
+    fn to_json(&self) -> String {
+        let ((width, height), encoding, bytes) = (self.size, self.encoding, self.bytes);
+        let (publish_ms, fetch_ms, floor_ms, ratio) = self.totals();
+        let (publish, value) = (&self.publish, |name| self.fetch_ms(name));
+        format!(
             "{{\"width\":{width},\"height\":{height},\"encoding\":\"{encoding}\",\"bytes\":{bytes},\
              \"publish_ms\":{publish_ms:.3},\"fetch_ms\":{fetch_ms:.3},\"floor_ms\":{floor_ms:.3},\"ratio\":{ratio:.3},\
              \"publish\":{{\"encode_ms\":{},\"create_ms\":{},\"lock_ms\":{},\"copy_in_ms\":{}}},\
@@ -161,50 +195,39 @@ pub fn run(endpoint: &Endpoint, options: &BenchOptions) -> Result<String, BenchE
             value("copy"),
             value("checksum"),
             value("decode"),
-            ms(floor_in),
-            ms(floor_out)
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "image {width}x{height}, encoding {encoding}, segment {bytes} bytes"
-        );
-        let _ = writeln!(out, "{:<34}{:>10}", "stage", "ms");
+            ms(self.floor.0),
+            ms(self.floor.1)
+        )
+    }
+
+    fn to_table(&self) -> String {
+        let ((width, height), encoding, bytes) = (self.size, self.encoding, self.bytes);
+        let (publish_ms, fetch_ms, floor_ms, ratio) = self.totals();
+        let in_ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        let publish = &self.publish;
         let rows = [
-            ("publish: encode", publish.encode.as_secs_f64() * 1000.0),
-            (
-                "publish: create (reserve + map)",
-                publish.create.as_secs_f64() * 1000.0,
-            ),
-            (
-                "publish: lock (held since create)",
-                publish.lock.as_secs_f64() * 1000.0,
-            ),
-            (
-                "publish: copy in (+ checksum)",
-                publish.copy.as_secs_f64() * 1000.0,
-            ),
+            ("publish: encode", in_ms(publish.encode)),
+            ("publish: create (reserve + map)", in_ms(publish.create)),
+            ("publish: lock (held since create)", in_ms(publish.lock)),
+            ("publish: copy in (+ checksum)", in_ms(publish.copy)),
             ("publish: total", publish_ms),
-            ("fetch: attach", value("attach")),
-            ("fetch: lock", value("lock")),
-            ("fetch: copy out", value("copy")),
-            ("fetch: checksum", value("checksum")),
-            ("fetch: decode", value("decode")),
+            ("fetch: attach", self.fetch_ms("attach")),
+            ("fetch: lock", self.fetch_ms("lock")),
+            ("fetch: copy out", self.fetch_ms("copy")),
+            ("fetch: checksum", self.fetch_ms("checksum")),
+            ("fetch: decode", self.fetch_ms("decode")),
             ("fetch: total (reader process)", fetch_ms),
-            (
-                "floor: copy into a fresh mapping",
-                floor_in.as_secs_f64() * 1000.0,
-            ),
-            (
-                "floor: copy out to a fresh buffer",
-                floor_out.as_secs_f64() * 1000.0,
-            ),
+            ("floor: copy into a fresh mapping", in_ms(self.floor.0)),
+            ("floor: copy out to a fresh buffer", in_ms(self.floor.1)),
             ("floor: total", floor_ms),
         ];
+        let mut out =
+            format!("image {width}x{height}, encoding {encoding}, segment {bytes} bytes\n");
+        let _ = writeln!(out, "{:<34}{:>10}", "stage", "ms");
         for (name, value) in rows {
             let _ = writeln!(out, "{name:<34}{value:>10.2}");
         }
         let _ = writeln!(out, "ratio (publish + fetch) / floor: {ratio:.2}");
+        out
     }
-    Ok(out)
 }

@@ -98,6 +98,20 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
         }
         Command::Info { native } => info::info(&native.apply(cli.endpoint()?), out)?,
         Command::Clean => info::clean(out)?,
+        Command::BenchReader => bench::reader_command(cli, out)?,
+        Command::Check { json, markdown } => check::command(*json, *markdown, out)?,
+        Command::CheckReader => check::hold_attached(&cli.endpoint()?, out)?,
+        Command::Bench { .. } | Command::Stream { .. } | Command::Trace { .. } => {
+            measure(cli, command, out)?;
+        }
+    }
+    Ok(true)
+}
+
+/// The commands that measure or watch: `bench` (with or without `--follow`), `stream` and
+/// `trace`.
+fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
         Command::Bench {
             size,
             json,
@@ -148,9 +162,6 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             };
             bench::command(cli, &options, out)?;
         }
-        Command::BenchReader => bench::reader_command(cli, out)?,
-        Command::Check { json, markdown } => check::command(*json, *markdown, out)?,
-        Command::CheckReader => check::hold_attached(&cli.endpoint()?, out)?,
         Command::Trace {
             json,
             since,
@@ -163,8 +174,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             };
             trace::command(cli, &options, out)?;
         }
+        _ => {}
     }
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -36,15 +36,15 @@ pub(super) fn put(
     out: &mut dyn Write,
 ) -> Result<(), ShareError> {
     // Installed first, so a signal that arrives while publishing still ends in a clean detach.
-    let (stop_tx, stop_rx) = mpsc::channel();
+    let (events_tx, events) = mpsc::channel();
     if stop.on_stdin_close {
-        let stop_tx = stop_tx.clone();
+        let stop_tx = events_tx.clone();
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
             let _ = stop_tx.send(PutEvent::Stop);
         });
     }
-    let changes = stop_tx.clone();
+    let stop_tx = events_tx.clone();
     let handler = ctrlc::set_handler(move || {
         let _ = stop_tx.send(PutEvent::Stop);
     });
@@ -53,33 +53,19 @@ pub(super) fn put(
             "cannot catch Ctrl-C/SIGTERM ({err}); the segment is still reclaimed after exit"
         );
     }
-    let key = &endpoint.key;
+    // --hold-ms counts from when the image is readable.
+    let deadline = || stop.after.map(|after| std::time::Instant::now() + after);
     if let Some((name, format)) = native {
-        let loaded = codec::decode_file(path)?;
-        let (bytes, shape) = crate::codec::raw::from_rgba(&loaded.image, format);
-        let object = protocol::publish_raw(name, &bytes)?;
-        writeln!(
-            out,
-            "ready native-key={name:?} {} bytes={}: read it with --native-key {name} --raw {shape}",
-            object.location, object.size
-        )
-        .ok();
-        out.flush().ok();
-        let deadline = stop.after.map(|after| std::time::Instant::now() + after);
-        while let Some(PutEvent::Changed) = next_event(&stop_rx, deadline) {}
-        drop(object);
-        writeln!(out, "removed {name:?}").ok();
-        return Ok(());
+        return put_native_key(name, format, path, &events, deadline, out);
     }
     let loaded = match open_image_file(path)? {
         ImageFile::Animation(animation) => {
-            let deadline = stop.after.map(|after| std::time::Instant::now() + after);
-            return put_animation(endpoint, animation, encoding, &stop_rx, deadline, out);
+            return put_animation(endpoint, animation, encoding, &events, deadline(), out);
         }
         ImageFile::Still(loaded) => loaded,
     };
     let published = publish_still(endpoint, loaded, encoding)?;
-    let mut publication = published.publication;
+    let publication = published.publication;
     let header = &publication.header;
     // Also on stderr, where a script that only checks for errors looks.
     if let Some(note) = &published.note {
@@ -91,7 +77,8 @@ pub(super) fn put(
         .unwrap_or_default();
     writeln!(
         out,
-        "ready key={key:?} generation={} {}x{} encoding={} bytes={} in {:.1} ms{note}",
+        "ready key={:?} generation={} {}x{} encoding={} bytes={} in {:.1} ms{note}",
+        endpoint.key,
         header.generation,
         header.width,
         header.height,
@@ -102,23 +89,73 @@ pub(super) fn put(
     .ok();
     out.flush().ok();
     // Watched from after the first publish: a change before it is in that image already.
-    let _watch = if stop.watch {
-        let watch = crate::operations::watch::watch_file(path, move || {
-            let _ = changes.send(PutEvent::Changed);
-        });
-        match watch {
-            Ok(watch) => Some(watch),
-            Err(sentence) => {
-                eprintln!("note: {sentence}; sharing the image without watching it");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let deadline = stop.after.map(|after| std::time::Instant::now() + after);
+    let _watch = stop.watch.then(|| watch(path, events_tx)).flatten();
+    let publication = share_until_stopped(
+        endpoint,
+        publication,
+        path,
+        encoding,
+        &events,
+        deadline(),
+        out,
+    )?;
+    publication.withdraw();
+    writeln!(out, "stopped sharing key {:?}", endpoint.key).ok();
+    Ok(())
+}
+
+/// `put --native-key`: headerless pixels in an object of exactly that name, until stopped.
+fn put_native_key(
+    name: &str,
+    format: crate::codec::raw::PixelFormat,
+    path: &Path,
+    events: &mpsc::Receiver<PutEvent>,
+    deadline: impl Fn() -> Option<std::time::Instant>,
+    out: &mut dyn Write,
+) -> Result<(), ShareError> {
+    let loaded = codec::decode_file(path)?;
+    let (bytes, shape) = crate::codec::raw::from_rgba(&loaded.image, format);
+    let object = protocol::publish_raw(name, &bytes)?;
+    writeln!(
+        out,
+        "ready native-key={name:?} {} bytes={}: read it with --native-key {name} --raw {shape}",
+        object.location, object.size
+    )
+    .ok();
+    out.flush().ok();
+    let deadline = deadline();
+    while let Some(PutEvent::Changed) = next_event(events, deadline) {}
+    drop(object);
+    writeln!(out, "removed {name:?}").ok();
+    Ok(())
+}
+
+/// `--watch`: tells `put` of each change of the file, if it can be watched.
+fn watch(
+    path: &Path,
+    changes: mpsc::Sender<PutEvent>,
+) -> Option<crate::operations::watch::FileWatch> {
+    let watch = crate::operations::watch::watch_file(path, move || {
+        let _ = changes.send(PutEvent::Changed);
+    });
+    watch
+        .map_err(|sentence| eprintln!("note: {sentence}; sharing the image without watching it"))
+        .ok()
+}
+
+/// Shares until stopped, publishing the file again at each change (with `--watch`); returns
+/// the publication shared last.
+fn share_until_stopped(
+    endpoint: &Endpoint,
+    mut publication: protocol::Publication,
+    path: &Path,
+    encoding: Encoding,
+    events: &mpsc::Receiver<PutEvent>,
+    deadline: Option<std::time::Instant>,
+    out: &mut dyn Write,
+) -> Result<protocol::Publication, ShareError> {
     let mut waiting_for_a_whole_file = false;
-    while let Some(PutEvent::Changed) = next_event(&stop_rx, deadline) {
+    while let Some(PutEvent::Changed) = next_event(events, deadline) {
         let newer = match republish(endpoint, path, encoding)? {
             Republished::Published(newer) => newer.publication,
             Republished::NotWholeYet(err) => {
@@ -137,16 +174,14 @@ pub(super) fn put(
         let header = &newer.header;
         writeln!(
             out,
-            "republished key={key:?} generation={} {}x{} (the file changed)",
-            header.generation, header.width, header.height
+            "republished key={:?} generation={} {}x{} (the file changed)",
+            endpoint.key, header.generation, header.width, header.height
         )
         .ok();
         out.flush().ok();
         std::mem::replace(&mut publication, newer).withdraw();
     }
-    publication.withdraw();
-    writeln!(out, "stopped sharing key {key:?}").ok();
-    Ok(())
+    Ok(publication)
 }
 
 /// The next thing `put` is told, or `None` once `until` has passed (or nothing can tell it

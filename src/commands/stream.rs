@@ -216,10 +216,6 @@ pub fn bench_follow(
     endpoint: &Endpoint,
     options: &FollowBenchOptions,
 ) -> Result<String, BenchError> {
-    let exe = std::env::current_exe().map_err(|source| BenchError::StartReader {
-        program: "this program's path".to_owned(),
-        source,
-    })?;
     let mut frames = Frames::new(options.width, options.height);
     let (news_tx, news) = mpsc::channel();
     let _follower = protocol::follow(endpoint, move |followed| match followed {
@@ -228,42 +224,131 @@ pub fn bench_follow(
         }
         Err(sentence) => log::error!("{sentence}"),
     })?;
-    let mut child = Command::new(&exe)
-        .arg("stream")
-        .args(["--key", &endpoint.key])
-        .args(["--size", &format!("{}x{}", options.width, options.height)])
-        .args(["--rate", &options.rate.to_string()])
-        .args(["--seconds", &options.seconds.to_string()])
-        .args(endpoint.mode.args())
-        .env(protocol::DIR_ENV, endpoint.dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| BenchError::StartReader {
-            program: exe.display().to_string(),
-            source,
-        })?;
-    // The publisher's lines: when each generation became readable.
-    let stdout = child.stdout.take().expect("piped");
-    let (published_tx, published_rx) = mpsc::channel();
-    let lines = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let field = |name: &str| {
-                line.split_whitespace()
-                    .find_map(|f| f.strip_prefix(name))
-                    .and_then(|v| v.parse::<u64>().ok())
-            };
-            if let (Some(generation), Some(at)) = (field("generation="), field("at_us=")) {
-                let _ = published_tx.send((generation, at));
-            }
-        }
-    });
-
+    let mut publisher = StreamProcess::start(endpoint, options)?;
     let mut report = FollowReport {
         rss_start_mb: resident_mb(),
         ..FollowReport::default()
     };
-    let mut received: Vec<(u64, u64)> = Vec::new(); // (generation, fetched at)
+    let received = follow_stream(
+        endpoint,
+        options,
+        &mut frames,
+        &news,
+        &mut publisher,
+        &mut report,
+    );
+    let published = publisher.finish()?;
+    report.published = published.len() as u64;
+    for (generation, at) in &received {
+        if let Some(published_at) = published.get(generation) {
+            report.delivered += 1;
+            report
+                .latencies_ms
+                .push(at.saturating_sub(*published_at) as f64 / 1e3);
+        }
+    }
+    report.skipped = report.published - report.delivered;
+    report.rss_end_mb = resident_mb();
+    let bytes = frames.base.as_raw();
+    let (_, floor_out) = protocol::measure_copy_floor(&endpoint.dir, bytes)?;
+    report.floor_ms = floor_out.as_secs_f64() * 1e3;
+    Ok(report.render(options))
+}
+
+/// The `shmimage stream` child, and its lines: when each generation became readable.
+struct StreamProcess {
+    child: std::process::Child,
+    program: String,
+    lines: std::thread::JoinHandle<()>,
+    published: mpsc::Receiver<(u64, u64)>,
+}
+
+impl StreamProcess {
+    fn start(endpoint: &Endpoint, options: &FollowBenchOptions) -> Result<Self, BenchError> {
+        let exe = std::env::current_exe().map_err(|source| BenchError::StartReader {
+            program: "this program's path".to_owned(),
+            source,
+        })?;
+        let program = exe.display().to_string();
+        let mut child = Command::new(&exe)
+            .arg("stream")
+            .args(["--key", &endpoint.key])
+            .args(["--size", &format!("{}x{}", options.width, options.height)])
+            .args(["--rate", &options.rate.to_string()])
+            .args(["--seconds", &options.seconds.to_string()])
+            .args(endpoint.mode.args())
+            .env(protocol::DIR_ENV, endpoint.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| BenchError::StartReader {
+                program: program.clone(),
+                source,
+            })?;
+        let stdout = child.stdout.take();
+        let (published_tx, published) = mpsc::channel();
+        let lines = std::thread::spawn(move || {
+            let lines = stdout
+                .into_iter()
+                .flat_map(|out| BufReader::new(out).lines());
+            for line in lines.map_while(Result::ok) {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|f| f.strip_prefix(name))
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                if let (Some(generation), Some(at)) = (field("generation="), field("at_us=")) {
+                    let _ = published_tx.send((generation, at));
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            program,
+            lines,
+            published,
+        })
+    }
+
+    fn has_ended(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
+    /// Waits for the stream to end: when each generation was published, or what it said on
+    /// failing.
+    fn finish(mut self) -> Result<HashMap<u64, u64>, BenchError> {
+        let status = self
+            .child
+            .wait()
+            .map_err(|source| BenchError::StartReader {
+                program: self.program.clone(),
+                source,
+            })?;
+        let _ = self.lines.join();
+        if !status.success() {
+            let mut stderr = String::new();
+            if let Some(mut err) = self.child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
+            }
+            return Err(BenchError::Reader {
+                stderr: stderr.trim().to_owned(),
+            });
+        }
+        Ok(self.published.try_iter().collect())
+    }
+}
+
+/// Fetches the newest frame at each piece of news until the stream ends, checking every frame;
+/// returns when each generation was in this process's hands.
+fn follow_stream(
+    endpoint: &Endpoint,
+    options: &FollowBenchOptions,
+    frames: &mut Frames,
+    news: &mpsc::Receiver<u64>,
+    publisher: &mut StreamProcess,
+    report: &mut FollowReport,
+) -> Vec<(u64, u64)> {
+    let mut received: Vec<(u64, u64)> = Vec::new();
     let mut last_index = None;
     let stream_ends = Instant::now() + Duration::from_secs_f64(options.seconds) + STARTUP;
     loop {
@@ -271,7 +356,7 @@ pub fn bench_follow(
         let mut generation = match news.recv_timeout(left.min(Duration::from_millis(200))) {
             Ok(generation) => generation,
             // Quiet: done once the publisher has ended (its last frame was fetched already).
-            Err(_) if left.is_zero() || child.try_wait().ok().flatten().is_some() => break,
+            Err(_) if left.is_zero() || publisher.has_ended() => return received,
             Err(_) => continue,
         };
         // Only the newest counts: what was replaced meanwhile is skipped, not queued.
@@ -289,12 +374,6 @@ pub fn bench_follow(
             }
         };
         let at = now_us();
-        log::debug!(
-            "news of generation {generation}, fetched {} in {:?} ({:?})",
-            fetched.header.generation,
-            started.elapsed(),
-            fetched.stages
-        );
         report.fetch_ms.push(started.elapsed().as_secs_f64() * 1e3);
         match frames.check(&fetched.image) {
             Ok(index) => {
@@ -318,36 +397,6 @@ pub fn bench_follow(
             std::thread::sleep(Duration::from_millis(options.slow_ms));
         }
     }
-    let status = child.wait().map_err(|source| BenchError::StartReader {
-        program: exe.display().to_string(),
-        source,
-    })?;
-    let _ = lines.join();
-    if !status.success() {
-        let mut stderr = String::new();
-        if let Some(mut err) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
-        }
-        return Err(BenchError::Reader {
-            stderr: stderr.trim().to_owned(),
-        });
-    }
-    let published: HashMap<u64, u64> = published_rx.try_iter().collect();
-    report.published = published.len() as u64;
-    for (generation, at) in &received {
-        if let Some(published_at) = published.get(generation) {
-            report.delivered += 1;
-            report
-                .latencies_ms
-                .push(at.saturating_sub(*published_at) as f64 / 1e3);
-        }
-    }
-    report.skipped = report.published - report.delivered;
-    report.rss_end_mb = resident_mb();
-    let bytes = frames.base.as_raw();
-    let (_, floor_out) = protocol::measure_copy_floor(&endpoint.dir, bytes)?;
-    report.floor_ms = floor_out.as_secs_f64() * 1e3;
-    Ok(report.render(options))
 }
 
 /// Time allowed for the publisher process to start (most of a second under Wine).

@@ -400,21 +400,7 @@ impl ShmImageApp {
                 self.busy = None;
                 self.status = status::cancelled(self.viewer.shown.is_some());
             }
-            Outcome::DialogUnavailable(purpose) => {
-                // From now on straight to the window's own dialog: the native one cannot open.
-                self.file_picker = FilePicker::InWindow;
-                self.save_picker = FilePicker::InWindow;
-                self.busy = None;
-                self.status = Status::Done(tr!(NO_DIALOG_TEXT));
-                match purpose {
-                    DialogFor::Load => self.open_in_window_dialog(),
-                    DialogFor::Save => {
-                        self.open_in_window_save_dialog(crate::gui::save::suggested_file_name(
-                            &self.key,
-                        ));
-                    }
-                }
-            }
+            Outcome::DialogUnavailable(purpose) => self.no_native_dialog(purpose),
             Outcome::Saved { path, note } => {
                 self.busy = None;
                 self.last_folder = path.parent().map(std::path::Path::to_path_buf);
@@ -434,29 +420,7 @@ impl ShmImageApp {
                 // A frame of an animation stopped since: never shown, withdrawn.
                 self.worker.run_quietly(move || publication.withdraw());
             }
-            Outcome::Published {
-                image,
-                publication,
-                path,
-                note,
-                elapsed,
-                frame_of,
-            } => {
-                let header = publication.header;
-                let caption = status::published_caption(&path, &publication, elapsed);
-                self.status = status::published(&path, &tag.key, &header, note);
-                self.sharing.shared_path = Some(path.clone());
-                if let Some(old) = self.sharing.publication.replace(publication) {
-                    self.worker.run_quietly(move || old.withdraw());
-                }
-                self.sharing.shown_generation = current.then_some(header.generation);
-                self.show(image, caption);
-                // An animation's later frames leave a load or fetch the user started running.
-                if frame_of.is_none() || self.busy == Some(Job::LoadingFile) {
-                    self.busy = None;
-                }
-                self.look_again_now();
-            }
+            published @ Outcome::Published { .. } => self.on_published(published, &tag, current),
             Outcome::NotWholeYet(error) => self.republish_failed(&error),
             Outcome::LoadFailed { error } => self.fail(status::load_failed(&error)),
             Outcome::Fetched {
@@ -472,24 +436,7 @@ impl ShmImageApp {
                 self.status = status::fetched(&tag, &header, note);
             }
             Outcome::FetchFailed(error) => self.fail(status::fetch_failed(&tag.key, &error)),
-            Outcome::Followed(outcome) => match *outcome {
-                Outcome::Fetched {
-                    image,
-                    header,
-                    segment_size,
-                    elapsed,
-                    note,
-                } if current => {
-                    self.show_fetched(image, &header, segment_size, elapsed, &tag, current);
-                    // A load the user started keeps its own words in the status line.
-                    if self.busy.is_none() {
-                        self.status = status::fetched(&tag, &header, note);
-                    }
-                }
-                // Withdrawn between the news and the fetch, most likely: the next news follows.
-                Outcome::FetchFailed(error) => log::info!("follow: {error}"),
-                _ => {}
-            },
+            Outcome::Followed(outcome) => self.on_followed(*outcome, &tag, current),
             Outcome::JobFailed(what) => {
                 let check = &mut self.panels.check;
                 if check.running {
@@ -510,6 +457,71 @@ impl ShmImageApp {
                 }
             }
         }
+    }
+
+    /// What Follow's thread fetched by itself.
+    fn on_followed(&mut self, outcome: Outcome, tag: &JobTag, current: bool) {
+        match outcome {
+            Outcome::Fetched {
+                image,
+                header,
+                segment_size,
+                elapsed,
+                note,
+            } if current => {
+                self.show_fetched(image, &header, segment_size, elapsed, tag, current);
+                // A load the user started keeps its own words in the status line.
+                if self.busy.is_none() {
+                    self.status = status::fetched(tag, &header, note);
+                }
+            }
+            // Withdrawn between the news and the fetch, most likely: the next news follows.
+            Outcome::FetchFailed(error) => log::info!("follow: {error}"),
+            _ => {}
+        }
+    }
+
+    /// The native file dialog cannot open here: from now on, straight to the window's own.
+    fn no_native_dialog(&mut self, purpose: DialogFor) {
+        self.file_picker = FilePicker::InWindow;
+        self.save_picker = FilePicker::InWindow;
+        self.busy = None;
+        self.status = Status::Done(tr!(NO_DIALOG_TEXT));
+        match purpose {
+            DialogFor::Load => self.open_in_window_dialog(),
+            DialogFor::Save => {
+                self.open_in_window_save_dialog(crate::gui::save::suggested_file_name(&self.key));
+            }
+        }
+    }
+
+    /// A load (or an animation's frame) is shared: it replaces what this window shared.
+    fn on_published(&mut self, published: Outcome, tag: &JobTag, current: bool) {
+        let Outcome::Published {
+            image,
+            publication,
+            path,
+            note,
+            elapsed,
+            frame_of,
+        } = published
+        else {
+            return;
+        };
+        let header = publication.header;
+        let caption = status::published_caption(&path, &publication, elapsed);
+        self.status = status::published(&path, &tag.key, &header, note);
+        self.sharing.shared_path = Some(path.clone());
+        if let Some(old) = self.sharing.publication.replace(publication) {
+            self.worker.run_quietly(move || old.withdraw());
+        }
+        self.sharing.shown_generation = current.then_some(header.generation);
+        self.show(image, caption);
+        // An animation's later frames leave a load or fetch the user started running.
+        if frame_of.is_none() || self.busy == Some(Job::LoadingFile) {
+            self.busy = None;
+        }
+        self.look_again_now();
     }
 
     /// Shows what a fetch (a click's or Follow's) brought; it is the key's current generation

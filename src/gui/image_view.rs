@@ -169,56 +169,7 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
                 .on_hover_text(&shown.caption);
         });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let label = if app.viewer.actual_size {
-                tr!("Fit")
-            } else {
-                "100%".to_owned()
-            };
-            if ui
-                .small_button(label)
-                .on_hover_text(tr!("Toggle between fit-to-window and actual pixels"))
-                .clicked()
-            {
-                commands.push(Command::SetActualSize(!app.viewer.actual_size));
-            }
-            if ui
-                .add_enabled(
-                    app.busy.is_none(),
-                    egui::Button::new(tr!(SAVE_AS_LABEL)).small(),
-                )
-                .on_hover_text(tr!(
-                    "Save the shown image to a file, at its full size (%{shortcut})",
-                    shortcut = ui.ctx().format_shortcut(&SAVE_AS_SHORTCUT)
-                ))
-                .clicked()
-            {
-                commands.push(Command::SaveAs);
-            }
-            if app.is_sharing() {
-                let mut republish = app.sharing.republish_on_change;
-                if ui
-                    .checkbox(&mut republish, tr!(REPUBLISH_LABEL))
-                    .on_hover_text(tr!(
-                        "Publish the file again whenever it changes on disk: edit it in an image editor and see it in the other window"
-                    ))
-                    .changed()
-                {
-                    commands.push(Command::SetRepublishOnChange(republish));
-                }
-            }
-            if app.is_sharing()
-                && ui
-                    .add_enabled(
-                        app.busy.is_none(),
-                        egui::Button::new(tr!(STOP_SHARING_LABEL)).small(),
-                    )
-                    .on_hover_text(tr!(
-                        "Detach, as Qt's detach(): the segment is gone for everyone once nobody else has it attached"
-                    ))
-                    .clicked()
-            {
-                commands.push(Command::StopSharing);
-            }
+            image_buttons(app, ui, commands);
         });
     });
     let texture_size = shown.texture.size_vec2();
@@ -241,5 +192,60 @@ fn image_area(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>)
         ui.centered_and_justified(|ui| {
             ui.add(egui::Image::new((shown.texture.id(), size)));
         });
+    }
+}
+
+/// Beside the caption, right to left: Fit or 100%, Save as…, and while this window shares,
+/// Republish on change and Stop sharing.
+fn image_buttons(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    let label = if app.viewer.actual_size {
+        tr!("Fit")
+    } else {
+        "100%".to_owned()
+    };
+    if ui
+        .small_button(label)
+        .on_hover_text(tr!("Toggle between fit-to-window and actual pixels"))
+        .clicked()
+    {
+        commands.push(Command::SetActualSize(!app.viewer.actual_size));
+    }
+    if ui
+        .add_enabled(
+            app.busy.is_none(),
+            egui::Button::new(tr!(SAVE_AS_LABEL)).small(),
+        )
+        .on_hover_text(tr!(
+            "Save the shown image to a file, at its full size (%{shortcut})",
+            shortcut = ui.ctx().format_shortcut(&SAVE_AS_SHORTCUT)
+        ))
+        .clicked()
+    {
+        commands.push(Command::SaveAs);
+    }
+    if app.is_sharing() {
+        let mut republish = app.sharing.republish_on_change;
+        if ui
+            .checkbox(&mut republish, tr!(REPUBLISH_LABEL))
+            .on_hover_text(tr!(
+                "Publish the file again whenever it changes on disk: edit it in an image editor and see it in the other window"
+            ))
+            .changed()
+        {
+            commands.push(Command::SetRepublishOnChange(republish));
+        }
+    }
+    if app.is_sharing()
+        && ui
+            .add_enabled(
+                app.busy.is_none(),
+                egui::Button::new(tr!(STOP_SHARING_LABEL)).small(),
+            )
+            .on_hover_text(tr!(
+                "Detach, as Qt's detach(): the segment is gone for everyone once nobody else has it attached"
+            ))
+            .clicked()
+    {
+        commands.push(Command::StopSharing);
     }
 }

@@ -248,107 +248,146 @@ fn lanes(
         LANE * lanes.len() as f32,
     );
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
-    let painter = ui.painter_at(rect);
-    let visuals = ui.visuals().clone();
-    let text_colour = visuals.text_color();
-    let slot_x = |slot: usize| rect.left() + SLOT * slot as f32;
-    let lane_y = |lane: usize| rect.top() + LANE * lane as f32;
-
+    let grid = Grid {
+        rect,
+        painter: ui.painter_at(rect),
+    };
     for (index, lane) in lanes.iter().enumerate() {
-        let y = lane_y(index);
-        if index % 2 == 1 {
-            painter.rect_filled(
-                egui::Rect::from_min_size(pos2(rect.left(), y), vec2(rect.width(), LANE)),
-                0.0,
-                visuals.faint_bg_color,
-            );
-        }
-        // The lock's hold, under the steps: from the step that took it to the unlock.
-        let slots: Vec<(usize, &Record)> = steps
-            .iter()
-            .enumerate()
-            .filter(|(_, (l, _))| *l == index)
-            .map(|(slot, (_, r))| (slot, *r))
-            .collect();
-        let mut held_from = None;
-        for (slot, record) in &slots {
-            if record.step.takes_lock() && record.state == State::Ok {
-                held_from = held_from.or(Some(*slot));
-            }
-            if record.step == Step::Unlock
-                && record.state == State::Ok
-                && let Some(from) = held_from.take()
-            {
-                hold_band(&painter, slot_x(from), slot_x(*slot + 1), y);
-            }
-        }
-        if let Some(from) = held_from {
-            let end = slots.last().map_or(from, |(slot, _)| *slot) + 1;
-            hold_band(&painter, slot_x(from), slot_x(end), y);
-        }
-        if let Some(death) = protocol::describe_death(lane)
-            && let Some((slot, _)) = slots.last()
-        {
-            painter.text(
-                pos2(slot_x(slot + 1) + 4.0, y + LANE / 2.0),
-                egui::Align2::LEFT_CENTER,
-                death,
-                egui::FontId::proportional(12.0),
-                Color32::from_rgb(220, 60, 60),
-            );
-        }
+        lane_background(&grid, ui.visuals(), index, lane, steps);
     }
-
     for (slot, (lane_index, record)) in steps.iter().enumerate() {
         let lane = &lanes[*lane_index];
-        let bar = egui::Rect::from_min_size(
-            pos2(slot_x(slot) + 3.0, lane_y(*lane_index) + 5.0),
-            vec2(SLOT - 6.0, LANE - 10.0),
-        );
         let id = StepId::of(lane, record);
         let selected = panel.selected_step == Some(id);
-        let fill = match record.state {
-            State::Failed => Color32::from_rgb(200, 60, 60),
-            State::Paused => Color32::from_rgb(230, 190, 60),
-            State::Running => step_colour(record.step).gamma_multiply(0.5),
-            State::Ok => step_colour(record.step),
-        };
-        painter.rect_filled(bar, 4.0, fill);
-        if selected {
-            painter.rect_stroke(bar, 4.0, Stroke::new(2.0, text_colour), StrokeKind::Outside);
-        }
-        let duration = match (record.state, record.duration_us) {
-            (State::Paused, _) => tr!("paused"),
-            (_, Some(us)) => protocol::human_duration(std::time::Duration::from_micros(us)),
-            (_, None) => "…".to_owned(),
-        };
-        painter.text(
-            bar.center_top() + vec2(0.0, 2.0),
-            egui::Align2::CENTER_TOP,
-            tr!(record.step.name()),
-            egui::FontId::proportional(12.0),
-            Color32::WHITE,
-        );
-        painter.text(
-            bar.center_bottom() - vec2(0.0, 2.0),
-            egui::Align2::CENTER_BOTTOM,
-            duration,
-            egui::FontId::proportional(10.0),
-            Color32::WHITE,
-        );
-        let label = format!("{} by pid {}", record.step.name(), lane.owner.pid);
-        let response = ui.interact(bar, egui::Id::unique(("protocol-step", id)), Sense::click());
-        response
-            .widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
-        let response = response.on_hover_text(format!(
-            "{}\n{}",
-            record.step.qt_call(lane.owner.qt),
-            record.text
-        ));
-        if response.clicked() {
+        if step_bar(&grid, ui, (slot, *lane_index), lane, record, selected) {
             *clicked = Some(id);
         }
     }
+}
+
+/// Where the lanes are drawn: one slot per step across, one lane per process down.
+struct Grid {
+    rect: egui::Rect,
+    painter: egui::Painter,
+}
+
+impl Grid {
+    fn slot_x(&self, slot: usize) -> f32 {
+        self.rect.left() + SLOT * slot as f32
+    }
+
+    fn lane_y(&self, lane: usize) -> f32 {
+        self.rect.top() + LANE * lane as f32
+    }
+}
+
+/// A lane's stripe, the lock's hold under its steps (from the step that took it to the
+/// unlock), and how its process died, if it did.
+fn lane_background(
+    grid: &Grid,
+    visuals: &egui::Visuals,
+    index: usize,
+    lane: &ProcessJournal,
+    steps: &[(usize, &Record)],
+) {
+    let (painter, y) = (&grid.painter, grid.lane_y(index));
+    if index % 2 == 1 {
+        painter.rect_filled(
+            egui::Rect::from_min_size(pos2(grid.rect.left(), y), vec2(grid.rect.width(), LANE)),
+            0.0,
+            visuals.faint_bg_color,
+        );
+    }
+    let slots: Vec<(usize, &Record)> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, (l, _))| *l == index)
+        .map(|(slot, (_, r))| (slot, *r))
+        .collect();
+    let mut held_from = None;
+    for (slot, record) in &slots {
+        if record.step.takes_lock() && record.state == State::Ok {
+            held_from = held_from.or(Some(*slot));
+        }
+        if record.step == Step::Unlock
+            && record.state == State::Ok
+            && let Some(from) = held_from.take()
+        {
+            hold_band(painter, grid.slot_x(from), grid.slot_x(*slot + 1), y);
+        }
+    }
+    if let Some(from) = held_from {
+        let end = slots.last().map_or(from, |(slot, _)| *slot) + 1;
+        hold_band(painter, grid.slot_x(from), grid.slot_x(end), y);
+    }
+    if let Some(death) = protocol::describe_death(lane)
+        && let Some((slot, _)) = slots.last()
+    {
+        painter.text(
+            pos2(grid.slot_x(slot + 1) + 4.0, y + LANE / 2.0),
+            egui::Align2::LEFT_CENTER,
+            death,
+            egui::FontId::proportional(12.0),
+            Color32::from_rgb(220, 60, 60),
+        );
+    }
+}
+
+/// One step's bar, with its name and duration; `true` if it was clicked.
+fn step_bar(
+    grid: &Grid,
+    ui: &egui::Ui,
+    (slot, lane_index): (usize, usize),
+    lane: &ProcessJournal,
+    record: &Record,
+    selected: bool,
+) -> bool {
+    let painter = &grid.painter;
+    let bar = egui::Rect::from_min_size(
+        pos2(grid.slot_x(slot) + 3.0, grid.lane_y(lane_index) + 5.0),
+        vec2(SLOT - 6.0, LANE - 10.0),
+    );
+    let fill = match record.state {
+        State::Failed => Color32::from_rgb(200, 60, 60),
+        State::Paused => Color32::from_rgb(230, 190, 60),
+        State::Running => step_colour(record.step).gamma_multiply(0.5),
+        State::Ok => step_colour(record.step),
+    };
+    painter.rect_filled(bar, 4.0, fill);
+    if selected {
+        let stroke = Stroke::new(2.0, ui.visuals().text_color());
+        painter.rect_stroke(bar, 4.0, stroke, StrokeKind::Outside);
+    }
+    let duration = match (record.state, record.duration_us) {
+        (State::Paused, _) => tr!("paused"),
+        (_, Some(us)) => protocol::human_duration(std::time::Duration::from_micros(us)),
+        (_, None) => "…".to_owned(),
+    };
+    painter.text(
+        bar.center_top() + vec2(0.0, 2.0),
+        egui::Align2::CENTER_TOP,
+        tr!(record.step.name()),
+        egui::FontId::proportional(12.0),
+        Color32::WHITE,
+    );
+    painter.text(
+        bar.center_bottom() - vec2(0.0, 2.0),
+        egui::Align2::CENTER_BOTTOM,
+        duration,
+        egui::FontId::proportional(10.0),
+        Color32::WHITE,
+    );
+    let label = format!("{} by pid {}", record.step.name(), lane.owner.pid);
+    let id = StepId::of(lane, record);
+    let response = ui.interact(bar, egui::Id::unique(("protocol-step", id)), Sense::click());
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
+    response
+        .on_hover_text(format!(
+            "{}\n{}",
+            record.step.qt_call(lane.owner.qt),
+            record.text
+        ))
+        .clicked()
 }
 
 fn hold_band(painter: &egui::Painter, from: f32, to: f32, y: f32) {
