@@ -1,21 +1,5 @@
 //! The 64-byte header at the start of every segment: it is checked before a single payload
 //! byte is trusted, so a reader never decodes a torn, foreign or oversized image.
-//!
-//! ```text
-//! offset size field
-//!      0    8 magic "SHMIMAGE"
-//!      8    4 format version (1)
-//!     12    4 encoding (1 = raw RGBA8, 2 = PNG)
-//!     16    4 width            20  4 height
-//!     24    4 publisher pid    28  4 reserved (0)
-//!     32    8 payload length in bytes (payload starts at offset 64)
-//!     40    8 generation (grows with every publish under the key)
-//!     48    4 CRC-32 of the payload
-//!     52    4 CRC-32 of bytes 0..52
-//!     56    4 commit word "DONE", written last: without it the image is incomplete
-//!     60    4 reserved (0)
-//! ```
-//! All integers are little-endian.
 
 use super::{CodecError, Encoding, MAX_PIXELS, MAX_SEGMENT_BYTES, MAX_SIDE};
 
@@ -28,6 +12,23 @@ pub const COMMIT_WORD: [u8; 4] = *b"DONE";
 const HEADER_CRC_OFFSET: usize = 52;
 
 /// What the header says about the image that follows it.
+///
+/// The header's bytes, all integers little-endian:
+///
+/// ```text
+/// offset size field
+///      0    8 magic "SHMIMAGE"
+///      8    4 format version (1)
+///     12    4 encoding (1 = raw RGBA8, 2 = PNG)
+///     16    4 width            20  4 height
+///     24    4 publisher pid    28  4 reserved (0)
+///     32    8 payload length in bytes (payload starts at offset 64)
+///     40    8 generation (grows with every publish under the key)
+///     48    4 CRC-32 of the payload
+///     52    4 CRC-32 of bytes 0..52
+///     56    4 commit word "DONE", written last: without it the image is incomplete
+///     60    4 reserved (0)
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     pub encoding: Encoding,

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod follow_bench;
 pub mod stream;
 pub mod trace;
 
@@ -121,7 +122,7 @@ fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliE
             slow_ms,
             ..
         } => {
-            let options = stream::FollowBenchOptions {
+            let options = follow_bench::FollowBenchOptions {
                 width: size.0,
                 height: size.1,
                 rate: *rate,
@@ -129,7 +130,7 @@ fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliE
                 json: *json,
                 slow_ms: *slow_ms,
             };
-            stream::bench_follow_command(cli, &options, out)?;
+            follow_bench::bench_follow_command(cli, &options, out)?;
         }
         Command::Stream {
             size,

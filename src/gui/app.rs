@@ -1,11 +1,8 @@
-//! The window's state, and the `Command`s that change it. The parts draw from the state and
-//! return commands; the commands are applied after layout; everything slow goes to the
-//! [`Worker`], whose outcomes come back tagged with the key and mode they were for.
+//! The window's state, and the `Command`s that change it: the parts draw from the state and
+//! return commands, which are applied after layout; everything slow goes to the [`Worker`].
 //!
 //! Over 500 lines on purpose: this is the one place where the window's state changes (every
-//! command and every outcome is applied here), so a reader finds all of them together. The jobs
-//! that commands start are in `app/jobs.rs`, the desktop basics (remembered settings, the
-//! in-window file dialog, a second window beside this one) in `app/desktop.rs`.
+//! command and every outcome is applied here), so a reader finds all of them together.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -69,10 +69,9 @@ pub(super) fn premultiply(pixels: &mut [egui::Color32]) {
     });
 }
 
-/// egui wants premultiplied pixels. Opaque images (photos, most screenshots) need no arithmetic,
-/// and the work is split across the cores: for 16 MP this was the largest part of the time from
-/// the click to the picture.
-/// Also says whether any pixel was translucent.
+/// egui's premultiplied pixels from straight RGBA, and whether any pixel was translucent.
+/// Opaque images (photos, most screenshots) need no arithmetic, and the work is split across
+/// the cores, as for a large image it is most of the time from the click to the picture.
 fn to_color_image(size: [usize; 2], rgba: &[u8]) -> (egui::ColorImage, bool) {
     use egui::Color32;
     let mut pixels = vec![Color32::TRANSPARENT; rgba.len() / 4];

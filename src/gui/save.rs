@@ -181,8 +181,8 @@ mod tests {
         assert_eq!(image::open(&existing).unwrap().to_rgba8(), card());
     }
 
-    /// A link planted where the temporary file used to go (`.<name>.<pid>.part`, guessable) or
-    /// at the destination itself is never written through.
+    /// A link planted at a guessable temporary name (`.<name>.<pid>.part`) or at the
+    /// destination itself is never written through.
     #[cfg(unix)]
     #[test]
     fn a_planted_link_is_never_followed() {

@@ -1,11 +1,8 @@
-//! Work that must not run on the UI thread (dialogs, decoding, encoding, lock waits, copies).
-//! Two long-lived threads take jobs from channels: the foreground lane runs what the user asked
-//! for (load, fetch), the background lane runs polls and withdrawals, so an inspector refresh
-//! never waits behind a five-second lock wait. Every job carries a [`JobTag`] (its key and mode),
-//! and its outcome comes back with it, so the window can tell a stale outcome from a current one.
-//!
-//! Over 500 lines because the jobs themselves live here too (load and publish, fetch into the
-//! texture buffer, the pixel conversions they need), with their unit tests.
+//! Work that must not run on the UI thread (dialogs, decoding, encoding, lock waits, copies), on
+//! two long-lived threads: the foreground lane runs what the user asked for, the background lane
+//! polls and withdrawals, so an inspector refresh never waits behind a five-second lock wait.
+//! Every job carries a [`JobTag`], and its outcome comes back with it, so the window can tell a
+//! stale outcome from a current one.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};

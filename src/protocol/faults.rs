@@ -73,7 +73,11 @@ impl Faults {
         }
     }
 
-    /// Called once a reader's copy is in its hands, still holding the lock.
+    /// Called once a reader's copy is in its hands, still holding the lock (Qt's modes).
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(dead_code, reason = "Qt's modes are Linux's")
+    )]
     pub(super) fn after_copy(&self) {
         if let Some(pause) = self.pause_mid_copy {
             log::warn!("paused mid-copy");

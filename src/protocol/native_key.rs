@@ -1,13 +1,9 @@
 //! Qt's `setNativeKey`: a shared-memory object named exactly, made by a program that knows
 //! nothing of shmimage or Qt (Python's `multiprocessing.shared_memory`, Boost.Interprocess, an
-//! OpenCV pipeline). No hash or prefix is applied to the name, and, as with Qt, no lock means
-//! anything: shmimage takes none, and tracks no liveness. So a read can tear if the writer
-//! writes during the copy; the object is read twice and compared, and a read that keeps
-//! changing is shown with "changed while being read".
+//! OpenCV pipeline).
 //!
-//! The bytes are a shmimage or Qt payload when they start with one's magic, else the pixels of
-//! the shape given with `--raw` ([`RawShape`]). Where the object lives on each OS, and how it is
-//! read, is `sys::named_object`'s business.
+//! As with Qt, no lock means anything there, so a read can tear while the writer writes: the
+//! object is read twice and compared, and one that keeps changing is shown as such.
 
 use std::time::Instant;
 
@@ -264,8 +260,8 @@ impl Protocol for NativeKeyProtocol {
 }
 
 /// Bytes sampled, how far apart at least, and how many samples at most, for Follow's checksum
-/// of a native key's object. The cap keeps a probe's cost flat: each sample is one read, and
-/// without it a 64 MiB object cost 1,024 reads a probe, 11% of a core while nothing changed.
+/// of a native key's object. The cap keeps a probe's cost flat however large the object: each
+/// sample is one read.
 const SAMPLE: usize = 64;
 const SAMPLE_EVERY: u64 = 64 * 1024;
 const MAX_SAMPLES: u64 = 128;

@@ -1,5 +1,4 @@
-//! The article's steps, each named after its Qt call, and [`Steps`], through which every
-//! protocol takes them: each step is recorded in this process's journal (for `shmimage trace`
+//! [`Steps`], through which every protocol takes the article's steps: each step is recorded in this process's journal (for `shmimage trace`
 //! and the window's Protocol panel), timed into the [`Stages`], and held for "Next step" in
 //! step-through; lock waits are patient while the holder is being stepped through elsewhere,
 //! and stop when the user cancels. The protocols' own files then read as the steps alone.
@@ -7,93 +6,10 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::step::Step;
 use super::{Endpoint, ShareError, Stages};
 use crate::ipc::segment::{AccessMode, Patience, Segment, SegmentAccess, Verdict};
 use crate::protocol::journal::{self, State};
-
-/// One step of the protocol, named after the Qt call it corresponds to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Step {
-    Encode,
-    Create,
-    Attach,
-    Lock,
-    CopyIn,
-    CopyOut,
-    Unlock,
-    Detach,
-    RemoveLeftover,
-    Decode,
-}
-
-impl Step {
-    /// In the order of their codes in the journal's records (never reordered).
-    pub(crate) const ALL: [Step; 10] = [
-        Step::Encode,
-        Step::Create,
-        Step::Attach,
-        Step::Lock,
-        Step::CopyIn,
-        Step::CopyOut,
-        Step::Unlock,
-        Step::Detach,
-        Step::RemoveLeftover,
-        Step::Decode,
-    ];
-
-    /// Short name for lines and bars.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Encode => "encode",
-            Step::Create => "create",
-            Step::Attach => "attach",
-            Step::Lock => "lock",
-            Step::CopyIn => "copy in",
-            Step::CopyOut => "copy out",
-            Step::Unlock => "unlock",
-            Step::Detach => "detach",
-            Step::RemoveLeftover => "remove leftover",
-            Step::Decode => "decode",
-        }
-    }
-
-    /// The Qt call this step is, in Qt's example (`qt` for Qt's own modes, whose lock is a
-    /// `QSystemSemaphore`).
-    pub fn qt_call(self, qt: bool) -> &'static str {
-        match (self, qt) {
-            (Step::Encode, _) => "QBuffer + QDataStream << QImage",
-            (Step::Create, false) => "QSharedMemory::create(size), then lock()",
-            (Step::Create, true) => {
-                "QSharedMemory::create(size), then lock() (QSystemSemaphore::acquire())"
-            }
-            (Step::Attach, _) => "QSharedMemory::attach()",
-            (Step::Lock, false) => "QSharedMemory::lock()",
-            (Step::Lock, true) => "QSharedMemory::lock() → QSystemSemaphore::acquire()",
-            (Step::CopyIn, _) => "QSharedMemory::data() + memcpy",
-            (Step::CopyOut, _) => "QSharedMemory::constData() + memcpy",
-            (Step::Unlock, false) => "QSharedMemory::unlock()",
-            (Step::Unlock, true) => "QSharedMemory::unlock() → QSystemSemaphore::release()",
-            (Step::Detach, _) => "QSharedMemory::detach()",
-            (Step::RemoveLeftover, _) => "(no Qt call: Qt leaves a crashed writer's segment)",
-            (Step::Decode, _) => "QDataStream >> QImage",
-        }
-    }
-
-    /// Steps that may wait for the key's lock (a create or attach takes it to look around).
-    pub fn waits_for_lock(self) -> bool {
-        matches!(self, Step::Create | Step::Attach | Step::Lock)
-    }
-
-    /// Whether the lock is held once this step has succeeded.
-    pub fn takes_lock(self) -> bool {
-        matches!(self, Step::Create | Step::Lock)
-    }
-
-    /// Steps that touch shared memory or its lock (the rest are this process's own work).
-    pub fn is_ipc(self) -> bool {
-        !matches!(self, Step::Encode | Step::Decode)
-    }
-}
 
 /// What a user interface can do about its own process's steps.
 pub trait Observer: Send + Sync + std::fmt::Debug {
@@ -348,44 +264,13 @@ impl<'r> Steps<'r> {
         }
     }
 
-    /// This process's own work before or after the shared memory (Qt's `QDataStream`).
-    pub(super) fn encode<T, E: Into<ShareError>>(
-        &mut self,
-        what: &str,
-        encode: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, ShareError> {
-        self.own_work(Step::Encode, what, encode)
-    }
-
-    /// Like [`encode`](Self::encode), timed but left out of the journal: this project's own
+    /// Timed like Qt's `QDataStream` encoding, but left out of the journal: this project's own
     /// PNG, which is no Qt call.
     pub(super) fn encode_unrecorded<T>(&mut self, encode: impl FnOnce() -> T) -> T {
         let started = Instant::now();
         let encoded = encode();
         self.stages.encode += started.elapsed();
         encoded
-    }
-
-    pub(super) fn decode<T, E: Into<ShareError>>(
-        &mut self,
-        what: &str,
-        decode: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, ShareError> {
-        self.own_work(Step::Decode, what, decode)
-    }
-
-    fn own_work<T, E: Into<ShareError>>(
-        &mut self,
-        step: Step,
-        what: &str,
-        work: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, ShareError> {
-        let pending = self.recorder.begin(step, what)?;
-        let stage = match step {
-            Step::Decode => &mut self.stages.decode,
-            _ => &mut self.stages.encode,
-        };
-        pending.timed(work(), stage)
     }
 
     /// Qt's `create(size)` then `lock()`: the new segment is filled under the same hold of the
@@ -483,6 +368,42 @@ impl<'r> Steps<'r> {
             total: self.started.elapsed(),
             ..self.stages
         }
+    }
+}
+
+/// Encoding and decoding: this process's own work, recorded as Qt's `QDataStream` steps.
+// Qt's modes, which alone record them, are Linux's.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+impl Steps<'_> {
+    /// This process's own work before or after the shared memory (Qt's `QDataStream`).
+    pub(super) fn encode<T, E: Into<ShareError>>(
+        &mut self,
+        what: &str,
+        encode: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        self.own_work(Step::Encode, what, encode)
+    }
+
+    pub(super) fn decode<T, E: Into<ShareError>>(
+        &mut self,
+        what: &str,
+        decode: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        self.own_work(Step::Decode, what, decode)
+    }
+
+    fn own_work<T, E: Into<ShareError>>(
+        &mut self,
+        step: Step,
+        what: &str,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, ShareError> {
+        let pending = self.recorder.begin(step, what)?;
+        let stage = match step {
+            Step::Decode => &mut self.stages.decode,
+            _ => &mut self.stages.encode,
+        };
+        pending.timed(work(), stage)
     }
 }
 

@@ -1,14 +1,9 @@
-//! `shmimage check`: the README's lifetime table, measured on the machine in front of you. Each
-//! row runs with real processes (copies of this program), on the segment directory users get,
-//! under keys of its own, and says what the contract expects, what was observed, and whether
-//! they agree. On Linux a second column runs the same events under Qt 5's own rules.
+//! `shmimage check`: the README's lifetime table, measured on the machine in front of you, with
+//! real processes (copies of this program) on the segment directory users get, under keys of
+//! its own. On Linux a second column runs the same events under Qt 5's own rules.
 //!
-//! Every child ends with the check (it stops when its stdin, a pipe from us, closes), Ctrl-C
-//! removes everything at once, and the keys a run uses are written down first, so the next run
-//! removes whatever a killed one left. The run's work folder (its test images and that list)
-//! lives in the private segment directory, where no other user can plant a link or a list of
-//! somebody else's keys. The rows are in `scenarios`, the children in `process`, the report in
-//! `report`.
+//! A run writes its keys down first, in its work folder in the private segment directory, so
+//! that the next run removes whatever a killed one left, and nobody else can plant a list.
 
 mod process;
 mod report;

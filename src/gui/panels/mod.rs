@@ -1,5 +1,5 @@
 //! The panels beside the image, each a part that owns its state, its poller and its drawing:
-//! the inspector, the Protocol panel and Check this OS. [`Panels::each`] lists them, and that
+//! the inspector, the Protocol panel and Check this OS. `Panels::each` lists them, and that
 //! list drives their toggles, shortcuts, saved settings, pollers and places in the window.
 
 pub mod check;

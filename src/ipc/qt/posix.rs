@@ -1,17 +1,9 @@
-//! Qt 6 compatible mode (Linux): what Qt 6.6+'s `QSharedMemory` does with a `QNativeIpcKey`
-//! (the newer shared-memory example): POSIX shared memory `shm_open(key)` and a POSIX named
-//! semaphore `sem_open(key)`. With glibc both are files in /dev/shm: `<key>` and `sem.<key>`.
-//! Checked against Qt 6.12 (PySide6): same names, the segment exactly the payload's size, the
-//! image as `QDataStream << QImage` (marker and PNG, as Qt 5).
+//! Qt 6's objects (Linux): what Qt 6.6+'s `QSharedMemory` does with a `QNativeIpcKey`, POSIX
+//! shared memory `shm_open(key)` and a named semaphore `sem_open(key)`, with glibc the files
+//! `/dev/shm/<key>` and `/dev/shm/sem.<key>`.
 //!
-//! Qt's rules, kept: the semaphore (value 1) is taken around create, attach and every copy, and
-//! its creator removes it when done. Where Qt 6 is worse than Qt 5, and what we do instead:
-//! - Qt never removes the segment (`detach` only unmaps, "we'll simply leak"), and its example
-//!   then reuses whatever segment is there, cutting a larger image short. We publish into a new
-//!   segment each time (the old name is unlinked; whoever has it open keeps it) and remove ours
-//!   when we stop sharing, so nothing outlives the writer.
-//! - Qt's semaphore has no undo: a process killed while holding it leaves it taken for ever.
-//!   We wait at most the lock timeout and then say how to clear it.
+//! Over 500 lines because, as in `sysv.rs`, the segment and its semaphore are one object, and
+//! both live where any user can plant a name, so each is checked before it is trusted.
 
 use std::fs::{self, File};
 use std::io;
@@ -44,6 +36,19 @@ pub struct Qt6Inspection {
 }
 
 /// `QSharedMemory(QNativeIpcKey(key))` on Linux.
+///
+/// Checked against Qt 6.12 (PySide6): the same names, the segment exactly the payload's size,
+/// the image as `QDataStream << QImage` (marker and PNG, as Qt 5).
+///
+/// Qt's rules, kept: the semaphore (value 1) is taken around create, attach and every copy,
+/// and its creator removes it when done. Where Qt 6 is worse than Qt 5, and what is done
+/// instead:
+/// - Qt never removes the segment (`detach` only unmaps), and its example then reuses whatever
+///   segment is there, cutting a larger image short. Here every publish makes a new segment
+///   (the old name is unlinked; whoever has it open keeps it) and the writer removes its own
+///   when it stops sharing, so nothing outlives the writer.
+/// - Qt's semaphore has no undo: a process killed while holding it leaves it taken for ever.
+///   Here a wait lasts at most the lock timeout and then says how to clear it.
 pub struct Qt6SharedMemory {
     key: String,
     /// The object's name as glibc's `shm_open` and `sem_open` see it: leading slashes removed.

@@ -1,17 +1,6 @@
-//! Qt-compatible mode (Linux): the System V segment and semaphore that Qt 5's `QSharedMemory`
-//! and `QSystemSemaphore` use, named exactly as Qt names them, so shmimage and Qt's own example
-//! can exchange images. See `QT_IPC_SPEC.md` in the project's shared notes for the details.
-//!
-//! Qt's rules, kept: key files `<tmp>/qipc_sharedmemory_<letters><sha1>` and
-//! `<tmp>/qipc_systemsem_<letters><sha1>`, IPC keys `ftok(file, 'Q')`, permissions 0600, the
-//! semaphore taken with `SEM_UNDO` around create, attach, detach and every copy, and the
-//! segment removed by whoever detaches last.
-//!
-//! Better than Qt: a segment nobody is attached to whose creator is dead (a crashed writer) is a
-//! leftover. Qt's `create` fails on it forever ("Unable to create shared memory segment."); here
-//! it is removed, and [`Segment::cleanup_note`] says so. A second writer replaces a live image
-//! as in the native mode (the old segment is marked for removal and lives on for whoever is still
-//! attached to it). Unlike Qt, opening the semaphore never resets a value another process holds.
+//! Qt 5's objects (Linux): the System V segment and semaphore that `QSharedMemory` and
+//! `QSystemSemaphore` use, named exactly as Qt names them, so that shmimage and Qt's own example
+//! exchange images (`QT_IPC_SPEC.md` in the project's shared notes has the details).
 //!
 //! Over 500 lines because Qt's segment and semaphore are one object here, as in Qt: create,
 //! attach and detach take the semaphore and decide about the segment together.
@@ -80,6 +69,17 @@ pub struct QtSegmentState {
 }
 
 /// `QSharedMemory` in Qt 5's System V flavour.
+///
+/// Qt's rules, kept: key files `<tmp>/qipc_sharedmemory_<letters><sha1>` and
+/// `<tmp>/qipc_systemsem_<letters><sha1>`, IPC keys `ftok(file, 'Q')`, permissions 0600, the
+/// semaphore taken with `SEM_UNDO` around create, attach, detach and every copy, and the
+/// segment removed by whoever detaches last.
+///
+/// Better than Qt: a segment nobody is attached to whose creator is dead (a crashed writer) is
+/// a leftover. Qt's `create` fails on it forever ("Unable to create shared memory segment.");
+/// here it is removed, and [`Segment::cleanup_note`] says so. A second writer replaces a live
+/// image (the old segment is marked for removal and lives on for whoever is attached to it).
+/// Unlike Qt, opening the semaphore never resets a value another process holds.
 pub struct QtSharedMemory {
     key: String,
     shm_key_file: PathBuf,

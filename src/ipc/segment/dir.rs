@@ -1,25 +1,6 @@
-//! The per-user directory that holds every segment, lock and state file, and safe ways to open
-//! files in it.
-//!
-//! # Platform-specific behaviour
-//! - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed tmpfs, like POSIX shared memory, and usually
-//!   the largest one). `/dev/shm` is open to every user, so another user can create that name
-//!   first; then, and when `/dev/shm` is missing, the next private place is used:
-//!   `$XDG_RUNTIME_DIR/shmimage` (a per-user tmpfs made by the login manager), else
-//!   `~/.cache/shmimage/segments`. Every process of the user goes down the same list, so they
-//!   still meet, and the move is logged.
-//! - macOS: `$TMPDIR/shmimage-<uid>`; macOS gives every user a private `TMPDIR` under
-//!   `/var/folders`, the same for all of that user's processes, so two windows meet there.
-//! - Windows: `%TEMP%\shmimage-<user>`, which is inside the user's profile.
-//!
-//! `SHMIMAGE_DIR` overrides the location (tests use it for isolation): see
-//! [`SegmentDir::from_env_or_default`], which the CLI, the window and `SharedMemory::new` use.
-//! Wherever it is, the
-//! directory must be a real directory owned by this user and closed to everyone else (0700): that
-//! is what keeps other users from reading, replacing or blocking our segments, and what keeps
-//! anyone else from planting symlinks in it. One of the default places that was opened up is
-//! closed again (it has our name); a folder named by `SHMIMAGE_DIR` is the user's, so it is
-//! refused with a sentence instead, never changed.
+//! The per-user directory that holds every segment, lock and state file: a real directory of
+//! this user's, closed to everyone else (0700), which is what keeps other users from reading,
+//! replacing or blocking our segments, or planting links among them.
 
 use std::fs;
 use std::io;
@@ -65,7 +46,17 @@ impl SegmentDir {
 
 impl SegmentDir {
     /// The directory for this user: the first usable platform default (a squatted or unusable
-    /// one is passed over, with a log line saying why), whatever `SHMIMAGE_DIR` says.
+    /// one is passed over, with a log line saying why), whatever `SHMIMAGE_DIR` says:
+    /// - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed, and usually the largest tmpfs). `/dev/shm`
+    ///   is open to every user, so another user can take that name first; then, and when
+    ///   `/dev/shm` is missing, the next private place is used: `$XDG_RUNTIME_DIR/shmimage`,
+    ///   else `~/.cache/shmimage/segments`. Every process of the user goes down the same list,
+    ///   so they still meet, and the move is logged.
+    /// - macOS: `$TMPDIR/shmimage-<uid>`, in the user's private `/var/folders`.
+    /// - Windows: `%TEMP%\shmimage-<user>`, inside the user's profile.
+    ///
+    /// One of these places found opened up is closed again (it has our name); a folder named by
+    /// `SHMIMAGE_DIR` is the user's, so it is refused with a sentence instead, never changed.
     pub fn for_current_user() -> Result<Self, ShmError> {
         let mut first_error = None;
         for candidate in default_paths() {

@@ -1,15 +1,10 @@
-//! The cross-process lock of one key (Qt's `QSystemSemaphore` behind `QSharedMemory::lock`), plus
-//! the small state file that records who holds it and the last generation published.
+//! The cross-process lock of one key (Qt's `QSystemSemaphore` behind `QSharedMemory::lock`): an
+//! exclusive file lock on `<native>.lock` beside the segments, on every OS, through std's
+//! `File::try_lock`, plus a small state file that records who holds it.
 //!
-//! The lock is an exclusive file lock on `<native>.lock` beside the segments, on every OS
-//! (`flock` on Unix, `LockFileEx` on Windows, both through std's `File::try_lock`): so one
-//! directory always means one lock, whoever the user and whatever the environment, and nobody
-//! outside the private directory can create, hold or deny it. The OS releases it when its holder
-//! dies, however it dies.
-//!
-//! `shmimage clean` may remove an idle key's lock file (Unix). Whoever takes the lock therefore
-//! checks afterwards that the path still names the file it locked, and starts over if not: two
-//! processes can never hold "the" lock through two different files.
+//! A file lock in the private directory means one directory is one lock, whoever the user and
+//! whatever the environment; nobody outside can create, hold or deny it; and the OS releases it
+//! when its holder dies, however it dies.
 
 use std::fs::{File, TryLockError};
 use std::io;

@@ -1,19 +1,12 @@
 //! Named shared memory with Qt's `QSharedMemory` vocabulary and a lifetime that is the same on
 //! every OS: a segment exists exactly while some live process is attached to it.
 //!
-//! How that contract is kept, without ever guessing from PIDs:
-//! - Each publish writes a new segment file `<native>.g<generation>.seg` in the private
-//!   directory; files are written once and never truncated, so readers that have one mapped
-//!   keep a valid mapping while a newer image is published.
-//! - Every attached process holds a shared file lock on the segment file it mapped. The OS drops
-//!   that lock when the process exits or is killed, so "nobody holds it" means "nobody is
-//!   attached": such a file is a leftover and is removed by the next create, attach or detach
-//!   (under the key's lock, so never while someone is attaching to it).
-//! - The key's lock ([`lock`]) serialises create, attach, detach and every copy.
-//!
-//! Over 500 lines because of its unit tests (about 140); the code itself is the `Segment`
-//! interface, `SharedMemory` and `SegmentAccess`, with the files on disk in `files.rs`.
+//! The contract is kept without ever guessing from PIDs: every attached process holds a shared
+//! file lock on the segment file it mapped, and the OS drops it when the process ends, however
+//! it ends. A file nobody holds is a leftover, removed by the next create, attach or detach.
 
+mod access;
+mod interface;
 mod dir;
 mod error;
 mod files;
@@ -27,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use access::SegmentAccess;
+pub use interface::Segment;
 pub use dir::{DIR_ENV, SegmentDir};
 pub use error::{SharedMemoryError, ShmError};
 // Qt 6 mode reserves its POSIX segments the same way (Linux).
@@ -72,86 +67,14 @@ pub struct Reclaimed {
     pub size: u64,
 }
 
-/// Qt's `QSharedMemory` operations, as every kind of segment offers them: this project's
-/// crash-safe segment files ([`SharedMemory`]) and, on Linux, the System V and POSIX objects Qt
-/// itself uses (`crate::ipc::qt`). The protocols in `crate::protocol` are written against this.
-pub trait Segment: Send {
-    /// The name the OS knows the segment by (file stem, or Qt's key file path).
-    fn native_key(&self) -> &str;
-    /// Where the attached segment can be seen on disk, if anywhere.
-    fn path(&self) -> Option<&Path>;
-    /// Creates a segment of `size` bytes that replaces any current one for new readers, attaches
-    /// read-write, and returns with the lock held so the bytes can be filled before anyone looks.
-    fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError>;
-    /// Attaches to the current segment, as Qt's `attach(mode)`.
-    fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError>;
-    /// Takes the lock and gives access to the attached segment's bytes while it is held.
-    fn lock(&mut self) -> Result<SegmentAccess<'_>, ShmError>;
-    /// Detaches, as Qt's `detach()`; false if nothing was attached.
-    fn detach(&mut self) -> bool;
-    /// Size in bytes of the attached segment (0 when detached).
-    fn size(&self) -> usize;
-    /// What lock waits ask whether to go on past the timeout (see [`Patience`]).
-    fn set_patience(&mut self, patience: Option<Arc<dyn Patience>>);
-    /// The OS object that holds the bytes, for the protocol journal.
-    fn describe_segment(&self) -> String;
-    /// The OS object that is the lock, for the protocol journal.
-    fn describe_lock(&self) -> String;
-    /// A sentence about something the last create or attach cleaned up, for the status line.
-    fn cleanup_note(&self) -> Option<&str> {
-        None
-    }
-    /// The process that created the attached segment, where the OS records it.
-    fn creator_pid(&self) -> Option<u32> {
-        None
-    }
-}
-
-impl Segment for SharedMemory {
-    fn native_key(&self) -> &str {
-        SharedMemory::native_key(self)
-    }
-    fn path(&self) -> Option<&Path> {
-        SharedMemory::path(self)
-    }
-    fn create_replacing_locked(&mut self, size: usize) -> Result<SegmentAccess<'_>, ShmError> {
-        SharedMemory::create_replacing_locked(self, size)
-    }
-    fn attach(&mut self, mode: AccessMode) -> Result<(), ShmError> {
-        SharedMemory::attach(self, mode)
-    }
-    fn lock(&mut self) -> Result<SegmentAccess<'_>, ShmError> {
-        SharedMemory::lock(self)
-    }
-    fn detach(&mut self) -> bool {
-        SharedMemory::detach(self)
-    }
-    fn size(&self) -> usize {
-        SharedMemory::size(self)
-    }
-    fn set_patience(&mut self, patience: Option<Arc<dyn Patience>>) {
-        SharedMemory::set_patience(self, patience);
-    }
-    fn cleanup_note(&self) -> Option<&str> {
-        self.cleanup_note.as_deref()
-    }
-    fn describe_segment(&self) -> String {
-        match self.path() {
-            Some(path) => format!("segment file {}", path.display()),
-            None => format!(
-                "segment files {}.g*.seg in {}",
-                self.native_key,
-                self.dir().display()
-            ),
-        }
-    }
-    fn describe_lock(&self) -> String {
-        let how = if cfg!(windows) { "LockFileEx" } else { "flock" };
-        format!("{how} on {}", self.lock_path().display())
-    }
-}
 
 /// Qt's `QSharedMemory`: a key, the segment attached under it (if any), and its lock.
+///
+/// Each publish writes a new segment file `<native>.g<generation>.seg` in the private
+/// directory; files are written once and never truncated, so readers that have one mapped keep
+/// a valid mapping while a newer image is published. The key's lock (`lock.rs`) serialises
+/// create, attach, detach and every copy, so a leftover is never removed while someone is
+/// attaching to it.
 pub struct SharedMemory {
     key: Option<String>,
     native_key: String,
@@ -523,212 +446,5 @@ impl Drop for SharedMemory {
     }
 }
 
-/// Access to the segment's bytes while the key's lock is held (Qt's `lock()` … `unlock()`).
-/// There is deliberately no `&[u8]` into the segment: bytes are copied in or out, and the copy
-/// is what gets validated.
-pub struct SegmentAccess<'a> {
-    mapping: &'a mut Mapping,
-    /// The segment file, if there is one: reads go through it (`pread`) rather than through the
-    /// mapping, so the reader's resident memory holds only its private copy, and a file cut
-    /// short by another process is a read error instead of SIGBUS.
-    file: Option<(&'a File, &'a Path)>,
-    generation: u64,
-    _held: Box<dyn HeldLock + 'a>,
-}
-
-/// Whatever proves a segment's lock is held (a key lock, a System V or POSIX semaphore): it is
-/// only kept, and dropping it releases the lock.
-pub(crate) trait HeldLock {}
-impl<T> HeldLock for T {}
-
-impl<'a> SegmentAccess<'a> {
-    /// Access to `mapping` while `held` keeps the lock; `file` is the segment file to `pread`
-    /// from, where there is one.
-    pub(crate) fn new(
-        mapping: &'a mut Mapping,
-        file: Option<(&'a File, &'a Path)>,
-        generation: u64,
-        held: impl HeldLock + 'a,
-    ) -> Self {
-        Self {
-            mapping,
-            file,
-            generation,
-            _held: Box::new(held),
-        }
-    }
-}
-
-impl SegmentAccess<'_> {
-    pub fn size(&self) -> usize {
-        self.mapping.len()
-    }
-
-    /// Generation of the segment (0 in Qt-compatible mode, whose segments have none).
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// The segment's file, where it has one (not System V).
-    pub fn path(&self) -> Option<&Path> {
-        self.file.map(|(_, path)| path)
-    }
-
-    /// Qt's `unlock()`: gives the lock back. Dropping the access does the same; this says so
-    /// where the steps are read.
-    pub fn unlock(self) {
-        drop(self);
-    }
-
-    /// Copies `dst.len()` bytes from `offset` into `dst`.
-    pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), ShmError> {
-        if let Some((file, path)) = self.file {
-            if offset
-                .checked_add(dst.len())
-                .is_none_or(|end| end > self.size())
-            {
-                return Err(self.out_of_range(offset, dst.len()));
-            }
-            return crate::safe_fs::read_at(file, offset as u64, dst).map_err(|err| {
-                ShmError::Tampered {
-                    path: path.to_path_buf(),
-                    detail: format!("reading it failed ({err}); it was cut short"),
-                }
-            });
-        }
-        if self.mapping.copy_out(offset, dst) {
-            Ok(())
-        } else {
-            Err(self.out_of_range(offset, dst.len()))
-        }
-    }
-
-    /// Copies `src` into the segment at `offset` (read-write attachments only).
-    pub fn write(&mut self, offset: usize, src: &[u8]) -> Result<(), ShmError> {
-        if !self.mapping.is_writable() {
-            return Err(ShmError::ReadOnly);
-        }
-        if self.mapping.copy_in(offset, src) {
-            Ok(())
-        } else {
-            Err(self.out_of_range(offset, src.len()))
-        }
-    }
-
-    fn out_of_range(&self, offset: usize, len: usize) -> ShmError {
-        ShmError::InvalidSize {
-            size: self.size() as u64,
-            reason: format!(
-                "bytes {offset}..{} lie outside the segment",
-                offset.saturating_add(len)
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::files::parse_segment_name;
-    use super::*;
-
-    fn scratch() -> (tempfile::TempDir, SegmentDir) {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = SegmentDir::at(tmp.path().join("seg")).unwrap();
-        (tmp, dir)
-    }
-
-    #[test]
-    fn attach_fails_when_nothing_is_shared() {
-        let (_tmp, dir) = scratch();
-        let mut shm = SharedMemory::in_dir("nothing", dir).unwrap();
-        let err = shm.attach(AccessMode::ReadOnly).unwrap_err();
-        assert_eq!(err.kind(), SharedMemoryError::NotFound);
-    }
-
-    #[test]
-    fn create_is_exclusive_while_the_creator_lives() {
-        let (_tmp, dir) = scratch();
-        let mut first = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        first.create(10).unwrap();
-        let mut second = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        assert_eq!(
-            second.create(10).unwrap_err().kind(),
-            SharedMemoryError::AlreadyExists
-        );
-        second.create_replacing(20).unwrap();
-        assert_eq!(second.generation(), Some(2));
-    }
-
-    #[test]
-    fn bytes_round_trip_and_last_detach_removes_the_segment() {
-        let (_tmp, dir) = scratch();
-        let mut writer = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        writer.create(5).unwrap();
-        writer.lock().unwrap().write(0, b"hello").unwrap();
-        let path = writer.path().unwrap().to_path_buf();
-
-        let mut reader = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        reader.attach(AccessMode::ReadOnly).unwrap();
-        assert_eq!(reader.size(), 5);
-        let mut out = [0u8; 5];
-        {
-            let mut access = reader.lock().unwrap();
-            access.read(0, &mut out).unwrap();
-            assert_eq!(
-                access.write(0, b"x").unwrap_err().kind(),
-                SharedMemoryError::PermissionDenied
-            );
-            assert!(access.read(1, &mut out).is_err());
-        }
-        assert_eq!(&out, b"hello");
-        assert!(reader.detach());
-        assert!(path.exists(), "the writer is still attached");
-        assert!(writer.detach());
-        assert!(!path.exists());
-        assert!(!writer.detach());
-    }
-
-    #[test]
-    fn readers_get_the_newest_live_generation() {
-        let (_tmp, dir) = scratch();
-        let mut old = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        old.create(1).unwrap();
-        let mut new = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        new.create_replacing(2).unwrap();
-        let mut reader = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        reader.attach(AccessMode::ReadOnly).unwrap();
-        assert_eq!(reader.size(), 2);
-        reader.detach();
-        drop(new);
-        reader.attach(AccessMode::ReadOnly).unwrap();
-        assert_eq!(
-            reader.size(),
-            1,
-            "falls back to the older image whose publisher still lives"
-        );
-    }
-
-    #[test]
-    fn a_lock_held_by_another_job_of_this_process_is_named_as_such() {
-        let (_tmp, dir) = scratch();
-        let mut holder = SharedMemory::in_dir("k", dir.clone()).unwrap();
-        holder.create(1).unwrap();
-        let _held = holder.lock().unwrap();
-        let mut waiter = SharedMemory::in_dir("k", dir).unwrap();
-        waiter.set_lock_timeout(Duration::from_millis(50));
-        let err = waiter.attach(AccessMode::ReadOnly).unwrap_err();
-        assert!(
-            err.to_string().contains("another job of this same process"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn segment_names_parse_only_when_well_formed() {
-        assert_eq!(parse_segment_name("abc_12.g7.seg"), Some(("abc_12", 7)));
-        assert_eq!(parse_segment_name("abc.g0.seg"), None);
-        assert_eq!(parse_segment_name("abc.gx.seg"), None);
-        assert_eq!(parse_segment_name(".x.g1.seg"), None);
-        assert_eq!(parse_segment_name("abc.lock"), None);
-    }
-}
+mod tests;

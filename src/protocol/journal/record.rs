@@ -1,7 +1,7 @@
 //! The journal's bytes: a file header, then a ring of fixed-size step records, each with its own
 //! checksum so that a torn or damaged record is ignored rather than trusted.
 
-use crate::protocol::steps::Step;
+use crate::protocol::step::Step;
 
 /// `shmimage-journal` and the format version.
 pub(super) const MAGIC: [u8; 16] = *b"shmimage-jrnl-01";

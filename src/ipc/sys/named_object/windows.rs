@@ -1,0 +1,170 @@
+use std::io;
+use std::os::windows::ffi::OsStrExt;
+
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_ALREADY_EXISTS, GetLastError, HANDLE, INVALID_HANDLE_VALUE,
+};
+use windows_sys::Win32::System::Memory::{
+    CreateFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION,
+    MEMORY_MAPPED_VIEW_ADDRESS, MapViewOfFile, OpenFileMappingW, PAGE_READWRITE, UnmapViewOfFile,
+    VirtualQuery,
+};
+
+pub(super) fn location(name: &str) -> String {
+    format!("the named file mapping \"{name}\"")
+}
+
+fn wide(name: &str) -> Vec<u16> {
+    std::ffi::OsStr::new(name)
+        .encode_wide()
+        .chain(std::iter::once(0))
+        .collect()
+}
+
+/// A mapping handle, closed when dropped.
+struct Handle(HANDLE);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: the handle was returned open by Create/OpenFileMappingW and is closed once.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+/// A view of a mapping, unmapped when dropped.
+struct View {
+    base: MEMORY_MAPPED_VIEW_ADDRESS,
+    len: usize,
+}
+
+impl View {
+    fn map(handle: &Handle, access: u32, len: usize) -> io::Result<Self> {
+        // SAFETY: `handle` is an open mapping handle; a length of 0 maps all of it.
+        let base = unsafe { MapViewOfFile(handle.0, access, 0, 0, len) };
+        if base.Value.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        let mut view = Self { base, len };
+        if len == 0 {
+            view.len = view.region_size()?;
+        }
+        Ok(view)
+    }
+
+    /// What Python's `VirtualQuerySize` does: the size of the region the view starts, in
+    /// whole pages.
+    fn region_size(&self) -> io::Result<usize> {
+        let mut info = MEMORY_BASIC_INFORMATION::default();
+        // SAFETY: `info` is a writable buffer of the size passed; the address is our view's.
+        let written = unsafe {
+            VirtualQuery(
+                self.base.Value,
+                &mut info,
+                std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+            )
+        };
+        if written == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(info.RegionSize)
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        // SAFETY: `base` was returned by MapViewOfFile and is unmapped once.
+        unsafe { UnmapViewOfFile(self.base) };
+    }
+}
+
+pub(super) struct Opened {
+    view: View,
+    _handle: Handle,
+}
+
+impl Opened {
+    pub(super) fn open(name: &str) -> io::Result<Self> {
+        let name = wide(name);
+        // SAFETY: `name` is a NUL-terminated UTF-16 string that outlives the call.
+        let handle = unsafe { OpenFileMappingW(FILE_MAP_READ, 0, name.as_ptr()) };
+        if handle.is_null() {
+            // ERROR_FILE_NOT_FOUND becomes io::ErrorKind::NotFound.
+            return Err(io::Error::last_os_error());
+        }
+        let handle = Handle(handle);
+        let view = View::map(&handle, FILE_MAP_READ, 0)?;
+        Ok(Self {
+            view,
+            _handle: handle,
+        })
+    }
+
+    pub(super) fn len(&self) -> u64 {
+        self.view.len as u64
+    }
+
+    pub(super) fn owner_uid(&self) -> Option<u32> {
+        None
+    }
+
+    pub(super) fn read_at(&self, at: u64, buf: &mut [u8]) -> usize {
+        let Ok(at) = usize::try_from(at) else {
+            return 0;
+        };
+        // SAFETY: the view is `view.len` readable bytes, mapped until `self` is dropped; `buf`
+        // is a private buffer, which cannot overlap it.
+        unsafe {
+            crate::ipc::sys::copy_out_of(self.view.base.Value.cast::<u8>(), self.view.len, at, buf)
+        }
+    }
+
+    pub(super) fn read_prefix(&self, limit: u64) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(limit).map_or(self.view.len, |limit| limit.min(self.view.len));
+        let mut bytes = vec![0; len];
+        self.read_at(0, &mut bytes);
+        Ok(bytes)
+    }
+}
+
+pub(super) struct Created {
+    _handle: Handle,
+}
+
+impl Created {
+    pub(super) fn create_new(name: &str, bytes: &[u8]) -> io::Result<Self> {
+        let name = wide(name);
+        let size = bytes.len() as u64;
+        // SAFETY: `name` is a NUL-terminated UTF-16 string that outlives the call; a null
+        // SECURITY_ATTRIBUTES means the default ones; INVALID_HANDLE_VALUE backs the mapping
+        // with the paging file, as Python's SharedMemory does.
+        let handle = unsafe {
+            CreateFileMappingW(
+                INVALID_HANDLE_VALUE,
+                std::ptr::null(),
+                PAGE_READWRITE,
+                (size >> 32) as u32,
+                size as u32,
+                name.as_ptr(),
+            )
+        };
+        if handle.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: GetLastError has no preconditions; read at once, before any other call.
+        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
+        let handle = Handle(handle);
+        if existed {
+            // The handle is the other program's mapping: closing ours leaves it untouched.
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        let view = View::map(&handle, FILE_MAP_WRITE, bytes.len())?;
+        // SAFETY: the view is `view.len` writable bytes of a mapping created just now, mapped
+        // until `view` is dropped; `bytes` is a private buffer, which cannot overlap it.
+        let copied =
+            unsafe { crate::ipc::sys::copy_into(view.base.Value.cast::<u8>(), view.len, 0, bytes) };
+        if !copied {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        Ok(Self { _handle: handle })
+    }
+}
