@@ -6,10 +6,10 @@
 //! it ends. A file nobody holds is a leftover, removed by the next create, attach or detach.
 
 mod access;
-mod interface;
 mod dir;
 mod error;
 mod files;
+mod interface;
 pub mod interrupt;
 mod key;
 mod lock;
@@ -21,9 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use access::SegmentAccess;
-pub use interface::Segment;
 pub use dir::{DIR_ENV, SegmentDir};
 pub use error::{SharedMemoryError, ShmError};
+pub use interface::Segment;
 // Qt 6 mode reserves its POSIX segments the same way (Linux).
 #[cfg(target_os = "linux")]
 pub(crate) use files::reserve;
@@ -66,7 +66,6 @@ pub struct Reclaimed {
     pub path: PathBuf,
     pub size: u64,
 }
-
 
 /// Qt's `QSharedMemory`: a key, the segment attached under it (if any), and its lock.
 ///
