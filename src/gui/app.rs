@@ -25,7 +25,7 @@ use super::settings::{self, CommandLineChoices};
 use super::status::{self, Status};
 use super::stepping::StepControl;
 use super::worker::{DialogFor, Finished, JobGate, JobTag, Outcome, Worker};
-use super::{Start, key_bar};
+use super::{Start, key_bar, shortcuts};
 use crate::codec::Encoding;
 use crate::protocol::{self, Endpoint, Mode, Options, SegmentDir};
 pub use image_view::Shown;
@@ -56,11 +56,6 @@ pub(super) const INSPECTOR_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
 pub(super) const PROTOCOL_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::T);
-/// As in debuggers: F9 toggles (a breakpoint there, step-through here), F10 steps over.
-pub(super) const STEP_THROUGH_SHORTCUT: KeyboardShortcut =
-    KeyboardShortcut::new(Modifiers::NONE, Key::F9);
-pub(super) const NEXT_STEP_SHORTCUT: KeyboardShortcut =
-    KeyboardShortcut::new(Modifiers::NONE, Key::F10);
 const CANCEL_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::NONE, Key::Escape);
 /// A dialog that "returns cancelled" faster than this never appeared.
 const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(250);
@@ -582,10 +577,12 @@ impl ShmImageApp {
                 commands.push(Command::SaveAs);
             }
             panels::shortcuts(&self.panels, input, commands);
-            if input.consume_shortcut(&STEP_THROUGH_SHORTCUT) {
+            if input.consume_shortcut(&shortcuts::step_through()) {
                 commands.push(Command::SetStepThrough(!self.steps.is_enabled()));
             }
-            if self.steps.paused_before().is_some() && input.consume_shortcut(&NEXT_STEP_SHORTCUT) {
+            if self.steps.paused_before().is_some()
+                && input.consume_shortcut(&shortcuts::next_step())
+            {
                 commands.push(Command::NextStep);
             }
             if !idle && input.consume_shortcut(&CANCEL_SHORTCUT) {

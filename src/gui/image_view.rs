@@ -87,7 +87,7 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
         .add_enabled(idle, egui::Button::new(tr!(LOAD_FILE_LABEL)).min_size(wide))
         .on_hover_text(tr!(
             "Choose an image and share it (%{shortcut}); or drop a file on the window",
-            shortcut = ui.ctx().format_shortcut(&LOAD_FILE_SHORTCUT)
+            shortcut = super::shortcuts::name(&LOAD_FILE_SHORTCUT)
         ));
     if file_button.clicked() {
         commands.push(Command::LoadFromFile);
@@ -114,7 +114,7 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
             )
             .on_hover_text(tr!(
                 "Show the image shared under the key (%{shortcut})",
-                shortcut = ui.ctx().format_shortcut(&LOAD_MEMORY_SHORTCUT)
+                shortcut = super::shortcuts::name(&LOAD_MEMORY_SHORTCUT)
             ));
         if memory_button.clicked() {
             commands.push(Command::LoadFromMemory);
@@ -217,7 +217,7 @@ fn image_buttons(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comman
         )
         .on_hover_text(tr!(
             "Save the shown image to a file, at its full size (%{shortcut})",
-            shortcut = ui.ctx().format_shortcut(&SAVE_AS_SHORTCUT)
+            shortcut = super::shortcuts::name(&SAVE_AS_SHORTCUT)
         ))
         .clicked()
     {

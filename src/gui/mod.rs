@@ -13,6 +13,7 @@ pub mod panels;
 pub mod pixels;
 pub mod save;
 pub mod settings;
+mod shortcuts;
 pub mod status;
 pub mod stepping;
 pub mod worker;

@@ -42,8 +42,9 @@ pub fn stepping_text(app: &ShmImageApp) -> Option<String> {
     app.busy?;
     if let Some((step, qt_call)) = app.steps.paused_before() {
         return Some(tr!(
-            "Step-through: paused before %{step} (%{qt_call}). Press Next step (F10) to run it, or Cancel (Esc) to give back everything.",
+            "Step-through: paused before %{step} (%{qt_call}). Press Next step (%{next}) to run it, or Cancel (Esc) to give back everything.",
             step = tr!(step.name()),
+            next = super::shortcuts::name(&super::shortcuts::next_step()),
             qt_call = qt_call
         ));
     }

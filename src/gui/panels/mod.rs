@@ -130,7 +130,7 @@ pub(super) fn toggles(panels: &Panels, ui: &mut egui::Ui, commands: &mut Vec<Com
         };
         let shortcut = facts
             .shortcut
-            .map(|shortcut| ui.ctx().format_shortcut(&shortcut))
+            .map(|shortcut| super::shortcuts::name(&shortcut))
             .unwrap_or_default();
         let mut open = panel.is_open();
         if ui

@@ -12,10 +12,9 @@ use std::any::Any;
 use std::time::Duration;
 
 use super::{Panel, PanelFacts, Place, Poller, polling};
-use crate::gui::app::{
-    Command, NEXT_STEP_SHORTCUT, PROTOCOL_SHORTCUT, STEP_THROUGH_SHORTCUT, ShmImageApp,
-};
+use crate::gui::app::{Command, PROTOCOL_SHORTCUT, ShmImageApp};
 use crate::gui::language::tr;
+use crate::gui::shortcuts;
 use crate::protocol::{self, ProcessJournal, Record, State, Step};
 
 pub const PROTOCOL_LABEL: &str = "Protocol";
@@ -139,13 +138,13 @@ impl Panel for ProtocolPanel {
 fn controls(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         ui.heading(tr!(PROTOCOL_LABEL))
-            .on_hover_text(ui.ctx().format_shortcut(&PROTOCOL_SHORTCUT));
+            .on_hover_text(shortcuts::name(&PROTOCOL_SHORTCUT));
         let mut stepping = app.steps.is_enabled();
         if ui
             .checkbox(&mut stepping, tr!(STEP_THROUGH_LABEL))
             .on_hover_text(tr!(
                 "This window's own loads stop before each step (create, attach, lock, copy, unlock) until you press Next step. Other processes that need the lock meanwhile wait for as long as it is held, instead of timing out (%{shortcut})",
-                shortcut = ui.ctx().format_shortcut(&STEP_THROUGH_SHORTCUT)
+                shortcut = shortcuts::name(&shortcuts::step_through())
             ))
             .changed()
         {
@@ -154,7 +153,7 @@ fn controls(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         let paused = app.steps.paused_before();
         let next = ui
             .add_enabled(paused.is_some(), egui::Button::new(tr!(NEXT_STEP_LABEL)))
-            .on_hover_text(ui.ctx().format_shortcut(&NEXT_STEP_SHORTCUT));
+            .on_hover_text(shortcuts::name(&shortcuts::next_step()));
         if next.clicked() {
             commands.push(Command::NextStep);
         }
