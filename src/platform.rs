@@ -1,6 +1,8 @@
 //! Rules that differ between the OSes this program runs on, as plain functions of the OS, so
 //! that Linux CI tests every OS's rules (no Mac and no real Windows run the tests here).
 
+use std::path::{Path, PathBuf};
+
 /// An OS whose rules a function applies: the running one in use, every one in tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Os {
@@ -18,6 +20,74 @@ impl Os {
             Os::MacOs
         } else {
             Os::Linux
+        }
+    }
+}
+
+/// What decides where this user's segments live, as the OS layer found it.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    /// The effective uid (Unix), which names the directory in a folder every user shares.
+    pub uid: u32,
+    /// The user's name (Windows).
+    pub user: String,
+    /// Linux: whether `/dev/shm` exists.
+    pub dev_shm: bool,
+    /// Linux: `$XDG_RUNTIME_DIR`, a per-user tmpfs made by the login manager.
+    pub runtime_dir: Option<PathBuf>,
+    /// Linux: `$XDG_CACHE_HOME`, else `$HOME/.cache`.
+    pub cache_home: Option<PathBuf>,
+    /// macOS: `confstr(_CS_DARWIN_USER_CACHE_DIR)` and `confstr(_CS_DARWIN_USER_TEMP_DIR)`, the
+    /// user's private `/var/folders/…/C/` and `…/T/`, whatever the environment says.
+    pub darwin_cache: Option<PathBuf>,
+    pub darwin_temp: Option<PathBuf>,
+    /// `std::env::temp_dir()`: `%TEMP%` on Windows, the last resort elsewhere.
+    pub temp_dir: PathBuf,
+}
+
+/// Where `os` keeps this user's segments, best first; every process of the user goes down the
+/// same list, so they meet where the first usable one is.
+/// - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed); since any user can take that name first,
+///   then `$XDG_RUNTIME_DIR/shmimage`, then `<cache>/shmimage/segments`.
+/// - macOS: the user's cache folder in `/var/folders`, which never depends on `TMPDIR` (cron,
+///   launchd, `env -i` or an IDE may start a process with another one) and which macOS does not
+///   sweep for age as it does the temporary folder beside it, whose files a live publisher's
+///   mapping does not keep fresh; then that temporary folder, then `TMPDIR`.
+/// - Windows: `%TEMP%\shmimage-<user>`, inside the user's profile.
+pub fn segment_dir_candidates(os: Os, places: &Places) -> Vec<PathBuf> {
+    let named = format!("shmimage-{}", places.uid);
+    match os {
+        Os::Linux => {
+            let dev_shm = places.dev_shm.then(|| Path::new("/dev/shm").join(&named));
+            let runtime = places.runtime_dir.as_ref().map(|dir| dir.join("shmimage"));
+            let cache = places
+                .cache_home
+                .as_ref()
+                .map(|dir| dir.join("shmimage").join("segments"));
+            [dev_shm, runtime, cache].into_iter().flatten().collect()
+        }
+        Os::MacOs => {
+            let darwin = [&places.darwin_cache, &places.darwin_temp];
+            let mut candidates: Vec<PathBuf> = darwin
+                .into_iter()
+                .flatten()
+                .map(|dir| dir.join(&named))
+                .collect();
+            candidates.push(places.temp_dir.join(&named));
+            candidates
+        }
+        Os::Windows => {
+            let user: String = places
+                .user
+                .chars()
+                .filter(|c| !matches!(c, '\\' | '/' | ':'))
+                .collect();
+            let user = if user.is_empty() {
+                "user".to_owned()
+            } else {
+                user
+            };
+            vec![places.temp_dir.join(format!("shmimage-{user}"))]
         }
     }
 }
@@ -154,6 +224,61 @@ mod tests {
         assert_eq!(c_string_field(&field), "apfs");
         assert_eq!(c_string_field(b"sixteen-bytes-fs"), "sixteen-bytes-fs");
         assert_eq!(c_string_field(&[0; 16]), "");
+    }
+
+    #[test]
+    fn each_os_has_its_own_list_of_places_for_segments() {
+        let places = Places {
+            uid: 501,
+            user: "Ann\\Lee:".to_owned(),
+            dev_shm: true,
+            runtime_dir: Some("/run/user/501".into()),
+            cache_home: Some("/home/ann/.cache".into()),
+            darwin_cache: Some("/var/folders/xy/abc/C".into()),
+            darwin_temp: Some("/var/folders/xy/abc/T".into()),
+            temp_dir: "/tmp/from-env".into(),
+        };
+        let paths = |os| -> Vec<String> {
+            segment_dir_candidates(os, &places)
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect()
+        };
+        assert_eq!(
+            paths(Os::Linux),
+            [
+                "/dev/shm/shmimage-501",
+                "/run/user/501/shmimage",
+                "/home/ann/.cache/shmimage/segments"
+            ]
+        );
+        // macOS: TMPDIR (whatever started the process says) comes last, after the folders
+        // the system gives the user.
+        assert_eq!(
+            paths(Os::MacOs),
+            [
+                "/var/folders/xy/abc/C/shmimage-501",
+                "/var/folders/xy/abc/T/shmimage-501",
+                "/tmp/from-env/shmimage-501"
+            ]
+        );
+        assert_eq!(
+            segment_dir_candidates(Os::Windows, &places),
+            [Path::new("/tmp/from-env").join("shmimage-AnnLee")]
+        );
+        let bare = Places {
+            temp_dir: "/tmp".into(),
+            ..Places::default()
+        };
+        assert!(segment_dir_candidates(Os::Linux, &bare).is_empty());
+        assert_eq!(
+            segment_dir_candidates(Os::MacOs, &bare),
+            [Path::new("/tmp/shmimage-0")]
+        );
+        assert_eq!(
+            segment_dir_candidates(Os::Windows, &bare),
+            [Path::new("/tmp/shmimage-user")]
+        );
     }
 
     #[test]

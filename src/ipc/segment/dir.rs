@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::ShmError;
+use crate::platform::{self, Os, Places};
 use crate::safe_fs::create_new_private_dir;
 
 /// Environment variable that overrides the segment directory.
@@ -45,18 +46,11 @@ impl SegmentDir {
 }
 
 impl SegmentDir {
-    /// The directory for this user: the first usable platform default (a squatted or unusable
-    /// one is passed over, with a log line saying why), whatever `SHMIMAGE_DIR` says:
-    /// - Linux: `/dev/shm/shmimage-<uid>` (RAM-backed, and usually the largest tmpfs). `/dev/shm`
-    ///   is open to every user, so another user can take that name first; then, and when
-    ///   `/dev/shm` is missing, the next private place is used: `$XDG_RUNTIME_DIR/shmimage`,
-    ///   else `~/.cache/shmimage/segments`. Every process of the user goes down the same list,
-    ///   so they still meet, and the move is logged.
-    /// - macOS: `$TMPDIR/shmimage-<uid>`, in the user's private `/var/folders`.
-    /// - Windows: `%TEMP%\shmimage-<user>`, inside the user's profile.
-    ///
-    /// One of these places found opened up is closed again (it has our name); a folder named by
-    /// `SHMIMAGE_DIR` is the user's, so it is refused with a sentence instead, never changed.
+    /// The directory for this user: the first usable place of
+    /// [`platform::segment_dir_candidates`] (a squatted or unusable one is passed over, with a
+    /// log line saying why), whatever `SHMIMAGE_DIR` says. One of these places found opened up
+    /// is closed again (it has our name); a folder named by `SHMIMAGE_DIR` is the user's, so it
+    /// is refused with a sentence instead, never changed.
     pub fn for_current_user() -> Result<Self, ShmError> {
         let mut first_error = None;
         for candidate in default_paths() {
@@ -114,46 +108,34 @@ impl SegmentDir {
     }
 }
 
-/// Where segments go, best first (see the module's platform notes).
-#[cfg(target_os = "linux")]
+/// Where segments go, best first (`platform::segment_dir_candidates`), from what this OS says.
 fn default_paths() -> Vec<PathBuf> {
-    let mut paths = Vec::new();
-    let dev_shm = Path::new("/dev/shm");
-    if dev_shm.is_dir() {
-        paths.push(dev_shm.join(format!("shmimage-{}", crate::ipc::sys::effective_uid())));
-    }
     let absolute = |var: &str| {
         std::env::var_os(var)
             .map(PathBuf::from)
             .filter(|path| path.is_absolute())
     };
-    if let Some(runtime) = absolute("XDG_RUNTIME_DIR") {
-        paths.push(runtime.join("shmimage"));
+    #[cfg(unix)]
+    let uid = crate::ipc::sys::effective_uid();
+    #[cfg(not(unix))]
+    let uid = 0;
+    #[cfg_attr(not(target_os = "macos"), allow(unused_mut))]
+    let mut places = Places {
+        uid,
+        user: std::env::var("USERNAME").unwrap_or_default(),
+        dev_shm: cfg!(target_os = "linux") && Path::new("/dev/shm").is_dir(),
+        runtime_dir: absolute("XDG_RUNTIME_DIR"),
+        cache_home: absolute("XDG_CACHE_HOME")
+            .or_else(|| absolute("HOME").map(|h| h.join(".cache"))),
+        temp_dir: std::env::temp_dir(),
+        ..Places::default()
+    };
+    #[cfg(target_os = "macos")]
+    {
+        places.darwin_cache = crate::ipc::sys::darwin_user_dir(true);
+        places.darwin_temp = crate::ipc::sys::darwin_user_dir(false);
     }
-    let cache = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")));
-    if let Some(cache) = cache {
-        paths.push(cache.join("shmimage").join("segments"));
-    }
-    paths
-}
-
-/// macOS has no /dev/shm; its `$TMPDIR` is already per user (/var/folders/…/T/) and lives on
-/// disk, so the mapping is backed by the page cache rather than tmpfs, with the same semantics.
-/// A sandboxed app gets its container's temp dir here, so it shares only with itself; two
-/// sandboxed copies would need an app group directory, set through SHMIMAGE_DIR.
-#[cfg(all(unix, not(target_os = "linux")))]
-fn default_paths() -> Vec<PathBuf> {
-    vec![std::env::temp_dir().join(format!("shmimage-{}", crate::ipc::sys::effective_uid()))]
-}
-
-#[cfg(windows)]
-fn default_paths() -> Vec<PathBuf> {
-    let user = std::env::var("USERNAME").unwrap_or_else(|_| "user".to_owned());
-    let user: String = user
-        .chars()
-        .filter(|c| !matches!(c, '\\' | '/' | ':'))
-        .collect();
-    vec![std::env::temp_dir().join(format!("shmimage-{user}"))]
+    platform::segment_dir_candidates(Os::current(), &places)
 }
 
 /// What to do with an existing directory of ours that others may enter.

@@ -27,7 +27,7 @@ mod windows;
 #[cfg(unix)]
 pub(crate) use unix::effective_uid;
 #[cfg(target_os = "macos")]
-pub(crate) use unix::filesystem_type;
+pub(crate) use unix::{darwin_user_dir, filesystem_type};
 #[cfg(all(windows, feature = "gui"))]
 pub use windows::hide_own_console;
 

@@ -22,3 +22,25 @@ pub(crate) fn filesystem_type(path: &std::path::Path) -> Option<String> {
     let name: Vec<u8> = stat.f_fstypename.iter().map(|c| *c as u8).collect();
     Some(crate::platform::c_string_field(&name))
 }
+
+/// The user's private cache (`C`) or temporary (`T`) folder in `/var/folders`, from `confstr`:
+/// the same for all of the user's processes, whatever their environment says.
+#[cfg(target_os = "macos")]
+pub(crate) fn darwin_user_dir(cache: bool) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = if cache {
+        libc::_CS_DARWIN_USER_CACHE_DIR
+    } else {
+        libc::_CS_DARWIN_USER_TEMP_DIR
+    };
+    let mut buf = vec![0u8; 1024];
+    // SAFETY: `buf` is writable for its whole length, which is what is passed; confstr writes
+    // at most that many bytes, NUL included, and returns the length it needed.
+    let needed = unsafe { libc::confstr(name, buf.as_mut_ptr().cast(), buf.len()) };
+    if needed == 0 || needed > buf.len() {
+        return None;
+    }
+    let text = crate::platform::c_string_field(&buf);
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(text.as_bytes()));
+    path.is_absolute().then_some(path)
+}
