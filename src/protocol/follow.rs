@@ -147,21 +147,53 @@ pub fn follow(
     Ok(follower)
 }
 
-/// Sends `Changed` for every event about a file named `watch.file_prefix…watch.file_suffix`.
+/// Whether a file event may be a new publish under the key: any event about a file named
+/// `prefix…suffix`, and any event that cannot say which file it is about:
+/// - one that asks for a rescan (events were lost: inotify's queue or Windows'
+///   `ReadDirectoryChangesW` buffer overflowed), or names no file at all;
+/// - one about an 8.3 short name (`SHMIMA~1.SEG`), which `ReadDirectoryChangesW` may report
+///   instead of the long one.
+///
+/// Opening and closing files are not news: that is how probes themselves read the segments.
+fn is_news(event: &notify::Event, prefix: &str, suffix: &str) -> bool {
+    if event.kind.is_access() {
+        return false;
+    }
+    if event.need_rescan() || event.paths.is_empty() {
+        return true;
+    }
+    event.paths.iter().any(|path| {
+        path.file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| {
+                (name.starts_with(prefix) && name.ends_with(suffix)) || is_short_name(name)
+            })
+    })
+}
+
+/// An 8.3 alias such as `SHMIMA~1.SEG`: at most eight characters, a `~` and digits, then at
+/// most three.
+fn is_short_name(name: &str) -> bool {
+    let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
+    let Some((base, number)) = stem.rsplit_once('~') else {
+        return false;
+    };
+    stem.len() <= 8
+        && extension.len() <= 3
+        && !base.is_empty()
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Sends `Changed` for every event that may be a new publish under the key ([`is_news`]).
 /// `None` (and Follow probes instead) if the OS cannot watch it.
 fn watch_directory(watch: ChangeWatch, wake: Sender<Wake>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher as _;
     let (prefix, suffix) = (watch.file_prefix.clone(), watch.file_suffix.clone());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
-            // Opening and closing are how probes themselves read the segments.
-            Ok(event) if event.kind.is_access() => false,
-            Ok(event) => event.paths.iter().any(|path| {
-                path.file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with(&prefix) && name.ends_with(&suffix))
-            }),
-            // Lost events (an overflow): look, to be sure.
+            Ok(event) => is_news(event, &prefix, &suffix),
+            // Lost events: look, to be sure.
             Err(_) => true,
         };
         if relevant {
@@ -180,4 +212,62 @@ fn watch_directory(watch: ChangeWatch, wake: Sender<Wake>) -> Option<notify::Rec
         })
         .ok()?;
     Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::Event;
+    use notify::event::{AccessKind, CreateKind, EventKind, Flag, ModifyKind};
+
+    use super::*;
+
+    fn event(kind: EventKind, paths: &[&str]) -> Event {
+        let mut event = Event::new(kind);
+        for path in paths {
+            event = event.add_path(path.into());
+        }
+        event
+    }
+
+    #[test]
+    fn overflows_short_names_and_our_files_are_news_and_nothing_else_is() {
+        let (prefix, suffix) = ("demo_89e4.g", ".seg");
+        let created = EventKind::Create(CreateKind::File);
+        let news = |kind, paths: &[&str]| is_news(&event(kind, paths), prefix, suffix);
+        assert!(news(created, &["/d/demo_89e4.g7.seg"]));
+        assert!(!news(
+            created,
+            &["/d/other_1234.g7.seg", "/d/demo_89e4.lock"]
+        ));
+        // Windows may name a new file by its 8.3 alias.
+        assert!(news(created, &["/d/DEMO_8~1.SEG"]));
+        assert!(!news(created, &["/d/notes~backup.txt"]));
+        // Lost events: an overflow names no file and asks for a rescan.
+        let overflow = Event::new(EventKind::Other).set_flag(Flag::Rescan);
+        assert!(is_news(&overflow, prefix, suffix));
+        assert!(news(EventKind::Any, &[]));
+        // Probes open and close segments to read them: that is not news.
+        let read = EventKind::Access(AccessKind::Any);
+        assert!(!news(read, &["/d/demo_89e4.g7.seg"]));
+        assert!(news(
+            EventKind::Modify(ModifyKind::Any),
+            &["/d/demo_89e4.g8.seg"]
+        ));
+    }
+
+    #[test]
+    fn short_names_are_told_apart_from_long_ones() {
+        for short in ["SHMIMA~1.SEG", "DEMO~12.SEG", "A~1"] {
+            assert!(is_short_name(short), "{short}");
+        }
+        for long in [
+            "demo_89e4.g7.seg",
+            "notes~backup.txt",
+            "~1.seg",
+            "ABCDEFGHI~1.SEG",
+            "AB~X.SEG",
+        ] {
+            assert!(!is_short_name(long), "{long}");
+        }
+    }
 }
