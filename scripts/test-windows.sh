@@ -8,7 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=x86_64-pc-windows-gnu
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/shmimage-target}"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -20,19 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+source scripts/windows/wine-env.sh
 rustup target add "$target" >/dev/null 2>&1 || rustup target add "$target"
-
-wine=/usr/lib/wine/wine64
-export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
 # cargo runs each test executable (and the tests run shmimage.exe) through Wine.
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$wine"
-export WINEARCH=win64
-export WINEPREFIX="${WINEPREFIX:-$CARGO_TARGET_DIR/wineprefix}"
-export WINEDEBUG=-all
-# Prefer the ProcessPrng shim below over Wine's own bcryptprimitives; skip the Mono and Gecko
-# installers, which would otherwise prompt when the prefix is made.
-export WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree,mshtml="
 
 echo "== Wine prefix ($WINEPREFIX)"
 "$wine" wineboot --init >/dev/null 2>&1 || true
@@ -40,8 +30,7 @@ echo "== Wine prefix ($WINEPREFIX)"
 echo "== ProcessPrng shim (Wine 8 lacks it; Rust's std needs it)"
 debug_dir="$CARGO_TARGET_DIR/$target/debug"
 mkdir -p "$debug_dir/deps"
-x86_64-w64-mingw32-gcc -shared -O2 -o "$debug_dir/bcryptprimitives.dll" \
-  scripts/windows/bcryptprimitives.c -ladvapi32
+build_prng_shim "$debug_dir"
 # Windows looks for a DLL next to the executable first: the test executables live in deps/,
 # shmimage.exe one level up.
 cp "$debug_dir/bcryptprimitives.dll" "$debug_dir/deps/"
