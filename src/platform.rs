@@ -92,6 +92,22 @@ pub fn segment_dir_candidates(os: Os, places: &Places) -> Vec<PathBuf> {
     }
 }
 
+/// Whether `os` refusing to delete a file with `code` means someone still has it open or
+/// mapped: then a dead writer's segment is not a leftover yet, only not yet let go of. Windows
+/// refuses to delete a mapped file (`ERROR_USER_MAPPED_FILE`) or one open without delete
+/// sharing (`ERROR_SHARING_VIOLATION`, `ERROR_ACCESS_DENIED`), and a killed process's handles
+/// close some time after it is reported dead; Unix deletes open and mapped files.
+pub fn delete_refused_while_in_use(os: Os, code: Option<i32>) -> bool {
+    const ERROR_ACCESS_DENIED: i32 = 5;
+    const ERROR_SHARING_VIOLATION: i32 = 32;
+    const ERROR_USER_MAPPED_FILE: i32 = 1224;
+    os == Os::Windows
+        && matches!(
+            code,
+            Some(ERROR_ACCESS_DENIED | ERROR_SHARING_VIOLATION | ERROR_USER_MAPPED_FILE)
+        )
+}
+
 /// Longest name of a POSIX shared-memory object or semaphore on macOS, in bytes, not counting
 /// the leading `/`: XNU's PSHMNAMLEN and PSEMNAMLEN are 31 with it. A longer name fails with
 /// ENAMETOOLONG.
@@ -279,6 +295,19 @@ mod tests {
             segment_dir_candidates(Os::Windows, &bare),
             [Path::new("/tmp/shmimage-user")]
         );
+    }
+
+    #[test]
+    fn only_windows_refuses_to_delete_what_is_still_mapped() {
+        for code in [5, 32, 1224] {
+            assert!(delete_refused_while_in_use(Os::Windows, Some(code)));
+            assert!(!delete_refused_while_in_use(Os::Linux, Some(code)));
+            assert!(!delete_refused_while_in_use(Os::MacOs, Some(code)));
+        }
+        // Windows' ERROR_FILE_NOT_FOUND and ERROR_DISK_FULL are other failures.
+        assert!(!delete_refused_while_in_use(Os::Windows, Some(2)));
+        assert!(!delete_refused_while_in_use(Os::Windows, Some(112)));
+        assert!(!delete_refused_while_in_use(Os::Windows, None));
     }
 
     #[test]

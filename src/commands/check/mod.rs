@@ -161,6 +161,10 @@ pub fn run(
     })
 }
 
+/// How long a killed process's locks may take to be released (Windows releases them after
+/// `TerminateProcess` has returned, asynchronously).
+const RELEASE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The run's keys, its work folder (test images, the list of keys), and how to start children.
 struct Check {
     dir: SegmentDir,
@@ -263,9 +267,28 @@ impl Check {
         Ok(image)
     }
 
-    #[cfg(target_os = "linux")]
     fn endpoint(&self, key: &str) -> Endpoint {
         unrecorded(Endpoint::in_dir(key, self.dir.clone()))
+    }
+
+    /// Waits until no live process holds a segment of `key`, at most [`RELEASE_WITHIN`]: a
+    /// killed process's locks are released as it exits on Linux and macOS, but on Windows only
+    /// some time after `TerminateProcess` returns. Past the deadline the row goes on and says
+    /// what it sees.
+    fn wait_until_released(&self, key: &str) {
+        let deadline = std::time::Instant::now() + RELEASE_WITHIN;
+        let endpoint = self.endpoint(key);
+        let held = || {
+            protocol::inspect(&endpoint).is_ok_and(|inspection| {
+                inspection
+                    .rows
+                    .iter()
+                    .any(|row| row.name == "state" && row.value == "live")
+            })
+        };
+        while held() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// The key's files in the segment directory (segments, lock and state).
@@ -302,10 +325,8 @@ impl Check {
     }
 }
 
-/// The check's own steps (a cleanup, a look at Qt's rules) are not part of any demo, and a
-/// journal of the checking process would outlive its keys' cleanup. (Its own steps are Qt's,
-/// so Linux only.)
-#[cfg(target_os = "linux")]
+/// The check's own steps (a look at what a key holds, Qt's rules) are not part of any demo,
+/// and a journal of the checking process would outlive its keys' cleanup.
 fn unrecorded(endpoint: Endpoint) -> Endpoint {
     let options = protocol::Options {
         journal: false,

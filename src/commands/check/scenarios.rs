@@ -114,6 +114,7 @@ fn writer_exits(check: &Check, key: &str) -> Result<String, String> {
 
 fn writer_killed(check: &Check, key: &str) -> Result<String, String> {
     check.put(key, "first.png", &[])?.kill()?;
+    check.wait_until_released(key);
     let left = check.segments(key).len();
     let got = check.get(key, &[]);
     let nothing = matches!(&got, Err(err) if err.contains("nothing is shared"));
@@ -190,6 +191,7 @@ fn reader_killed(check: &Check, key: &str) -> Result<String, String> {
     let while_attached = check.get(key, &[]);
     let lives = matches!(&while_attached, Ok(image) if *image == check.first);
     reader.kill()?;
+    check.wait_until_released(key);
     let after = check.get(key, &[]);
     let gone = matches!(&after, Err(err) if err.contains("nothing is shared"));
     expect(

@@ -14,6 +14,7 @@ use super::{
     check_segment_size, validate_native_key,
 };
 use crate::ipc::sys::Mapping;
+use crate::platform::{self, Os};
 use crate::safe_fs::{Entry, OpenFor, entry_at, open_file};
 
 pub(super) fn segment_path(dir: &Path, native_key: &str, generation: u64) -> PathBuf {
@@ -131,6 +132,10 @@ pub(super) fn remove_if_stale(path: &Path) -> Result<bool, ShmError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(true),
+        // A dying process's mapping outlives its lock on Windows: the next look removes it.
+        Err(err) if platform::delete_refused_while_in_use(Os::current(), err.raw_os_error()) => {
+            Ok(false)
+        }
         Err(err) => Err(ShmError::io("removing a leftover segment", path, err)),
     }
 }
