@@ -108,6 +108,34 @@ pub fn delete_refused_while_in_use(os: Os, code: Option<i32>) -> bool {
         )
 }
 
+/// What to tell a user whom `os` refused access (`code`) to the native key's object `name`,
+/// where the reason is `os`'s own rule rather than a mistake; `None` to show the OS's words.
+/// On Windows, an object in `Global\` can be created only with the "Create global objects"
+/// privilege (administrators and services have it), and an elevated program's mapping is
+/// closed to programs that are not.
+pub fn native_key_denied(os: Os, name: &str, creating: bool, code: Option<i32>) -> Option<String> {
+    const ERROR_ACCESS_DENIED: i32 = 5;
+    if os != Os::Windows || code != Some(ERROR_ACCESS_DENIED) {
+        return None;
+    }
+    let global = name
+        .get(..7)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("Global\\"));
+    Some(if creating && global {
+        format!(
+            "Windows refused to create {name:?}: an object in Global\\ needs the \"Create global objects\" privilege, which only programs run as an administrator or as a service have; run shmimage that way, or use a name without Global\\"
+        )
+    } else if creating {
+        format!(
+            "Windows refused to create {name:?}: an object of that name belongs to a program this user may not touch (one run as an administrator or by another user); choose another name"
+        )
+    } else {
+        format!(
+            "Windows refused to open {name:?}: the program that made it runs as an administrator (or as another user) and did not open it to others; run shmimage the same way, or have that program share it with everyone"
+        )
+    })
+}
+
 /// Longest name of a POSIX shared-memory object or semaphore on macOS, in bytes, not counting
 /// the leading `/`: XNU's PSHMNAMLEN and PSEMNAMLEN are 31 with it. A longer name fails with
 /// ENAMETOOLONG.
@@ -308,6 +336,25 @@ mod tests {
         assert!(!delete_refused_while_in_use(Os::Windows, Some(2)));
         assert!(!delete_refused_while_in_use(Os::Windows, Some(112)));
         assert!(!delete_refused_while_in_use(Os::Windows, None));
+    }
+
+    #[test]
+    fn windows_says_why_a_native_key_was_refused_and_other_oses_leave_it_to_the_os() {
+        let global = native_key_denied(Os::Windows, "Global\\frames", true, Some(5)).unwrap();
+        assert!(global.contains("Create global objects") && global.contains("administrator"));
+        let elevated = native_key_denied(Os::Windows, "frames", false, Some(5)).unwrap();
+        assert!(elevated.contains("runs as an administrator"), "{elevated}");
+        let taken = native_key_denied(Os::Windows, "Local\\frames", true, Some(5)).unwrap();
+        assert!(taken.contains("choose another name"), "{taken}");
+        assert_eq!(
+            native_key_denied(Os::Windows, "frames", false, Some(2)),
+            None
+        );
+        assert_eq!(native_key_denied(Os::Linux, "frames", false, Some(5)), None);
+        assert_eq!(
+            native_key_denied(Os::MacOs, "Global\\x", true, Some(5)),
+            None
+        );
     }
 
     #[test]

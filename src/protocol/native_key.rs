@@ -15,6 +15,7 @@ use super::{
 use crate::codec::raw::RawShape;
 use crate::codec::{self, Encoding, Header, MAX_SEGMENT_BYTES};
 use crate::ipc::sys::named_object::{self, CreatedObject, NamedObject};
+use crate::platform::{self, Os};
 
 /// Headerless pixels written under a native key (`put --native-key`): the object lives until
 /// this is dropped, which removes it, if it is still the one written here.
@@ -35,7 +36,8 @@ pub fn publish_raw(name: &str, bytes: &[u8]) -> Result<RawPublication, ShareErro
             std::io::ErrorKind::AlreadyExists => format!(
                 "an object named {name:?} already exists ({location}), another program's or one left by a process that was killed: shmimage does not replace it; remove it if it is yours, or choose another name"
             ),
-            _ => format!("cannot create {location}: {err}"),
+            _ => platform::native_key_denied(Os::current(), &name, true, err.raw_os_error())
+                .unwrap_or_else(|| format!("cannot create {location}: {err}")),
         })
     })?;
     Ok(RawPublication {
@@ -77,7 +79,13 @@ impl NativeKeyProtocol {
                     self.name,
                     self.location()
                 ),
-                _ => format!("cannot open {}: {err}", self.location()),
+                _ => platform::native_key_denied(
+                    Os::current(),
+                    &self.name,
+                    false,
+                    err.raw_os_error(),
+                )
+                .unwrap_or_else(|| format!("cannot open {}: {err}", self.location())),
             })
         })
     }
