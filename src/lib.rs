@@ -9,8 +9,8 @@
 //! - [`operations`]: what the command line and the window both do with a protocol;
 //! - [`commands`] and the window in `gui` (feature `gui`).
 //!
-//! Under all of them: [`limits`], [`platform`], [`panics`], [`output`] and the safe way to open
-//! a file.
+//! Under all of them: [`limits`], [`platform`], [`panics`], [`output`], [`child`] and the safe
+//! way to open a file.
 //!
 //! The article's two halves, as code to run, are `examples/writer.rs` and `examples/reader.rs`.
 
@@ -18,6 +18,7 @@
 #[cfg(feature = "gui")]
 rust_i18n::i18n!("locales", fallback = "en");
 
+pub mod child;
 pub mod codec;
 pub mod commands;
 #[cfg(feature = "gui")]
@@ -31,5 +32,4 @@ pub mod platform;
 pub mod protocol;
 pub(crate) mod safe_fs;
 
-#[cfg(feature = "gui")]
-pub use ipc::hide_own_console;
+pub use ipc::attach_parent_console;

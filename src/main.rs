@@ -1,11 +1,15 @@
 //! Start-up only: parse the command line, run a command or open the window, print one error line.
 
+// A double-clicked window opens no console on Windows; commands attach to their terminal's.
+#![cfg_attr(all(windows, feature = "gui"), windows_subsystem = "windows")]
+
 use std::process::ExitCode;
 
 use clap::Parser;
 use shmimage::commands::{self, Cli};
 
 fn main() -> ExitCode {
+    shmimage::attach_parent_console();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     shmimage::panics::quiet_when_caught();
     let cli = Cli::parse();
@@ -21,8 +25,6 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn open_window(cli: &Cli) -> ExitCode {
-    // A double-clicked Windows app closes its own console; elsewhere this does nothing.
-    shmimage::hide_own_console();
     let start = shmimage::gui::Start {
         key: cli.key.clone(),
         mode: cli.mode(),

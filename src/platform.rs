@@ -136,6 +136,30 @@ pub fn native_key_denied(os: Os, name: &str, creating: bool, code: Option<i32>) 
     })
 }
 
+/// Windows' name for itself, from its registry (`SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion`):
+/// "Windows 11 Pro 23H2 (build 22631.3007)". Windows 11 still calls itself "Windows 10" there;
+/// its builds start at 22000.
+pub fn windows_name(
+    product: &str,
+    display_version: Option<&str>,
+    build: Option<u32>,
+    revision: Option<u32>,
+) -> String {
+    let product = match build {
+        Some(build) if build >= 22_000 => product.replacen("Windows 10", "Windows 11", 1),
+        _ => product.to_owned(),
+    };
+    let mut name = product.trim().to_owned();
+    if let Some(version) = display_version.filter(|v| !v.trim().is_empty()) {
+        name = format!("{name} {}", version.trim());
+    }
+    match (build, revision) {
+        (Some(build), Some(revision)) => format!("{name} (build {build}.{revision})"),
+        (Some(build), None) => format!("{name} (build {build})"),
+        _ => name,
+    }
+}
+
 /// Longest name of a POSIX shared-memory object or semaphore on macOS, in bytes, not counting
 /// the leading `/`: XNU's PSHMNAMLEN and PSEMNAMLEN are 31 with it. A longer name fails with
 /// ENAMETOOLONG.
@@ -354,6 +378,22 @@ mod tests {
         assert_eq!(
             native_key_denied(Os::MacOs, "Global\\x", true, Some(5)),
             None
+        );
+    }
+
+    #[test]
+    fn windows_is_named_as_its_registry_says_and_11_by_its_build() {
+        assert_eq!(
+            windows_name("Windows 10 Pro", Some("23H2"), Some(22631), Some(3007)),
+            "Windows 11 Pro 23H2 (build 22631.3007)"
+        );
+        assert_eq!(
+            windows_name("Windows 10 Enterprise", Some("22H2"), Some(19045), None),
+            "Windows 10 Enterprise 22H2 (build 19045)"
+        );
+        assert_eq!(
+            windows_name("Windows Server 2022 Standard", None, None, None),
+            "Windows Server 2022 Standard"
         );
     }
 

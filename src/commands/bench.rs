@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use image::RgbaImage;
@@ -131,7 +130,7 @@ fn fetch_in_a_reader_process(endpoint: &Endpoint) -> Result<Vec<(String, f64)>, 
         program: "this program's path".to_owned(),
         source,
     })?;
-    let output = Command::new(&exe)
+    let output = crate::child::command(&exe)
         .args(["bench-reader", "--key", &endpoint.key])
         .env(protocol::DIR_ENV, endpoint.dir.path())
         .output()

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -117,7 +117,7 @@ impl StreamProcess {
             source,
         })?;
         let program = exe.display().to_string();
-        let mut child = Command::new(&exe)
+        let mut child = crate::child::command(&exe)
             .arg("stream")
             .args(["--key", &endpoint.key])
             .args(["--size", &format!("{}x{}", options.width, options.height)])

@@ -10,5 +10,4 @@ pub mod segment;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
 pub(crate) mod sys;
 
-#[cfg(feature = "gui")]
-pub use sys::hide_own_console;
+pub use sys::attach_parent_console;

@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("panics", 0),
     ("platform", 0),
     ("output", 0),
+    ("child", 0),
     ("ipc/sys", 1),
     ("ipc/segment", 2),
     ("ipc/qt", 3),

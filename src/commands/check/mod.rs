@@ -221,7 +221,7 @@ impl Check {
     /// `shmimage ARGS --key KEY` in this check's directory, with none of the test hooks the
     /// check itself may have been given, except the leftover switch (so a test can break it).
     fn command(&self, key: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.exe);
+        let mut command = crate::child::command(&self.exe);
         command
             .args(args)
             .args(["--key", key])

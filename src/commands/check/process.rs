@@ -83,7 +83,7 @@ fn kill_pid(pid: u32) {
 
 #[cfg(windows)]
 fn kill_pid(pid: u32) {
-    let _ = Command::new("taskkill")
+    let _ = crate::child::command("taskkill")
         .args(["/F", "/PID", &pid.to_string()])
         .status();
 }

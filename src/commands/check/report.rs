@@ -52,11 +52,32 @@ fn os_name() -> String {
         return format!("macOS {version}");
     }
     #[cfg(windows)]
-    if let Some(version) = output("cmd", &["/C", "ver"]) {
-        return version;
+    if let Some(name) = windows_name() {
+        return name;
     }
     let _ = output;
     std::env::consts::OS.to_owned()
+}
+
+/// Windows' name for itself, read from the registry: `cmd /C ver` answers in the console's
+/// code page, which a Chinese Windows garbles.
+#[cfg(windows)]
+fn windows_name() -> Option<String> {
+    use winreg::RegKey;
+    use winreg::enums::HKEY_LOCAL_MACHINE;
+    let key = RegKey::predef(HKEY_LOCAL_MACHINE)
+        .open_subkey("SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion")
+        .ok()?;
+    let text = |name: &str| key.get_value::<String, _>(name).ok();
+    let product = text("ProductName")?;
+    let build = text("CurrentBuild").and_then(|build| build.parse().ok());
+    let revision = key.get_value::<u32, _>("UBR").ok();
+    Some(crate::platform::windows_name(
+        &product,
+        text("DisplayVersion").as_deref(),
+        build,
+        revision,
+    ))
 }
 
 /// Today's date (UTC), from the system clock.

@@ -156,7 +156,7 @@ impl ShmImageApp {
 
     pub(super) fn open_another_window(&mut self) {
         let spawned = {
-            let mut command = std::process::Command::new(&self.program);
+            let mut command = crate::child::command(&self.program);
             command.arg("--key").arg(&self.key);
             command.args(self.mode.args());
             if let Some([x, y]) = self.ctx.input(|i| place_beside(i.viewport())) {

@@ -28,12 +28,13 @@ mod windows;
 pub(crate) use unix::effective_uid;
 #[cfg(target_os = "macos")]
 pub(crate) use unix::{darwin_user_dir, filesystem_type};
-#[cfg(all(windows, feature = "gui"))]
-pub use windows::hide_own_console;
+#[cfg(windows)]
+pub use windows::attach_parent_console;
 
-/// Closes a double-clicked app's own console; only Windows opens one.
-#[cfg(all(not(windows), feature = "gui"))]
-pub fn hide_own_console() {}
+/// Gives a command typed in a terminal that terminal to print to; only a Windows GUI program
+/// lacks one.
+#[cfg(not(windows))]
+pub fn attach_parent_console() {}
 
 use std::fs::File;
 use std::io;

@@ -1,16 +1,20 @@
 //! Windows-only calls.
 
-/// Closes the console window that Windows opened for this process when it was started from
-/// Explorer (a console nobody else shares), so the app shows only its window. Started from a
-/// terminal, the console is the terminal's and is kept, so `shmimage put` still prints there.
-#[cfg(feature = "gui")]
-pub fn hide_own_console() {
-    use windows_sys::Win32::System::Console::{FreeConsole, GetConsoleProcessList};
-    let mut pids = [0u32; 2];
-    // SAFETY: the buffer is valid for the two entries we pass as its length.
-    let sharing = unsafe { GetConsoleProcessList(pids.as_mut_ptr(), pids.len() as u32) };
-    if sharing == 1 {
-        // SAFETY: FreeConsole has no preconditions; failure only means there was no console.
-        unsafe { FreeConsole() };
+/// The window build is a Windows GUI program, so a double-click opens no console; a command
+/// typed in a terminal then has no console to print to either, unless it attaches to its
+/// parent's. Standard handles it was given (a pipe, a file) are kept: only missing ones are
+/// taken from the parent's console, where there is one.
+pub fn attach_parent_console() {
+    use windows_sys::Win32::System::Console::{
+        ATTACH_PARENT_PROCESS, AttachConsole, GetStdHandle, STD_ERROR_HANDLE, STD_OUTPUT_HANDLE,
+    };
+    // SAFETY: GetStdHandle has no preconditions; it returns null when there is no handle.
+    let missing = [STD_OUTPUT_HANDLE, STD_ERROR_HANDLE]
+        .into_iter()
+        .any(|which| unsafe { GetStdHandle(which) }.is_null());
+    if missing {
+        // SAFETY: AttachConsole has no preconditions; it fails harmlessly when the parent has
+        // no console (started from Explorer) or this process already has one.
+        unsafe { AttachConsole(ATTACH_PARENT_PROCESS) };
     }
 }
