@@ -47,7 +47,9 @@ fn open_window(cli: &Cli) -> ExitCode {
     match shmimage::gui::run(start) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: cannot open the window: {err}");
+            let sentence = shmimage::gui::cannot_open(&err.to_string());
+            eprintln!("error: {sentence}");
+            shmimage::gui::tell_cannot_open(&sentence);
             ExitCode::FAILURE
         }
     }

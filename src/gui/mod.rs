@@ -98,3 +98,55 @@ pub fn run(start: Start) -> eframe::Result {
     worker::finish_left_work(worker::Worker::EXIT_WAIT);
     result
 }
+
+/// Why the window could not open, in one sentence that says what still works. The window draws
+/// with OpenGL 2 or newer; a virtual machine's or Remote Desktop's basic display adapter often
+/// offers only OpenGL 1.1.
+pub fn cannot_open(error: &str) -> String {
+    let graphics = [
+        "opengl",
+        "gl context",
+        "glutin",
+        "egl",
+        "wgl",
+        "pixel format",
+        "no suitable",
+    ];
+    let lower = error.to_lowercase();
+    if graphics.iter().any(|word| lower.contains(word)) {
+        format!(
+            "cannot open the window: this computer's graphics offer no OpenGL 2 or newer, which the window needs (a virtual machine or a Remote Desktop session often offers only OpenGL 1.1); the commands still work (shmimage put, get, check) ({error})"
+        )
+    } else {
+        format!("cannot open the window: {error}")
+    }
+}
+
+/// Says why the window could not open where nobody would see it on a console: a Windows GUI
+/// program started by a double-click has none. Elsewhere the error line is enough.
+pub fn tell_cannot_open(sentence: &str) {
+    #[cfg(windows)]
+    {
+        rfd::MessageDialog::new()
+            .set_level(rfd::MessageLevel::Error)
+            .set_title("Shared Memory Image")
+            .set_description(sentence)
+            .show();
+    }
+    #[cfg(not(windows))]
+    let _ = sentence;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_window_that_cannot_open_says_whether_the_graphics_are_why() {
+        let old_gl = super::cannot_open("glutin error: no suitable OpenGL config found");
+        assert!(
+            old_gl.contains("OpenGL 2") && old_gl.contains("commands still work"),
+            "{old_gl}"
+        );
+        let other = super::cannot_open("the X server went away");
+        assert_eq!(other, "cannot open the window: the X server went away");
+    }
+}
