@@ -143,7 +143,8 @@ fn a_full_segment_directory_is_a_clear_error_never_sigbus() {
 
 /// Two users, same key name, default directories: neither can read, replace or block the
 /// other's image. Runs the second user as `nobody`, so it needs root: `scripts/check.sh` runs it
-/// (`--include-ignored`) as root.
+/// (`--include-ignored`) as root. Over 80 lines: one story told in order (the second user sets
+/// up, tries to read, to replace, to block, to publish under the same key), each step checked.
 #[cfg(target_os = "linux")]
 #[test]
 #[ignore = "needs root: runs a second user with setpriv"]

@@ -14,6 +14,7 @@ const RUN_FOR: Duration = Duration::from_secs(10);
 /// 60 tries, and once in none: the test failed without anything being wrong.
 const SHORTEST_HOLD_MS: u32 = if cfg!(windows) { 200 } else { 20 };
 
+/// Over 80 lines: the writers' and the readers' threads are set up, run and judged together.
 #[test]
 fn four_writers_and_four_readers_never_see_a_torn_image() {
     let scratch = Arc::new(Scratch::new("stress"));
