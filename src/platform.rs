@@ -306,33 +306,33 @@ mod tests {
             darwin_temp: Some("/var/folders/xy/abc/T".into()),
             temp_dir: "/tmp/from-env".into(),
         };
-        let paths = |os| -> Vec<String> {
-            segment_dir_candidates(os, &places)
+        // Built with `join`, as the code builds them: `\\` between the parts on Windows.
+        let under = |dir: &str, parts: &[&str]| {
+            parts
                 .iter()
-                .map(|path| path.display().to_string())
-                .collect()
+                .fold(PathBuf::from(dir), |path, part| path.join(part))
         };
         assert_eq!(
-            paths(Os::Linux),
+            segment_dir_candidates(Os::Linux, &places),
             [
-                "/dev/shm/shmimage-501",
-                "/run/user/501/shmimage",
-                "/home/ann/.cache/shmimage/segments"
+                under("/dev/shm", &["shmimage-501"]),
+                under("/run/user/501", &["shmimage"]),
+                under("/home/ann/.cache", &["shmimage", "segments"])
             ]
         );
         // macOS: TMPDIR (whatever started the process says) comes last, after the folders
         // the system gives the user.
         assert_eq!(
-            paths(Os::MacOs),
+            segment_dir_candidates(Os::MacOs, &places),
             [
-                "/var/folders/xy/abc/C/shmimage-501",
-                "/var/folders/xy/abc/T/shmimage-501",
-                "/tmp/from-env/shmimage-501"
+                under("/var/folders/xy/abc/C", &["shmimage-501"]),
+                under("/var/folders/xy/abc/T", &["shmimage-501"]),
+                under("/tmp/from-env", &["shmimage-501"])
             ]
         );
         assert_eq!(
             segment_dir_candidates(Os::Windows, &places),
-            [Path::new("/tmp/from-env").join("shmimage-AnnLee")]
+            [under("/tmp/from-env", &["shmimage-AnnLee"])]
         );
         let bare = Places {
             temp_dir: "/tmp".into(),
@@ -341,11 +341,11 @@ mod tests {
         assert!(segment_dir_candidates(Os::Linux, &bare).is_empty());
         assert_eq!(
             segment_dir_candidates(Os::MacOs, &bare),
-            [Path::new("/tmp/shmimage-0")]
+            [under("/tmp", &["shmimage-0"])]
         );
         assert_eq!(
             segment_dir_candidates(Os::Windows, &bare),
-            [Path::new("/tmp/shmimage-user")]
+            [under("/tmp", &["shmimage-user"])]
         );
     }
 
