@@ -157,6 +157,10 @@ pub enum Command {
         /// Print a Markdown report for a QA ticket (OS, architecture, directory, version, date).
         #[arg(long, conflicts_with = "json")]
         markdown: bool,
+        /// Run nothing: put reports made with `check --json` on several machines side by side,
+        /// as one Markdown table (one column per OS and rules, one row per scenario).
+        #[arg(long, value_name = "REPORT.json", num_args = 1.., conflicts_with_all = ["json", "markdown"])]
+        compare: Vec<PathBuf>,
     },
     /// A reader that stays attached, for `check` (runs in its own process).
     #[command(hide = true)]

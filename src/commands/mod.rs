@@ -100,7 +100,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
         Command::Info { native } => info::info(&native.apply(cli.endpoint()?), out)?,
         Command::Clean => info::clean(out)?,
         Command::BenchReader => bench::reader_command(cli, out)?,
-        Command::Check { json, markdown } => check::command(*json, *markdown, out)?,
+        Command::Check { compare, .. } if !compare.is_empty() => {
+            write!(out, "{}", check::compare(compare)?).ok();
+        }
+        Command::Check { json, markdown, .. } => check::command(*json, *markdown, out)?,
         Command::CheckReader => check::hold_attached(&cli.endpoint()?, out)?,
         Command::Bench { .. } | Command::Stream { .. } | Command::Trace { .. } => {
             measure(cli, command, out)?;

@@ -182,3 +182,67 @@ fn check_passes_for_an_unprivileged_user() {
     assert!(output.status.success(), "{text}\n{output:?}");
     assert!(text.contains(" passed, 0 failed"), "{text}");
 }
+
+/// `check --compare` puts reports from two machines (this one's and Windows' under Wine, kept in
+/// `checks/`) side by side: a column per OS and rules, a row per scenario, each once.
+#[test]
+fn compare_puts_two_machines_reports_side_by_side() {
+    let scratch = Scratch::new("check-compare");
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("checks");
+    let (linux, windows) = (
+        reports.join("linux.json"),
+        reports.join("windows-under-wine.json"),
+    );
+    let output = run_with_deadline(check(
+        &scratch,
+        &[
+            "--compare",
+            linux.to_str().unwrap(),
+            windows.to_str().unwrap(),
+        ],
+    ));
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    let header = lines[0];
+    assert!(
+        header.contains("Linux") && header.contains("Windows"),
+        "{header}"
+    );
+    assert_eq!(header.matches(" · shmimage |").count(), 2, "{header}");
+    assert!(header.contains(" · Qt 5 rules |"), "{header}");
+    let killed: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("| a writer is killed |"))
+        .collect();
+    assert_eq!(killed.len(), 1, "{table}");
+    // Every column of that row says what it saw (no column is missing it).
+    assert!(!killed[0].contains(" — |"), "{}", killed[0]);
+    assert!(!table.contains("FAIL"), "{table}");
+    assert!(left_behind(&scratch).is_empty());
+}
+
+/// Something that is not a report is one sentence that says how to make one, never a panic;
+/// an enormous file is refused before it is read whole.
+#[test]
+fn compare_refuses_what_is_not_a_report() {
+    let scratch = Scratch::new("check-compare-bad");
+    let text = scratch.path("notes.json");
+    std::fs::write(&text, "these are my notes").unwrap();
+    let huge = scratch.path("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    for path in [&text, &huge, &scratch.path("missing.json")] {
+        let output = run_with_deadline(check(&scratch, &["--compare", path.to_str().unwrap()]));
+        assert!(!output.status.success());
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains("is not a report of `shmimage check --json`")
+                && said.contains("shmimage check --json > NAME.json")
+                && !said.contains("panicked"),
+            "{said}"
+        );
+    }
+}

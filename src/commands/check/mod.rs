@@ -5,6 +5,7 @@
 //! A run writes its keys down first, in its work folder in the private segment directory, so
 //! that the next run removes whatever a killed one left, and nobody else can plant a list.
 
+mod compare;
 mod process;
 mod report;
 mod scenarios;
@@ -18,6 +19,7 @@ use image::RgbaImage;
 
 use crate::codec;
 use crate::protocol::{self, Endpoint, SegmentDir, ShareError};
+pub use compare::compare;
 pub use process::interrupt;
 use process::{Spawned, first_line, run_bounded, set_run};
 pub use report::{About, to_json, to_markdown, to_text};
@@ -43,6 +45,8 @@ pub enum CheckError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} is not a report of `shmimage check --json` ({why}); make one on each machine with `shmimage check --json > NAME.json`", path = path.display())]
+    NotAReport { path: PathBuf, why: String },
 }
 
 /// Which rules a row was run under.

@@ -1,0 +1,137 @@
+//! `shmimage check --compare`: reports made with `check --json` on several machines, side by
+//! side in one Markdown table, one column per OS and rules, one row per scenario, so that what
+//! differs between OSes (the article's point) is one glance.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::CheckError;
+
+/// Larger than any report `check --json` writes by far; anything larger is not one.
+const MAX_REPORT_BYTES: u64 = 1 << 20;
+
+/// The parts of a `check --json` report the table shows.
+#[derive(Debug, Deserialize)]
+struct Saved {
+    os: String,
+    rows: Vec<SavedRow>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SavedRow {
+    rules: String,
+    scenario: String,
+    observed: String,
+    passed: bool,
+}
+
+/// The table, in Markdown.
+pub fn compare(paths: &[PathBuf]) -> Result<String, CheckError> {
+    let reports: Vec<Saved> = paths
+        .iter()
+        .map(|path| read(path))
+        .collect::<Result<_, _>>()?;
+    Ok(table(&reports))
+}
+
+fn read(path: &Path) -> Result<Saved, CheckError> {
+    let not_a_report = |why: String| CheckError::NotAReport {
+        path: path.to_path_buf(),
+        why,
+    };
+    let file = crate::safe_fs::open_file(path, crate::safe_fs::OpenFor::Reading)
+        .map_err(|err| not_a_report(err.to_string()))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_REPORT_BYTES + 1),
+        &mut text,
+    )
+    .map_err(|err| not_a_report(err.to_string()))?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        return Err(not_a_report(format!(
+            "it is over {MAX_REPORT_BYTES} bytes, far more than a report"
+        )));
+    }
+    serde_json::from_str(&text).map_err(|err| not_a_report(err.to_string()))
+}
+
+/// One column per report and rules (in the order given), one row per scenario (in the order
+/// first met); a scenario a column did not run shows "—".
+fn table(reports: &[Saved]) -> String {
+    let mut columns: Vec<(&Saved, &str)> = Vec::new();
+    let mut scenarios: Vec<&str> = Vec::new();
+    for report in reports {
+        for row in &report.rows {
+            if !columns
+                .iter()
+                .any(|(r, rules)| std::ptr::eq(*r, report) && *rules == row.rules)
+            {
+                columns.push((report, &row.rules));
+            }
+            if !scenarios.contains(&row.scenario.as_str()) {
+                scenarios.push(&row.scenario);
+            }
+        }
+    }
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from("| scenario |");
+    for (report, rules) in &columns {
+        out.push_str(&format!(" {} · {} |", cell(&report.os), cell(rules)));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(columns.len()));
+    out.push('\n');
+    for scenario in &scenarios {
+        out.push_str(&format!("| {} |", cell(scenario)));
+        for (report, rules) in &columns {
+            let found = report
+                .rows
+                .iter()
+                .find(|row| row.rules == *rules && row.scenario == *scenario);
+            match found {
+                Some(row) if row.passed => out.push_str(&format!(" {} |", cell(&row.observed))),
+                Some(row) => out.push_str(&format!(" **FAIL**: {} |", cell(&row.observed))),
+                None => out.push_str(" — |"),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(json: &str) -> Saved {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn reports_line_up_by_scenario_with_a_column_per_os_and_rules() {
+        let linux = report(
+            r#"{"os":"Debian","rows":[
+                {"rules":"shmimage","scenario":"a writer is killed","observed":"gone","passed":true},
+                {"rules":"Qt 5 rules","scenario":"a writer is killed","observed":"create fails","passed":true},
+                {"rules":"shmimage","scenario":"a | pipe","observed":"x","passed":false}]}"#,
+        );
+        let windows = report(
+            r#"{"os":"Windows","extra":1,"rows":[
+                {"rules":"shmimage","scenario":"a writer is killed","observed":"gone","passed":true,"ms":3}]}"#,
+        );
+        let text = table(&[linux, windows]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| scenario | Debian · shmimage | Debian · Qt 5 rules | Windows · shmimage |"
+        );
+        assert_eq!(lines[1], "|---|---|---|---|");
+        assert_eq!(
+            lines[2],
+            "| a writer is killed | gone | create fails | gone |"
+        );
+        assert_eq!(lines[3], "| a \\| pipe | **FAIL**: x | — | — |");
+        assert_eq!(lines.len(), 4);
+    }
+}
