@@ -72,10 +72,7 @@ pub fn pattern(width: u32, height: u32) -> RgbaImage {
     })
 }
 
-/// Publishes in this process, fetches in a second one (`bench-reader`, same key, directory and
-/// options through the environment it inherits), and measures the copy floor for the same bytes.
-/// `shmimage bench`: the stream goes under a key of its own beside the user's, in this
-/// project's own mode.
+/// `shmimage bench`: under a key of its own beside the user's, in this project's own mode.
 pub(super) fn command(
     cli: &super::Cli,
     options: &BenchOptions,
@@ -99,6 +96,8 @@ pub(super) fn reader_command(
     Ok(())
 }
 
+/// Publishes in this process, fetches in a second one (`bench-reader`, same key, directory and
+/// options through the environment it inherits), and measures the copy floor for the same bytes.
 pub fn run(endpoint: &Endpoint, options: &BenchOptions) -> Result<String, BenchError> {
     let image = match &options.image {
         Some(path) => codec::decode_file(path)?.image,

@@ -131,7 +131,6 @@ fn forget_gone(
     });
 }
 
-/// Prints the steps of every process under `endpoint`'s key as they happen.
 /// `shmimage trace`: says on stderr what it traces, so that stdout holds only steps (and
 /// scripts can tell it has started).
 pub(super) fn command(
@@ -150,6 +149,7 @@ pub(super) fn command(
     Ok(())
 }
 
+/// Prints the steps of every process under `endpoint`'s key as they happen.
 pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
     let started = SystemTime::now();
     let from_us = options
