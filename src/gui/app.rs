@@ -24,7 +24,7 @@ use super::pixels::DisplayImage;
 use super::settings::{self, CommandLineChoices};
 use super::status::{self, Status};
 use super::stepping::StepControl;
-use super::worker::{DialogFor, Finished, JobGate, JobTag, Outcome, Worker};
+use super::worker::{DialogFor, Finished, JobGate, JobTag, Outcome, Published, Worker};
 use super::{Start, key_bar, shortcuts};
 use crate::codec::Encoding;
 use crate::protocol::{self, Endpoint, Mode, Options, SegmentDir};
@@ -404,15 +404,12 @@ impl ShmImageApp {
             }
             Outcome::SaveFailed(sentence) => self.fail(sentence),
             Outcome::AnimationFound(path) => self.start_playing(path),
-            Outcome::Published {
-                publication,
-                frame_of: Some(player),
-                ..
-            } if self.sharing.playing.as_ref().is_none_or(|p| p.id != player) => {
+            Outcome::Published(published) if self.is_stale_frame(&published) => {
                 // A frame of an animation stopped since: never shown, withdrawn.
+                let publication = published.publication;
                 self.worker.run_quietly(move || publication.withdraw());
             }
-            published @ Outcome::Published { .. } => self.on_published(published, &tag, current),
+            Outcome::Published(published) => self.on_published(published, &tag, current),
             Outcome::NotWholeYet(error) => self.republish_failed(&error),
             Outcome::LoadFailed { error } => self.fail(status::load_failed(&error)),
             Outcome::Fetched {
@@ -487,19 +484,23 @@ impl ShmImageApp {
         }
     }
 
+    /// A frame of an animation that is no longer played (stopped, or replaced by another).
+    fn is_stale_frame(&self, published: &Published) -> bool {
+        published
+            .frame_of
+            .is_some_and(|player| self.sharing.playing.as_ref().is_none_or(|p| p.id != player))
+    }
+
     /// A load (or an animation's frame) is shared: it replaces what this window shared.
-    fn on_published(&mut self, published: Outcome, tag: &JobTag, current: bool) {
-        let Outcome::Published {
+    fn on_published(&mut self, published: Published, tag: &JobTag, current: bool) {
+        let Published {
             image,
             publication,
             path,
             note,
             elapsed,
             frame_of,
-        } = published
-        else {
-            return;
-        };
+        } = published;
         let header = publication.header;
         let caption = status::published_caption(&path, &publication, elapsed);
         self.status = status::published(&path, &tag.key, &header, note);

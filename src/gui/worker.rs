@@ -47,15 +47,7 @@ pub enum Outcome {
         note: Option<String>,
     },
     SaveFailed(String),
-    Published {
-        image: DisplayImage,
-        publication: Publication,
-        path: PathBuf,
-        note: Option<String>,
-        elapsed: Duration,
-        /// An animation's frame: the id of the player that published it.
-        frame_of: Option<u64>,
-    },
+    Published(Published),
     /// The file is an animation: the window plays it (`app/playing.rs`).
     AnimationFound(PathBuf),
     LoadFailed {
@@ -82,6 +74,17 @@ pub enum Outcome {
     Checked(Result<crate::commands::check::Report, crate::commands::check::CheckError>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.
     JobFailed(String),
+}
+
+/// A load, or an animation's frame, shared and ready to show.
+pub struct Published {
+    pub image: DisplayImage,
+    pub publication: Publication,
+    pub path: PathBuf,
+    pub note: Option<String>,
+    pub elapsed: Duration,
+    /// An animation's frame: the id of the player that published it.
+    pub frame_of: Option<u64>,
 }
 
 /// An outcome with the tag of the job that produced it.
@@ -357,14 +360,14 @@ fn published_outcome(
     max_side: usize,
     started: Instant,
 ) -> Outcome {
-    Outcome::Published {
+    Outcome::Published(Published {
         image: display_image(published.image, max_side),
         note: published.note,
         publication: published.publication,
         path,
         elapsed: started.elapsed(),
         frame_of: None,
-    }
+    })
 }
 
 /// Qt's `loadFromMemory` for the window. A raw image that fits a texture is copied out of the

@@ -10,7 +10,7 @@ use super::ShmImageApp;
 use crate::codec::animation::Animation;
 use crate::gui::language::tr;
 use crate::gui::pixels::display_image;
-use crate::gui::worker::{Finished, Outcome};
+use crate::gui::worker::{Finished, Outcome, Published};
 
 /// The player of the animation this window shares; dropping it stops it.
 pub(super) struct Playing {
@@ -95,14 +95,14 @@ fn play(
                 None => tr!("animation, frame %{index}", index = index),
             };
             let elapsed = publication.stages.total;
-            send(Outcome::Published {
+            send(Outcome::Published(Published {
                 image: display_image(frame.image, max_side),
                 publication,
                 path: path.to_path_buf(),
                 note: Some(words),
                 elapsed,
                 frame_of: Some(id),
-            });
+            }));
         },
         |due| crate::operations::play::stop_before(stopped, due),
     );
