@@ -24,19 +24,9 @@ pub fn segment_dir() -> Result<SegmentDir, ShareError> {
     Ok(SegmentDir::from_env_or_default()?)
 }
 
-/// The lock timeout and the test hooks, from their environment variables.
+/// The lock timeout, the journal switch and the test hooks, from their environment variables.
 pub fn options_from_env() -> Options {
-    let millis = |variable: &str| {
-        std::env::var(variable)
-            .ok()
-            .and_then(|ms| ms.parse().ok())
-            .map(Duration::from_millis)
-    };
-    Options {
-        lock_timeout: millis(protocol::LOCK_TIMEOUT_ENV).unwrap_or(Options::default().lock_timeout),
-        faults: protocol::Faults::from_env(),
-        journal: !std::env::var(protocol::JOURNAL_ENV).is_ok_and(|value| value == "off"),
-    }
+    Options::from_env()
 }
 
 /// What a command can fail with; printed as one `error: …` line.

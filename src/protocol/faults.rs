@@ -25,6 +25,14 @@ pub const DAMAGE_AFTER_PUBLISH_ENV: &str = "SHMIMAGE_TEST_DAMAGE_AFTER_PUBLISH";
 /// breaking that one guarantee on purpose so a test can watch `shmimage check` catch it.
 pub const KEEP_LEFTOVERS_ENV: &str = "SHMIMAGE_TEST_KEEP_LEFTOVERS";
 
+/// A number of milliseconds from the environment variable `variable`, if it holds one.
+pub(super) fn env_millis(variable: &str) -> Option<Duration> {
+    std::env::var(variable)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+}
+
 /// Which faults this process injects; none by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
@@ -41,15 +49,9 @@ pub struct Faults {
 impl Faults {
     /// The faults this process's environment asks for.
     pub fn from_env() -> Self {
-        let millis = |variable: &str| {
-            std::env::var(variable)
-                .ok()
-                .and_then(|ms| ms.parse().ok())
-                .map(Duration::from_millis)
-        };
         Self {
-            pause_mid_copy: millis(PAUSE_MID_COPY_ENV),
-            pause_after_create: millis(PAUSE_AFTER_CREATE_ENV),
+            pause_mid_copy: env_millis(PAUSE_MID_COPY_ENV),
+            pause_after_create: env_millis(PAUSE_AFTER_CREATE_ENV),
             keep_leftovers: std::env::var_os(KEEP_LEFTOVERS_ENV).is_some(),
             damage_after_publish: std::env::var_os(DAMAGE_AFTER_PUBLISH_ENV).is_some(),
         }

@@ -113,6 +113,19 @@ pub struct Options {
     pub journal: bool,
 }
 
+impl Options {
+    /// The lock timeout, the journal switch and the faults, from their environment variables
+    /// (the defaults where they are not set).
+    pub fn from_env() -> Self {
+        Self {
+            lock_timeout: faults::env_millis(LOCK_TIMEOUT_ENV)
+                .unwrap_or(crate::ipc::segment::DEFAULT_LOCK_TIMEOUT),
+            faults: Faults::from_env(),
+            journal: !std::env::var(JOURNAL_ENV).is_ok_and(|value| value == "off"),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
