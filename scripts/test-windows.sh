@@ -72,6 +72,26 @@ echo "== shmimage check under Wine (the README's Windows column)"
 cargo build --target "$target" --no-default-features
 (cd "$debug_dir" && "$wine" shmimage.exe check --markdown)
 
+echo "== SHMIMAGE_DIR naming another user's folder is refused, one of ours is used"
+# Wine gives a folder of another Unix uid another owner SID, so the owner check meets a real
+# folder of uid 65534 (open to all, as a shared folder would be).
+folders=$(mktemp -d)
+mkdir "$folders/mine" "$folders/theirs"
+chown 65534 "$folders/theirs"
+chmod 777 "$folders/theirs"
+put_in() {
+  SHMIMAGE_DIR="Z:${folders//\//\\}\\$1" "$wine" "$debug_dir/shmimage.exe" put --hold-ms 100 \
+    assets/sample.png 2>&1
+}
+put_in mine | grep '^ready'
+if refusal=$(put_in theirs); then
+  echo "a put in another user's folder succeeded: $refusal" >&2
+  exit 1
+fi
+echo "$refusal"
+grep -q "belongs to another user" <<<"$refusal"
+rm -rf "$folders"
+
 # Leave no Wine server behind between runs.
 wineserver_bin=/usr/lib/wine/wineserver64
 [ -x "$wineserver_bin" ] || wineserver_bin=$(command -v wineserver || true)

@@ -47,7 +47,8 @@ fn open_window(cli: &Cli) -> ExitCode {
     match shmimage::gui::run(start) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let sentence = shmimage::gui::cannot_open(&err.to_string());
+            let sentence =
+                shmimage::gui::cannot_open(&err.to_string(), shmimage::platform::Os::current());
             eprintln!("error: {sentence}");
             shmimage::gui::tell_cannot_open(&sentence);
             ExitCode::FAILURE

@@ -20,6 +20,7 @@ pub mod worker;
 
 use std::path::PathBuf;
 
+use crate::platform::Os;
 use crate::protocol::{Mode, Options, SegmentDir};
 
 pub use app::{FilePicker, ShmImageApp};
@@ -86,6 +87,8 @@ pub fn run(start: Start) -> eframe::Result {
         // Our own provider (`fonts.rs`) finds system fonts; eframe's would be asked first.
         system_font_fallback: false,
         viewport,
+        #[cfg(windows)]
+        wgpu_options: windows_graphics(),
         ..Default::default()
     };
     let result = eframe::run_native(
@@ -99,10 +102,41 @@ pub fn run(start: Start) -> eframe::Result {
     result
 }
 
-/// Why the window could not open, in one sentence that says what still works. The window draws
-/// with OpenGL 2 or newer; a virtual machine's or Remote Desktop's basic display adapter often
+/// How the window draws on Windows: Direct3D 12, whose software adapter (WARP) stands in where a
+/// virtual machine's or Remote Desktop's display adapter offers only OpenGL 1.1, then OpenGL.
+/// Under Wine, Direct3D 12 is vkd3d, which aborts the process where the host has no Vulkan, so
+/// there the window draws with OpenGL alone. `WGPU_BACKEND` still overrides both.
+#[cfg(windows)]
+fn windows_graphics() -> eframe::WgpuConfiguration {
+    use eframe::egui_wgpu::{WgpuSetup, WgpuSetupCreateNew, wgpu::Backends};
+    let mut setup = WgpuSetupCreateNew::without_display_handle();
+    let chosen = std::env::var_os("WGPU_BACKEND").is_some_and(|name| !name.is_empty());
+    if !chosen {
+        setup.instance_descriptor.backends = if under_wine() {
+            Backends::GL
+        } else {
+            Backends::DX12 | Backends::GL
+        };
+    }
+    eframe::WgpuConfiguration {
+        wgpu_setup: WgpuSetup::CreateNew(setup),
+        ..Default::default()
+    }
+}
+
+/// Wine keeps its own settings in the registry; Windows has no such key.
+#[cfg(windows)]
+fn under_wine() -> bool {
+    winreg::RegKey::predef(winreg::enums::HKEY_CURRENT_USER)
+        .open_subkey("Software\\Wine")
+        .is_ok()
+}
+
+/// Why the window could not open, in one sentence that says what still works. On Linux and macOS
+/// the window draws with OpenGL 2 or newer; on Windows with Direct3D 12 (its software renderer
+/// included) or OpenGL 2. A virtual machine's or Remote Desktop's basic display adapter often
 /// offers only OpenGL 1.1.
-pub fn cannot_open(error: &str) -> String {
+pub fn cannot_open(error: &str, os: Os) -> String {
     let graphics = [
         "opengl",
         "gl context",
@@ -111,15 +145,20 @@ pub fn cannot_open(error: &str) -> String {
         "wgl",
         "pixel format",
         "no suitable",
+        "wgpu",
+        "adapter",
     ];
     let lower = error.to_lowercase();
-    if graphics.iter().any(|word| lower.contains(word)) {
-        format!(
-            "cannot open the window: this computer's graphics offer no OpenGL 2 or newer, which the window needs (a virtual machine or a Remote Desktop session often offers only OpenGL 1.1); the commands still work (shmimage put, get, check) ({error})"
-        )
-    } else {
-        format!("cannot open the window: {error}")
+    if !graphics.iter().any(|word| lower.contains(word)) {
+        return format!("cannot open the window: {error}");
     }
+    let needs = match os {
+        Os::Windows => "neither Direct3D 12 (not even its software renderer) nor OpenGL 2",
+        Os::Linux | Os::MacOs => "no OpenGL 2 or newer",
+    };
+    format!(
+        "cannot open the window: this computer's graphics offer {needs}, which the window needs (a virtual machine or a Remote Desktop session often offers only OpenGL 1.1); the commands still work (shmimage put, get, check) ({error})"
+    )
 }
 
 /// Says why the window could not open where nobody would see it on a console: a Windows GUI
@@ -141,12 +180,22 @@ pub fn tell_cannot_open(sentence: &str) {
 mod tests {
     #[test]
     fn a_window_that_cannot_open_says_whether_the_graphics_are_why() {
-        let old_gl = super::cannot_open("glutin error: no suitable OpenGL config found");
+        use super::Os;
+        let old_gl = super::cannot_open("glutin error: no suitable OpenGL config found", Os::Linux);
         assert!(
-            old_gl.contains("OpenGL 2") && old_gl.contains("commands still work"),
+            old_gl.contains("no OpenGL 2") && old_gl.contains("commands still work"),
             "{old_gl}"
         );
-        let other = super::cannot_open("the X server went away");
+        let no_adapter = super::cannot_open(
+            "WGPU error: No suitable graphics adapter found",
+            Os::Windows,
+        );
+        assert!(
+            no_adapter.contains("neither Direct3D 12")
+                && no_adapter.contains("commands still work"),
+            "{no_adapter}"
+        );
+        let other = super::cannot_open("the X server went away", Os::MacOs);
         assert_eq!(other, "cannot open the window: the X server went away");
     }
 }

@@ -206,6 +206,20 @@ fn check_private_dir(
                 .map_err(|err| ShmError::io("making the segment directory private", path, err))?;
         }
     }
+    #[cfg(windows)]
+    {
+        // Windows has no mode bits to read; the owner says whose folder it is.
+        let mine = crate::ipc::sys::folder_is_mine(path)
+            .map_err(|err| ShmError::io("checking who owns the segment directory", path, err))?;
+        if !mine {
+            return Err(ShmError::PermissionDenied {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "this folder belongs to another user or to the system, not to you; point {DIR_ENV} at a new folder (shmimage makes it) or at one of your own"
+                ),
+            });
+        }
+    }
     #[cfg(not(unix))]
     let _ = opened_up;
     Ok(())

@@ -18,3 +18,93 @@ pub fn attach_parent_console() {
         unsafe { AttachConsole(ATTACH_PARENT_PROCESS) };
     }
 }
+
+/// Whether the folder at `path` is this user's: its owner is the user this process runs as, or
+/// the owner the user's token gives new files (Administrators, for an elevated process). A
+/// folder someone else made, even one this user may write to, is not.
+pub fn folder_is_mine(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::os::windows::fs::OpenOptionsExt;
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Foundation::{ERROR_SUCCESS, LocalFree};
+    use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJECT};
+    use windows_sys::Win32::Security::{
+        EqualSid, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, TOKEN_OWNER, TOKEN_USER,
+        TokenOwner, TokenUser,
+    };
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, READ_CONTROL,
+    };
+    // A folder opens only with backup semantics; a junction in its place is opened, not followed.
+    let folder = std::fs::OpenOptions::new()
+        .access_mode(READ_CONTROL)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)?;
+    let mut owner: PSID = std::ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: the handle is open with READ_CONTROL; `owner` and `descriptor` are written by the
+    // call, and `owner` points into `descriptor`, which is freed below with LocalFree.
+    let status = unsafe {
+        GetSecurityInfo(
+            folder.as_raw_handle(),
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(std::io::Error::from_raw_os_error(status as i32));
+    }
+    let user = token_information(TokenUser)?;
+    let default_owner = token_information(TokenOwner)?;
+    // SAFETY: the buffers hold a TOKEN_USER and a TOKEN_OWNER as the calls wrote them (u64
+    // elements keep them aligned), and the SIDs they point to live inside the same buffers.
+    let mine = unsafe {
+        let user_sid = (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid;
+        let owner_sid = (*default_owner.as_ptr().cast::<TOKEN_OWNER>()).Owner;
+        EqualSid(owner, user_sid) != 0 || EqualSid(owner, owner_sid) != 0
+    };
+    // SAFETY: `descriptor` was allocated by GetSecurityInfo and is freed once, after its last use.
+    unsafe { LocalFree(descriptor) };
+    Ok(mine)
+}
+
+/// One class of this process's token information, in a buffer aligned for the struct it holds.
+fn token_information(
+    class: windows_sys::Win32::Security::TOKEN_INFORMATION_CLASS,
+) -> std::io::Result<Vec<u64>> {
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+    use windows_sys::Win32::Security::{GetTokenInformation, TOKEN_QUERY};
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: GetCurrentProcess returns a pseudo-handle that needs no closing; `token` is written
+    // by the call and closed below.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut needed = 0u32;
+    // SAFETY: a null buffer of length 0 asks only for the size, written to `needed`.
+    unsafe { GetTokenInformation(token, class, std::ptr::null_mut(), 0, &mut needed) };
+    let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+    let length = u32::try_from(buffer.len() * 8).unwrap_or(u32::MAX);
+    // SAFETY: `buffer` is writable for `length` bytes; `token` is open with TOKEN_QUERY.
+    let written = unsafe {
+        GetTokenInformation(
+            token,
+            class,
+            buffer.as_mut_ptr().cast(),
+            length,
+            &mut needed,
+        )
+    };
+    let error = std::io::Error::last_os_error();
+    // SAFETY: `token` was opened above and is closed once.
+    unsafe { CloseHandle(token) };
+    if written == 0 {
+        return Err(error);
+    }
+    Ok(buffer)
+}
