@@ -39,6 +39,8 @@ export WINEPATH="Z:${debug_dir//\//\\}"
 
 echo "== the native-key tests' peer (Win32 calls as Python's shared_memory makes them)"
 x86_64-w64-mingw32-gcc -municode -O2 -Wall -o "$debug_dir/shm_peer.exe" scripts/windows/shm_peer.c
+echo "== the Qt tests' peer (Win32 calls as Qt's QSharedMemory and QSystemSemaphore make them)"
+x86_64-w64-mingw32-gcc -O2 -Wall -o "$debug_dir/qt_peer.exe" scripts/windows/qt_peer.c
 
 echo "== lints for Windows (window and headless)"
 cargo clippy --target "$target" --all-targets -- -D warnings

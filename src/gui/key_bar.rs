@@ -31,7 +31,7 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
                     })
                     .response
                     .on_disabled_hover_text(tr!(
-                        "Available on Linux only: it uses System V or POSIX IPC as Qt does there"
+                        "Available on Linux and Windows, where it uses the objects Qt uses there"
                     ));
                 }
             })

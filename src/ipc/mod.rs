@@ -2,9 +2,9 @@
 //!
 //! - `sys`: the OS calls, and the project's only `unsafe` code;
 //! - [`segment`]: this project's crash-proof segments, whose lifetime is the same on every OS;
-//! - [`qt`] (Linux): Qt's own System V and POSIX objects, named and used as Qt does.
+//! - [`qt`]: Qt's own objects (System V and POSIX on Linux, a file mapping and a semaphore on
+//!   Windows), named and used as Qt does.
 
-#[cfg(target_os = "linux")]
 pub mod qt;
 pub mod segment;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.

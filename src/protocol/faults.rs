@@ -77,8 +77,8 @@ impl Faults {
 
     /// Called once a reader's copy is in its hands, still holding the lock (Qt's modes).
     #[cfg_attr(
-        not(target_os = "linux"),
-        allow(dead_code, reason = "Qt's modes are Linux's")
+        not(any(target_os = "linux", windows)),
+        allow(dead_code, reason = "Qt's modes are Linux's and Windows'")
     )]
     pub(super) fn after_copy(&self) {
         if let Some(pause) = self.pause_mid_copy {

@@ -1,19 +1,21 @@
 //! The protocol layer: the example's two slots (publish an image under a key, fetch the image
 //! under a key), plus inspecting a key, as one [`Protocol`] per mode. The mode is chosen once,
-//! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, and on
-//! Linux `qt5` and `qt6`). The CLI and the window use only this module and the codec's types.
+//! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, on Linux
+//! `qt5` and `qt6`, on Windows `qt_windows`). The CLI and the window use only this module and the codec's types.
 
 mod faults;
 mod follow;
 pub mod journal;
 mod mode;
 mod native_key;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod qt;
 #[cfg(target_os = "linux")]
 mod qt5;
 #[cfg(target_os = "linux")]
 mod qt6;
+#[cfg(windows)]
+mod qt_windows;
 mod shmimage;
 mod step;
 mod steps;
@@ -26,6 +28,8 @@ use image::RgbaImage;
 use crate::codec::{CodecError, Encoding, Header};
 use crate::ipc::segment::ShmError;
 
+#[cfg(windows)]
+pub use crate::ipc::qt::windows::KeptSemaphore;
 pub use crate::ipc::segment::interrupt::exit_when_released;
 pub use crate::ipc::segment::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
 pub use crate::protocol::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
@@ -56,7 +60,7 @@ pub enum ShareError {
     Shm(#[from] ShmError),
     #[error(transparent)]
     Codec(#[from] CodecError),
-    #[error("{mode} is available on Linux only (it uses System V or POSIX IPC as Qt does there)", mode = mode.facts().name)]
+    #[error("{mode} is available on Linux and Windows only (it uses the objects Qt uses there); use shmimage's own segments here", mode = mode.facts().name)]
     ModeUnavailable { mode: Mode },
     #[error("stepping through was cancelled: the lock was given back and nothing else changed")]
     SteppingCancelled,
@@ -198,7 +202,17 @@ impl Endpoint {
             Mode::Qt5 => Ok(Box::new(qt5::Qt5Protocol::new(self))),
             #[cfg(target_os = "linux")]
             Mode::Qt6 => Ok(Box::new(qt6::Qt6Protocol::new(self)?)),
-            #[cfg(not(target_os = "linux"))]
+            #[cfg(windows)]
+            Mode::Qt5 => Ok(Box::new(qt_windows::QtWindowsProtocol::new(
+                self,
+                crate::ipc::qt::WindowsKey::Legacy,
+            )?)),
+            #[cfg(windows)]
+            Mode::Qt6 => Ok(Box::new(qt_windows::QtWindowsProtocol::new(
+                self,
+                crate::ipc::qt::WindowsKey::Native,
+            )?)),
+            #[cfg(not(any(target_os = "linux", windows)))]
             mode => Err(ShareError::ModeUnavailable { mode }),
         }
     }
@@ -427,12 +441,26 @@ pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError>
     endpoint.protocol()?.newest_generation()
 }
 
-/// Whether Qt 5's own `create(size)` would succeed now under `key` (Linux): `shmimage check`
-/// shows with it what Qt's rules do after a crash. `Ok` if it would; `AlreadyExists` if Qt would
-/// say "Unable to create shared memory segment.".
+/// Whether Qt 5's own `create(size)` would succeed now under `key` (Linux and Windows):
+/// `shmimage check` shows with it what Qt's rules do after a crash. `Ok` if it would;
+/// `AlreadyExists` if Qt would say "Unable to create shared memory segment.".
 #[cfg(target_os = "linux")]
 pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
     qt5::Qt5Protocol::new(endpoint).create_as_qt_does(size)
+}
+
+#[cfg(windows)]
+pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
+    qt_windows::QtWindowsProtocol::new(endpoint, crate::ipc::qt::WindowsKey::Legacy)?
+        .create_as_qt_does(size)
+}
+
+/// Qt 5's semaphore under `key`, opened and kept as Qt's example keeps it after a load
+/// (Windows): `shmimage check` shows with it that a killed lock holder freezes Qt's next lock.
+#[cfg(windows)]
+pub fn keep_qt5_semaphore_open(endpoint: &Endpoint) -> Result<KeptSemaphore, ShareError> {
+    qt_windows::QtWindowsProtocol::new(endpoint, crate::ipc::qt::WindowsKey::Legacy)?
+        .keep_semaphore_open()
 }
 
 /// The memory-speed floor for moving `bytes` through a segment (see `shmimage bench`).

@@ -1,16 +1,19 @@
 //! The ways of sharing an image under a key, listed once in [`Mode::ALL`] with what a person
 //! needs to know about each: everything that offers a choice of mode reads this list.
 
+use crate::platform::Os;
+
 /// How images are shared under a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// This project's crash-safe segment files with a checked header.
     #[default]
     Shmimage,
-    /// What Qt 5's example does on Linux: System V segment and semaphore, `QDataStream` PNG.
+    /// What Qt 5's example does: on Linux a System V segment and semaphore, on Windows a named
+    /// file mapping and semaphore; the image as a `QDataStream` PNG.
     Qt5,
-    /// What Qt 6.6+'s example does on Linux (`QNativeIpcKey`): POSIX shared memory and a POSIX
-    /// semaphore named after the key, the same `QDataStream` PNG.
+    /// What Qt 6.6+'s example does (`QNativeIpcKey`): on Linux POSIX shared memory and a POSIX
+    /// semaphore named after the key, on Windows a file mapping and a semaphore named after it.
     Qt6,
 }
 
@@ -64,12 +67,47 @@ const MODE_FACTS: [ModeFacts; 3] = [
     },
 ];
 
+/// Qt's modes on Windows: other objects, and other rules after a crash.
+const WINDOWS_QT_FACTS: [ModeFacts; 2] = [
+    ModeFacts {
+        id: "qt5",
+        name: "Qt 5 (file mapping)",
+        encoding_is_chosen: false,
+        lifetime: "Qt's rules on Windows: the segment is the named file mapping \
+            qipc_sharedmemory_<key's letters><SHA-1>, and Windows frees it when the last program that \
+            has it open closes it or dies; a crashed writer leaves nothing, unlike on Linux. The lock \
+            is a named semaphore with no undo: a program killed while holding it leaves it taken while \
+            any program has it open, and Qt's example then hangs; loads here wait five seconds and then \
+            say how to clear it.",
+        journal_tag: "qt5",
+    },
+    ModeFacts {
+        id: "qt6",
+        name: "Qt 6 (QNativeIpcKey)",
+        encoding_is_chosen: false,
+        lifetime: "Qt 6's rules on Windows: the segment is the named file mapping <key> and the lock the \
+            semaphore <key>_sem. Windows frees the mapping when the last program that has it open \
+            closes it or dies. One name holds one mapping, so a new image goes into the mapping that is \
+            there if it fits. The semaphore has no undo: if a program crashes while holding it, loads \
+            here wait five seconds and then say how to clear it.",
+        journal_tag: "qt6",
+    },
+];
+
 impl Mode {
     /// Every mode, in the order they are offered: everything that lists modes goes through it.
     pub const ALL: [Mode; 3] = [Mode::Shmimage, Mode::Qt5, Mode::Qt6];
 
     pub fn facts(self) -> &'static ModeFacts {
-        &MODE_FACTS[self as usize]
+        self.facts_on(Os::current())
+    }
+
+    /// The facts as they are on `os`.
+    pub fn facts_on(self, os: Os) -> &'static ModeFacts {
+        match (os, self) {
+            (Os::Windows, Self::Qt5 | Self::Qt6) => &WINDOWS_QT_FACTS[self as usize - 1],
+            _ => &MODE_FACTS[self as usize],
+        }
     }
 
     /// Qt's own formats (marker and PNG) rather than ours.
@@ -79,7 +117,7 @@ impl Mode {
 
     /// Whether this build and OS offer the mode at all.
     pub fn is_available(self) -> bool {
-        self == Self::Shmimage || cfg!(target_os = "linux")
+        self == Self::Shmimage || cfg!(any(target_os = "linux", windows))
     }
 
     /// What a child process is given to run in this mode.
@@ -99,5 +137,32 @@ impl std::str::FromStr for Mode {
                 let ids: Vec<&str> = Mode::ALL.iter().map(|mode| mode.facts().id).collect();
                 format!("{id:?} is not a mode; the modes are {}", ids.join(", "))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Mode, Os};
+
+    /// Each OS names Qt's modes after its own objects, but `--mode` and the journals know a mode
+    /// by one id everywhere.
+    #[test]
+    fn every_os_keeps_the_ids_and_names_its_own_objects() {
+        for os in [Os::Linux, Os::MacOs, Os::Windows] {
+            for mode in Mode::ALL {
+                assert_eq!(mode.facts_on(os).id, mode.facts_on(Os::Linux).id);
+                assert_eq!(
+                    mode.facts_on(os).journal_tag,
+                    mode.facts_on(Os::Linux).journal_tag
+                );
+            }
+        }
+        assert_eq!(Mode::Qt5.facts_on(Os::Linux).name, "Qt 5 (System V)");
+        assert_eq!(Mode::Qt5.facts_on(Os::Windows).name, "Qt 5 (file mapping)");
+        assert!(Mode::Qt6.facts_on(Os::Windows).lifetime.contains("_sem"));
+        assert_eq!(
+            Mode::Shmimage.facts_on(Os::Windows).name,
+            Mode::Shmimage.facts_on(Os::Linux).name
+        );
     }
 }

@@ -23,6 +23,8 @@ mod native_key;
 mod protocol;
 #[cfg(target_os = "linux")]
 mod qt;
+#[cfg(windows)] // Qt's example played by scripts/windows/qt_peer.c under Wine
+mod qt_windows;
 mod second_review;
 mod segments;
 mod stress;

@@ -257,10 +257,22 @@ impl Check {
 
     /// `get`: the image, or the error line.
     fn get(&self, key: &str, extra: &[&str]) -> Result<RgbaImage, String> {
+        self.get_with(key, extra, &[])
+    }
+
+    /// `get` with these variables set (a shorter lock timeout).
+    fn get_with(
+        &self,
+        key: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<RgbaImage, String> {
         let out = self.work.join(format!("{key}.png"));
         let mut args = vec!["get", out.to_str().unwrap_or_default()];
         args.extend_from_slice(extra);
-        let output = run_bounded(self.command(key, &args))?;
+        let mut command = self.command(key, &args);
+        command.envs(env.iter().copied());
+        let output = run_bounded(command)?;
         if !output.status.success() {
             return Err(first_line(&output.stderr));
         }

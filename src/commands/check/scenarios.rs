@@ -63,7 +63,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         expected: "refused with a clear error, never shown",
         run: damaged_segment,
     },
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtexits",
@@ -71,21 +71,33 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         expected: "Qt's detach removes the segment; Qt can create again",
         run: qt_writer_exits,
     },
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtkilled",
         name: "a writer is killed",
-        expected: "Qt's segment stays with attach count 0 and Qt's next create fails (the article's complaint)",
+        expected: if cfg!(windows) {
+            "Windows frees the killed writer's mapping: nothing is shared, and Qt's next create works"
+        } else {
+            "Qt's segment stays with attach count 0 and Qt's next create fails (the article's complaint)"
+        },
         run: qt_writer_killed,
     },
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtsecond",
         name: "a second writer publishes",
         expected: "Qt's create fails while the first writer is attached",
         run: qt_second_writer,
+    },
+    #[cfg(windows)]
+    Scenario {
+        column: Column::QtRules,
+        slug: "qtholder",
+        name: "a lock holder is killed",
+        expected: "the semaphore stays taken while any program has it open: Qt's next lock waits forever, shmimage --qt gives up and says how to clear it, and works once it is closed",
+        run: qt_lock_holder_killed,
     },
 ];
 
@@ -224,7 +236,7 @@ fn damaged_segment(check: &Check, key: &str) -> Result<String, String> {
     expect(refused, format!("get: {}", describe(&got)))
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
     check
         .put(key, "first.png", &["--qt", "--hold-ms", "300"])?
@@ -239,18 +251,37 @@ fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
     )
 }
 
-#[cfg(target_os = "linux")]
+/// The article's row. On Linux the segment outlives its killed writer; on Windows the kernel
+/// frees it, some time after `TerminateProcess` returns.
+#[cfg(any(target_os = "linux", windows))]
 fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
     check.put(key, "first.png", &["--qt"])?.kill()?;
-    let create = protocol::create_as_qt5_does(&check.endpoint(key), 4096);
-    let stuck = create.is_err();
+    let endpoint = check.endpoint(key);
+    let mut create = protocol::create_as_qt5_does(&endpoint, 4096);
+    let deadline = Instant::now() + super::RELEASE_WITHIN;
+    while cfg!(windows) && create.is_err() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        create = protocol::create_as_qt5_does(&endpoint, 4096);
+    }
+    if cfg!(windows) {
+        let got = check.get(key, &["--qt"]);
+        let nothing = matches!(&got, Err(err) if err.contains("nothing is shared"));
+        return expect(
+            create.is_ok() && nothing,
+            format!(
+                "after the kill, get --qt: {}; Qt's create: {}",
+                describe(&got),
+                qt_create(&create)
+            ),
+        );
+    }
     // shmimage's Qt mode removes such a leftover; a writer also takes over the semaphore the
     // killed one left, and removes both when it stops.
     let cleaned = check
         .put(key, "second.png", &["--qt", "--hold-ms", "0"])
         .and_then(Spawned::wait);
     expect(
-        stuck,
+        create.is_err(),
         format!(
             "after the kill, Qt's create: {}; shmimage --qt then {}",
             qt_create(&create),
@@ -263,7 +294,7 @@ fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
     )
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
     let first = check.put(key, "first.png", &["--qt"])?;
     let create = protocol::create_as_qt5_does(&check.endpoint(key), 4096);
@@ -286,7 +317,48 @@ fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
     )
 }
 
-#[cfg(target_os = "linux")]
+/// Windows' semaphore has no undo: a reader killed while it holds Qt's lock leaves it taken for
+/// as long as any program has it open, as Qt's example keeps it after a load (the check plays
+/// that program).
+#[cfg(windows)]
+fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+    const GIVE_UP_MS: &str = "1000";
+    let _writer = check.put(key, "first.png", &["--qt"])?;
+    let kept =
+        protocol::keep_qt5_semaphore_open(&check.endpoint(key)).map_err(|e| e.to_string())?;
+    let out = check.work.join(format!("{key}-holder.png"));
+    let mut holder = check.command(key, &["get", out.to_str().unwrap_or_default(), "--qt"]);
+    holder.env(protocol::PAUSE_MID_COPY_ENV, "60000");
+    Spawned::start(holder, "paused mid-copy")?.kill()?;
+    let qt_blocked = !kept
+        .lock_within(std::time::Duration::from_secs(1))
+        .map_err(|e| e.to_string())?;
+    let patient = [(protocol::LOCK_TIMEOUT_ENV, GIVE_UP_MS)];
+    let ours = check.get_with(key, &["--qt"], &patient);
+    let explained = matches!(&ours, Err(err) if err.contains("no undo"));
+    drop(kept);
+    let deadline = Instant::now() + super::RELEASE_WITHIN;
+    let mut after = check.get_with(key, &["--qt"], &patient);
+    while after.is_err() && Instant::now() < deadline {
+        after = check.get_with(key, &["--qt"], &patient);
+    }
+    let recovered = matches!(&after, Ok(image) if *image == check.first);
+    expect(
+        qt_blocked && explained && recovered,
+        format!(
+            "Qt's next lock: {}; get --qt: {}; once no program had it open, get --qt: {}",
+            if qt_blocked {
+                "still taken after 1 s (Qt waits forever)"
+            } else {
+                "taken at once"
+            },
+            describe(&ours),
+            describe(&after)
+        ),
+    )
+}
+
+#[cfg(any(target_os = "linux", windows))]
 fn qt_create(result: &Result<(), protocol::ShareError>) -> String {
     match result {
         Ok(()) => "works".to_owned(),

@@ -17,8 +17,7 @@ use crate::ipc::segment::{self, AccessMode, Patience, Segment, SegmentAccess, Sh
 use crate::ipc::sys::Mapping;
 use crate::ipc::sys::sysv::{self, Attached};
 
-pub const SHARED_MEMORY_PREFIX: &str = "qipc_sharedmemory_";
-pub const SEMAPHORE_PREFIX: &str = "qipc_systemsem_";
+pub use super::{SEMAPHORE_PREFIX, SHARED_MEMORY_PREFIX};
 /// ftok's project id in Qt 5 (and `QNativeIpcKey::Type::SystemV` in Qt 6).
 const PROJECT_ID: u8 = b'Q';
 const PRIVATE: libc::c_int = 0o600;
@@ -33,17 +32,9 @@ pub fn qt_temp_dir() -> PathBuf {
     fs::canonicalize(&dir).unwrap_or_else(|_| PathBuf::from("/"))
 }
 
-/// Qt 5's `makePlatformSafeKey`: prefix, the key's ASCII letters, the SHA-1 of the key in hex.
+/// Qt 5's key file: [`platform_safe_key`](super::platform_safe_key) in Qt's temporary directory.
 pub fn qt_key_file(key: &str, prefix: &str, temp_dir: &Path) -> Result<PathBuf, ShmError> {
-    if key.is_empty() {
-        return Err(ShmError::KeyError {
-            key: String::new(),
-            reason: "the key is empty; type a name such as QSharedMemoryExample".to_owned(),
-        });
-    }
-    let letters: String = key.chars().filter(char::is_ascii_alphabetic).collect();
-    let hash = sha1_smol::Sha1::from(key.as_bytes()).digest().to_string();
-    Ok(temp_dir.join(format!("{prefix}{letters}{hash}")))
+    Ok(temp_dir.join(super::platform_safe_key(key, prefix)?))
 }
 
 /// What `shmimage info --qt` and the inspector show in Qt-compatible mode.

@@ -48,6 +48,9 @@ pub(crate) enum Mapping {
     /// A System V segment (Qt-compatible mode).
     #[cfg(target_os = "linux")]
     SystemV(sysv::Attached),
+    /// A named file mapping (Qt-compatible modes on Windows).
+    #[cfg(windows)]
+    Section(named_object::Section),
 }
 
 impl Mapping {
@@ -72,6 +75,8 @@ impl Mapping {
             Self::ReadWrite(map) => map.len(),
             #[cfg(target_os = "linux")]
             Self::SystemV(segment) => segment.len(),
+            #[cfg(windows)]
+            Self::Section(section) => section.len(),
         }
     }
 
@@ -81,6 +86,8 @@ impl Mapping {
             Self::ReadWrite(_) => true,
             #[cfg(target_os = "linux")]
             Self::SystemV(segment) => segment.is_writable(),
+            #[cfg(windows)]
+            Self::Section(section) => section.is_writable(),
         }
     }
 
@@ -90,6 +97,8 @@ impl Mapping {
             Self::ReadWrite(map) => map.as_ptr(),
             #[cfg(target_os = "linux")]
             Self::SystemV(segment) => segment.as_ptr(),
+            #[cfg(windows)]
+            Self::Section(section) => section.as_ptr(),
         }
     }
 
@@ -119,6 +128,8 @@ impl Mapping {
             Self::ReadWrite(map) => map.as_mut_ptr(),
             #[cfg(target_os = "linux")]
             Self::SystemV(segment) => segment.as_mut_ptr(),
+            #[cfg(windows)]
+            Self::Section(section) => section.as_mut_ptr(),
         };
         // SAFETY: the mapping is `len` writable bytes for as long as `self` lives, and `src` is a
         // private buffer, which cannot overlap a mapping we created.

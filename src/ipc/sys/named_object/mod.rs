@@ -79,6 +79,8 @@ mod imp;
 mod imp;
 
 #[cfg(windows)]
+pub(crate) use imp::{Section, Semaphore};
+#[cfg(windows)]
 #[path = "windows.rs"]
 mod imp;
 

@@ -168,3 +168,147 @@ impl Created {
         Ok(Self { _handle: handle })
     }
 }
+
+/// A named file mapping as Qt's `QSharedMemory` uses one on Windows: created with a size or
+/// opened by name, with one view of all of it, kept until dropped (the kernel frees the
+/// mapping when the last handle and view anywhere are gone, a killed process's included).
+pub(crate) struct Section {
+    view: View,
+    _handle: Handle,
+    writable: bool,
+}
+
+// SAFETY: a mapping handle and a view belong to the process, not to a thread: any thread may use
+// or close them, and a `Section` is written only through `&mut`.
+unsafe impl Send for Section {}
+
+impl Section {
+    /// Qt's `create(size)`: `CreateFileMappingW` backed by the paging file. If the name is taken
+    /// already, the existing mapping is opened instead and `existed` is true (Qt's create would
+    /// fail there with "already exists").
+    pub(crate) fn create(name: &str, size: usize) -> io::Result<(Self, bool)> {
+        let wide_name = wide(name);
+        let size = size as u64;
+        // SAFETY: `wide_name` is a NUL-terminated UTF-16 string that outlives the call; null
+        // SECURITY_ATTRIBUTES are the default ones, as Qt passes.
+        let handle = unsafe {
+            CreateFileMappingW(
+                INVALID_HANDLE_VALUE,
+                std::ptr::null(),
+                PAGE_READWRITE,
+                (size >> 32) as u32,
+                size as u32,
+                wide_name.as_ptr(),
+            )
+        };
+        if handle.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: GetLastError has no preconditions; read at once, before any other call.
+        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
+        let handle = Handle(handle);
+        let view = View::map(&handle, FILE_MAP_READ | FILE_MAP_WRITE, 0)?;
+        Ok((
+            Self {
+                view,
+                _handle: handle,
+                writable: true,
+            },
+            existed,
+        ))
+    }
+
+    /// Qt's `attach(mode)`: `OpenFileMappingW` and a view of the whole mapping.
+    pub(crate) fn open(name: &str, writable: bool) -> io::Result<Self> {
+        let access = if writable {
+            FILE_MAP_READ | FILE_MAP_WRITE
+        } else {
+            FILE_MAP_READ
+        };
+        let wide_name = wide(name);
+        // SAFETY: `wide_name` is a NUL-terminated UTF-16 string that outlives the call.
+        let handle = unsafe { OpenFileMappingW(access, 0, wide_name.as_ptr()) };
+        if handle.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        let handle = Handle(handle);
+        let view = View::map(&handle, access, 0)?;
+        Ok(Self {
+            view,
+            _handle: handle,
+            writable,
+        })
+    }
+
+    /// Qt's `size()`: the whole pages of the view.
+    pub(crate) fn len(&self) -> usize {
+        self.view.len
+    }
+
+    pub(crate) fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        self.view.base.Value.cast::<u8>()
+    }
+
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.view.base.Value.cast::<u8>()
+    }
+}
+
+/// A named semaphore as Qt's `QSystemSemaphore` uses one on Windows, opened only for as long as
+/// it is needed: a handle kept while idle would keep a count of 0 alive that a killed holder left.
+pub(crate) struct Semaphore(Handle);
+
+impl Semaphore {
+    /// Qt's `handle()`: `CreateSemaphoreW` with an initial count of 1 and a maximum of
+    /// `MAXLONG`; an existing semaphore is opened with its count as it is.
+    pub(crate) fn open(name: &str) -> io::Result<Self> {
+        use windows_sys::Win32::System::Threading::CreateSemaphoreW;
+        let wide_name = wide(name);
+        // SAFETY: `wide_name` is a NUL-terminated UTF-16 string that outlives the call.
+        let handle = unsafe { CreateSemaphoreW(std::ptr::null(), 1, i32::MAX, wide_name.as_ptr()) };
+        if handle.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self(Handle(handle)))
+    }
+
+    /// Whether a semaphore of that name exists, without creating one.
+    pub(crate) fn exists(name: &str) -> bool {
+        use windows_sys::Win32::System::Threading::{OpenSemaphoreW, SYNCHRONIZATION_SYNCHRONIZE};
+        let wide_name = wide(name);
+        // SAFETY: `wide_name` is a NUL-terminated UTF-16 string that outlives the call.
+        let handle = unsafe { OpenSemaphoreW(SYNCHRONIZATION_SYNCHRONIZE, 0, wide_name.as_ptr()) };
+        if handle.is_null() {
+            return false;
+        }
+        drop(Handle(handle));
+        true
+    }
+
+    /// Qt's `acquire()`, but for at most `wait`: true if taken, false if the wait ran out.
+    pub(crate) fn acquire(&self, wait: std::time::Duration) -> io::Result<bool> {
+        use windows_sys::Win32::Foundation::{WAIT_OBJECT_0, WAIT_TIMEOUT};
+        use windows_sys::Win32::System::Threading::WaitForSingleObject;
+        let millis = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX - 1);
+        // SAFETY: the handle is an open semaphore handle.
+        match unsafe { WaitForSingleObject(self.0.0, millis) } {
+            WAIT_OBJECT_0 => Ok(true),
+            WAIT_TIMEOUT => Ok(false),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// Qt's `release()`.
+    pub(crate) fn release(&self) -> io::Result<()> {
+        use windows_sys::Win32::System::Threading::ReleaseSemaphore;
+        // SAFETY: the handle is an open semaphore handle; the previous count is not asked for.
+        if unsafe { ReleaseSemaphore(self.0.0, 1, std::ptr::null_mut()) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
