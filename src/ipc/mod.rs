@@ -5,6 +5,7 @@
 //! - [`qt`]: Qt's own objects (System V and POSIX on Linux, a file mapping and a semaphore on
 //!   Windows), named and used as Qt does.
 
+#[cfg(any(target_os = "linux", windows))]
 pub mod qt;
 pub mod segment;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.

@@ -246,3 +246,36 @@ fn compare_refuses_what_is_not_a_report() {
         );
     }
 }
+
+/// The README's lifetime table is `check --compare` of the measured reports in checks/, as
+/// scripts/lifetime-table.sh writes it: a new report, or a change to the table's format, that
+/// is not written into the README fails here.
+#[test]
+fn the_readmes_lifetime_table_is_the_comparison_of_the_measured_reports() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = run_with_deadline({
+        let mut cmd = Command::new(crate::util::BIN);
+        cmd.current_dir(root).args([
+            "check",
+            "--compare",
+            "checks/linux.json",
+            "checks/windows-under-wine.json",
+        ]);
+        cmd
+    });
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let begin = "<!-- lifetime-table: begin -->\n";
+    let start = readme.find(begin).expect("the table's begin marker") + begin.len();
+    let stop = readme
+        .find("<!-- lifetime-table: end -->")
+        .expect("its end marker");
+    assert_eq!(
+        &readme[start..stop],
+        table,
+        "run scripts/lifetime-table.sh to write the README's table from checks/"
+    );
+    assert!(table.contains("Qt's create: fails (\"Unable to create shared memory segment.\")"));
+    assert!(table.contains("after the kill, get --qt: says nothing is shared; Qt's create: works"));
+}

@@ -72,6 +72,16 @@ fn qt_decodes(bytes: &[u8]) -> image::RgbaImage {
         .to_rgba8()
 }
 
+/// A Qt program that may hang forever: killed however the test ends, so it never outlives it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn until<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
     let started = Instant::now();
     loop {
@@ -151,12 +161,12 @@ fn a_qt_writer_killed_holding_the_lock_hangs_qt_but_not_shmimage() {
         let dump = scratch.path("segment.bin");
         let mut qt_reader = peer(&["read", kind, &peer_key(kind, &scratch.key)]);
         qt_reader.arg(dump.to_str().unwrap());
-        let mut qt_reader = qt_reader.stdout(Stdio::null()).spawn().unwrap();
+        let mut qt_reader = KillOnDrop(qt_reader.stdout(Stdio::null()).spawn().unwrap());
         std::thread::sleep(Duration::from_millis(500));
         holder.kill_hard();
         std::thread::sleep(Duration::from_secs(2));
         assert!(
-            qt_reader.try_wait().unwrap().is_none(),
+            qt_reader.0.try_wait().unwrap().is_none(),
             "{mode}: Qt's reader should wait forever for the semaphore the killed writer took"
         );
 
@@ -170,8 +180,7 @@ fn a_qt_writer_killed_holding_the_lock_hangs_qt_but_not_shmimage() {
             "{mode}: {said}"
         );
 
-        qt_reader.kill().unwrap();
-        qt_reader.wait().unwrap();
+        drop(qt_reader);
         until("the semaphore gone with its last handle", || {
             let args = [
                 "put",

@@ -54,7 +54,8 @@ pub enum CheckError {
 pub enum Column {
     /// This program's own segments: the contract in the README.
     Shmimage,
-    /// Qt 5's rules on Linux, run live with the same events (System V, as Qt's example).
+    /// Qt 5's rules, run live with the same events: System V on Linux, a file mapping and a
+    /// semaphore on Windows, as Qt's example uses them.
     QtRules,
 }
 

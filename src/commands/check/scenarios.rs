@@ -91,12 +91,16 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         expected: "Qt's create fails while the first writer is attached",
         run: qt_second_writer,
     },
-    #[cfg(windows)]
+    #[cfg(any(target_os = "linux", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtholder",
         name: "a lock holder is killed",
-        expected: "the semaphore stays taken while any program has it open: Qt's next lock waits forever, shmimage --qt gives up and says how to clear it, and works once it is closed",
+        expected: if cfg!(windows) {
+            "the semaphore stays taken while any program has it open: Qt's next lock waits forever, shmimage --qt gives up and says how to clear it, and works once it is closed"
+        } else {
+            "System V's undo gives the semaphore back: the next lock works at once"
+        },
         run: qt_lock_holder_killed,
     },
 ];
@@ -312,6 +316,33 @@ fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
                 "replaced the image"
             } else {
                 "failed too"
+            }
+        ),
+    )
+}
+
+/// A reader killed while it holds Qt's lock (after its copy, before its unlock): Qt's System V
+/// semaphore has `SEM_UNDO`, so the kernel gives it back.
+#[cfg(target_os = "linux")]
+fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+    let _writer = check.put(key, "first.png", &["--qt"])?;
+    let out = check.work.join(format!("{key}-holder.png"));
+    let mut holder = check.command(key, &["get", out.to_str().unwrap_or_default(), "--qt"]);
+    holder.env(protocol::PAUSE_MID_COPY_ENV, "60000");
+    Spawned::start(holder, "paused mid-copy")?.kill()?;
+    let started = Instant::now();
+    let next = check.get_with(key, &["--qt"], &[(protocol::LOCK_TIMEOUT_ENV, "1000")]);
+    let waited = started.elapsed();
+    let read = matches!(&next, Ok(image) if *image == check.first);
+    expect(
+        read,
+        format!(
+            "after the holder was killed, get --qt took {} ms and read {}",
+            waited.as_millis(),
+            if read {
+                "the image".to_owned()
+            } else {
+                describe(&next)
             }
         ),
     )

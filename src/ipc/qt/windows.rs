@@ -159,10 +159,11 @@ impl QtWindowsSharedMemory {
         ShmError::LockFailed {
             path: self.names.semaphore.clone().into(),
             source: std::io::Error::other(format!(
-                "it has been taken for {waited:?}; a Windows semaphore has no undo, so a program \
+                "it has been taken for {:.1} s; a Windows semaphore has no undo, so a program \
                  killed while holding it leaves it taken for as long as any program has it open \
                  (Qt's example then hangs): close every program that uses key {:?} (Qt's \
                  example, other windows), then try again",
+                waited.as_secs_f64(),
                 self.key
             )),
         }
