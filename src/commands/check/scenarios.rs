@@ -149,13 +149,11 @@ fn writer_killed(check: &Check, key: &str) -> Result<String, String> {
 
 fn lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     let _first = check.put(key, "first.png", &[])?;
-    let mut holder = check.command(
+    kill_while_holding(
+        check,
         key,
         &["put", &check.image("second.png"), "--until-stdin-closes"],
-    );
-    holder.env(protocol::PAUSE_MID_COPY_ENV, "60000");
-    let holder = Spawned::start(holder, "paused mid-copy")?;
-    holder.kill()?;
+    )?;
     let started = Instant::now();
     let got = check.get(key, &[]);
     let waited = started.elapsed();
@@ -171,6 +169,25 @@ fn lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
                 describe(&got)
             }
         ),
+    )
+}
+
+/// Runs `shmimage ARGS`, which pauses halfway through its copy holding the lock, and kills it
+/// there.
+fn kill_while_holding(check: &Check, key: &str, args: &[&str]) -> Result<(), String> {
+    let mut holder = check.command(key, args);
+    holder.env(protocol::PAUSE_MID_COPY_ENV, "60000");
+    Spawned::start(holder, "paused mid-copy")?.kill()
+}
+
+/// A `get --qt` killed after its copy, before its unlock: it dies holding Qt's semaphore.
+#[cfg(any(target_os = "linux", windows))]
+fn kill_qt_reader_holding_the_lock(check: &Check, key: &str) -> Result<(), String> {
+    let out = check.work.join(format!("{key}-holder.png"));
+    kill_while_holding(
+        check,
+        key,
+        &["get", out.to_str().unwrap_or_default(), "--qt"],
     )
 }
 
@@ -326,10 +343,7 @@ fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
 #[cfg(target_os = "linux")]
 fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     let _writer = check.put(key, "first.png", &["--qt"])?;
-    let out = check.work.join(format!("{key}-holder.png"));
-    let mut holder = check.command(key, &["get", out.to_str().unwrap_or_default(), "--qt"]);
-    holder.env(protocol::PAUSE_MID_COPY_ENV, "60000");
-    Spawned::start(holder, "paused mid-copy")?.kill()?;
+    kill_qt_reader_holding_the_lock(check, key)?;
     let started = Instant::now();
     let next = check.get_with(key, &["--qt"], &[(protocol::LOCK_TIMEOUT_ENV, "1000")]);
     let waited = started.elapsed();
@@ -357,10 +371,7 @@ fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     let _writer = check.put(key, "first.png", &["--qt"])?;
     let kept =
         protocol::keep_qt5_semaphore_open(&check.endpoint(key)).map_err(|e| e.to_string())?;
-    let out = check.work.join(format!("{key}-holder.png"));
-    let mut holder = check.command(key, &["get", out.to_str().unwrap_or_default(), "--qt"]);
-    holder.env(protocol::PAUSE_MID_COPY_ENV, "60000");
-    Spawned::start(holder, "paused mid-copy")?.kill()?;
+    kill_qt_reader_holding_the_lock(check, key)?;
     let qt_blocked = !kept
         .lock_within(std::time::Duration::from_secs(1))
         .map_err(|e| e.to_string())?;

@@ -126,33 +126,39 @@ impl Opened {
     }
 }
 
+/// `CreateFileMappingW` backed by the paging file (`INVALID_HANDLE_VALUE`), as Python's
+/// SharedMemory and Qt create one: the handle, and whether the name was taken already (then the
+/// handle is to the existing mapping, whatever its size).
+fn create_mapping(name: &str, size: usize) -> io::Result<(Handle, bool)> {
+    let name = wide(name);
+    let size = size as u64;
+    // SAFETY: `name` is a NUL-terminated UTF-16 string that outlives the call; null
+    // SECURITY_ATTRIBUTES are the default ones.
+    let handle = unsafe {
+        CreateFileMappingW(
+            INVALID_HANDLE_VALUE,
+            std::ptr::null(),
+            PAGE_READWRITE,
+            (size >> 32) as u32,
+            size as u32,
+            name.as_ptr(),
+        )
+    };
+    if handle.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: GetLastError has no preconditions; read at once, before any other call.
+    let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
+    Ok((Handle(handle), existed))
+}
+
 pub(super) struct Created {
     _handle: Handle,
 }
 
 impl Created {
     pub(super) fn create_new(name: &str, bytes: &[u8]) -> io::Result<Self> {
-        let name = wide(name);
-        let size = bytes.len() as u64;
-        // SAFETY: `name` is a NUL-terminated UTF-16 string that outlives the call; a null
-        // SECURITY_ATTRIBUTES means the default ones; INVALID_HANDLE_VALUE backs the mapping
-        // with the paging file, as Python's SharedMemory does.
-        let handle = unsafe {
-            CreateFileMappingW(
-                INVALID_HANDLE_VALUE,
-                std::ptr::null(),
-                PAGE_READWRITE,
-                (size >> 32) as u32,
-                size as u32,
-                name.as_ptr(),
-            )
-        };
-        if handle.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: GetLastError has no preconditions; read at once, before any other call.
-        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
-        let handle = Handle(handle);
+        let (handle, existed) = create_mapping(name, bytes.len())?;
         if existed {
             // The handle is the other program's mapping: closing ours leaves it untouched.
             return Err(io::ErrorKind::AlreadyExists.into());
@@ -187,26 +193,7 @@ impl Section {
     /// already, the existing mapping is opened instead and `existed` is true (Qt's create would
     /// fail there with "already exists").
     pub(crate) fn create(name: &str, size: usize) -> io::Result<(Self, bool)> {
-        let wide_name = wide(name);
-        let size = size as u64;
-        // SAFETY: `wide_name` is a NUL-terminated UTF-16 string that outlives the call; null
-        // SECURITY_ATTRIBUTES are the default ones, as Qt passes.
-        let handle = unsafe {
-            CreateFileMappingW(
-                INVALID_HANDLE_VALUE,
-                std::ptr::null(),
-                PAGE_READWRITE,
-                (size >> 32) as u32,
-                size as u32,
-                wide_name.as_ptr(),
-            )
-        };
-        if handle.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: GetLastError has no preconditions; read at once, before any other call.
-        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
-        let handle = Handle(handle);
+        let (handle, existed) = create_mapping(name, size)?;
         let view = View::map(&handle, FILE_MAP_READ | FILE_MAP_WRITE, 0)?;
         Ok((
             Self {
