@@ -106,6 +106,9 @@ pub(super) enum Command {
     CancelJob,
     SetActualSize(bool),
     RunCheck,
+    /// Asks for another machine's `check --json` report to show beside this one's.
+    PickReportToCompare,
+    CompareReport(PathBuf),
     CopyCheckReport,
     SaveCheckReport,
     Crash,
@@ -374,6 +377,8 @@ impl ShmImageApp {
             Command::CancelJob => self.steps.cancel(),
             Command::SetActualSize(actual) => self.viewer.actual_size = actual,
             Command::RunCheck => self.run_check(),
+            Command::PickReportToCompare => self.pick_report_to_compare(),
+            Command::CompareReport(path) => self.compare_report(path),
             Command::CopyCheckReport => {
                 if let Some(Ok(report)) = &self.panels.check.report {
                     self.ctx
@@ -439,6 +444,13 @@ impl ShmImageApp {
                 check.running = false;
                 check.report = Some(report.map_err(|err| err.to_string()));
             }
+            Outcome::ReportRead(read) => {
+                self.busy = None;
+                if let Ok((path, _)) = &read {
+                    self.last_folder = path.parent().map(std::path::Path::to_path_buf);
+                }
+                self.panels.check.compared = Some(read);
+            }
             // One for another key or mode is dropped: the new key's poller sends its own.
             Outcome::Seen { panel, seen } => {
                 if current && let Some(panel) = self.panels.named(panel) {
@@ -481,6 +493,7 @@ impl ShmImageApp {
             DialogFor::Save => {
                 self.open_in_window_save_dialog(crate::gui::save::suggested_file_name(&self.key));
             }
+            DialogFor::Report => self.open_in_window_report_dialog(),
         }
     }
 

@@ -21,6 +21,8 @@ use crate::protocol::{Endpoint, Mode, Publication, ShareError};
 pub enum DialogFor {
     Load,
     Save,
+    /// Another machine's `check --json` report, for the Check panel.
+    Report,
 }
 
 /// Which job an outcome belongs to: the key and mode it ran for, or the native key that
@@ -72,6 +74,8 @@ pub enum Outcome {
     },
     /// "Check this OS" finished (its rows arrived one by one meanwhile).
     Checked(Result<crate::commands::check::Report, crate::commands::check::CheckError>),
+    /// Another machine's report, read for the Check panel (or why it could not be).
+    ReportRead(Result<(PathBuf, crate::commands::check::Saved), String>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.
     JobFailed(String),
 }

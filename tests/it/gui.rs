@@ -1,6 +1,7 @@
 //! UI tests: the real app, driven through its accessibility tree (no GPU, no window), with the
 //! file dialog replaced through the app's `file_picker` seam.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
@@ -382,6 +383,38 @@ fn the_check_panel_runs_the_lifetime_table_and_saves_the_report() {
         markdown.contains("| shmimage | a writer is killed |"),
         "{markdown}"
     );
+}
+
+/// The Check panel shows another machine's report beside this one's: Windows' measured report,
+/// with its Qt row that Linux has no counterpart of.
+#[test]
+fn the_check_panel_shows_another_machines_report_beside_its_own() {
+    use shmimage::gui::panels::check::{CHECK_LABEL, COMPARE_REPORT_LABEL};
+    let scratch = Scratch::new("gui-compare");
+    let windows = Path::new(env!("CARGO_MANIFEST_DIR")).join("checks/windows-under-wine.json");
+    let mut harness = harness(&scratch);
+    harness.state_mut().file_picker = FilePicker::Fixed(Some(windows));
+    harness.run_steps(1);
+    harness.get_by_label("Inspector").click();
+    harness.run_steps(2);
+    harness.get_by_label(CHECK_LABEL).click();
+    harness.run_steps(5);
+    harness.get_by_label(COMPARE_REPORT_LABEL).click();
+    let started = Instant::now();
+    while harness.state().panels.check.compared.is_none() {
+        harness.step();
+        assert!(
+            started.elapsed() < crate::util::DEADLINE,
+            "the report was never read"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(3);
+    if let Some(Err(err)) = &harness.state().panels.check.compared {
+        panic!("{err}");
+    }
+    harness.get_by_label("Microsoft Windows 7 (build 7601)");
+    harness.get_by_label("a lock holder is killed");
 }
 
 /// A JPEG cut in half is shown (its lower part grey), and the status line says it is incomplete.

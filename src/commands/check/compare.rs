@@ -12,18 +12,59 @@ use super::CheckError;
 const MAX_REPORT_BYTES: u64 = 1 << 20;
 
 /// The parts of a `check --json` report the table shows.
-#[derive(Debug, Deserialize)]
-struct Saved {
-    os: String,
+#[derive(Debug, Clone, Deserialize)]
+pub struct Saved {
+    pub os: String,
     rows: Vec<SavedRow>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct SavedRow {
     rules: String,
     scenario: String,
     observed: String,
     passed: bool,
+}
+
+/// One line of this machine's report beside another's (the window's Check panel): what each
+/// observed, and whether it passed; `None` where that side did not run the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideBySide {
+    pub rules: String,
+    pub scenario: String,
+    pub here: Option<(String, bool)>,
+    pub there: Option<(String, bool)>,
+}
+
+/// This machine's rows (`here`, in their order) with the other report's beside them, then the
+/// other report's rows that did not run here.
+pub fn side_by_side(here: &super::Report, there: &Saved) -> Vec<SideBySide> {
+    let mut lines: Vec<SideBySide> = here
+        .rows
+        .iter()
+        .map(|row| SideBySide {
+            rules: row.column.name().to_owned(),
+            scenario: row.scenario.to_owned(),
+            here: Some((tidy(&row.observed), row.passed)),
+            there: None,
+        })
+        .collect();
+    for row in &there.rows {
+        let observed = Some((tidy(&row.observed), row.passed));
+        match lines
+            .iter_mut()
+            .find(|line| line.rules == row.rules && line.scenario == row.scenario)
+        {
+            Some(line) => line.there = observed,
+            None => lines.push(SideBySide {
+                rules: row.rules.clone(),
+                scenario: row.scenario.clone(),
+                here: None,
+                there: observed,
+            }),
+        }
+    }
+    lines
 }
 
 /// The table, in Markdown.
@@ -35,7 +76,8 @@ pub fn compare(paths: &[PathBuf]) -> Result<String, CheckError> {
     Ok(table(&reports))
 }
 
-fn read(path: &Path) -> Result<Saved, CheckError> {
+/// Reads a report `check --json` wrote (at most 1 MiB; anything else is refused with why).
+pub fn read(path: &Path) -> Result<Saved, CheckError> {
     let not_a_report = |why: String| CheckError::NotAReport {
         path: path.to_path_buf(),
         why,
@@ -150,6 +192,33 @@ mod tests {
         );
         assert_eq!(lines[3], "| a \\| pipe | **FAIL**: x | — | — |");
         assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn another_report_lines_up_beside_this_machines_rows() {
+        use super::super::{Column, Report, Row};
+        let here = Report {
+            about: super::super::About::default(),
+            rows: vec![Row {
+                column: Column::Shmimage,
+                scenario: "a writer is killed",
+                expected: "",
+                observed: "gone".to_owned(),
+                passed: true,
+                took: std::time::Duration::ZERO,
+            }],
+        };
+        let there = report(
+            r#"{"os":"Windows","rows":[
+                {"rules":"Qt 5 rules","scenario":"a lock holder is killed","observed":"hangs","passed":true},
+                {"rules":"shmimage","scenario":"a writer is killed","observed":"gone too","passed":false}]}"#,
+        );
+        let lines = side_by_side(&here, &there);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].here, Some(("gone".to_owned(), true)));
+        assert_eq!(lines[0].there, Some(("gone too".to_owned(), false)));
+        assert_eq!(lines[1].rules, "Qt 5 rules");
+        assert_eq!(lines[1].here, None);
     }
 
     #[test]

@@ -19,7 +19,8 @@ use image::RgbaImage;
 
 use crate::codec;
 use crate::protocol::{self, Endpoint, SegmentDir, ShareError};
-pub use compare::compare;
+pub use compare::read as read_report;
+pub use compare::{Saved, SideBySide, compare, side_by_side};
 pub use process::interrupt;
 use process::{Spawned, first_line, run_bounded, set_run};
 pub use report::{About, to_json, to_markdown, to_text};

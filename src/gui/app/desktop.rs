@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::{Command, LOAD_FILE_LABEL, SAVE_AS_LABEL, ShmImageApp};
 use crate::codec::SUPPORTED_EXTENSIONS;
 use crate::gui::language::tr;
+use crate::gui::panels::check::COMPARE_REPORT_LABEL;
 use crate::gui::settings::{self, Settings};
 use crate::gui::status::Status;
 use crate::gui::worker::DialogFor;
@@ -101,15 +102,25 @@ impl ShmImageApp {
         self.open_dialog(DialogFor::Save, dialog);
     }
 
-    /// What both in-window dialogs share: images only, in the last folder, in the window's
-    /// language.
+    /// The window's own dialog for another machine's report.
+    pub(super) fn open_in_window_report_dialog(&mut self) {
+        let dialog = egui_file::FileDialog::open_file()
+            .title(&tr!(COMPARE_REPORT_LABEL))
+            .open_button_text(tr!("Open").into());
+        self.open_dialog(DialogFor::Report, dialog);
+    }
+
+    /// What the in-window dialogs share: images only (reports only, for a report), in the last
+    /// folder, in the window's language.
     fn open_dialog(&mut self, purpose: DialogFor, dialog: egui_file::FileDialog) {
-        let images = |path: &std::path::Path| {
-            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                SUPPORTED_EXTENSIONS
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(e))
-            })
+        let extensions: &'static [&'static str] = match purpose {
+            DialogFor::Report => &["json"],
+            DialogFor::Load | DialogFor::Save => SUPPORTED_EXTENSIONS,
+        };
+        let images = move |path: &std::path::Path| {
+            path.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| extensions.iter().any(|s| s.eq_ignore_ascii_case(e)))
         };
         let folder = self
             .last_folder
@@ -146,6 +157,7 @@ impl ShmImageApp {
                     commands.push(match purpose {
                         DialogFor::Load => Command::LoadPath(path),
                         DialogFor::Save => Command::SavePath(path),
+                        DialogFor::Report => Command::CompareReport(path),
                     });
                 }
                 self.file_dialog = None;

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::codec::{Encoding, SUPPORTED_EXTENSIONS};
 use crate::gui::language::tr;
+use crate::gui::panels::check::COMPARE_REPORT_LABEL;
 use crate::gui::save::{self, Original};
 use crate::gui::status::Status;
 use crate::gui::worker::{self, DialogFor, Lane, Outcome};
@@ -106,6 +107,41 @@ impl ShmImageApp {
         self.worker.spawn(Lane::Foreground, tag, move || {
             worker::fetch(endpoint, max_side)
         });
+    }
+
+    /// Asks for another machine's report (the native dialog, else the window's own), then reads
+    /// it on the worker.
+    pub(super) fn pick_report_to_compare(&mut self) {
+        match &self.file_picker {
+            FilePicker::Fixed(Some(path)) => return self.compare_report(path.clone()),
+            FilePicker::Fixed(None) => return,
+            FilePicker::InWindow => return self.open_in_window_report_dialog(),
+            FilePicker::Native => {}
+        }
+        let mut dialog = rfd::AsyncFileDialog::new()
+            .set_title(tr!(COMPARE_REPORT_LABEL))
+            .add_filter(tr!("Check reports (check --json)"), &["json"])
+            .add_filter(tr!("All files"), &["*"]);
+        if let Some(folder) = &self.last_folder {
+            dialog = dialog.set_directory(folder);
+        }
+        let dialog = dialog.pick_file();
+        self.worker.spawn(Lane::Foreground, self.tag(), move || {
+            let opened = Instant::now();
+            match pollster::block_on(dialog) {
+                Some(file) => read_report(file.path().to_path_buf()),
+                None if opened.elapsed() < DIALOG_FAILED_WITHIN => {
+                    Outcome::DialogUnavailable(DialogFor::Report)
+                }
+                None => Outcome::Cancelled,
+            }
+        });
+    }
+
+    /// Reads the report at `path` on the worker: it may be on a slow share.
+    pub(super) fn compare_report(&mut self, path: PathBuf) {
+        self.worker
+            .spawn(Lane::Foreground, self.tag(), move || read_report(path));
     }
 
     /// Runs "Check this OS" on the worker; its rows arrive in `check.rows` as they finish.
@@ -227,4 +263,12 @@ impl ShmImageApp {
             key = key
         ));
     }
+}
+
+fn read_report(path: PathBuf) -> Outcome {
+    Outcome::ReportRead(
+        crate::commands::check::read_report(&path)
+            .map(|report| (path, report))
+            .map_err(|err| err.to_string()),
+    )
 }

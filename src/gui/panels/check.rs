@@ -16,6 +16,7 @@ pub const CHECK_LABEL: &str = "Check this OS…";
 pub const RUN_CHECK_LABEL: &str = "Run the check";
 pub const COPY_REPORT_LABEL: &str = "Copy Markdown";
 pub const SAVE_REPORT_LABEL: &str = "Save Markdown";
+pub const COMPARE_REPORT_LABEL: &str = "Compare with another report…";
 /// Its name, for the inspector's button that opens it.
 pub(crate) const NAME: &str = "check";
 
@@ -38,6 +39,8 @@ pub struct CheckPanel {
     pub report: Option<Result<Report, String>>,
     /// What became of the last "Save Markdown": the path, or why not.
     pub saved: Option<Result<PathBuf, String>>,
+    /// Another machine's report (`check --json`), shown beside this one's, or why it was not.
+    pub compared: Option<Result<(PathBuf, check::Saved), String>>,
 }
 
 impl CheckPanel {
@@ -110,9 +113,13 @@ fn show(panel: &CheckPanel, ctx: &egui::Context, commands: &mut Vec<Command>) {
             if let Some(Err(err)) = &panel.report {
                 ui.colored_label(Color32::from_rgb(220, 60, 60), err);
             }
+            // With another machine's report open, its rows stand beside this one's instead.
             egui::ScrollArea::vertical()
                 .max_height(360.0)
-                .show(ui, |ui| table(ui, &panel.rows()));
+                .show(ui, |ui| match &panel.compared {
+                    Some(Ok((_, there))) => side_by_side(ui, panel, there),
+                    _ => table(ui, &panel.rows()),
+                });
             if let Some(Ok(report)) = &panel.report {
                 ui.label(format!(
                     "{} · {} · {} on {} · shmimage {} · {}",
@@ -141,10 +148,82 @@ fn show(panel: &CheckPanel, ctx: &egui::Context, commands: &mut Vec<Command>) {
                     }
                 });
             }
+            compared(ui, panel, commands);
         });
     if !open {
         commands.push(Command::SetPanelOpen(NAME, false));
     }
+}
+
+/// The button that asks for another machine's report, and which one is open (or why not).
+fn compared(ui: &mut egui::Ui, panel: &CheckPanel, commands: &mut Vec<Command>) {
+    ui.separator();
+    ui.horizontal(|ui| {
+        if ui
+            .button(tr!(COMPARE_REPORT_LABEL))
+            .on_hover_text(tr!(
+                "A report another machine saved with shmimage check --json, beside this machine's rows"
+            ))
+            .clicked()
+        {
+            commands.push(Command::PickReportToCompare);
+        }
+        match &panel.compared {
+            Some(Ok((path, _))) => {
+                ui.label(path.display().to_string());
+            }
+            Some(Err(err)) => {
+                ui.colored_label(Color32::from_rgb(220, 60, 60), err);
+            }
+            None => {}
+        }
+    });
+}
+
+/// This machine's rows (so far) with the other report's beside them, one scenario a line.
+fn side_by_side(ui: &mut egui::Ui, panel: &CheckPanel, there: &check::Saved) {
+    let here = match &panel.report {
+        Some(Ok(report)) => report.clone(),
+        _ => check::Report {
+            about: check::About::default(),
+            rows: panel.rows(),
+        },
+    };
+    let scenario_width = 200.0;
+    let observed_width = ((ui.available_width() - scenario_width) / 2.0 - 16.0).max(160.0);
+    let cell = |ui: &mut egui::Ui, side: &Option<(String, bool)>| {
+        ui.set_width(observed_width);
+        match side {
+            Some((observed, true)) => ui.add(egui::Label::new(observed.as_str()).wrap()),
+            Some((observed, false)) => ui.add(
+                egui::Label::new(
+                    RichText::new(format!("{}: {observed}", tr!("FAIL")))
+                        .color(Color32::from_rgb(220, 60, 60)),
+                )
+                .wrap(),
+            ),
+            None => ui.label("—"),
+        };
+    };
+    egui::Grid::new("check-compared")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label(RichText::new(tr!("scenario")).strong());
+            ui.label(RichText::new(tr!("this machine")).strong());
+            ui.label(RichText::new(there.os.as_str()).strong());
+            ui.end_row();
+            for line in check::side_by_side(&here, there) {
+                ui.vertical(|ui| {
+                    ui.set_width(scenario_width);
+                    ui.label(RichText::new(line.rules.as_str()).small());
+                    ui.add(egui::Label::new(line.scenario.as_str()).wrap());
+                });
+                ui.vertical(|ui| cell(ui, &line.here));
+                ui.vertical(|ui| cell(ui, &line.there));
+                ui.end_row();
+            }
+        });
 }
 
 fn table(ui: &mut egui::Ui, rows: &[Row]) {
