@@ -121,38 +121,48 @@ fn show(panel: &CheckPanel, ctx: &egui::Context, commands: &mut Vec<Command>) {
                     _ => table(ui, &panel.rows()),
                 });
             if let Some(Ok(report)) = &panel.report {
-                ui.label(format!(
-                    "{} · {} · {} on {} · shmimage {} · {}",
-                    report.about.os,
-                    report.about.arch,
-                    report.about.dir.display(),
-                    report.about.filesystem,
-                    report.about.version,
-                    report.about.date
-                ));
-                ui.horizontal(|ui| {
-                    if ui.button(tr!(COPY_REPORT_LABEL)).clicked() {
-                        commands.push(Command::CopyCheckReport);
-                    }
-                    if ui.button(tr!(SAVE_REPORT_LABEL)).clicked() {
-                        commands.push(Command::SaveCheckReport);
-                    }
-                    match &panel.saved {
-                        Some(Ok(path)) => {
-                            ui.label(tr!("Saved to %{path}", path = path.display()));
-                        }
-                        Some(Err(err)) => {
-                            ui.colored_label(Color32::from_rgb(220, 60, 60), err);
-                        }
-                        None => {}
-                    }
-                });
+                footer(ui, panel, report, commands);
             }
             compared(ui, panel, commands);
         });
     if !open {
         commands.push(Command::SetPanelOpen(NAME, false));
     }
+}
+
+/// What the report says of the machine, and its Copy and Save buttons.
+fn footer(
+    ui: &mut egui::Ui,
+    panel: &CheckPanel,
+    report: &check::Report,
+    commands: &mut Vec<Command>,
+) {
+    ui.label(format!(
+        "{} · {} · {} on {} · shmimage {} · {}",
+        report.about.os,
+        report.about.arch,
+        report.about.dir.display(),
+        report.about.filesystem,
+        report.about.version,
+        report.about.date
+    ));
+    ui.horizontal(|ui| {
+        if ui.button(tr!(COPY_REPORT_LABEL)).clicked() {
+            commands.push(Command::CopyCheckReport);
+        }
+        if ui.button(tr!(SAVE_REPORT_LABEL)).clicked() {
+            commands.push(Command::SaveCheckReport);
+        }
+        match &panel.saved {
+            Some(Ok(path)) => {
+                ui.label(tr!("Saved to %{path}", path = path.display()));
+            }
+            Some(Err(err)) => {
+                ui.colored_label(Color32::from_rgb(220, 60, 60), err);
+            }
+            None => {}
+        }
+    });
 }
 
 /// The button that asks for another machine's report, and which one is open (or why not).
