@@ -219,9 +219,60 @@ pub fn c_string_field(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
+/// `ftok`'s System V key from a file's device and inode, as glibc and the BSDs (macOS's libc
+/// is FreeBSD's) compute it: the project id, then the low bytes of the device and the inode.
+/// Qt 5 names its System V objects by `ftok(key file, 'Q')` on Linux and macOS alike.
+pub fn ftok_key(dev: u64, ino: u64, proj_id: u8) -> i32 {
+    let key = (u32::from(proj_id) << 24) | (((dev & 0xff) as u32) << 16) | ((ino & 0xffff) as u32);
+    key as i32
+}
+
+/// Qt's `QDir::tempPath()` before symlinks are resolved, where Qt 5 keeps its key files:
+/// `$TMPDIR` if set and not empty; else, on macOS, the per-user folder `NSTemporaryDirectory()`
+/// gives (`confstr(_CS_DARWIN_USER_TEMP_DIR)`, `darwin_temp`); else /tmp.
+pub fn qt_temp_dir(
+    os: Os,
+    tmpdir: Option<&std::ffi::OsStr>,
+    darwin_temp: Option<&Path>,
+) -> PathBuf {
+    if let Some(dir) = tmpdir.filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    match (os, darwin_temp) {
+        (Os::MacOs, Some(dir)) => dir.to_path_buf(),
+        _ => PathBuf::from("/tmp"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ftok_keeps_the_project_id_and_the_low_bytes_of_device_and_inode() {
+        assert_eq!(ftok_key(0x1234_5601, 0xABCD_EF12, b'Q'), 0x5101_EF12);
+        // A project id with the top bit set makes a negative key, as C's int does.
+        assert!(ftok_key(0, 0, 0x80) < 0);
+    }
+
+    #[test]
+    fn qt_looks_for_its_key_files_where_each_os_puts_temporary_files() {
+        let darwin = Path::new("/var/folders/xy/abc/T");
+        let tmpdir = std::ffi::OsStr::new("/home/me/tmp");
+        for os in [Os::Linux, Os::MacOs] {
+            assert_eq!(
+                qt_temp_dir(os, Some(tmpdir), Some(darwin)),
+                Path::new("/home/me/tmp")
+            );
+        }
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert_eq!(
+            qt_temp_dir(Os::Linux, empty, Some(darwin)),
+            Path::new("/tmp")
+        );
+        assert_eq!(qt_temp_dir(Os::MacOs, empty, Some(darwin)), darwin);
+        assert_eq!(qt_temp_dir(Os::MacOs, None, None), Path::new("/tmp"));
+    }
 
     #[test]
     fn native_keys_are_one_name_in_each_oss_namespace() {

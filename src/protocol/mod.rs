@@ -449,6 +449,12 @@ pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareE
     qt5::Qt5Protocol::new(endpoint).create_as_qt_does(size)
 }
 
+/// Whether Qt 5's key files for `key` are still there (Linux): `check` cleans until they are not.
+#[cfg(target_os = "linux")]
+pub fn qt5_objects_left(endpoint: &Endpoint) -> bool {
+    qt5::Qt5Protocol::new(endpoint).objects_left()
+}
+
 #[cfg(windows)]
 pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
     qt_windows::QtWindowsProtocol::new(endpoint, crate::ipc::qt::WindowsKey::Legacy)?

@@ -30,6 +30,14 @@ impl Qt5Protocol {
         Ok(self.segment()?.create_as_qt_does(size)?)
     }
 
+    /// Whether either of Qt's key files exists.
+    pub(super) fn objects_left(&self) -> bool {
+        self.segment().is_ok_and(|shm| {
+            let qt = shm.inspect();
+            qt.shm_key_file.exists() || qt.sem_key_file.exists()
+        })
+    }
+
     fn segment(&self) -> Result<Box<QtSharedMemory>, ShareError> {
         let mut shm = QtSharedMemory::new(&self.key)?;
         shm.set_lock_timeout(self.options.lock_timeout);

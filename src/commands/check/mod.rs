@@ -443,10 +443,16 @@ fn is_check_key(key: &str) -> bool {
 
 /// Removes the leftovers of the keys listed in `work/keys`: in the directory, what dead
 /// processes left (a live segment is never touched); on Linux, Qt objects of those keys.
-/// Returns whether none of those keys has a file left in the directory.
+/// Returns whether none of those keys has anything left: a file in the directory, or (Linux)
+/// Qt's key files, which a child killed a moment ago may still hold open.
 fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
     clean_dir(dir);
     let keys = recorded_keys(work);
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(unused_mut, reason = "Qt's key files are Linux's")
+    )]
+    let mut qt_left = false;
     #[cfg(target_os = "linux")]
     for key in keys.iter().filter(|k| k.contains("-qt")) {
         // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
@@ -457,6 +463,7 @@ fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
         {
             publication.withdraw();
         }
+        qt_left |= protocol::qt5_objects_left(&endpoint);
     }
     let prefixes: Vec<String> = keys
         .iter()
@@ -468,17 +475,18 @@ fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
     // state files go too.
     #[cfg(windows)]
     remove_idle_lock_files(dir, &prefixes);
-    !std::fs::read_dir(dir.path())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            prefixes
-                .iter()
-                .any(|prefix| name.starts_with(prefix.as_str()))
-        })
+    !qt_left
+        && !std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                prefixes
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix.as_str()))
+            })
 }
 
 #[cfg(windows)]

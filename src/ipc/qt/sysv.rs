@@ -16,18 +16,18 @@ use super::Replaceable;
 use crate::ipc::segment::{self, AccessMode, Patience, Segment, SegmentAccess, ShmError, Waiting};
 use crate::ipc::sys::Mapping;
 use crate::ipc::sys::sysv::{self, Attached};
+use crate::platform::Os;
 
 pub use super::{SEMAPHORE_PREFIX, SHARED_MEMORY_PREFIX};
 /// ftok's project id in Qt 5 (and `QNativeIpcKey::Type::SystemV` in Qt 6).
 const PROJECT_ID: u8 = b'Q';
 const PRIVATE: libc::c_int = 0o600;
 
-/// Qt's `QDir::tempPath()`: `$TMPDIR` if set and not empty, else /tmp, with symlinks resolved.
+/// Qt's `QDir::tempPath()` ([`crate::platform::qt_temp_dir`]), with symlinks resolved.
 /// Both sides must see the same directory to meet.
 pub fn qt_temp_dir() -> PathBuf {
-    let dir = std::env::var_os("TMPDIR")
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let tmpdir = std::env::var_os("TMPDIR");
+    let dir = crate::platform::qt_temp_dir(Os::current(), tmpdir.as_deref(), None);
     // Qt's canonicalPath() is empty for a missing directory, which makes the key "/qipc_…".
     fs::canonicalize(&dir).unwrap_or_else(|_| PathBuf::from("/"))
 }

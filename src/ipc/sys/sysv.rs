@@ -2,9 +2,7 @@
 //! `QSystemSemaphore` use on Linux (see `crate::ipc::qt::sysv`). Thin, checked wrappers: each returns the OS
 //! error as `io::Error`, and attached memory is only reached through `Mapping`'s copies.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,13 +33,13 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// `ftok(path, proj_id)`: the IPC key derived from a key file's inode and device.
+/// `ftok(path, proj_id)`: the IPC key derived from a key file's inode and device, by the
+/// formula glibc and BSD (macOS) share ([`crate::platform::ftok_key`]), with no `unsafe`.
 pub(crate) fn ftok(path: &Path, proj_id: u8) -> io::Result<libc::key_t> {
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
-    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
-    let key = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(proj_id)) };
-    check(key)
+    use std::os::unix::fs::MetadataExt;
+    // ftok stats the path, following a link, as this does.
+    let meta = std::fs::metadata(path)?;
+    Ok(crate::platform::ftok_key(meta.dev(), meta.ino(), proj_id))
 }
 
 /// `shmget(key, size, flags)`: the id of a segment.
@@ -194,5 +192,28 @@ pub(crate) fn sem_change(id: i32, delta: i16, timeout: Duration) -> io::Result<(
             }
             other => return other.map(drop),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    /// The formula, against the C library's own `ftok`, on real files.
+    #[test]
+    fn ftok_gives_what_the_c_library_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("qipc_sharedmemory_x");
+        std::fs::write(&file, b"").unwrap();
+        for path in [file.as_path(), Path::new("/tmp"), Path::new("/")] {
+            let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+            // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+            let theirs = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(b'Q')) };
+            assert_eq!(ftok(path, b'Q').unwrap(), theirs, "{}", path.display());
+        }
+        assert!(ftok(&dir.path().join("missing"), b'Q').is_err());
     }
 }
