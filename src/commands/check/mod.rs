@@ -236,6 +236,9 @@ impl Check {
             .env_remove(protocol::PAUSE_AFTER_CREATE_ENV)
             .env_remove(protocol::LOCK_TIMEOUT_ENV)
             .env_remove(protocol::DAMAGE_AFTER_PUBLISH_ENV)
+            // A killed child's journal would outlive it (trace reports deaths from it), and the
+            // check's rows are not a protocol to watch.
+            .env(protocol::JOURNAL_ENV, "off")
             .env("RUST_LOG", "warn");
         command
     }

@@ -45,6 +45,22 @@ fn unregister(pid: u32) {
     running().children.retain(|p| *p != pid);
 }
 
+/// Held while the check itself (not a child) works on Qt's objects: Ctrl-C's cleanup waits for
+/// it, so the process never exits halfway through making Qt's key files.
+static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Call `work` on Qt's objects in this process, never interrupted halfway by Ctrl-C's cleanup.
+#[cfg_attr(
+    not(any(target_os = "linux", windows)),
+    allow(dead_code, reason = "Qt's rows run on Linux and Windows")
+)]
+pub(super) fn in_process<T>(work: impl FnOnce() -> T) -> T {
+    let _held = IN_PROCESS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    work()
+}
+
 /// For a Ctrl-C or SIGTERM handler: ends this run's children, removes what the run made, and
 /// exits with `code`.
 pub fn interrupt(code: i32) -> ! {
@@ -56,6 +72,10 @@ pub fn interrupt(code: i32) -> ! {
     for pid in running.children {
         kill_pid(pid);
     }
+    // Kept until the exit: the rows' own work on Qt's objects stops here, whole.
+    let _no_more = IN_PROCESS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((dir, work)) = running.run {
         // A killed child holds its segment's lock until it has really exited, and until then
         // its segment is live, not a leftover: clean again until nothing of ours is left.

@@ -262,7 +262,7 @@ fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
     check
         .put(key, "first.png", &["--qt", "--hold-ms", "300"])?
         .wait()?;
-    let create = protocol::create_as_qt5_does(&check.endpoint(key), 4096);
+    let create = qt_create_now(check, key);
     expect(
         create.is_ok(),
         format!(
@@ -277,12 +277,11 @@ fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
 #[cfg(any(target_os = "linux", windows))]
 fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
     check.put(key, "first.png", &["--qt"])?.kill()?;
-    let endpoint = check.endpoint(key);
-    let mut create = protocol::create_as_qt5_does(&endpoint, 4096);
+    let mut create = qt_create_now(check, key);
     let deadline = Instant::now() + super::RELEASE_WITHIN;
     while cfg!(windows) && create.is_err() && Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        create = protocol::create_as_qt5_does(&endpoint, 4096);
+        create = qt_create_now(check, key);
     }
     if cfg!(windows) {
         let got = check.get(key, &["--qt"]);
@@ -318,7 +317,7 @@ fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
 #[cfg(any(target_os = "linux", windows))]
 fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
     let first = check.put(key, "first.png", &["--qt"])?;
-    let create = protocol::create_as_qt5_does(&check.endpoint(key), 4096);
+    let create = qt_create_now(check, key);
     let replaced = check.put(key, "second.png", &["--qt", "--hold-ms", "0"]);
     drop(first);
     let _ = check
@@ -370,7 +369,8 @@ fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     const GIVE_UP_MS: &str = "1000";
     let _writer = check.put(key, "first.png", &["--qt"])?;
     let kept =
-        protocol::keep_qt5_semaphore_open(&check.endpoint(key)).map_err(|e| e.to_string())?;
+        super::process::in_process(|| protocol::keep_qt5_semaphore_open(&check.endpoint(key)))
+            .map_err(|e| e.to_string())?;
     kill_qt_reader_holding_the_lock(check, key)?;
     let qt_blocked = !kept
         .lock_within(std::time::Duration::from_secs(1))
@@ -398,6 +398,12 @@ fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
             describe(&after)
         ),
     )
+}
+
+/// Qt 5's own `create`, made by the check itself (see `process::in_process`).
+#[cfg(any(target_os = "linux", windows))]
+fn qt_create_now(check: &Check, key: &str) -> Result<(), protocol::ShareError> {
+    super::process::in_process(|| protocol::create_as_qt5_does(&check.endpoint(key), 4096))
 }
 
 #[cfg(any(target_os = "linux", windows))]
