@@ -41,6 +41,9 @@ pub const LOAD_MEMORY_LABEL: &str = "Load image from shared memory";
 pub const FETCHING_TEXT: &str = "Loading the image from shared memory…";
 pub const NO_DIALOG_TEXT: &str = "This desktop has no file dialog (no XDG desktop portal or zenity), so shmimage \
     shows its own. You can also drop an image file onto the window.";
+/// The same, when the dialog was for another machine's report: dropping one does nothing.
+pub const NO_DIALOG_FOR_REPORT_TEXT: &str = "This desktop has no file dialog (no XDG desktop \
+    portal or zenity), so shmimage shows its own.";
 pub const MODE_LABEL: &str = "Mode:";
 pub const STOP_SHARING_LABEL: &str = "Stop sharing";
 pub const DROP_TEXT: &str = "Drop the file to share it";
@@ -487,7 +490,10 @@ impl ShmImageApp {
         self.file_picker = FilePicker::InWindow;
         self.save_picker = FilePicker::InWindow;
         self.busy = None;
-        self.status = Status::Done(tr!(NO_DIALOG_TEXT));
+        self.status = Status::Done(match purpose {
+            DialogFor::Report => tr!(NO_DIALOG_FOR_REPORT_TEXT),
+            DialogFor::Load | DialogFor::Save => tr!(NO_DIALOG_TEXT),
+        });
         match purpose {
             DialogFor::Load => self.open_in_window_dialog(),
             DialogFor::Save => {
