@@ -38,9 +38,8 @@ pub struct SideBySide {
 
 /// This machine's rows (`here`, in their order) with the other report's beside them, then the
 /// other report's rows that did not run here.
-pub fn side_by_side(here: &super::Report, there: &Saved) -> Vec<SideBySide> {
+pub fn side_by_side(here: &[super::Row], there: &Saved) -> Vec<SideBySide> {
     let mut lines: Vec<SideBySide> = here
-        .rows
         .iter()
         .map(|row| SideBySide {
             rules: row.column.name().to_owned(),
@@ -196,18 +195,15 @@ mod tests {
 
     #[test]
     fn another_report_lines_up_beside_this_machines_rows() {
-        use super::super::{Column, Report, Row};
-        let here = Report {
-            about: super::super::About::default(),
-            rows: vec![Row {
-                column: Column::Shmimage,
-                scenario: "a writer is killed",
-                expected: "",
-                observed: "gone".to_owned(),
-                passed: true,
-                took: std::time::Duration::ZERO,
-            }],
-        };
+        use super::super::{Column, Row};
+        let here = [Row {
+            column: Column::Shmimage,
+            scenario: "a writer is killed",
+            expected: "",
+            observed: "gone".to_owned(),
+            passed: true,
+            took: std::time::Duration::ZERO,
+        }];
         let there = report(
             r#"{"os":"Windows","rows":[
                 {"rules":"Qt 5 rules","scenario":"a lock holder is killed","observed":"hangs","passed":true},

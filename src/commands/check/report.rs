@@ -8,7 +8,7 @@ use super::Report;
 use crate::protocol::SegmentDir;
 
 /// The machine the check ran on, for a QA ticket.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct About {
     pub os: String,
     pub arch: &'static str,

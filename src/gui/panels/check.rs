@@ -192,12 +192,14 @@ fn compared(ui: &mut egui::Ui, panel: &CheckPanel, commands: &mut Vec<Command>) 
 
 /// This machine's rows (so far) with the other report's beside them, one scenario a line.
 fn side_by_side(ui: &mut egui::Ui, panel: &CheckPanel, there: &check::Saved) {
-    let here = match &panel.report {
-        Some(Ok(report)) => report.clone(),
-        _ => check::Report {
-            about: check::About::default(),
-            rows: panel.rows(),
-        },
+    // The finished report's rows as they are; while the check runs, a copy of those so far.
+    let so_far;
+    let here: &[Row] = match &panel.report {
+        Some(Ok(report)) => &report.rows,
+        _ => {
+            so_far = panel.rows();
+            &so_far
+        }
     };
     let scenario_width = 200.0;
     let observed_width = ((ui.available_width() - scenario_width) / 2.0 - 16.0).max(160.0);
@@ -223,7 +225,7 @@ fn side_by_side(ui: &mut egui::Ui, panel: &CheckPanel, there: &check::Saved) {
             ui.label(RichText::new(tr!("this machine")).strong());
             ui.label(RichText::new(there.os.as_str()).strong());
             ui.end_row();
-            for line in check::side_by_side(&here, there) {
+            for line in check::side_by_side(here, there) {
                 ui.vertical(|ui| {
                     ui.set_width(scenario_width);
                     ui.label(RichText::new(line.rules.as_str()).small());
