@@ -29,11 +29,12 @@ pub fn folder_is_mine(path: &std::path::Path) -> std::io::Result<bool> {
     use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJECT};
     use windows_sys::Win32::Security::{
         EqualSid, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, TOKEN_OWNER, TOKEN_USER,
-        TokenOwner, TokenUser,
     };
     use windows_sys::Win32::Storage::FileSystem::{
         FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, READ_CONTROL,
     };
+    // Read before the descriptor is allocated, so that no early return can leak it.
+    let [user, default_owner] = token_user_and_owner()?;
     // A folder opens only with backup semantics; a junction in its place is opened, not followed.
     let folder = std::fs::OpenOptions::new()
         .access_mode(READ_CONTROL)
@@ -58,8 +59,6 @@ pub fn folder_is_mine(path: &std::path::Path) -> std::io::Result<bool> {
     if status != ERROR_SUCCESS {
         return Err(std::io::Error::from_raw_os_error(status as i32));
     }
-    let user = token_information(TokenUser)?;
-    let default_owner = token_information(TokenOwner)?;
     // SAFETY: the buffers hold a TOKEN_USER and a TOKEN_OWNER as the calls wrote them (u64
     // elements keep them aligned), and the SIDs they point to live inside the same buffers.
     let mine = unsafe {
@@ -72,12 +71,11 @@ pub fn folder_is_mine(path: &std::path::Path) -> std::io::Result<bool> {
     Ok(mine)
 }
 
-/// One class of this process's token information, in a buffer aligned for the struct it holds.
-fn token_information(
-    class: windows_sys::Win32::Security::TOKEN_INFORMATION_CLASS,
-) -> std::io::Result<Vec<u64>> {
+/// This process's token's user (`TokenUser`) and default owner (`TokenOwner`), each in a buffer
+/// aligned for the struct it holds, read through one opening of the token.
+fn token_user_and_owner() -> std::io::Result<[Vec<u64>; 2]> {
     use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
-    use windows_sys::Win32::Security::{GetTokenInformation, TOKEN_QUERY};
+    use windows_sys::Win32::Security::{GetTokenInformation, TOKEN_QUERY, TokenOwner, TokenUser};
     use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
     let mut token: HANDLE = std::ptr::null_mut();
     // SAFETY: GetCurrentProcess returns a pseudo-handle that needs no closing; `token` is written
@@ -85,26 +83,29 @@ fn token_information(
     if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let mut needed = 0u32;
-    // SAFETY: a null buffer of length 0 asks only for the size, written to `needed`.
-    unsafe { GetTokenInformation(token, class, std::ptr::null_mut(), 0, &mut needed) };
-    let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
-    let length = u32::try_from(buffer.len() * 8).unwrap_or(u32::MAX);
-    // SAFETY: `buffer` is writable for `length` bytes; `token` is open with TOKEN_QUERY.
-    let written = unsafe {
-        GetTokenInformation(
-            token,
-            class,
-            buffer.as_mut_ptr().cast(),
-            length,
-            &mut needed,
-        )
+    let query = |class| {
+        let mut needed = 0u32;
+        // SAFETY: a null buffer of length 0 asks only for the size, written to `needed`.
+        unsafe { GetTokenInformation(token, class, std::ptr::null_mut(), 0, &mut needed) };
+        let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+        let length = u32::try_from(buffer.len() * 8).unwrap_or(u32::MAX);
+        // SAFETY: `buffer` is writable for `length` bytes; `token` is open with TOKEN_QUERY.
+        let written = unsafe {
+            GetTokenInformation(
+                token,
+                class,
+                buffer.as_mut_ptr().cast(),
+                length,
+                &mut needed,
+            )
+        };
+        if written == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(buffer)
     };
-    let error = std::io::Error::last_os_error();
-    // SAFETY: `token` was opened above and is closed once.
+    let both = query(TokenUser).and_then(|user| Ok([user, query(TokenOwner)?]));
+    // SAFETY: `token` was opened above and is closed once, after its last use.
     unsafe { CloseHandle(token) };
-    if written == 0 {
-        return Err(error);
-    }
-    Ok(buffer)
+    both
 }
