@@ -1,7 +1,8 @@
 //! The protocol layer: the example's two slots (publish an image under a key, fetch the image
 //! under a key), plus inspecting a key, as one [`Protocol`] per mode. The mode is chosen once,
 //! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, on Linux
-//! `qt5` and `qt6`, on Windows `qt_windows`). The CLI and the window use only this module and the codec's types.
+//! `qt5` and `qt6`, on Windows `qt_windows`). The CLI and the window use only this module and
+//! the codec's types.
 
 mod faults;
 mod follow;
@@ -14,6 +15,8 @@ mod qt;
 mod qt5;
 #[cfg(target_os = "linux")]
 mod qt6;
+#[cfg(any(target_os = "linux", windows))]
+pub mod qt_rules;
 #[cfg(windows)]
 mod qt_windows;
 mod shmimage;
@@ -28,8 +31,6 @@ use image::RgbaImage;
 use crate::codec::{CodecError, Encoding, Header};
 use crate::ipc::segment::ShmError;
 
-#[cfg(windows)]
-pub use crate::ipc::qt::windows::KeptSemaphore;
 pub use crate::ipc::segment::interrupt::exit_when_released;
 pub use crate::ipc::segment::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
 pub use crate::protocol::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
@@ -203,15 +204,7 @@ impl Endpoint {
             #[cfg(target_os = "linux")]
             Mode::Qt6 => Ok(Box::new(qt6::Qt6Protocol::new(self)?)),
             #[cfg(windows)]
-            Mode::Qt5 => Ok(Box::new(qt_windows::QtWindowsProtocol::new(
-                self,
-                crate::ipc::qt::WindowsKey::Legacy,
-            )?)),
-            #[cfg(windows)]
-            Mode::Qt6 => Ok(Box::new(qt_windows::QtWindowsProtocol::new(
-                self,
-                crate::ipc::qt::WindowsKey::Native,
-            )?)),
+            Mode::Qt5 | Mode::Qt6 => Ok(Box::new(qt_windows::QtWindowsProtocol::of_mode(self)?)),
             #[cfg(not(any(target_os = "linux", windows)))]
             mode => Err(ShareError::ModeUnavailable { mode }),
         }
@@ -439,34 +432,6 @@ pub fn inspect(endpoint: &Endpoint) -> Result<Inspection, ShareError> {
 /// The same as `endpoint.protocol()?.newest_generation()`.
 pub fn newest_generation(endpoint: &Endpoint) -> Result<Option<u64>, ShareError> {
     endpoint.protocol()?.newest_generation()
-}
-
-/// Whether Qt 5's own `create(size)` would succeed now under `key` (Linux and Windows):
-/// `shmimage check` shows with it what Qt's rules do after a crash. `Ok` if it would;
-/// `AlreadyExists` if Qt would say "Unable to create shared memory segment.".
-#[cfg(target_os = "linux")]
-pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
-    qt5::Qt5Protocol::new(endpoint).create_as_qt_does(size)
-}
-
-/// Whether Qt 5's key files for `key` are still there (Linux): `check` cleans until they are not.
-#[cfg(target_os = "linux")]
-pub fn qt5_objects_left(endpoint: &Endpoint) -> bool {
-    qt5::Qt5Protocol::new(endpoint).objects_left()
-}
-
-#[cfg(windows)]
-pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
-    qt_windows::QtWindowsProtocol::new(endpoint, crate::ipc::qt::WindowsKey::Legacy)?
-        .create_as_qt_does(size)
-}
-
-/// Qt 5's semaphore under `key`, opened and kept as Qt's example keeps it after a load
-/// (Windows): `shmimage check` shows with it that a killed lock holder freezes Qt's next lock.
-#[cfg(windows)]
-pub fn keep_qt5_semaphore_open(endpoint: &Endpoint) -> Result<KeptSemaphore, ShareError> {
-    qt_windows::QtWindowsProtocol::new(endpoint, crate::ipc::qt::WindowsKey::Legacy)?
-        .keep_semaphore_open()
 }
 
 /// The memory-speed floor for moving `bytes` through a segment (see `shmimage bench`).

@@ -31,6 +31,15 @@ impl QtWindowsProtocol {
         })
     }
 
+    /// The protocol of the endpoint's Qt mode: Qt 5's names, or Qt 6.6+'s `QNativeIpcKey`.
+    pub(super) fn of_mode(endpoint: &Endpoint) -> Result<Self, ShareError> {
+        let kind = match endpoint.mode {
+            super::Mode::Qt6 => WindowsKey::Native,
+            _ => WindowsKey::Legacy,
+        };
+        Self::new(endpoint, kind)
+    }
+
     /// Whether Qt's own `create(size)` would succeed now: it is made, call for call.
     pub(super) fn create_as_qt_does(&self, size: usize) -> Result<(), ShareError> {
         Ok(self.segment()?.create_as_qt_does(size)?)

@@ -368,9 +368,10 @@ fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
 fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     const GIVE_UP_MS: &str = "1000";
     let _writer = check.put(key, "first.png", &["--qt"])?;
-    let kept =
-        super::process::in_process(|| protocol::keep_qt5_semaphore_open(&check.endpoint(key)))
-            .map_err(|e| e.to_string())?;
+    let kept = super::process::in_process(|| {
+        protocol::qt_rules::keep_qt5_semaphore_open(&check.endpoint(key))
+    })
+    .map_err(|e| e.to_string())?;
     kill_qt_reader_holding_the_lock(check, key)?;
     let qt_blocked = !kept
         .lock_within(std::time::Duration::from_secs(1))
@@ -403,7 +404,9 @@ fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
 /// Qt 5's own `create`, made by the check itself (see `process::in_process`).
 #[cfg(any(target_os = "linux", windows))]
 fn qt_create_now(check: &Check, key: &str) -> Result<(), protocol::ShareError> {
-    super::process::in_process(|| protocol::create_as_qt5_does(&check.endpoint(key), 4096))
+    super::process::in_process(|| {
+        protocol::qt_rules::create_as_qt5_does(&check.endpoint(key), 4096)
+    })
 }
 
 #[cfg(any(target_os = "linux", windows))]
