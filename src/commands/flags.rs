@@ -25,7 +25,7 @@ pub struct Cli {
     pub key: String,
 
     /// How images are shared under the key: this program's own crash-proof segments, or the
-    /// objects Qt's own example uses, so that it and Qt exchange images (Qt's modes: Linux and Windows).
+    /// objects Qt's own example uses, so that it and Qt exchange images (Qt's modes: Linux, Windows, and macOS, where they have not run yet).
     #[arg(long, global = true, value_parser = mode_parser(), conflicts_with_all = ["qt", "qt6"])]
     pub mode: Option<Mode>,
 

@@ -31,7 +31,7 @@ pub(super) fn show(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
                     })
                     .response
                     .on_disabled_hover_text(tr!(
-                        "Available on Linux and Windows, where it uses the objects Qt uses there"
+                        "Available on Linux, macOS and Windows, where it uses the objects Qt uses there"
                     ));
                 }
             })

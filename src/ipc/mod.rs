@@ -2,10 +2,10 @@
 //!
 //! - `sys`: the OS calls, and the project's only `unsafe` code;
 //! - [`segment`]: this project's crash-proof segments, whose lifetime is the same on every OS;
-//! - [`qt`]: Qt's own objects (System V and POSIX on Linux, a file mapping and a semaphore on
-//!   Windows), named and used as Qt does.
+//! - [`qt`]: Qt's own objects (System V and POSIX on Linux and macOS, a file mapping and a
+//!   semaphore on Windows), named and used as Qt does.
 
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 pub mod qt;
 pub mod segment;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.

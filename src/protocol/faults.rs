@@ -76,10 +76,6 @@ impl Faults {
     }
 
     /// Called once a reader's copy is in its hands, still holding the lock (Qt's modes).
-    #[cfg_attr(
-        not(any(target_os = "linux", windows)),
-        allow(dead_code, reason = "Qt's modes are Linux's and Windows'")
-    )]
     pub(super) fn after_copy(&self) {
         if let Some(pause) = self.pause_mid_copy {
             log::warn!("paused mid-copy");

@@ -1,7 +1,7 @@
 //! The protocol layer: the example's two slots (publish an image under a key, fetch the image
 //! under a key), plus inspecting a key, as one [`Protocol`] per mode. The mode is chosen once,
 //! in [`Endpoint::protocol`]; each protocol lives in a module of its own (`native`, on Linux
-//! `qt5` and `qt6`, on Windows `qt_windows`). The CLI and the window use only this module and
+//! and macOS `qt5` and `qt6`, on Windows `qt_windows`). The CLI and the window use only this module and
 //! the codec's types.
 
 mod faults;
@@ -9,13 +9,13 @@ mod follow;
 pub mod journal;
 mod mode;
 mod native_key;
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 mod qt;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 mod qt5;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 mod qt6;
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 pub mod qt_rules;
 #[cfg(windows)]
 mod qt_windows;
@@ -61,7 +61,7 @@ pub enum ShareError {
     Shm(#[from] ShmError),
     #[error(transparent)]
     Codec(#[from] CodecError),
-    #[error("{mode} is available on Linux and Windows only (it uses the objects Qt uses there); use shmimage's own segments here", mode = mode.facts().name)]
+    #[error("{mode} is available on Linux, macOS and Windows only (it uses the objects Qt uses there); use shmimage's own segments here", mode = mode.facts().name)]
     ModeUnavailable { mode: Mode },
     #[error("stepping through was cancelled: the lock was given back and nothing else changed")]
     SteppingCancelled,
@@ -199,13 +199,13 @@ impl Endpoint {
         }
         match self.mode {
             Mode::Shmimage => Ok(Box::new(shmimage::ShmimageProtocol::new(self))),
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "macos"))]
             Mode::Qt5 => Ok(Box::new(qt5::Qt5Protocol::new(self))),
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "macos"))]
             Mode::Qt6 => Ok(Box::new(qt6::Qt6Protocol::new(self)?)),
             #[cfg(windows)]
             Mode::Qt5 | Mode::Qt6 => Ok(Box::new(qt_windows::QtWindowsProtocol::of_mode(self)?)),
-            #[cfg(not(any(target_os = "linux", windows)))]
+            #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
             mode => Err(ShareError::ModeUnavailable { mode }),
         }
     }

@@ -94,6 +94,20 @@ const WINDOWS_QT_FACTS: [ModeFacts; 2] = [
     },
 ];
 
+/// Qt 6's mode on macOS: objects without files, of at most 31 bytes' name. Never run yet.
+const MACOS_QT6_FACTS: ModeFacts = ModeFacts {
+    id: "qt6",
+    name: "Qt 6 (POSIX)",
+    encoding_is_chosen: false,
+    lifetime: "Qt 6's rules on macOS (POSIX): the segment is shm_open(\"<key>\") and the lock \
+        sem_open(\"<key>\"), a name of at most 31 bytes. Qt 6 never removes a segment, and macOS \
+        lets an object be sized only once, so Qt's example cuts every later image to the first one's \
+        size until the Mac restarts. Here every load makes a new segment, and the writer removes it \
+        when it stops sharing. The semaphore has no undo: if a program crashes while holding it, \
+        loads here wait five seconds and then say how to clear it.",
+    journal_tag: "qt6",
+};
+
 impl Mode {
     /// Every mode, in the order they are offered: everything that lists modes goes through it.
     pub const ALL: [Mode; 3] = [Mode::Shmimage, Mode::Qt5, Mode::Qt6];
@@ -106,6 +120,7 @@ impl Mode {
     pub fn facts_on(self, os: Os) -> &'static ModeFacts {
         match (os, self) {
             (Os::Windows, Self::Qt5 | Self::Qt6) => &WINDOWS_QT_FACTS[self as usize - 1],
+            (Os::MacOs, Self::Qt6) => &MACOS_QT6_FACTS,
             _ => &MODE_FACTS[self as usize],
         }
     }
@@ -117,7 +132,7 @@ impl Mode {
 
     /// Whether this build and OS offer the mode at all.
     pub fn is_available(self) -> bool {
-        self == Self::Shmimage || cfg!(any(target_os = "linux", windows))
+        self == Self::Shmimage || cfg!(any(target_os = "linux", target_os = "macos", windows))
     }
 
     /// What a child process is given to run in this mode.

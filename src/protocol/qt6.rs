@@ -1,14 +1,20 @@
 //! Qt 6.6+'s protocol with a `QNativeIpcKey`: POSIX shared memory and a named semaphore called
-//! after the key (`crate::ipc::qt::posix`), holding Qt's `QDataStream` PNG.
+//! after the key (`crate::ipc::qt::posix`, on macOS `posix_macos`), holding Qt's `QDataStream`
+//! PNG.
 
 use image::RgbaImage;
 
+#[cfg(target_os = "linux")]
+use super::ChangeWatch;
 use super::{
-    AttachedReader, ChangeWatch, Endpoint, Fetched, Inspection, Options, Protocol, Publication,
-    Recorder, ShareError,
+    AttachedReader, Endpoint, Fetched, Inspection, Options, Protocol, Publication, Recorder,
+    ShareError,
 };
 use crate::codec::Encoding;
+#[cfg(target_os = "linux")]
 use crate::ipc::qt::posix::Qt6SharedMemory;
+#[cfg(target_os = "macos")]
+use crate::ipc::qt::posix_macos::Qt6SharedMemory;
 
 pub(super) struct Qt6Protocol {
     key: String,
@@ -17,7 +23,8 @@ pub(super) struct Qt6Protocol {
 }
 
 impl Qt6Protocol {
-    /// Checks the key at once: in this mode it names a file in /dev/shm.
+    /// Checks the key at once: in this mode it names a file in /dev/shm (an object of at most
+    /// 31 bytes on macOS).
     pub(super) fn new(endpoint: &Endpoint) -> Result<Self, ShareError> {
         Qt6SharedMemory::new(&endpoint.key)?;
         Ok(Self {
@@ -51,15 +58,12 @@ impl Protocol for Qt6Protocol {
         inspection.row(
             "segment",
             match qt6.segment_size {
-                Some(size) => format!("{} ({size} bytes)", qt6.segment_path.display()),
+                Some(size) => format!("{} ({size} bytes)", qt6.segment),
                 None => "none (nothing is shared under this key)".to_owned(),
             },
         );
         let semaphore = if qt6.semaphore_exists { "" } else { " (none)" };
-        inspection.row(
-            "semaphore",
-            format!("{}{semaphore}", qt6.semaphore_path.display()),
-        );
+        inspection.row("semaphore", format!("{}{semaphore}", qt6.semaphore));
         Ok(inspection)
     }
 
@@ -76,6 +80,8 @@ impl Protocol for Qt6Protocol {
     /// Qt 6's example creates a new `/dev/shm/KEY` for every image (it detaches, then creates).
     /// A writer that rewrites its segment in place makes no file event, and keeps the inode
     /// that `newest_generation` reports: Follow cannot see such a rewrite.
+    /// macOS shows no such file, so Follow polls there.
+    #[cfg(target_os = "linux")]
     fn change_watch(&self) -> Option<ChangeWatch> {
         let segment = self.segment().ok()?;
         let path = std::path::Path::new(crate::ipc::segment::Segment::native_key(segment.as_ref()));

@@ -6,16 +6,16 @@ use super::{Endpoint, ShareError};
 #[cfg(windows)]
 pub use crate::ipc::qt::windows::KeptSemaphore;
 
-/// Whether Qt 5's own `create(size)` would succeed now under `key` (Linux and Windows):
+/// Whether Qt 5's own `create(size)` would succeed now under `key` (every OS):
 /// `shmimage check` shows with it what Qt's rules do after a crash. `Ok` if it would;
 /// `AlreadyExists` if Qt would say "Unable to create shared memory segment.".
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub fn create_as_qt5_does(endpoint: &Endpoint, size: usize) -> Result<(), ShareError> {
     super::qt5::Qt5Protocol::new(endpoint).create_as_qt_does(size)
 }
 
-/// Whether Qt 5's key files for `key` are still there (Linux): `check` cleans until they are not.
-#[cfg(target_os = "linux")]
+/// Whether Qt 5's key files for `key` are still there (Linux, macOS): `check` cleans until they are not.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub fn qt5_objects_left(endpoint: &Endpoint) -> bool {
     super::qt5::Qt5Protocol::new(endpoint).objects_left()
 }

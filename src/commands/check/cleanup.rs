@@ -6,8 +6,8 @@ use std::path::Path;
 use super::scenarios::SCENARIOS;
 use super::{ALIVE, KEYS, PREFIX};
 use crate::protocol::{self, SegmentDir};
-// Qt's objects are cleaned by publishing and withdrawing under their key (Linux).
-#[cfg(target_os = "linux")]
+// Qt's objects are cleaned by publishing and withdrawing under their key (System V).
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 use {
     super::{pattern, unrecorded},
     crate::codec,
@@ -75,12 +75,9 @@ fn is_check_key(key: &str) -> bool {
 pub(super) fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
     clean_dir(dir);
     let keys = recorded_keys(work);
-    #[cfg_attr(
-        not(target_os = "linux"),
-        allow(unused_mut, reason = "Qt's key files are Linux's")
-    )]
+    #[cfg_attr(windows, allow(unused_mut, reason = "Qt's key files are System V's"))]
     let mut qt_left = false;
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
     for key in keys.iter().filter(|k| k.contains("-qt")) {
         // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
         let endpoint =

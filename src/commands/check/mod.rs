@@ -1,6 +1,7 @@
 //! `shmimage check`: the README's lifetime table, measured on the machine in front of you, with
 //! real processes (copies of this program) on the segment directory users get, under keys of
-//! its own. On Linux and Windows a second column runs the same events under Qt 5's own rules.
+//! its own. A second column runs the same events under Qt 5's own rules (on macOS, where it has
+//! not run yet, as on Linux).
 //!
 //! A run writes its keys down first, in its work folder in the private segment directory, so
 //! that the next run removes whatever a killed one left, and nobody else can plant a list.

@@ -50,10 +50,6 @@ fn unregister(pid: u32) {
 static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Call `work` on Qt's objects in this process, never interrupted halfway by Ctrl-C's cleanup.
-#[cfg_attr(
-    not(any(target_os = "linux", windows)),
-    allow(dead_code, reason = "Qt's rows run on Linux and Windows")
-)]
 pub(super) fn in_process<T>(work: impl FnOnce() -> T) -> T {
     let _held = IN_PROCESS
         .lock()

@@ -63,7 +63,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         expected: "refused with a clear error, never shown",
         run: damaged_segment,
     },
-    #[cfg(any(target_os = "linux", windows))]
+    #[cfg(any(target_os = "linux", target_os = "macos", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtexits",
@@ -71,7 +71,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         expected: "Qt's detach removes the segment; Qt can create again",
         run: qt_writer_exits,
     },
-    #[cfg(any(target_os = "linux", windows))]
+    #[cfg(any(target_os = "linux", target_os = "macos", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtkilled",
@@ -83,7 +83,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         },
         run: qt_writer_killed,
     },
-    #[cfg(any(target_os = "linux", windows))]
+    #[cfg(any(target_os = "linux", target_os = "macos", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtsecond",
@@ -91,7 +91,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         expected: "Qt's create fails while the first writer is attached",
         run: qt_second_writer,
     },
-    #[cfg(any(target_os = "linux", windows))]
+    #[cfg(any(target_os = "linux", target_os = "macos", windows))]
     Scenario {
         column: Column::QtRules,
         slug: "qtholder",
@@ -181,7 +181,7 @@ fn kill_while_holding(check: &Check, key: &str, args: &[&str]) -> Result<(), Str
 }
 
 /// A `get --qt` killed after its copy, before its unlock: it dies holding Qt's semaphore.
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 fn kill_qt_reader_holding_the_lock(check: &Check, key: &str) -> Result<(), String> {
     let out = check.work.join(format!("{key}-holder.png"));
     kill_while_holding(
@@ -257,7 +257,7 @@ fn damaged_segment(check: &Check, key: &str) -> Result<String, String> {
     expect(refused, format!("get: {}", describe(&got)))
 }
 
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
     check
         .put(key, "first.png", &["--qt", "--hold-ms", "300"])?
@@ -274,7 +274,7 @@ fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
 
 /// The article's row. On Linux the segment outlives its killed writer; on Windows the kernel
 /// frees it, some time after `TerminateProcess` returns.
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
     check.put(key, "first.png", &["--qt"])?.kill()?;
     let mut create = qt_create_now(check, key);
@@ -314,7 +314,7 @@ fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
     )
 }
 
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
     let first = check.put(key, "first.png", &["--qt"])?;
     let create = qt_create_now(check, key);
@@ -339,7 +339,7 @@ fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
 
 /// A reader killed while it holds Qt's lock (after its copy, before its unlock): Qt's System V
 /// semaphore has `SEM_UNDO`, so the kernel gives it back.
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     let _writer = check.put(key, "first.png", &["--qt"])?;
     kill_qt_reader_holding_the_lock(check, key)?;
@@ -402,14 +402,14 @@ fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
 }
 
 /// Qt 5's own `create`, made by the check itself (see `process::in_process`).
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 fn qt_create_now(check: &Check, key: &str) -> Result<(), protocol::ShareError> {
     super::process::in_process(|| {
         protocol::qt_rules::create_as_qt5_does(&check.endpoint(key), 4096)
     })
 }
 
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 fn qt_create(result: &Result<(), protocol::ShareError>) -> String {
     match result {
         Ok(()) => "works".to_owned(),

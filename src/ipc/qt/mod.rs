@@ -1,17 +1,22 @@
 //! Qt's own IPC objects, named and used exactly as Qt names and uses them, behind the core's
 //! [`Segment`](crate::ipc::segment::Segment) interface. On Linux: Qt 5's System V segment and
 //! semaphore ([`sysv`]), and Qt 6.6+'s POSIX shared memory and named semaphore ([`posix`]). On
-//! Windows: a named file mapping and a named semaphore for both ([`windows`]). The protocols
-//! that speak Qt's format over them are in `crate::protocol`.
+//! Windows: a named file mapping and a named semaphore for both ([`windows`]). On macOS, built
+//! from Qt's and XNU's sources and never run yet: Qt 5's System V objects as on Linux, and Qt
+//! 6.6+'s `shm_open`/`sem_open` objects ([`posix_macos`]). The protocols that speak Qt's format
+//! over them are in `crate::protocol`.
 
 #[cfg(target_os = "linux")]
 pub mod posix;
-#[cfg(target_os = "linux")]
+#[cfg(target_os = "macos")]
+pub mod posix_macos;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod sysv;
 #[cfg(windows)]
 pub mod windows;
 
 use crate::ipc::segment::ShmError;
+use crate::platform::Os;
 
 pub const SHARED_MEMORY_PREFIX: &str = "qipc_sharedmemory_";
 pub const SEMAPHORE_PREFIX: &str = "qipc_systemsem_";
@@ -75,6 +80,74 @@ pub fn windows_names(key: &str, kind: WindowsKey) -> Result<WindowsNames, ShmErr
     }
 }
 
+/// What is under a Qt 6 key now (Linux and macOS), for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qt6Inspection {
+    /// The segment, as the OS names it (`/dev/shm/KEY`, or `shm_open("KEY")` on macOS).
+    pub segment: String,
+    /// Size in bytes, if the segment exists.
+    pub segment_size: Option<u64>,
+    /// What tells this segment from a later one under the same name: the generation (a Qt 6
+    /// writer that reuses its segment in place keeps it).
+    pub segment_id: Option<u64>,
+    pub semaphore: String,
+    pub semaphore_exists: bool,
+}
+
+/// XNU's longest name for a POSIX shared memory object or semaphore (`PSHMNAMLEN`).
+pub const MACOS_NAME_MAX: usize = 31;
+
+/// The name Qt 6.6+'s `QNativeIpcKey` gives both POSIX objects on macOS: the key as it is
+/// (`shm_open("QSharedMemoryExample")`), which XNU refuses over 31 bytes (`ENAMETOOLONG`).
+pub fn macos_posix_name(key: &str) -> Result<String, ShmError> {
+    let refuse = |reason: String| ShmError::KeyError {
+        key: key.to_owned(),
+        reason,
+    };
+    if key.is_empty() || key.contains('\0') {
+        return Err(refuse(
+            "Qt 6 uses the key as the object's name, which must be one name without NUL".to_owned(),
+        ));
+    }
+    if key.len() > MACOS_NAME_MAX {
+        return Err(refuse(format!(
+            "macOS limits a POSIX shared memory name to {MACOS_NAME_MAX} bytes and this one has {}; use a shorter key",
+            key.len()
+        )));
+    }
+    Ok(key.to_owned())
+}
+
+/// Why a System V segment of `size` bytes could not be made (`shmget` said `EINVAL`), given the
+/// limit the system reports (`shmmax`, if it could be read): the limit by name, and how to raise
+/// it. macOS's default, 4 MiB, is small enough for a photo to hit it.
+pub fn sysv_size_limit(os: Os, shmmax: Option<u64>, size: u64) -> String {
+    let here = |default: &str| match shmmax {
+        Some(max) => format!("here {max} bytes ({:.1} MiB)", max as f64 / 1048576.0),
+        None => default.to_owned(),
+    };
+    match os {
+        Os::MacOs => format!(
+            "macOS allows a System V segment of at most kern.sysv.shmmax, {}, and this image \
+             needs {size} bytes; share a smaller image, or raise the limit until the next restart \
+             with `sudo sysctl -w kern.sysv.shmmax={} kern.sysv.shmall={}` (bytes, a multiple of \
+             4096, and pages)",
+            here("4 MiB unless raised"),
+            round_up_to_page(size),
+            round_up_to_page(size) / 4096
+        ),
+        _ => format!(
+            "the system allows a System V segment of at most kernel.shmmax, {}, and this image \
+             needs {size} bytes; share a smaller image, or raise kernel.shmmax with sysctl",
+            here("see /proc/sys/kernel/shmmax")
+        ),
+    }
+}
+
+fn round_up_to_page(size: u64) -> u64 {
+    size.div_ceil(4096).saturating_mul(4096)
+}
+
 /// What a live Qt segment must start with for a new publish to replace it: an image as Qt
 /// writes one. The protocol passes the codec's test in, so this layer reads no image format.
 #[derive(Debug, Clone, Copy)]
@@ -98,7 +171,46 @@ impl Replaceable {
 
 #[cfg(test)]
 mod tests {
-    use super::{WindowsKey, WindowsNames, windows_names};
+    use super::*;
+
+    #[test]
+    fn macos_names_are_the_key_and_at_most_31_bytes() {
+        assert_eq!(
+            macos_posix_name("QSharedMemoryExample").unwrap(),
+            "QSharedMemoryExample"
+        );
+        assert_eq!(macos_posix_name(&"k".repeat(31)).unwrap().len(), 31);
+        let long = macos_posix_name(&"k".repeat(32)).unwrap_err().to_string();
+        assert!(long.contains("31 bytes and this one has 32"), "{long}");
+        // Bytes, not characters: ten 4-byte emoji are 40 bytes.
+        assert!(macos_posix_name(&"😀".repeat(10)).is_err());
+        assert!(macos_posix_name("").is_err());
+        assert!(macos_posix_name("a\0b").is_err());
+    }
+
+    #[test]
+    fn a_segment_over_the_limit_names_the_limit_and_how_to_raise_it() {
+        let mac = sysv_size_limit(Os::MacOs, Some(4194304), 5_000_000);
+        assert!(
+            mac.contains("kern.sysv.shmmax, here 4194304 bytes (4.0 MiB)"),
+            "{mac}"
+        );
+        assert!(
+            mac.contains("kern.sysv.shmmax=5001216 kern.sysv.shmall=1221"),
+            "{mac}"
+        );
+        assert_eq!(5001216 % 4096, 0);
+        let unread = sysv_size_limit(Os::MacOs, None, 10);
+        assert!(
+            unread.contains("kern.sysv.shmmax, 4 MiB unless raised"),
+            "{unread}"
+        );
+        let linux = sysv_size_limit(Os::Linux, None, 10);
+        assert!(
+            linux.contains("kernel.shmmax, see /proc/sys/kernel/shmmax"),
+            "{linux}"
+        );
+    }
 
     /// The names the spec computed for Qt's example key (1.1), on every OS.
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Replaceable;
+use super::{Qt6Inspection, Replaceable};
 use crate::ipc::segment::interrupt::{exit_requested, holding_begins, holding_ends};
 use crate::ipc::segment::{self, AccessMode, Patience, Segment, SegmentAccess, ShmError, Waiting};
 use crate::ipc::sys::Mapping;
@@ -21,19 +21,6 @@ use crate::safe_fs::{Entry, OpenFor, classify, open_file, read_at};
 
 /// Where glibc keeps POSIX shared memory and named semaphores.
 const POSIX_SHM_DIR: &str = "/dev/shm";
-
-/// The files of a key in Qt 6 mode, for display.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Qt6Inspection {
-    pub segment_path: PathBuf,
-    /// Size in bytes, if the segment exists.
-    pub segment_size: Option<u64>,
-    /// The segment's inode: a new one for every segment created, so it serves as the
-    /// generation (a Qt 6 writer that reuses its segment in place keeps it).
-    pub segment_id: Option<u64>,
-    pub semaphore_path: PathBuf,
-    pub semaphore_exists: bool,
-}
 
 /// `QSharedMemory(QNativeIpcKey(key))` on Linux.
 ///
@@ -126,10 +113,11 @@ impl Qt6SharedMemory {
             .ok()
             .filter(|m| m.is_file());
         Qt6Inspection {
-            segment_path: self.segment_path.clone(),
+            segment: self.segment_path.display().to_string(),
             segment_size: segment.as_ref().map(|m| m.len()),
+            // The inode: a new one for every segment created.
             segment_id: segment.as_ref().map(|m| m.ino()),
-            semaphore_path: self.semaphore_path(),
+            semaphore: self.semaphore_path().display().to_string(),
             semaphore_exists: self.semaphore_path().exists(),
         }
     }

@@ -1,6 +1,7 @@
-//! Qt 5's objects (Linux): the System V segment and semaphore that `QSharedMemory` and
-//! `QSystemSemaphore` use, named exactly as Qt names them, so that shmimage and Qt's own example
-//! exchange images (`QT_IPC_SPEC.md` in the project's shared notes has the details).
+//! Qt 5's objects (Linux, and macOS where it has not run yet): the System V segment and
+//! semaphore that `QSharedMemory` and `QSystemSemaphore` use, named exactly as Qt names them, so
+//! that shmimage and Qt's own example exchange images (`QT_IPC_SPEC.md` in the project's shared
+//! notes has the details; `QT_IPC_SPEC_WINDOWS_MACOS.md`, 3.1 and 3.3, what differs on macOS).
 //!
 //! Over 500 lines because Qt's segment and semaphore are one object here, as in Qt: create,
 //! attach and detach take the semaphore and decide about the segment together.
@@ -27,7 +28,12 @@ const PRIVATE: libc::c_int = 0o600;
 /// Both sides must see the same directory to meet.
 pub fn qt_temp_dir() -> PathBuf {
     let tmpdir = std::env::var_os("TMPDIR");
-    let dir = crate::platform::qt_temp_dir(Os::current(), tmpdir.as_deref(), None);
+    #[cfg(target_os = "macos")]
+    let darwin_temp = crate::ipc::sys::darwin_user_dir(false);
+    #[cfg(not(target_os = "macos"))]
+    let darwin_temp: Option<PathBuf> = None;
+    let dir =
+        crate::platform::qt_temp_dir(Os::current(), tmpdir.as_deref(), darwin_temp.as_deref());
     // Qt's canonicalPath() is empty for a missing directory, which makes the key "/qipc_…".
     fs::canonicalize(&dir).unwrap_or_else(|_| PathBuf::from("/"))
 }
@@ -313,7 +319,7 @@ impl QtSharedMemory {
         let ipc_key = ftok(&self.shm_key_file)?;
         let flags = libc::IPC_CREAT | libc::IPC_EXCL | PRIVATE;
         let id = match sysv::shm_get(ipc_key, size, flags) {
-            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
+            Err(err) if already_exists(&err, ipc_key) => {
                 let old =
                     sysv::shm_get(ipc_key, 0, 0).map_err(|err| self.shm_error("opening", err))?;
                 let stat = sysv::shm_stat(old).map_err(|err| self.shm_error("checking", err))?;
@@ -358,7 +364,7 @@ impl QtSharedMemory {
         match err.raw_os_error() {
             Some(libc::EINVAL) => ShmError::InvalidSize {
                 size: size as u64,
-                reason: "over the system's System V limit (see /proc/sys/kernel/shmmax)".to_owned(),
+                reason: super::sysv_size_limit(Os::current(), sysv::shm_max(), size as u64),
             },
             Some(libc::ENOSPC | libc::ENOMEM) => ShmError::OutOfResources {
                 needed: size as u64,
@@ -386,7 +392,7 @@ impl QtSharedMemory {
                 sysv::shm_remove(id).map_err(|err| self.shm_error("removing", err))?;
                 Ok(())
             }
-            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => Err(ShmError::AlreadyExists {
+            Err(err) if already_exists(&err, ipc_key) => Err(ShmError::AlreadyExists {
                 key: self.key.clone(),
             }),
             Err(err) => Err(self.create_error(size, err)),
@@ -605,9 +611,26 @@ fn holds_a_qt_image(id: i32, size: usize, replaceable: Replaceable) -> bool {
         && replaceable.accepts(&start)
 }
 
+/// Whether `shmget` with `IPC_EXCL` failed because a segment has the key. macOS checks the size
+/// first: a larger request than the existing segment says `EINVAL`, not `EEXIST`.
+fn already_exists(err: &io::Error, ipc_key: libc::key_t) -> bool {
+    match err.raw_os_error() {
+        Some(libc::EEXIST) => true,
+        Some(libc::EINVAL) => cfg!(target_os = "macos") && sysv::shm_get(ipc_key, 0, 0).is_ok(),
+        _ => false,
+    }
+}
+
 /// Linux: a process exists while /proc has its directory.
+#[cfg(target_os = "linux")]
 fn process_alive(pid: u32) -> bool {
     pid != 0 && Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// macOS: `kill(pid, 0)` finds the process (EPERM: it exists, and is another user's).
+#[cfg(target_os = "macos")]
+fn process_alive(pid: u32) -> bool {
+    crate::ipc::sys::process_exists(pid)
 }
 
 #[cfg(test)]

@@ -15,9 +15,11 @@
 
 // Per-platform calls, each file behind the same names where the platforms share one.
 pub(crate) mod named_object;
+#[cfg(target_os = "macos")]
+pub(crate) mod posix_macos;
 #[cfg(target_os = "linux")]
 pub(crate) mod posix_semaphore;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) mod sysv;
 #[cfg(unix)]
 mod unix;
@@ -27,7 +29,7 @@ mod windows;
 #[cfg(unix)]
 pub(crate) use unix::effective_uid;
 #[cfg(target_os = "macos")]
-pub(crate) use unix::{darwin_user_dir, filesystem_type};
+pub(crate) use unix::{darwin_user_dir, filesystem_type, process_exists};
 #[cfg(windows)]
 pub use windows::{attach_parent_console, folder_is_mine};
 
@@ -46,7 +48,7 @@ pub(crate) enum Mapping {
     ReadOnly(Mmap),
     ReadWrite(MmapMut),
     /// A System V segment (Qt-compatible mode).
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
     SystemV(sysv::Attached),
     /// A named file mapping (Qt-compatible modes on Windows).
     #[cfg(windows)]
@@ -73,7 +75,7 @@ impl Mapping {
         match self {
             Self::ReadOnly(map) => map.len(),
             Self::ReadWrite(map) => map.len(),
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "macos"))]
             Self::SystemV(segment) => segment.len(),
             #[cfg(windows)]
             Self::Section(section) => section.len(),
@@ -84,7 +86,7 @@ impl Mapping {
         match self {
             Self::ReadOnly(_) => false,
             Self::ReadWrite(_) => true,
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "macos"))]
             Self::SystemV(segment) => segment.is_writable(),
             #[cfg(windows)]
             Self::Section(section) => section.is_writable(),
@@ -95,7 +97,7 @@ impl Mapping {
         match self {
             Self::ReadOnly(map) => map.as_ptr(),
             Self::ReadWrite(map) => map.as_ptr(),
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "macos"))]
             Self::SystemV(segment) => segment.as_ptr(),
             #[cfg(windows)]
             Self::Section(section) => section.as_ptr(),
@@ -126,7 +128,7 @@ impl Mapping {
         let base = match self {
             Self::ReadOnly(_) => return false,
             Self::ReadWrite(map) => map.as_mut_ptr(),
-            #[cfg(target_os = "linux")]
+            #[cfg(any(target_os = "linux", target_os = "macos"))]
             Self::SystemV(segment) => segment.as_mut_ptr(),
             #[cfg(windows)]
             Self::Section(section) => section.as_mut_ptr(),

@@ -1,5 +1,5 @@
 //! System V shared memory and semaphores, the IPC that Qt 5's `QSharedMemory` and
-//! `QSystemSemaphore` use on Linux (see `crate::ipc::qt::sysv`). Thin, checked wrappers: each returns the OS
+//! `QSystemSemaphore` use on Linux and macOS (see `crate::ipc::qt::sysv`). Thin, checked wrappers: each returns the OS
 //! error as `io::Error`, and attached memory is only reached through `Mapping`'s copies.
 
 use std::io;
@@ -48,14 +48,33 @@ pub(crate) fn shm_get(key: libc::key_t, size: usize, flags: libc::c_int) -> io::
     check(unsafe { libc::shmget(key, size, flags) })
 }
 
+/// `IPC_STAT`'s buffer, with room to spare: the libc crate marks its macOS layouts of these
+/// structs as unverified, and the kernel must never write past what is ours.
+#[repr(C)]
+struct StatBuffer<T> {
+    ds: T,
+    spare: [u8; 64],
+}
+
+impl<T> StatBuffer<T> {
+    fn zeroed() -> Self {
+        // SAFETY: `T` is one of libc's plain C structs of integers (and, on macOS, one pointer
+        // that is never read), for which all-zero bytes are a valid value.
+        unsafe { std::mem::zeroed() }
+    }
+}
+
+// The counter's type differs: `c_ulong` on Linux, `c_ushort` on macOS.
+#[allow(clippy::useless_conversion)]
 pub(crate) fn shm_stat(id: i32) -> io::Result<ShmStat> {
-    // SAFETY: an all-zero shmid_ds is a valid value of this plain C struct.
-    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
-    // SAFETY: IPC_STAT writes one shmid_ds into `ds`, which is valid and exclusively ours.
-    check(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
+    let mut buf = StatBuffer::<libc::shmid_ds>::zeroed();
+    // SAFETY: IPC_STAT writes one shmid_ds at the pointer; it points to our buffer, which has
+    // room for it and more.
+    check(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut buf.ds) })?;
+    let ds = buf.ds;
     Ok(ShmStat {
         size: ds.shm_segsz,
-        attached: ds.shm_nattch,
+        attached: u64::from(ds.shm_nattch),
         creator_pid: ds.shm_cpid as u32,
         owner_uid: ds.shm_perm.uid,
         mode: u32::from(ds.shm_perm.mode) & 0o777,
@@ -127,16 +146,18 @@ pub(crate) fn sem_get(key: libc::key_t, flags: libc::c_int) -> io::Result<i32> {
     check(unsafe { libc::semget(key, 1, flags) })
 }
 
+// The count's type differs: `c_ulong` on Linux, `c_ushort` on macOS.
+#[allow(clippy::useless_conversion)]
 pub(crate) fn sem_stat(id: i32) -> io::Result<SemStat> {
-    // SAFETY: an all-zero semid_ds is a valid value of this plain C struct.
-    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+    let mut buf = StatBuffer::<libc::semid_ds>::zeroed();
     // SAFETY: IPC_STAT writes one semid_ds through the pointer passed as semctl's variadic
-    // argument (the `buf` member of union semun); `ds` is valid and exclusively ours.
-    check(unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds as *mut libc::semid_ds) })?;
+    // argument (the `buf` member of union semun); it points to our buffer, which has room.
+    check(unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut buf.ds as *mut libc::semid_ds) })?;
+    let ds = buf.ds;
     Ok(SemStat {
         owner_uid: ds.sem_perm.uid,
         mode: u32::from(ds.sem_perm.mode) & 0o777,
-        count: ds.sem_nsems as u64,
+        count: u64::from(ds.sem_nsems),
     })
 }
 
@@ -159,6 +180,7 @@ pub(crate) fn sem_remove(id: i32) -> io::Result<()> {
 /// Adds `delta` to the semaphore with SEM_UNDO (the kernel reverts it if we die), waiting
 /// at most `timeout` in all, however often a signal interrupts the wait. A timeout is
 /// `ErrorKind::WouldBlock`.
+#[cfg(target_os = "linux")]
 pub(crate) fn sem_change(id: i32, delta: i16, timeout: Duration) -> io::Result<()> {
     let mut op = libc::sembuf {
         sem_num: 0,
@@ -193,6 +215,65 @@ pub(crate) fn sem_change(id: i32, delta: i16, timeout: Duration) -> io::Result<(
             other => return other.map(drop),
         }
     }
+}
+
+/// As on Linux, but macOS has no `semtimedop`: the operation is tried without waiting
+/// (`IPC_NOWAIT`), and again after short, growing pauses until the deadline. A lock taken
+/// this way is not served in order of arrival, which two windows never notice.
+#[cfg(target_os = "macos")]
+pub(crate) fn sem_change(id: i32, delta: i16, timeout: Duration) -> io::Result<()> {
+    let mut op = libc::sembuf {
+        sem_num: 0,
+        sem_op: delta,
+        sem_flg: (libc::SEM_UNDO | libc::IPC_NOWAIT) as libc::c_short,
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = Duration::from_micros(200);
+    loop {
+        // SAFETY: `op` is one valid sembuf for the call, which reads it and writes nothing.
+        let ret = unsafe { libc::semop(id, &mut op, 1) };
+        match check(ret) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            other => return other.map(drop),
+        }
+    }
+}
+
+/// The system's largest System V segment, if it says: `kern.sysv.shmmax` on macOS.
+#[cfg(target_os = "macos")]
+pub(crate) fn shm_max() -> Option<u64> {
+    let mut value: u64 = 0;
+    let mut len = std::mem::size_of::<u64>();
+    // SAFETY: the name is a NUL-terminated literal; `value` and `len` are valid and ours, and
+    // sysctlbyname writes at most `len` bytes into `value` and the length it wrote into `len`.
+    let ret = unsafe {
+        libc::sysctlbyname(
+            c"kern.sysv.shmmax".as_ptr(),
+            (&mut value as *mut u64).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (ret == 0 && len == std::mem::size_of::<u64>()).then_some(value)
+}
+
+/// The system's largest System V segment, if it says: /proc/sys/kernel/shmmax on Linux.
+#[cfg(target_os = "linux")]
+pub(crate) fn shm_max() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/kernel/shmmax")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

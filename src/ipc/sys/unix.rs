@@ -8,6 +8,19 @@ pub(crate) fn effective_uid() -> u32 {
 
 /// The type name of the filesystem holding `path` (apfs, hfs, nfs…), from `statfs`'s
 /// `f_fstypename`: BSD's `stat -f %T` prints the file's type, not its filesystem's.
+/// Whether process `pid` exists: `kill(pid, 0)` sends nothing and finds it, and `EPERM` means it
+/// exists and is another user's. Used where there is no /proc (macOS).
+#[cfg(target_os = "macos")]
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
 #[cfg(target_os = "macos")]
 pub(crate) fn filesystem_type(path: &std::path::Path) -> Option<String> {
     use std::os::unix::ffi::OsStrExt;
