@@ -9,3 +9,50 @@ pub const MAX_PIXELS: u64 = 256 * 1024 * 1024;
 /// plus room for a PNG that does not compress (stored deflate blocks, chunk headers, a filter
 /// byte a row) and the header. Readers refuse anything larger before mapping or allocating it.
 pub const MAX_SEGMENT_BYTES: u64 = MAX_PIXELS * 4 + MAX_PIXELS * 4 / 64 + (1 << 20);
+
+/// What a raw segment holds besides its pixels, rounded up: the header, and a page of slack.
+const RAW_OVERHEAD_BYTES: u64 = 4096;
+
+/// A size as a person reads it: "512 bytes", "64.0 MiB".
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// What room for `bytes` means for images (4 bytes a pixel, raw): the one sentence that both
+/// `check`'s size rows and a publish that does not fit give.
+pub fn what_fits(bytes: u64) -> String {
+    let pixels = bytes.saturating_sub(RAW_OVERHEAD_BYTES) / 4;
+    let side = pixels.isqrt();
+    format!(
+        "room for {}: the largest raw image that fits is about {:.1} MP ({side} × {side} pixels); PNG encoding or a smaller image is needed above that",
+        human_bytes(bytes),
+        pixels as f64 / 1e6
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_is_told_in_images() {
+        let tmpfs = what_fits(64 << 20);
+        assert!(tmpfs.starts_with("room for 64.0 MiB: the largest raw image that fits is about 16.8 MP (4095 × 4095 pixels)"), "{tmpfs}");
+        // 4096 × 4096 raw does not fit in 64 MiB (its header does not), and the sentence says so.
+        assert!(4095u64 * 4095 * 4 + RAW_OVERHEAD_BYTES <= 64 << 20);
+        assert!(4096u64 * 4096 * 4 > (64 << 20) - RAW_OVERHEAD_BYTES);
+        assert!(what_fits(0).contains("about 0.0 MP (0 × 0 pixels)"));
+        assert_eq!(human_bytes(512), "512 bytes");
+    }
+}

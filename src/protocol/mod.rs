@@ -9,6 +9,10 @@ mod follow;
 pub mod journal;
 mod mode;
 mod native_key;
+/// What `check` measures of this OS's boundaries (the IPC layer's probes, passed up).
+pub mod probe {
+    pub use crate::ipc::probe::*;
+}
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
 mod qt;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
@@ -483,17 +487,4 @@ pub fn publisher_name(pid: u32) -> String {
     }
 }
 
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::limits::human_bytes;

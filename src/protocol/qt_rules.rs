@@ -33,3 +33,9 @@ pub fn keep_qt5_semaphore_open(endpoint: &Endpoint) -> Result<KeptSemaphore, Sha
     super::qt_windows::QtWindowsProtocol::new(endpoint, crate::ipc::qt::WindowsKey::Legacy)?
         .keep_semaphore_open()
 }
+
+/// The folder where Qt 5 keeps its key files (Linux, macOS): `check` measures its name limit.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub fn qt_temp_dir() -> std::path::PathBuf {
+    crate::ipc::qt::sysv::qt_temp_dir()
+}

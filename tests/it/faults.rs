@@ -127,8 +127,10 @@ fn a_full_segment_directory_is_a_clear_error_never_sigbus() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(err.starts_with("error: not enough shared memory"), "{err}");
+    // What the room means in images: 2 MiB holds about 0.5 MP raw.
     assert!(
-        err.contains("free some space or share a smaller image"),
+        err.contains("room for 2.0 MiB: the largest raw image that fits is about 0.5 MP (")
+            && err.ends_with("pixels); PNG encoding or a smaller image is needed above that\n"),
         "{err}"
     );
 

@@ -370,6 +370,7 @@ impl QtSharedMemory {
                 needed: size as u64,
                 dir: self.shm_key_file.clone(),
                 source: err,
+                available: None,
             },
             _ => self.shm_error("creating", err),
         }

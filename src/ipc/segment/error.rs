@@ -63,12 +63,18 @@ pub enum ShmError {
     #[error("cannot lock {path}: {source}", path = path.display())]
     LockFailed { path: PathBuf, source: io::Error },
 
-    #[error("not enough shared memory for {needed} bytes in {dir}: {source}; free some space or share a smaller image",
-        dir = dir.display())]
+    #[error("not enough shared memory for {needed} bytes in {dir} ({source}): {room}",
+        dir = dir.display(),
+        room = match available {
+            Some(bytes) => crate::limits::what_fits(*bytes),
+            None => "free some space or share a smaller image".to_owned(),
+        })]
     OutOfResources {
         needed: u64,
         dir: PathBuf,
         source: io::Error,
+        /// The space the directory's filesystem has left, if it could be read.
+        available: Option<u64>,
     },
 
     #[error("no segment is attached; attach or create one first")]

@@ -194,6 +194,7 @@ pub(crate) fn reserve(file: &File, path: &Path, dir: &Path, size: usize) -> Resu
             needed: size as u64,
             dir: dir.to_path_buf(),
             source: err,
+            available: fs4::available_space(dir).ok(),
         },
         _ => ShmError::io("reserving space for", path, err),
     })

@@ -247,33 +247,74 @@ pub(crate) fn sem_change(id: i32, delta: i16, timeout: Duration) -> io::Result<(
     }
 }
 
-/// The system's largest System V segment, if it says: `kern.sysv.shmmax` on macOS.
+/// What the system says its System V shared memory limits are (`None`: it does not say).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// The largest segment, in bytes (`shmmax`).
+    pub max_bytes: Option<u64>,
+    /// All segments together, in pages (`shmall`).
+    pub total_pages: Option<u64>,
+    /// Segments on the whole system (`shmmni`).
+    pub segments: Option<u64>,
+    /// Segments one process may attach (`shmseg`; Linux has no such limit).
+    pub per_process: Option<u64>,
+}
+
+/// The limits, from /proc/sys/kernel (of this IPC namespace).
+#[cfg(target_os = "linux")]
+pub(crate) fn limits() -> Limits {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Limits {
+        max_bytes: read("shmmax"),
+        total_pages: read("shmall"),
+        segments: read("shmmni"),
+        per_process: None,
+    }
+}
+
+/// The limits, from `sysctl kern.sysv`.
 #[cfg(target_os = "macos")]
-pub(crate) fn shm_max() -> Option<u64> {
-    let mut value: u64 = 0;
-    let mut len = std::mem::size_of::<u64>();
-    // SAFETY: the name is a NUL-terminated literal; `value` and `len` are valid and ours, and
-    // sysctlbyname writes at most `len` bytes into `value` and the length it wrote into `len`.
+pub(crate) fn limits() -> Limits {
+    Limits {
+        max_bytes: sysctl_number(c"kern.sysv.shmmax"),
+        total_pages: sysctl_number(c"kern.sysv.shmall"),
+        segments: sysctl_number(c"kern.sysv.shmmni"),
+        per_process: sysctl_number(c"kern.sysv.shmseg"),
+    }
+}
+
+/// A numeric sysctl, 4 or 8 bytes wide (XNU has both).
+#[cfg(target_os = "macos")]
+fn sysctl_number(name: &std::ffi::CStr) -> Option<u64> {
+    let mut buf = [0u8; 8];
+    let mut len = buf.len();
+    // SAFETY: `name` is NUL-terminated; `buf` and `len` are valid and ours, and sysctlbyname
+    // writes at most `len` bytes into `buf` and the length it wrote into `len`.
     let ret = unsafe {
         libc::sysctlbyname(
-            c"kern.sysv.shmmax".as_ptr(),
-            (&mut value as *mut u64).cast(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
             &mut len,
             std::ptr::null_mut(),
             0,
         )
     };
-    (ret == 0 && len == std::mem::size_of::<u64>()).then_some(value)
+    match (ret, len) {
+        (0, 4) => Some(u64::from(u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]))),
+        (0, 8) => Some(u64::from_ne_bytes(buf)),
+        _ => None,
+    }
 }
 
-/// The system's largest System V segment, if it says: /proc/sys/kernel/shmmax on Linux.
-#[cfg(target_os = "linux")]
+/// The system's largest System V segment, if it says.
 pub(crate) fn shm_max() -> Option<u64> {
-    std::fs::read_to_string("/proc/sys/kernel/shmmax")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    limits().max_bytes
 }
 
 #[cfg(test)]

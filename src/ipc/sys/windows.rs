@@ -109,3 +109,14 @@ fn token_user_and_owner() -> std::io::Result<[Vec<u64>; 2]> {
     unsafe { CloseHandle(token) };
     both
 }
+
+/// How much more memory programs may commit now (the commit limit less what is committed),
+/// which bounds every named file mapping backed by the paging file.
+pub fn commit_available() -> Option<u64> {
+    use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
+    // SAFETY: an all-zero MEMORYSTATUSEX is a valid value of this plain C struct.
+    let mut status: MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
+    status.dwLength = std::mem::size_of::<MEMORYSTATUSEX>() as u32;
+    // SAFETY: `status` is valid, ours, and has its length set as the call requires.
+    (unsafe { GlobalMemoryStatusEx(&mut status) } != 0).then_some(status.ullAvailPageFile)
+}
