@@ -6,9 +6,9 @@
 //! - [`qt`]: Qt's own objects (System V and POSIX on Linux and macOS, a file mapping and a
 //!   semaphore on Windows), named and used as Qt does.
 
+pub mod probe;
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
 pub mod qt;
-pub mod probe;
 pub mod segment;
 // The only module allowed to use `unsafe`: mapping, copying across a mapping, and OS calls.
 pub(crate) mod sys;

@@ -83,7 +83,11 @@ pub fn largest_system_v_segment(most: u64) -> io::Result<u64> {
             Err(_) => false,
         }
     };
-    sysv::shm_remove(sysv::shm_get(libc::IPC_PRIVATE, 1, libc::IPC_CREAT | 0o600)?)?;
+    sysv::shm_remove(sysv::shm_get(
+        libc::IPC_PRIVATE,
+        1,
+        libc::IPC_CREAT | 0o600,
+    )?)?;
     Ok(largest_that_works(1, most, works))
 }
 

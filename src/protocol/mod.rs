@@ -12,6 +12,7 @@ mod native_key;
 /// What `check` measures of this OS's boundaries (the IPC layer's probes, passed up).
 pub mod probe {
     pub use crate::ipc::probe::*;
+    pub use crate::ipc::segment::LONGEST_FILE_NAME;
 }
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
 mod qt;

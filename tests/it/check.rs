@@ -34,7 +34,7 @@ fn check_passes_here_and_leaves_nothing_behind() {
     let output = run_with_deadline(check(&scratch, &[]));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}\n{output:?}");
-    assert!(text.contains(" passed, 0 failed"), "{text}");
+    assert!(text.contains(" measured, 0 failed"), "{text}");
     assert!(text.contains("a writer is killed"), "{text}");
     #[cfg(target_os = "linux")]
     assert!(text.contains("[Qt 5 rules] a writer is killed"), "{text}");
@@ -83,6 +83,8 @@ fn the_markdown_report_names_the_machine() {
         "- shmimage: ",
         "- Date: ",
         "| rules | scenario | expected | observed | result | time |",
+        "### Limits, measured",
+        "| rules | scenario | how | observed | result | time |",
     ] {
         assert!(text.contains(part), "{part} missing:\n{text}");
     }
@@ -180,7 +182,14 @@ fn check_passes_for_an_unprivileged_user() {
     let output = run_with_deadline(cmd);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}\n{output:?}");
-    assert!(text.contains(" passed, 0 failed"), "{text}");
+    assert!(text.contains(" measured, 0 failed"), "{text}");
+    // Its other users' rows cannot run a second user, and say why.
+    assert!(
+        text.contains(
+            "observed: not measured: it needs root, to run a second user (sudo shmimage check)"
+        ),
+        "{text}"
+    );
 }
 
 /// `check --compare` puts reports from two machines (this one's and Windows' under Wine, kept in

@@ -4,6 +4,7 @@
 // Under Wine, `check` runs on its own in scripts/test-windows.sh: beside the stress and kill
 // tests, its dozens of processes made Wine fail to start processes (0xc0000142).
 #[cfg(unix)]
+mod boundaries;
 mod check;
 mod examples;
 mod faults;

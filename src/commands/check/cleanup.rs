@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use super::scenarios::SCENARIOS;
 use super::{ALIVE, KEYS, PREFIX};
 use crate::protocol::{self, SegmentDir};
 // Qt's objects are cleaned by publishing and withdrawing under their key (System V).
@@ -64,7 +63,10 @@ fn is_check_key(key: &str) -> bool {
     key.strip_prefix(&format!("{PREFIX}-"))
         .and_then(|rest| rest.split_once('-'))
         .is_some_and(|(pid, slug)| {
-            pid.parse::<u32>().is_ok() && SCENARIOS.iter().any(|s| s.slug == slug)
+            pid.parse::<u32>().is_ok()
+                && super::sections()
+                    .flat_map(|(_, rows)| rows.iter())
+                    .any(|s| s.slug == slug)
         })
 }
 
@@ -73,6 +75,7 @@ fn is_check_key(key: &str) -> bool {
 /// Returns whether none of those keys has anything left: a file in the directory, or (Linux)
 /// Qt's key files, which a child killed a moment ago may still hold open.
 pub(super) fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
+    super::users::remove_other_users_folder();
     clean_dir(dir);
     let keys = recorded_keys(work);
     #[cfg_attr(windows, allow(unused_mut, reason = "Qt's key files are System V's"))]
@@ -82,10 +85,9 @@ pub(super) fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
         // A Qt-mode writer that stops at once removes any leftover segment and semaphore.
         let endpoint =
             unrecorded(Endpoint::in_dir(key, dir.clone()).with_mode(protocol::Mode::Qt5));
-        if let Ok(publication) =
-            protocol::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png)
-        {
-            publication.withdraw();
+        match protocol::publish(&endpoint, &pattern(1, 1, 0), codec::Encoding::Png) {
+            Ok(publication) => publication.withdraw(),
+            Err(err) => log::warn!("cleaning Qt's objects of {key}: {err}"),
         }
         qt_left |= protocol::qt_rules::qt5_objects_left(&endpoint);
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::CheckError;
+use super::{CheckError, Section};
 
 /// Larger than any report `check --json` writes by far; anything larger is not one.
 const MAX_REPORT_BYTES: u64 = 1 << 20;
@@ -20,16 +20,31 @@ pub struct Saved {
 
 #[derive(Debug, Clone, Deserialize)]
 struct SavedRow {
+    /// Reports made before the boundaries were measured have only the lifetime table.
+    #[serde(default = "lifetime")]
+    section: String,
     rules: String,
     scenario: String,
     observed: String,
     passed: bool,
 }
 
+fn lifetime() -> String {
+    Section::Lifetime.id().to_owned()
+}
+
+impl SavedRow {
+    /// Its section; one this version does not know goes last, with the visibility rows.
+    fn section(&self) -> Section {
+        Section::from_id(&self.section).unwrap_or(Section::Visibility)
+    }
+}
+
 /// One line of this machine's report beside another's (the window's Check panel): what each
 /// observed, and whether it passed; `None` where that side did not run the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SideBySide {
+    pub section: Section,
     pub rules: String,
     pub scenario: String,
     pub here: Option<(String, bool)>,
@@ -42,6 +57,7 @@ pub fn side_by_side(here: &[super::Row], there: &Saved) -> Vec<SideBySide> {
     let mut lines: Vec<SideBySide> = here
         .iter()
         .map(|row| SideBySide {
+            section: row.section,
             rules: row.column.name().to_owned(),
             scenario: row.scenario.to_owned(),
             here: Some((tidy(&row.observed), row.passed)),
@@ -50,12 +66,14 @@ pub fn side_by_side(here: &[super::Row], there: &Saved) -> Vec<SideBySide> {
         .collect();
     for row in &there.rows {
         let observed = Some((tidy(&row.observed), row.passed));
-        match lines
-            .iter_mut()
-            .find(|line| line.rules == row.rules && line.scenario == row.scenario)
-        {
+        match lines.iter_mut().find(|line| {
+            line.section == row.section()
+                && line.rules == row.rules
+                && line.scenario == row.scenario
+        }) {
             Some(line) => line.there = observed,
             None => lines.push(SideBySide {
+                section: row.section(),
                 rules: row.rules.clone(),
                 scenario: row.scenario.clone(),
                 here: None,
@@ -97,13 +115,36 @@ pub fn read(path: &Path) -> Result<Saved, CheckError> {
     serde_json::from_str(&text).map_err(|err| not_a_report(err.to_string()))
 }
 
+/// One table per section, under its heading when there is more than the lifetime table.
+fn table(reports: &[Saved]) -> String {
+    let present: Vec<Section> = Section::ALL
+        .into_iter()
+        .filter(|section| {
+            reports
+                .iter()
+                .any(|r| r.rows.iter().any(|row| row.section() == *section))
+        })
+        .collect();
+    let mut out = String::new();
+    for section in &present {
+        if present.len() > 1 {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&format!("#### {}\n\n", section.heading()));
+        }
+        out.push_str(&section_table(reports, *section));
+    }
+    out
+}
+
 /// One column per report and rules (in the order given), one row per scenario (in the order
 /// first met); a scenario a column did not run shows "—".
-fn table(reports: &[Saved]) -> String {
+fn section_table(reports: &[Saved], section: Section) -> String {
     let mut columns: Vec<(&Saved, &str)> = Vec::new();
     let mut scenarios: Vec<&str> = Vec::new();
     for report in reports {
-        for row in &report.rows {
+        for row in report.rows.iter().filter(|row| row.section() == section) {
             if !columns
                 .iter()
                 .any(|(r, rules)| std::ptr::eq(*r, report) && *rules == row.rules)
@@ -128,10 +169,9 @@ fn table(reports: &[Saved]) -> String {
     for scenario in &scenarios {
         out.push_str(&format!("| {} |", cell(scenario)));
         for (report, rules) in &columns {
-            let found = report
-                .rows
-                .iter()
-                .find(|row| row.rules == *rules && row.scenario == *scenario);
+            let found = report.rows.iter().find(|row| {
+                row.section() == section && row.rules == *rules && row.scenario == *scenario
+            });
             match found {
                 Some(row) if row.passed => {
                     out.push_str(&format!(" {} |", cell(&tidy(&row.observed))))
@@ -193,10 +233,38 @@ mod tests {
         assert_eq!(lines.len(), 4);
     }
 
+    /// Newer reports have sections: each gets its own table under its heading, and a row lines
+    /// up only with the same section's.
+    #[test]
+    fn sections_get_a_table_each() {
+        let mac = report(
+            r#"{"os":"macOS 15","rows":[
+                {"rules":"shmimage","scenario":"a writer is killed","observed":"gone","passed":true},
+                {"section":"limits","rules":"native keys and Qt 6","scenario":"the longest name","observed":"31 bytes","passed":true}]}"#,
+        );
+        let old_linux = report(
+            r#"{"os":"Debian","rows":[{"rules":"shmimage","scenario":"a writer is killed","observed":"gone","passed":true}]}"#,
+        );
+        let text = table(&[mac, old_linux]);
+        let lifetime = text.find("#### Lifetime").unwrap();
+        let limits = text.find("#### Limits, measured").unwrap();
+        assert!(lifetime < limits, "{text}");
+        assert!(
+            text.contains("| a writer is killed | gone | gone |"),
+            "{text}"
+        );
+        assert!(text.contains("| the longest name | 31 bytes |\n"), "{text}");
+        assert!(
+            text[limits..].contains("| scenario | macOS 15 · native keys and Qt 6 |"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn another_report_lines_up_beside_this_machines_rows() {
         use super::super::{Column, Row};
         let here = [Row {
+            section: Section::Lifetime,
             column: Column::Shmimage,
             scenario: "a writer is killed",
             expected: "",

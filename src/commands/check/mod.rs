@@ -6,11 +6,14 @@
 //! A run writes its keys down first, in its work folder in the private segment directory, so
 //! that the next run removes whatever a killed one left, and nobody else can plant a list.
 
+mod boundaries;
 mod cleanup;
 mod compare;
+mod place;
 mod process;
 mod report;
 mod scenarios;
+mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,7 +29,7 @@ pub use compare::read as read_report;
 pub use compare::{Saved, SideBySide, compare, side_by_side};
 pub use process::interrupt;
 use process::{Spawned, first_line, run_bounded, set_run};
-pub use report::{About, to_json, to_markdown, to_text};
+pub use report::{About, to_json, to_markdown, to_text, verdict};
 use scenarios::SCENARIOS;
 
 /// Every `put` the check starts stops sharing by itself after this, so an interrupted check
@@ -53,7 +56,7 @@ pub enum CheckError {
     NotAReport { path: PathBuf, why: String },
 }
 
-/// Which rules a row was run under.
+/// Which rules (or objects) a row was run under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     /// This program's own segments: the contract in the README.
@@ -61,6 +64,10 @@ pub enum Column {
     /// Qt 5's rules, run live with the same events: System V on Linux, a file mapping and a
     /// semaphore on Windows, as Qt's example uses them.
     QtRules,
+    /// Named objects as other programs make them: native keys, and Qt 6's objects.
+    NativeKeys,
+    /// The machine itself (a container, a sandbox).
+    Machine,
 }
 
 impl Column {
@@ -68,13 +75,77 @@ impl Column {
         match self {
             Self::Shmimage => "shmimage",
             Self::QtRules => "Qt 5 rules",
+            Self::NativeKeys => "native keys and Qt 6",
+            Self::Machine => "this machine",
         }
     }
+}
+
+/// The parts of the report, in order: the lifetime table, then the boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// What a crash leaves: a contract, each row pass or fail.
+    Lifetime,
+    /// Name and size limits, measured.
+    Limits,
+    /// Containers and sandboxes.
+    Place,
+    OtherUsers,
+    /// Whether names show in the filesystem.
+    Visibility,
+}
+
+impl Section {
+    pub const ALL: [Section; 5] = [
+        Self::Lifetime,
+        Self::Limits,
+        Self::Place,
+        Self::OtherUsers,
+        Self::Visibility,
+    ];
+
+    /// The heading it is printed under.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Self::Lifetime => "Lifetime",
+            Self::Limits => "Limits, measured",
+            Self::Place => "Where this runs",
+            Self::OtherUsers => "Other users",
+            Self::Visibility => "Visibility",
+        }
+    }
+
+    /// What `--json` calls it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Lifetime => "lifetime",
+            Self::Limits => "limits",
+            Self::Place => "place",
+            Self::OtherUsers => "users",
+            Self::Visibility => "visibility",
+        }
+    }
+
+    /// Whether its rows are a contract that passes or fails; the others measure, and fail only
+    /// when the measurement does.
+    pub fn is_contract(self) -> bool {
+        matches!(self, Self::Lifetime | Self::OtherUsers)
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|section| section.id() == id)
+    }
+}
+
+/// Every section's rows, in order.
+fn sections() -> impl Iterator<Item = (Section, &'static [scenarios::Scenario])> {
+    std::iter::once((Section::Lifetime, SCENARIOS)).chain(boundaries::SECTIONS.iter().copied())
 }
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
+    pub section: Section,
     pub column: Column,
     pub scenario: &'static str,
     pub expected: &'static str,
@@ -97,7 +168,7 @@ impl Report {
 
 /// How many rows [`run`] runs on this OS.
 pub fn row_count() -> usize {
-    SCENARIOS.len()
+    sections().map(|(_, rows)| rows.len()).sum()
 }
 
 /// `shmimage check`: runs the table, prints it as text, JSON or Markdown, and fails if any row
@@ -142,7 +213,9 @@ pub fn run(
 ) -> Result<Report, CheckError> {
     let check = Check::prepare(dir, program)?;
     let mut rows = Vec::new();
-    for scenario in SCENARIOS {
+    for (section, scenario) in
+        sections().flat_map(|(section, rows)| rows.iter().map(move |row| (section, row)))
+    {
         let started = Instant::now();
         let outcome = (scenario.run)(&check, &check.key(scenario.slug));
         let (observed, passed) = match outcome {
@@ -153,6 +226,7 @@ pub fn run(
         // the row it was in.
         clean_dir(dir);
         let row = Row {
+            section,
             column: scenario.column,
             scenario: scenario.name,
             expected: scenario.expected,
@@ -207,8 +281,8 @@ impl Check {
             second: pattern(40, 24, 2),
         };
         // Written first, so that a run killed halfway is cleaned up by the next one.
-        let keys: String = SCENARIOS
-            .iter()
+        let keys: String = sections()
+            .flat_map(|(_, rows)| rows.iter())
             .map(|s| format!("{}\n", check.key(s.slug)))
             .collect();
         create_new_file(&check.work.join(KEYS), keys.as_bytes()).map_err(&prepare)?;

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::Report;
+use super::{Report, Row, Section};
 use crate::protocol::SegmentDir;
 
 /// The machine the check ran on, for a QA ticket.
@@ -87,31 +87,64 @@ fn today() -> String {
     now.split('T').next().unwrap_or_default().to_owned()
 }
 
+/// The word a row's result is shown with: a contract passes or fails; a measurement is
+/// information, unless it could not be made.
+pub fn verdict(row: &Row) -> &'static str {
+    match (row.passed, row.section.is_contract()) {
+        (true, true) => "pass",
+        (true, false) => "info",
+        (false, _) => "FAIL",
+    }
+}
+
+/// The report's rows, each section's after its heading: (heading, rows).
+pub fn by_section(rows: &[Row]) -> Vec<(Section, Vec<&Row>)> {
+    let mut sections: Vec<(Section, Vec<&Row>)> = Vec::new();
+    for row in rows {
+        match sections.last_mut() {
+            Some((section, rows)) if *section == row.section => rows.push(row),
+            _ => sections.push((row.section, vec![row])),
+        }
+    }
+    sections
+}
+
 /// One line per row, for a terminal.
 pub fn to_text(report: &Report) -> String {
     let mut out = String::new();
-    for row in &report.rows {
-        let _ = writeln!(
-            out,
-            "{} [{}] {}: {} ({} ms)\n    expected: {}\n    observed: {}",
-            if row.passed { "pass" } else { "FAIL" },
-            row.column.name(),
-            row.scenario,
-            if row.passed {
-                "as the contract says"
-            } else {
-                "NOT as the contract says"
-            },
-            row.took.as_millis(),
-            row.expected,
-            row.observed
-        );
+    for (section, rows) in by_section(&report.rows) {
+        let _ = writeln!(out, "== {} ==", section.heading());
+        for row in rows {
+            let how = match (row.passed, section.is_contract()) {
+                (true, true) => "as the contract says",
+                (false, true) => "NOT as the contract says",
+                (true, false) => "measured",
+                (false, false) => "could not be measured",
+            };
+            let _ = writeln!(
+                out,
+                "{} [{}] {}: {how} ({} ms)\n    {}: {}\n    observed: {}",
+                verdict(row),
+                row.column.name(),
+                row.scenario,
+                row.took.as_millis(),
+                if section.is_contract() {
+                    "expected"
+                } else {
+                    "how"
+                },
+                row.expected,
+                row.observed
+            );
+        }
     }
-    let failed = report.rows.iter().filter(|r| !r.passed).count();
+    let count = |word: &str| report.rows.iter().filter(|r| verdict(r) == word).count();
     let _ = writeln!(
         out,
-        "{} passed, {failed} failed ({}, segment directory {} on {})",
-        report.rows.len() - failed,
+        "{} passed, {} measured, {} failed ({}, segment directory {} on {})",
+        count("pass"),
+        count("info"),
+        count("FAIL"),
         report.about.os,
         report.about.dir.display(),
         report.about.filesystem
@@ -124,8 +157,7 @@ pub fn to_markdown(report: &Report) -> String {
     let about = &report.about;
     let mut out = format!(
         "## shmimage check\n\n\
-         - OS: {}\n- Architecture: {}\n- Segment directory: `{}` ({})\n- shmimage: {}\n- Date: {}\n\n\
-         | rules | scenario | expected | observed | result | time |\n|---|---|---|---|---|---|\n",
+         - OS: {}\n- Architecture: {}\n- Segment directory: `{}` ({})\n- shmimage: {}\n- Date: {}\n",
         about.os,
         about.arch,
         about.dir.display(),
@@ -133,17 +165,32 @@ pub fn to_markdown(report: &Report) -> String {
         about.version,
         about.date
     );
-    for row in &report.rows {
-        let _ = writeln!(
+    for (section, rows) in by_section(&report.rows) {
+        let _ = write!(
             out,
-            "| {} | {} | {} | {} | {} | {} ms |",
-            row.column.name(),
-            row.scenario,
-            row.expected,
-            row.observed.replace('|', "\\|"),
-            if row.passed { "pass" } else { "**FAIL**" },
-            row.took.as_millis()
+            "\n### {}\n\n| rules | scenario | {} | observed | result | time |\n|---|---|---|---|---|---|\n",
+            section.heading(),
+            if section.is_contract() {
+                "expected"
+            } else {
+                "how"
+            }
         );
+        for row in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} ms |",
+                row.column.name(),
+                row.scenario,
+                row.expected,
+                row.observed.replace('|', "\\|"),
+                match verdict(row) {
+                    "FAIL" => "**FAIL**",
+                    word => word,
+                },
+                row.took.as_millis()
+            );
+        }
     }
     out
 }
@@ -171,7 +218,8 @@ pub fn to_json(report: &Report) -> String {
         .iter()
         .map(|row| {
             format!(
-                "{{\"rules\":{},\"scenario\":{},\"expected\":{},\"observed\":{},\"passed\":{},\"ms\":{}}}",
+                "{{\"section\":{},\"rules\":{},\"scenario\":{},\"expected\":{},\"observed\":{},\"passed\":{},\"ms\":{}}}",
+                text(row.section.id()),
                 text(row.column.name()),
                 text(row.scenario),
                 text(row.expected),

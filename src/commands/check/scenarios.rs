@@ -105,7 +105,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-fn expect(condition: bool, observed: String) -> Result<String, String> {
+pub(super) fn expect(condition: bool, observed: String) -> Result<String, String> {
     if condition {
         Ok(observed)
     } else {

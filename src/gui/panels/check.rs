@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use egui::{Color32, RichText};
 
 use super::{Panel, PanelFacts, Place};
-use crate::commands::check::{self, Report, Row};
+use crate::commands::check::{self, Report, Row, Section};
 use crate::gui::app::{Command, ShmImageApp};
 use crate::gui::language::tr;
 
@@ -77,7 +77,7 @@ fn show(panel: &CheckPanel, ctx: &egui::Context, commands: &mut Vec<Command>) {
         .default_width(640.0)
         .show(ctx, |ui| {
             ui.label(tr!(
-                "Runs the README's lifetime table here, with real processes, on your segment directory, under keys of its own (a running demo is not disturbed)."
+                "Runs the README's lifetime table here, with real processes, on your segment directory, under keys of its own (a running demo is not disturbed); then measures this machine's boundaries: name and size limits, containers and sandboxes, other users."
             ));
             ui.horizontal(|ui| {
                 if ui
@@ -96,10 +96,18 @@ fn show(panel: &CheckPanel, ctx: &egui::Context, commands: &mut Vec<Command>) {
                     ));
                 }
                 if let Some(Ok(report)) = &panel.report {
-                    let failed = report.rows.iter().filter(|r| !r.passed).count();
+                    let count = |word: &str| {
+                        report
+                            .rows
+                            .iter()
+                            .filter(|r| check::verdict(r) == word)
+                            .count()
+                    };
+                    let failed = count("FAIL");
                     let text = tr!(
-                        "%{passed} passed, %{failed} failed",
-                        passed = report.rows.len() - failed,
+                        "%{passed} passed, %{measured} measured, %{failed} failed",
+                        passed = count("pass"),
+                        measured = count("info"),
                         failed = failed
                     );
                     let color = if failed == 0 {
@@ -225,7 +233,9 @@ fn side_by_side(ui: &mut egui::Ui, panel: &CheckPanel, there: &check::Saved) {
             ui.label(RichText::new(tr!("this machine")).strong());
             ui.label(RichText::new(there.os.as_str()).strong());
             ui.end_row();
+            let mut section = None;
             for line in check::side_by_side(here, there) {
+                heading(ui, &mut section, line.section);
                 ui.vertical(|ui| {
                     ui.set_width(scenario_width);
                     ui.label(RichText::new(line.rules.as_str()).small());
@@ -247,13 +257,16 @@ fn table(ui: &mut egui::Ui, rows: &[Row]) {
                 ui.label(RichText::new(tr!(header)).strong());
             }
             ui.end_row();
+            let mut section = None;
             for row in rows {
+                heading(ui, &mut section, row.section);
                 ui.label(row.column.name());
                 ui.label(row.scenario).on_hover_text(row.expected);
-                let (text, color) = if row.passed {
-                    ("pass", Color32::from_rgb(80, 180, 90))
-                } else {
-                    ("FAIL", Color32::from_rgb(220, 60, 60))
+                let text = check::verdict(row);
+                let color = match text {
+                    "pass" => Color32::from_rgb(80, 180, 90),
+                    "info" => Color32::from_rgb(90, 140, 220),
+                    _ => Color32::from_rgb(220, 60, 60),
                 };
                 ui.label(RichText::new(tr!(text)).color(color).strong());
                 ui.add(
@@ -263,4 +276,13 @@ fn table(ui: &mut egui::Ui, rows: &[Row]) {
                 ui.end_row();
             }
         });
+}
+
+/// A section's heading, as a row of its own, where the rows enter a new section.
+fn heading(ui: &mut egui::Ui, shown: &mut Option<Section>, section: Section) {
+    if *shown != Some(section) {
+        *shown = Some(section);
+        ui.label(RichText::new(tr!(section.heading())).strong().heading());
+        ui.end_row();
+    }
 }

@@ -17,6 +17,11 @@ use crate::ipc::sys::Mapping;
 use crate::platform::{self, Os};
 use crate::safe_fs::{Entry, OpenFor, entry_at, open_file};
 
+/// The longest file name a segment can have: the longest raw native key, and the largest
+/// generation.
+pub const LONGEST_FILE_NAME: usize =
+    super::key::MAX_NATIVE_KEY_LEN + ".g18446744073709551615.seg".len();
+
 pub(super) fn segment_path(dir: &Path, native_key: &str, generation: u64) -> PathBuf {
     dir.join(format!("{native_key}.g{generation}.seg"))
 }

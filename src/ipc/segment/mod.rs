@@ -28,10 +28,10 @@ pub use interface::Segment;
 #[cfg(target_os = "linux")]
 pub(crate) use files::reserve;
 pub(crate) use files::tidy_idle_keys;
+pub use files::{LONGEST_FILE_NAME, clean, measure_copy_floor};
 use files::{
     attach_file, list_segment_files, new_segment_file, reclaim_stale, remove_if_stale, segment_path,
 };
-pub use files::{clean, measure_copy_floor};
 pub use key::{native_key_for, validate_native_key};
 pub(crate) use patience::Waiting;
 pub use patience::{Patience, Verdict};

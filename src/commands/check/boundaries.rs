@@ -1,0 +1,288 @@
+//! The rows after the lifetime table: the boundaries people hit with shared memory, measured
+//! on this machine with throw-away names and sizes (never by filling memory), and told in the
+//! app's terms. Other users' rows are in `users.rs`.
+
+use std::path::Path;
+
+use super::scenarios::Scenario;
+use super::{Check, Column, Section, place, users};
+use crate::limits::{human_bytes, what_fits};
+use crate::platform::Os;
+use crate::protocol::probe;
+
+/// Where a probe of names stops: longer names than this are not worth knowing.
+const LONGEST_PROBED_NAME: usize = 4096;
+/// Qt's key file and object names: the prefix and the SHA-1 around the key's letters.
+const QT_NAME_OVERHEAD: usize = "qipc_sharedmemory_".len() + 40;
+
+pub(super) const SECTIONS: &[(Section, &[Scenario])] = &[
+    (Section::Limits, LIMITS),
+    (Section::Place, PLACE),
+    (Section::OtherUsers, users::ROWS),
+    (Section::Visibility, VISIBILITY),
+];
+
+const LIMITS: &[Scenario] = &[
+    Scenario {
+        column: Column::Shmimage,
+        slug: "name",
+        name: "the longest file name",
+        expected: "probed with throw-away files of growing length in the segment directory",
+        run: longest_file_name_here,
+    },
+    Scenario {
+        column: Column::QtRules,
+        slug: "qtname",
+        name: "the longest key",
+        expected: "probed with throw-away names where Qt 5 puts its own",
+        run: longest_qt_key,
+    },
+    Scenario {
+        column: Column::NativeKeys,
+        slug: "objname",
+        name: "the longest name",
+        expected: "probed with throw-away objects of growing name length",
+        run: longest_object_name,
+    },
+    Scenario {
+        column: Column::Shmimage,
+        slug: "size",
+        name: "the largest segment",
+        expected: "the free space of the filesystem behind the segment directory, read, not filled",
+        run: largest_segment_here,
+    },
+    Scenario {
+        column: Column::QtRules,
+        slug: "qtsize",
+        name: "the largest segment",
+        expected: "probed with private segments that are created and removed, never touched",
+        run: largest_qt_segment,
+    },
+    Scenario {
+        column: Column::NativeKeys,
+        slug: "objsize",
+        name: "the largest segment",
+        expected: "the room the OS has for named objects, read, not filled",
+        run: largest_object,
+    },
+    Scenario {
+        column: Column::QtRules,
+        slug: "qtcount",
+        name: "segments a process may attach",
+        expected: "the counts the kernel enforces",
+        run: qt_segment_count,
+    },
+];
+
+const PLACE: &[Scenario] = &[
+    Scenario {
+        column: Column::Machine,
+        slug: "container",
+        name: "a container",
+        expected: "Docker and podman markers, the cgroup, and the IPC namespace beside PID 1's",
+        run: |_, _| Ok(place::container(&place::Markers::read())),
+    },
+    Scenario {
+        column: Column::Machine,
+        slug: "sandbox",
+        name: "a sandbox",
+        expected: "Flatpak, Snap, the macOS App Sandbox, WSL, and /dev/shm beside PID 1's",
+        run: |_, _| Ok(place::sandbox(&place::Markers::read())),
+    },
+];
+
+const VISIBILITY: &[Scenario] = &[Scenario {
+    column: Column::NativeKeys,
+    slug: "visible",
+    name: "names in the filesystem",
+    expected: "a throw-away object is created and looked for as a file",
+    run: names_in_the_filesystem,
+}];
+
+/// The longest name a new file may have in `dir`, by creating throw-away files there.
+fn longest_file_name(dir: &Path, prefix: &str) -> Result<usize, String> {
+    let works = |len: u64| {
+        let name = format!("{prefix}{}", "x".repeat(len as usize - prefix.len()));
+        let path = dir.join(name);
+        let made = crate::safe_fs::open_file(&path, crate::safe_fs::OpenFor::CreatingNew);
+        made.is_ok() && std::fs::remove_file(&path).is_ok()
+    };
+    if !works(prefix.len() as u64) {
+        return Err(format!("cannot create a file in {}", dir.display()));
+    }
+    Ok(probe::largest_that_works(prefix.len() as u64, LONGEST_PROBED_NAME as u64, works) as usize)
+}
+
+/// A probed length, saying so when the probe stopped before the OS did.
+fn length(bytes: usize) -> String {
+    if bytes >= LONGEST_PROBED_NAME {
+        format!("at least {bytes} bytes (the probe stops there)")
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+fn longest_file_name_here(check: &Check, key: &str) -> Result<String, String> {
+    let longest = longest_file_name(check.dir.path(), &format!("{key}-"))?;
+    let ours = probe::LONGEST_FILE_NAME;
+    let meaning = if longest >= ours {
+        format!("every key fits, since shmimage's longest file name is {ours} bytes")
+    } else {
+        format!(
+            "a raw native key (setNativeKey) over {} bytes cannot be shared here; derived keys \
+             always fit",
+            longest.saturating_sub(ours - 128)
+        )
+    };
+    Ok(format!("{}: {meaning}", length(longest)))
+}
+
+fn qt_letters(longest: usize) -> String {
+    format!(
+        "{}: Qt's example shares keys of up to {} ASCII letters here (Qt keeps only a key's \
+         letters, between its prefix and the SHA-1); longer ones fail with \"Unable to create \
+         shared memory segment.\"",
+        length(longest),
+        longest.saturating_sub(QT_NAME_OVERHEAD)
+    )
+}
+
+#[cfg(unix)]
+fn longest_qt_key(_check: &Check, key: &str) -> Result<String, String> {
+    let dir = crate::protocol::qt_rules::qt_temp_dir();
+    let longest = longest_file_name(&dir, &format!("{key}-"))?;
+    Ok(format!(
+        "{} (key files in {})",
+        qt_letters(longest),
+        dir.display()
+    ))
+}
+
+#[cfg(windows)]
+fn longest_qt_key(_check: &Check, key: &str) -> Result<String, String> {
+    let longest = probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
+        .map_err(|err| format!("cannot create a named file mapping: {err}"))?;
+    Ok(format!("{} (file mapping names)", qt_letters(longest)))
+}
+
+fn longest_object_name(_check: &Check, key: &str) -> Result<String, String> {
+    let longest = probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
+        .map_err(|err| format!("cannot create a native object: {err}"))?;
+    let short = if longest < 64 {
+        "; Qt 6 and other programs that use longer names fail here (ENAMETOOLONG)"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "{}: a native key (--native-key, and Qt 6's key) may be that long here{short}",
+        length(longest)
+    ))
+}
+
+fn largest_segment_here(check: &Check, _key: &str) -> Result<String, String> {
+    let dir = check.dir.path();
+    let free =
+        probe::free_space(dir).map_err(|err| format!("cannot read the free space: {err}"))?;
+    Ok(format!(
+        "{} ({} behind {})",
+        what_fits(free),
+        check.dir.filesystem(),
+        dir.display()
+    ))
+}
+
+/// Where a probe of sizes stops: 1 TiB, past any image.
+#[cfg(unix)]
+const LARGEST_PROBED_SIZE: u64 = 1 << 40;
+
+#[cfg(unix)]
+fn largest_qt_segment(_check: &Check, _key: &str) -> Result<String, String> {
+    let limits = probe::system_v_limits();
+    let largest = probe::largest_system_v_segment(LARGEST_PROBED_SIZE)
+        .map_err(|err| format!("cannot create a System V segment: {err}"))?;
+    let size = if largest >= LARGEST_PROBED_SIZE {
+        format!("at least {} (the probe stops there)", human_bytes(largest))
+    } else {
+        format!("{largest} bytes ({})", human_bytes(largest))
+    };
+    let number = |value: Option<u64>| value.map_or("unread".to_owned(), |v| v.to_string());
+    Ok(format!(
+        "{size}, with shmmax {} and shmall {} pages: Qt's example cannot share an image whose \
+         PNG is larger than that",
+        number(limits.max_bytes),
+        number(limits.total_pages)
+    ))
+}
+
+#[cfg(windows)]
+fn largest_qt_segment(_check: &Check, _key: &str) -> Result<String, String> {
+    commit_room("Qt's example cannot share an image whose PNG is larger than that")
+}
+
+#[cfg(windows)]
+fn commit_room(meaning: &str) -> Result<String, String> {
+    match probe::commit_available() {
+        Some(room) => Ok(format!(
+            "{} of commit left (a file mapping is backed by the paging file): {meaning}",
+            human_bytes(room)
+        )),
+        None => Ok("not measurable here: Windows did not report its commit limit".to_owned()),
+    }
+}
+
+fn largest_object(_check: &Check, _key: &str) -> Result<String, String> {
+    match Os::current() {
+        #[cfg(windows)]
+        Os::Windows => commit_room(&what_fits(probe::commit_available().unwrap_or(0))),
+        Os::MacOs => Ok(
+            "not measurable without committing memory: macOS keeps POSIX objects in memory, \
+             not on a filesystem with free space to read"
+                .to_owned(),
+        ),
+        _ => {
+            let free = probe::free_space(Path::new("/dev/shm"))
+                .map_err(|err| format!("cannot read the free space of /dev/shm: {err}"))?;
+            Ok(format!("{} (/dev/shm)", what_fits(free)))
+        }
+    }
+}
+
+#[cfg(unix)]
+fn qt_segment_count(_check: &Check, _key: &str) -> Result<String, String> {
+    let limits = probe::system_v_limits();
+    let system = limits
+        .segments
+        .map_or("an unread number of".to_owned(), |n| n.to_string());
+    Ok(match limits.per_process {
+        Some(each) => format!(
+            "{each} a process (shmseg) and {system} on the system (shmmni): a window following \
+             more Qt keys than that cannot attach them all"
+        ),
+        None => format!(
+            "no limit a process; {system} segments on the whole system (shmmni), shared by \
+             every program that uses System V"
+        ),
+    })
+}
+
+#[cfg(windows)]
+fn qt_segment_count(_check: &Check, _key: &str) -> Result<String, String> {
+    Ok("no count: Windows limits mappings only by address space and commit".to_owned())
+}
+
+fn names_in_the_filesystem(_check: &Check, key: &str) -> Result<String, String> {
+    let file = probe::object_file(key).map_err(|err| format!("cannot create an object: {err}"))?;
+    Ok(match (file, Os::current()) {
+        (Some(path), _) => format!(
+            "yes, as {}: ls shows every name, and removing the file removes the object \
+             (Open POSIX leaves this unspecified; this OS shows them)",
+            path.display()
+        ),
+        (None, Os::Windows) => "no: named objects live in the object namespace \
+            (\\Sessions\\<n>\\BaseNamedObjects, which WinObj shows), not in the filesystem"
+            .to_owned(),
+        (None, _) => "no: only shm_open finds an object, by its exact name, and no tool lists \
+            them (Open POSIX leaves this unspecified; this OS hides them)"
+            .to_owned(),
+    })
+}
