@@ -15,14 +15,14 @@ sleep 5
 xdotool mousemove 600 300; xdotool windowfocus "$window"; sleep 0.5
 xdotool mousemove 925 12 click 1; sleep 2            # Inspector, in the key bar
 xdotool mousemove 1160 37 click 1; sleep 2           # Check this OS…
-xdotool mousemove 70 100 click 1; sleep 8            # Run the check
-xdotool mousemove 120 551 click 1; sleep 6           # Compare with another report…
+xdotool mousemove 70 115 click 1; sleep 8            # Run the check
+xdotool mousemove 120 536 click 1; sleep 6           # Compare with another report…
 xdotool mousemove 1000 68 click 1; sleep 1           # the dialog's folder field
 xdotool key ctrl+a; xdotool type --delay 20 "$PWD/checks"; xdotool key Return; sleep 2
 xdotool mousemove 855 129 click 1; sleep 0.5         # windows-under-wine.json
 xdotool mousemove 1158 509 click 1; sleep 3          # Open
 # Down to Qt's rows, where the two OSes differ (the article's row among them).
-xdotool mousemove 400 300; xdotool click --repeat 8 --delay 50 5; sleep 1
+xdotool mousemove 400 300; xdotool click --repeat 3 --delay 50 5; sleep 1
 mkdir -p screenshots
 import -window root screenshots/check-compare.png
 echo "wrote screenshots/check-compare.png"

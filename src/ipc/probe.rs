@@ -97,6 +97,13 @@ pub fn commit_available() -> Option<u64> {
     crate::ipc::sys::commit_available()
 }
 
+/// The logon session this process runs in (Windows): named objects are per session unless
+/// their names start with `Global\`.
+#[cfg(windows)]
+pub fn session_id() -> Option<u32> {
+    crate::ipc::sys::session_id()
+}
+
 /// The space free for this user on the filesystem behind `dir`.
 pub fn free_space(dir: &Path) -> io::Result<u64> {
     fs4::available_space(dir)

@@ -2,7 +2,6 @@
 //! private IPC namespace with a small `shmmax`, a private /dev/shm inside a Flatpak-like mount
 //! namespace, and a second user. All real mechanisms (mount, unshare, chroot, setpriv), so all
 //! need root: `scripts/check.sh` runs them (`--include-ignored`) as root.
-#![cfg(target_os = "linux")]
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;

@@ -275,16 +275,24 @@ fn the_readmes_lifetime_table_is_the_comparison_of_the_measured_reports() {
     assert!(output.status.success(), "{output:?}");
     let table = String::from_utf8(output.stdout).unwrap();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let begin = "<!-- lifetime-table: begin -->\n";
-    let start = readme.find(begin).expect("the table's begin marker") + begin.len();
-    let stop = readme
-        .find("<!-- lifetime-table: end -->")
-        .expect("its end marker");
+    let between = |name: &str| {
+        let begin = format!("<!-- {name}: begin -->\n");
+        let start = readme.find(&begin).expect("the table's begin marker") + begin.len();
+        let stop = readme[start..]
+            .find(&format!("<!-- {name}: end -->"))
+            .expect("its end marker");
+        &readme[start..start + stop]
+    };
     assert_eq!(
-        &readme[start..stop],
+        format!(
+            "{}{}",
+            between("lifetime-table"),
+            between("boundaries-table")
+        ),
         table,
-        "run scripts/lifetime-table.sh to write the README's table from checks/"
+        "run scripts/lifetime-table.sh to write the README's tables from checks/"
     );
+    assert!(between("boundaries-table").starts_with("#### Limits, measured"));
     assert!(table.contains("Qt's create: fails (\"Unable to create shared memory segment.\")"));
     assert!(table.contains("after the kill, get --qt: says nothing is shared; Qt's create: works"));
 }

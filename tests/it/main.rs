@@ -1,10 +1,12 @@
 //! End-to-end tests: every one runs the real `shmimage` binary in separate OS processes.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+// The boundaries need root and Linux's mount, unshare and setpriv.
+#[cfg(target_os = "linux")]
+mod boundaries;
 // Under Wine, `check` runs on its own in scripts/test-windows.sh: beside the stress and kill
 // tests, its dozens of processes made Wine fail to start processes (0xc0000142).
 #[cfg(unix)]
-mod boundaries;
 mod check;
 mod examples;
 mod faults;

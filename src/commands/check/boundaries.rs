@@ -55,7 +55,8 @@ const LIMITS: &[Scenario] = &[
         column: Column::QtRules,
         slug: "qtsize",
         name: "the largest segment",
-        expected: "probed with private segments that are created and removed, never touched",
+        expected: "probed with private System V segments, created and removed, never touched \
+                   (on Windows, the commit left, read)",
         run: largest_qt_segment,
     },
     Scenario {
@@ -80,14 +81,14 @@ const PLACE: &[Scenario] = &[
         slug: "container",
         name: "a container",
         expected: "Docker and podman markers, the cgroup, and the IPC namespace beside PID 1's",
-        run: |_, _| Ok(place::container(&place::Markers::read())),
+        run: |_, _| Ok(place::container_here()),
     },
     Scenario {
         column: Column::Machine,
         slug: "sandbox",
         name: "a sandbox",
         expected: "Flatpak, Snap, the macOS App Sandbox, WSL, and /dev/shm beside PID 1's",
-        run: |_, _| Ok(place::sandbox(&place::Markers::read())),
+        run: |_, _| Ok(place::sandbox_here()),
     },
 ];
 
@@ -226,17 +227,23 @@ fn commit_room(meaning: &str) -> Result<String, String> {
             "{} of commit left (a file mapping is backed by the paging file): {meaning}",
             human_bytes(room)
         )),
-        None => Ok("not measurable here: Windows did not report its commit limit".to_owned()),
+        None => Ok("not measured: Windows did not report its commit limit".to_owned()),
     }
 }
 
 fn largest_object(_check: &Check, _key: &str) -> Result<String, String> {
     match Os::current() {
         #[cfg(windows)]
-        Os::Windows => commit_room(&what_fits(probe::commit_available().unwrap_or(0))),
+        Os::Windows => Ok(match probe::commit_available() {
+            Some(room) => format!(
+                "{} (the commit left; a mapping is backed by the paging file)",
+                what_fits(room)
+            ),
+            None => "not measured: Windows did not report its commit limit".to_owned(),
+        }),
         Os::MacOs => Ok(
-            "not measurable without committing memory: macOS keeps POSIX objects in memory, \
-             not on a filesystem with free space to read"
+            "not measured: it cannot be without committing memory, since macOS keeps POSIX \
+             objects in memory, not on a filesystem with free space to read"
                 .to_owned(),
         ),
         _ => {

@@ -195,6 +195,20 @@ fn tidy(observed: &str) -> String {
         let after = start + " under key \"".len() + end + 1;
         text.replace_range(start..after, "");
     }
+    // A probe's throw-away name carries the check's pid: shmimage-check-12381-visible.
+    let mut from = 0;
+    while let Some(found) = text[from..].find("shmimage-check-") {
+        let digits = from + found + "shmimage-check-".len();
+        let end = digits
+            + text[digits..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+        if end > digits {
+            text.replace_range(digits..end, "PID");
+        }
+        from = digits;
+    }
     text
 }
 
@@ -292,6 +306,10 @@ mod tests {
                 r#"get: says nothing is shared under key "shmimage-check-32-exits"; load an image in another window first; next: works"#
             ),
             "get: says nothing is shared; next: works"
+        );
+        assert_eq!(
+            tidy("yes, as /dev/shm/shmimage-check-12381-visible: ls shows it"),
+            "yes, as /dev/shm/shmimage-check-PID-visible: ls shows it"
         );
         assert_eq!(tidy(r#"under key "unclosed"#), r#"under key "unclosed"#);
     }

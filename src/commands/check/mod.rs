@@ -39,6 +39,8 @@ const HOLD_MS: &str = "20000";
 const PREFIX: &str = "shmimage-check";
 /// The file in a run's work folder that the run keeps locked while it lives.
 const ALIVE: &str = "alive";
+/// How a row that could not measure here begins: it is information, not a pass.
+const NOT_MEASURED: &str = "not measured";
 /// The file in a run's work folder that lists its keys, one a line.
 const KEYS: &str = "keys";
 

@@ -138,6 +138,48 @@ fn own_dev_shm(_pid: &str) -> Option<bool> {
     None
 }
 
+/// The container row for this machine. Windows' containers are not looked for: the markers
+/// are Linux's (under Wine they would be the Linux host's).
+pub(super) fn container_here() -> String {
+    if cfg!(windows) {
+        return "not measured: Windows containers are not looked for yet".to_owned();
+    }
+    container(&Markers::read())
+}
+
+/// The sandbox row for this machine; on Windows, the logon session, which bounds names.
+pub(super) fn sandbox_here() -> String {
+    if cfg!(windows) {
+        session(session_id())
+    } else {
+        sandbox(&Markers::read())
+    }
+}
+
+#[cfg(windows)]
+fn session_id() -> Option<u32> {
+    crate::protocol::probe::session_id()
+}
+
+#[cfg(not(windows))]
+fn session_id() -> Option<u32> {
+    None
+}
+
+/// Windows' logon session, told as what it means for names.
+pub(super) fn session(id: Option<u32>) -> String {
+    match id {
+        Some(0) => "session 0, the services' own: a desktop program does not see this program's \
+                    names unless they start with Global\\"
+            .to_owned(),
+        Some(id) => format!(
+            "session {id}: names are seen by programs of this session only, and a service (session \
+             0) needs names starting with Global\\, which only an administrator may create"
+        ),
+        None => "not measured: Windows did not say which session this is".to_owned(),
+    }
+}
+
 /// The container row: what was found, and what it means for sharing.
 pub(super) fn container(markers: &Markers) -> String {
     let mut found = Vec::new();
@@ -274,6 +316,17 @@ mod tests {
             })
             .starts_with("podman (/run/.containerenv)")
         );
+    }
+
+    #[test]
+    fn windows_sessions_say_what_they_mean_for_names() {
+        assert!(session(Some(0)).starts_with("session 0, the services' own"));
+        assert!(
+            session(Some(1)).contains("Global\\"),
+            "{}",
+            session(Some(1))
+        );
+        assert!(session(None).starts_with("not measured"));
     }
 
     #[test]

@@ -83,8 +83,8 @@ fn unavailable(check: &Check) -> Option<String> {
 #[cfg(not(target_os = "linux"))]
 fn unavailable(_check: &Check) -> Option<String> {
     Some(if cfg!(windows) {
-        "not measurable here: a second Windows user runs only with their password (runas), and \
-         under Wine every program is the same user"
+        "not measured: a second Windows user runs only with their password (runas), and under \
+         Wine every program is the same user"
             .to_owned()
     } else {
         "not measured on macOS yet: the check runs a second user with Linux's setpriv".to_owned()
@@ -275,7 +275,7 @@ fn qt_root_leftover(check: &Check, key: &str) -> Result<String, String> {
     let temp = std::env::temp_dir();
     if !other.may_write(&temp) {
         return Ok(format!(
-            "not measurable here: uid {OTHER_UID} may not make files in Qt's temporary folder {} \
+            "not measured: uid {OTHER_UID} may not make files in Qt's temporary folder {} \
              (TMPDIR), so its Qt programs use another folder and never meet ours",
             temp.display()
         ));

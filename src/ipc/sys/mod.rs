@@ -31,7 +31,7 @@ pub(crate) use unix::effective_uid;
 #[cfg(target_os = "macos")]
 pub(crate) use unix::{darwin_user_dir, filesystem_type, process_exists};
 #[cfg(windows)]
-pub use windows::{attach_parent_console, commit_available, folder_is_mine};
+pub use windows::{attach_parent_console, commit_available, folder_is_mine, session_id};
 
 /// Gives a command typed in a terminal that terminal to print to; only a Windows GUI program
 /// lacks one.

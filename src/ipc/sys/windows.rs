@@ -120,3 +120,11 @@ pub fn commit_available() -> Option<u64> {
     // SAFETY: `status` is valid, ours, and has its length set as the call requires.
     (unsafe { GlobalMemoryStatusEx(&mut status) } != 0).then_some(status.ullAvailPageFile)
 }
+
+/// The logon session this process runs in: 0 for services, 1 and up for desktops.
+pub fn session_id() -> Option<u32> {
+    use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
+    let mut session = 0u32;
+    // SAFETY: `session` is valid and ours; the call writes one u32 into it.
+    (unsafe { ProcessIdToSessionId(std::process::id(), &mut session) } != 0).then_some(session)
+}
