@@ -75,7 +75,15 @@ fn is_check_key(key: &str) -> bool {
 /// Returns whether none of those keys has anything left: a file in the directory, or (Linux)
 /// Qt's key files, which a child killed a moment ago may still hold open.
 pub(super) fn clean_keys(dir: &SegmentDir, work: &Path) -> bool {
-    super::users::remove_other_users_folder();
+    // The run's pid names its second user's folder too.
+    if let Some(pid) = work.file_name().and_then(|name| {
+        name.to_str()?
+            .strip_prefix(&format!("{PREFIX}-"))?
+            .parse()
+            .ok()
+    }) {
+        super::users::remove_other_users_folder(pid);
+    }
     clean_dir(dir);
     let keys = recorded_keys(work);
     #[cfg_attr(windows, allow(unused_mut, reason = "Qt's key files are System V's"))]

@@ -39,16 +39,27 @@ pub(super) const ROWS: &[Scenario] = &[
     },
 ];
 
-/// The folder the second user works in (their segment directory, and a copy of an image): in
-/// /tmp, which every user may enter, whatever `TMPDIR` this check was given.
-fn other_users_folder() -> PathBuf {
-    Path::new("/tmp").join(format!("{PREFIX}-{}-uid{OTHER_UID}", std::process::id()))
+/// The folder the second user of run `pid` works in (their segment directory, and a copy of an
+/// image): in /tmp, which every user may enter, whatever `TMPDIR` the check was given.
+fn other_users_folder(pid: u32) -> PathBuf {
+    Path::new("/tmp").join(format!("{PREFIX}-{pid}-uid{OTHER_UID}"))
 }
 
-/// Removes the second user's folder, which this run made (its contents are the second user's
-/// throw-away segments; a link in its place is removed, never followed).
-pub(super) fn remove_other_users_folder() {
-    let _ = std::fs::remove_dir_all(other_users_folder());
+/// Removes the second user's folder that run `pid` made, when that run ends or the next one
+/// cleans up after it (its contents are the second user's throw-away segments; a link in its
+/// place is removed, never followed).
+pub(super) fn remove_other_users_folder(pid: u32) {
+    let _ = std::fs::remove_dir_all(other_users_folder(pid));
+}
+
+/// `setpriv` set to run what follows as the second user, with no groups of ours.
+fn as_other_user() -> Command {
+    let mut command = Command::new("setpriv");
+    command
+        .arg(format!("--reuid={OTHER_UID}"))
+        .arg(format!("--regid={OTHER_UID}"))
+        .args(["--clear-groups", "--"]);
+    command
 }
 
 /// Why a second user cannot be run here, if it cannot.
@@ -65,12 +76,8 @@ fn unavailable(check: &Check) -> Option<String> {
     if !setpriv.is_ok_and(|out| out.status.success()) {
         return Some("not measured: it needs setpriv (util-linux) to run a second user".to_owned());
     }
-    let mut runs = Command::new("setpriv");
-    runs.arg(format!("--reuid={OTHER_UID}"))
-        .arg(format!("--regid={OTHER_UID}"))
-        .args(["--clear-groups", "--"])
-        .arg(&check.exe)
-        .arg("--version");
+    let mut runs = as_other_user();
+    runs.arg(&check.exe).arg("--version");
     if !run_bounded(runs).is_ok_and(|out| out.status.success()) {
         return Some(format!(
             "not measured: uid {OTHER_UID} cannot run {} (it must be able to enter its folders)",
@@ -99,7 +106,7 @@ struct OtherUser {
 impl OtherUser {
     #[cfg(unix)]
     fn prepare(check: &Check) -> Result<Self, String> {
-        let folder = other_users_folder();
+        let folder = other_users_folder(std::process::id());
         if !folder.exists() {
             crate::safe_fs::create_new_private_dir(&folder).map_err(|e| e.to_string())?;
             std::fs::copy(check.work.join("second.png"), folder.join("second.png"))
@@ -120,12 +127,8 @@ impl OtherUser {
 
     /// `shmimage ARGS --key KEY` as the second user, in `dir` (their own folder unless given).
     fn command(&self, check: &Check, key: &str, args: &[&str], dir: Option<&Path>) -> Command {
-        let mut command = Command::new("setpriv");
-        command
-            .arg(format!("--reuid={OTHER_UID}"))
-            .arg(format!("--regid={OTHER_UID}"))
-            .args(["--clear-groups", "--"])
-            .arg(&check.exe);
+        let mut command = as_other_user();
+        command.arg(&check.exe);
         let ours = check.command(key, args);
         command.args(ours.get_args());
         for (name, value) in ours.get_envs() {
@@ -175,6 +178,12 @@ impl OtherUser {
         }
     }
 
+    /// The second user publishes its image under `key` in its own folder, and holds it.
+    fn publish(&self, check: &Check, key: &str) -> Result<Spawned, String> {
+        let args = ["put", &self.image(), "--hold-ms", "20000"];
+        Spawned::start(self.command(check, key, &args, None), "ready")
+    }
+
     fn image(&self) -> String {
         self.folder.join("second.png").display().to_string()
     }
@@ -205,15 +214,7 @@ fn another_user(check: &Check, key: &str) -> Result<String, String> {
         &["put", &other.image(), "--hold-ms", "100"],
         ours,
     );
-    let theirs = Spawned::start(
-        other.command(
-            check,
-            key,
-            &["put", &other.image(), "--hold-ms", "20000"],
-            None,
-        ),
-        "ready",
-    );
+    let theirs = other.publish(check, key);
     let still_ours = check.get(key, &[]);
     let intact = matches!(&still_ours, Ok(image) if *image == check.first);
     let next = check.put(key, "second.png", &["--hold-ms", "100"]);
@@ -243,15 +244,7 @@ fn root_leftover(check: &Check, key: &str) -> Result<String, String> {
     check.put(key, "first.png", &[])?.kill()?;
     check.wait_until_released(key);
     let left = check.segments(key).len();
-    let theirs = Spawned::start(
-        other.command(
-            check,
-            key,
-            &["put", &other.image(), "--hold-ms", "20000"],
-            None,
-        ),
-        "ready",
-    );
+    let theirs = other.publish(check, key);
     let read = other.run(check, key, &["get", &other.out()], None);
     expect(
         left == 1 && theirs.is_ok() && read.is_ok(),
