@@ -213,7 +213,9 @@ fn compare_puts_two_machines_reports_side_by_side() {
     assert!(output.status.success(), "{output:?}");
     let table = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = table.lines().collect();
-    let header = lines[0];
+    // The lifetime table first, under its heading, then the boundaries' tables under theirs.
+    assert_eq!(lines[0], "#### Lifetime", "{table}");
+    let header = lines[2];
     assert!(
         header.contains("Linux") && header.contains("Windows"),
         "{header}"
@@ -228,6 +230,14 @@ fn compare_puts_two_machines_reports_side_by_side() {
     // Every column of that row says what it saw (no column is missing it).
     assert!(!killed[0].contains(" — |"), "{}", killed[0]);
     assert!(!table.contains("FAIL"), "{table}");
+    for heading in [
+        "#### Limits, measured",
+        "#### Where this runs",
+        "#### Other users",
+        "#### Visibility",
+    ] {
+        assert!(table.contains(heading), "{heading} missing:\n{table}");
+    }
     assert!(left_behind(&scratch).is_empty());
 }
 
