@@ -23,6 +23,8 @@ pub struct TraceOptions {
 struct Line<'a> {
     lane: &'a ProcessJournal,
     record: &'a Record,
+    /// For a leftover's removal: the dead process whose leftover it was, if its journal says.
+    whose: Option<u32>,
 }
 
 impl Line<'_> {
@@ -37,8 +39,11 @@ impl Line<'_> {
             }
             _ => "running".to_owned(),
         };
+        let whose = self
+            .whose
+            .map_or(String::new(), |pid| format!(" (pid {pid}'s leftover)"));
         format!(
-            "{} pid {:<7} {:<6} {:<15} {:<50} = {outcome}  [{}]",
+            "{} pid {:<7} {:<6} {:<15} {:<50} = {outcome}  [{}]{whose}",
             time_of_day(record.start_us),
             owner.pid,
             owner.role.name(),
@@ -57,8 +62,11 @@ impl Line<'_> {
             State::Ok => "ok",
             State::Failed => "failed",
         };
+        let whose = self
+            .whose
+            .map_or(String::new(), |pid| format!(",\"leftover_of\":{pid}"));
         format!(
-            "{{\"start_us\":{},\"pid\":{},\"role\":\"{}\",\"key\":{},\"step\":\"{}\",\"qt_call\":{},\"state\":\"{state}\",\"duration_us\":{},\"text\":{}}}",
+            "{{\"start_us\":{},\"pid\":{},\"role\":\"{}\",\"key\":{},\"step\":\"{}\",\"qt_call\":{},\"state\":\"{state}\",\"duration_us\":{},\"text\":{}{whose}}}",
             record.start_us,
             owner.pid,
             owner.role.name(),
@@ -160,6 +168,9 @@ pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
     // (pid, opened, seq, finished?) of what has been printed, and the deaths said.
     let mut printed: HashSet<(u32, u64, u64, bool)> = HashSet::new();
     let mut deaths: HashSet<(u32, u64)> = HashSet::new();
+    // Processes seen alive by this trace: a death after that is news, however long ago their
+    // last step was (a writer killed while idle).
+    let mut seen_alive: HashSet<(u32, u64)> = HashSet::new();
     loop {
         let lanes = protocol::journal(endpoint);
         let mut lines: Vec<(u64, String)> = Vec::new();
@@ -174,7 +185,14 @@ pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
                 {
                     continue;
                 }
-                let line = Line { lane, record };
+                let whose = (record.step == protocol::Step::RemoveLeftover)
+                    .then(|| protocol::whose_leftover(&lanes, &record.text))
+                    .flatten();
+                let line = Line {
+                    lane,
+                    record,
+                    whose,
+                };
                 let text = if options.json {
                     line.json()
                 } else {
@@ -182,11 +200,20 @@ pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
                 };
                 lines.push((record.start_us, text));
             }
+            if lane.alive {
+                seen_alive.insert(owner);
+            }
+            let last_us = lane.records.last().map_or(0, |r| r.start_us);
             if let Some(death) = protocol::describe_death(lane)
+                && (seen_alive.contains(&owner) || last_us >= from_us)
                 && deaths.insert(owner)
-                && lane.records.last().is_some_and(|r| r.start_us >= from_us)
             {
-                let at = lane.records.last().map_or(0, |r| r.start_us);
+                // A death in a step is dated by that step; one while idle, by when it was seen.
+                let at = if lane.died_during().is_some() {
+                    last_us
+                } else {
+                    crate::protocol::journal::now_us()
+                };
                 let text = if options.json {
                     format!(
                         "{{\"start_us\":{at},\"pid\":{},\"role\":\"{}\",\"died\":{}}}",
@@ -201,6 +228,12 @@ pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
             }
         }
         forget_gone(&lanes, &mut printed, &mut deaths);
+        seen_alive.retain(|owner| {
+            deaths.contains(owner)
+                || lanes
+                    .iter()
+                    .any(|l| (l.owner.pid, l.owner.opened_us) == *owner)
+        });
         lines.sort_by_key(|(at, _)| *at);
         for (_, line) in lines {
             if writeln!(out, "{line}").is_err() {

@@ -38,7 +38,9 @@ use crate::ipc::segment::ShmError;
 
 pub use crate::ipc::segment::interrupt::exit_when_released;
 pub use crate::ipc::segment::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
-pub use crate::protocol::journal::{ProcessJournal, Record, Role, State, Step, describe_death};
+pub use crate::protocol::journal::{
+    ProcessJournal, Record, Role, State, Step, describe_death, whose_leftover,
+};
 pub use faults::{
     DAMAGE_AFTER_PUBLISH_ENV, Faults, KEEP_LEFTOVERS_ENV, PAUSE_AFTER_CREATE_ENV,
     PAUSE_MID_COPY_ENV,

@@ -274,7 +274,7 @@ impl<'r> Steps<'r> {
     }
 
     /// Qt's `create(size)` then `lock()`: the new segment is filled under the same hold of the
-    /// lock, so no reader ever sees it half-made.
+    /// lock, so no reader ever sees it half-made. Both are in the journal, as two steps.
     pub(super) fn create<'s>(
         &mut self,
         segment: &'s mut dyn Segment,
@@ -288,10 +288,20 @@ impl<'r> Steps<'r> {
         );
         self.lock = segment.describe_lock();
         let creating = self.recorder.begin(Step::Create, object)?;
-        creating.timed(
+        let access = creating.timed(
             segment.create_replacing_locked(size),
             &mut self.stages.create,
-        )
+        )?;
+        // Qt's writer calls lock() after create(); here the lock is taken with the create and
+        // kept, which the journal shows as the article's step of its own.
+        self.recorder.note(
+            Step::Lock,
+            format!(
+                "{}: held from the create on, so no reader sees the new segment half-made",
+                self.lock
+            ),
+        );
+        Ok(access)
     }
 
     /// Qt's `attach()`, read-only, as a reader attaches.

@@ -60,6 +60,7 @@ fn the_journal_records_the_steps_of_two_processes_in_order() {
         .collect();
     let expected: Vec<(String, String)> = [
         ("put", "create"),
+        ("put", "lock"),
         ("put", "copy in"),
         ("put", "unlock"),
         ("get", "attach"),
@@ -73,6 +74,34 @@ fn the_journal_records_the_steps_of_two_processes_in_order() {
     .collect();
     // The killed put never detached; everything before is in order, put's steps first.
     assert_eq!(&sequence[..expected.len()], &expected[..], "{steps:?}");
+}
+
+/// The article's case: a writer killed while idle, holding its segment. `trace` names it with
+/// its pid and what it left, and the next writer's removal names whose leftover it was.
+#[test]
+fn a_writer_killed_while_idle_is_named_with_its_pid() {
+    let scratch = Scratch::new("journal-idle-kill");
+    let input = scratch.save("in.png", &test_image(32, 32, 3));
+    let writer = scratch.put(&input, &[]);
+    let pid = writer.child.id();
+    writer.kill_hard();
+    let text = scratch.ok(&["trace", "--since", "10m", "--stop-after", "200ms"]);
+    assert!(
+        text.contains(&format!(
+            "pid {pid} died without detach; its segment g1 stays until the next writer removes it"
+        )),
+        "{text}"
+    );
+    let _next = scratch.put(&input, &[]);
+    let text = scratch.ok(&["trace", "--since", "10m", "--stop-after", "200ms"]);
+    let removal = text
+        .lines()
+        .find(|line| line.contains("remove leftover"))
+        .unwrap_or_else(|| panic!("no removal in {text}"));
+    assert!(
+        removal.ends_with(&format!("(pid {pid}'s leftover)")),
+        "{removal}"
+    );
 }
 
 #[test]

@@ -24,7 +24,9 @@ pub const CANCEL_LABEL: &str = "Cancel";
 /// The newest steps shown; older ones scroll away.
 const SHOWN_STEPS: usize = 48;
 const SLOT: f32 = 84.0;
-const LANE: f32 = 40.0;
+const LANE: f32 = 48.0;
+/// A step bar's height: the rest of the lane, under the bars, holds the "lock held" label.
+const BAR: f32 = 30.0;
 const LABELS: f32 = 180.0;
 
 /// How often the journals are read while the panel is open: live, and cheap (a few 16 KiB
@@ -344,7 +346,7 @@ fn step_bar(
     let painter = &grid.painter;
     let bar = egui::Rect::from_min_size(
         pos2(grid.slot_x(slot) + 3.0, grid.lane_y(lane_index) + 5.0),
-        vec2(SLOT - 6.0, LANE - 10.0),
+        vec2(SLOT - 6.0, BAR),
     );
     let fill = match record.state {
         State::Failed => Color32::from_rgb(200, 60, 60),
@@ -392,9 +394,10 @@ fn step_bar(
 fn hold_band(painter: &egui::Painter, from: f32, to: f32, y: f32) {
     let band = egui::Rect::from_min_max(pos2(from, y + 1.0), pos2(to, y + LANE - 1.0));
     painter.rect_filled(band, 2.0, Color32::from_rgba_unmultiplied(200, 120, 40, 50));
+    // Under the bars (which end at 5 + BAR), inside the band: never covered, never clipped.
     painter.text(
-        pos2(to - 4.0, y + LANE - 2.0),
-        egui::Align2::RIGHT_BOTTOM,
+        pos2(to - 4.0, y + 5.0 + BAR + 1.0),
+        egui::Align2::RIGHT_TOP,
         tr!("lock held"),
         egui::FontId::proportional(9.0),
         Color32::from_rgb(200, 120, 40),

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use crate::protocol::step::Step;
 pub use record::{Owner, Record, Role, State};
-pub use timeline::{describe_death, stepping_holder};
+pub use timeline::{describe_death, stepping_holder, whose_leftover};
 
 use crate::ipc::sys::Mapping;
 use crate::safe_fs::{OpenFor, open_file, read_at};

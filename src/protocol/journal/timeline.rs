@@ -41,19 +41,86 @@ impl ProcessJournal {
     }
 }
 
-/// "pid 4711 died during copy in; the OS freed its lock", for a process that died in a step.
+/// What a dead process's journal says of its death, once: where it died (in a step, or idle
+/// after its last one), and what it left. "pid 4711 died during copy in; the OS freed its
+/// lock"; "pid 4711 died without detach; its segment g1 stays until the next writer removes
+/// it". `None` for a process that exited cleanly (its last step a finished detach) or left no
+/// record.
 pub fn describe_death(journal: &ProcessJournal) -> Option<String> {
-    let step = journal.died_during()?;
-    let freed = if journal.last_step_left_the_lock_held() {
-        "; the OS freed its lock"
+    if journal.alive {
+        return None;
+    }
+    let pid = journal.owner.pid;
+    if let Some(step) = journal.died_during() {
+        let freed = if journal.last_step_left_the_lock_held() {
+            "; the OS freed its lock"
+        } else {
+            ""
+        };
+        return Some(format!("pid {pid} died during {}{freed}", step.name()));
+    }
+    let segment = journal.segment_left()?;
+    let rules = if journal.owner.qt {
+        " (Qt's own example leaves it for good on Linux, and its next create fails)"
     } else {
         ""
     };
     Some(format!(
-        "pid {} died during {}{freed}",
-        journal.owner.pid,
-        step.name()
+        "pid {pid} died without detach; its segment {segment} stays until the next writer removes it{rules}"
     ))
+}
+
+impl ProcessJournal {
+    /// The segment this process wrote and never detached from, as its copies named it (`g1`,
+    /// or `shmid 42`): what a writer killed while idle leaves.
+    fn segment_left(&self) -> Option<String> {
+        let mut left = None;
+        for record in self.records.iter().filter(|r| r.state == State::Ok) {
+            match record.step {
+                Step::CopyIn => left = Some(segment_named(&record.text)),
+                Step::Detach => left = None,
+                _ => {}
+            }
+        }
+        left
+    }
+}
+
+/// The segment a copy's record names: "345664 bytes of /dev/shm/…/k_….g1.seg" is `g1`, and
+/// "… of System V segment shmid 42" is `shmid 42`.
+fn segment_named(copy: &str) -> String {
+    let object = copy
+        .split_once(" bytes of ")
+        .map_or(copy, |(_, object)| object);
+    if let Some(generation) = object
+        .strip_suffix(".seg")
+        .and_then(|stem| stem.rsplit_once(".g"))
+        .map(|(_, generation)| generation)
+    {
+        return format!("g{generation}");
+    }
+    object
+        .strip_prefix("System V segment ")
+        .unwrap_or(object)
+        .to_owned()
+}
+
+/// Whose leftover a removal took (its record's text names the file or the pid): the dead
+/// process whose copies wrote that file. Qt's notes name the pid themselves.
+pub fn whose_leftover(journals: &[ProcessJournal], removal: &str) -> Option<u32> {
+    journals
+        .iter()
+        .filter(|journal| !journal.alive)
+        .find(|journal| {
+            journal.records.iter().any(|record| {
+                record.step == Step::CopyIn
+                    && record
+                        .text
+                        .split_once(" bytes of ")
+                        .is_some_and(|(_, path)| removal.contains(path))
+            })
+        })
+        .map(|journal| journal.owner.pid)
 }
 
 /// Another live process that holds the key's lock while paused in step-through, if any: a
@@ -118,6 +185,47 @@ mod tests {
             ],
         );
         assert_eq!(describe_death(&finished), None);
+    }
+
+    /// The article's case: a writer killed while idle, holding its segment, is named with its
+    /// pid, its segment, and whose leftover the next writer removed.
+    #[test]
+    fn a_writer_killed_while_idle_is_named_with_what_it_left() {
+        let mut copy = record(3, Step::CopyIn, State::Ok);
+        copy.text = "345664 bytes of /dev/shm/shmimage-0/k_ab12.g1.seg".to_owned();
+        let killed = journal(
+            false,
+            vec![
+                record(1, Step::Create, State::Ok),
+                record(2, Step::Lock, State::Ok),
+                copy,
+                record(4, Step::Unlock, State::Ok),
+            ],
+        );
+        assert_eq!(
+            describe_death(&killed).as_deref(),
+            Some(
+                "pid 4711 died without detach; its segment g1 stays until the next writer removes it"
+            )
+        );
+        let removal = "removed the leftover of a dead process (nobody held it): /dev/shm/shmimage-0/k_ab12.g1.seg";
+        assert_eq!(
+            whose_leftover(std::slice::from_ref(&killed), removal),
+            Some(4711)
+        );
+        assert_eq!(whose_leftover(std::slice::from_ref(&killed), "other"), None);
+        let mut qt = killed.clone();
+        qt.owner.qt = true;
+        qt.records[2].text = "168 bytes of System V segment shmid 42".to_owned();
+        let said = describe_death(&qt).unwrap();
+        assert!(
+            said.starts_with("pid 4711 died without detach; its segment shmid 42 stays"),
+            "{said}"
+        );
+        assert!(said.contains("Qt's own example leaves it"), "{said}");
+        let mut alive = killed;
+        alive.alive = true;
+        assert_eq!(describe_death(&alive), None);
     }
 
     #[test]
