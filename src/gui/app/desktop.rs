@@ -85,6 +85,15 @@ impl ShmImageApp {
         }
     }
 
+    /// Where a file dialog opens (see [`start_folder`]).
+    pub(super) fn start_folder(&self) -> PathBuf {
+        start_folder(
+            self.last_folder.clone(),
+            std::env::current_dir().ok(),
+            std::env::var_os("HOME").map(PathBuf::from),
+        )
+    }
+
     /// The file dialog drawn in the window, with the same image filter as the native one.
     pub(super) fn open_in_window_dialog(&mut self) {
         let dialog = egui_file::FileDialog::open_file()
@@ -122,11 +131,7 @@ impl ShmImageApp {
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| extensions.iter().any(|s| s.eq_ignore_ascii_case(e)))
         };
-        let folder = self
-            .last_folder
-            .clone()
-            .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("."));
+        let folder = self.start_folder();
         let mut dialog = dialog
             .id(egui::Id::unique("in-window-file-dialog"))
             .initial_path(folder)
@@ -187,6 +192,16 @@ impl ShmImageApp {
     }
 }
 
+/// Where a file dialog opens: the last folder used; else, as Qt's dialog does, the working
+/// directory (after `cargo run --release`, the project, with `assets/sample.png`); else home.
+fn start_folder(last: Option<PathBuf>, working: Option<PathBuf>, home: Option<PathBuf>) -> PathBuf {
+    last.into_iter()
+        .chain(working)
+        .find(|folder| folder.is_dir())
+        .or(home)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// Where a second window of the same size goes: to the right of this one if the screen has room
 /// there, else to its left, else nowhere in particular (the window manager decides). Side by
 /// side is the demo.
@@ -217,6 +232,23 @@ fn place_beside(viewport: &egui::ViewportInfo) -> Option<[f32; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dialog_opens_where_it_was_last_else_where_qts_would() {
+        let here = std::env::temp_dir();
+        let gone = here.join("shmimage-no-such-folder");
+        let home = PathBuf::from("/home/someone");
+        assert_eq!(
+            start_folder(Some(here.clone()), None, Some(home.clone())),
+            here
+        );
+        assert_eq!(
+            start_folder(Some(gone.clone()), Some(here.clone()), None),
+            here
+        );
+        assert_eq!(start_folder(None, Some(gone), Some(home.clone())), home);
+        assert_eq!(start_folder(None, None, None), PathBuf::from("."));
+    }
 
     fn viewport(left: f32, width: f32, screen: f32) -> egui::ViewportInfo {
         egui::ViewportInfo {

@@ -70,6 +70,7 @@ impl ShmImageApp {
                 // thread) and awaited on the worker, so the window keeps drawing meanwhile.
                 let dialog = rfd::AsyncFileDialog::new()
                     .set_title(tr!(LOAD_FILE_LABEL))
+                    .set_directory(self.start_folder())
                     .add_filter(tr!("Images"), SUPPORTED_EXTENSIONS)
                     .add_filter(tr!("All files"), &["*"])
                     .pick_file();
@@ -118,14 +119,11 @@ impl ShmImageApp {
             FilePicker::InWindow => return self.open_in_window_report_dialog(),
             FilePicker::Native => {}
         }
-        let mut dialog = rfd::AsyncFileDialog::new()
+        let dialog = rfd::AsyncFileDialog::new()
             .set_title(tr!(COMPARE_REPORT_LABEL))
             .add_filter(tr!("Check reports (check --json)"), &["json"])
             .add_filter(tr!("All files"), &["*"]);
-        if let Some(folder) = &self.last_folder {
-            dialog = dialog.set_directory(folder);
-        }
-        let dialog = dialog.pick_file();
+        let dialog = dialog.set_directory(self.start_folder()).pick_file();
         self.worker.spawn(Lane::Foreground, self.tag(), move || {
             let opened = Instant::now();
             match pollster::block_on(dialog) {
@@ -209,17 +207,14 @@ impl ShmImageApp {
             FilePicker::Fixed(None) => {}
             FilePicker::InWindow => self.open_in_window_save_dialog(suggested),
             FilePicker::Native => {
-                let mut dialog = rfd::AsyncFileDialog::new()
+                let dialog = rfd::AsyncFileDialog::new()
                     .set_title(tr!(SAVE_AS_LABEL))
                     .set_file_name(suggested)
                     .add_filter("PNG", &["png"])
                     .add_filter("JPEG", &["jpg", "jpeg"])
                     .add_filter("WebP", &["webp"])
                     .add_filter(tr!("All files"), &["*"]);
-                if let Some(folder) = &self.last_folder {
-                    dialog = dialog.set_directory(folder);
-                }
-                let dialog = dialog.save_file();
+                let dialog = dialog.set_directory(self.start_folder()).save_file();
                 let (original, tag) = (shown.original.clone(), self.tag());
                 self.start(Job::Saving, tr!("Choose where to save the image…"));
                 self.worker.spawn(Lane::Foreground, tag, move || {
