@@ -13,6 +13,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 mod desktop;
 mod following;
 mod jobs;
+mod placement;
 mod playing;
 mod republish;
 mod sharing;
@@ -164,6 +165,8 @@ pub struct ShmImageApp {
     program: PathBuf,
     report_dir: PathBuf,
     dir: Result<SegmentDir, String>,
+    /// Where this window is, for the next window that starts at the same place.
+    presence: placement::Presence,
     options: Options,
     worker: Worker,
     ctx: egui::Context,
@@ -204,6 +207,7 @@ impl ShmImageApp {
             program: start.program,
             report_dir: start.report_dir,
             dir: start.dir,
+            presence: placement::Presence::default(),
             options: start.options,
             worker: Worker::new(ctx.clone()),
             ctx,
@@ -568,6 +572,9 @@ impl ShmImageApp {
         self.keep_polling();
         self.keep_following();
         self.keep_republishing();
+        if let Ok(dir) = &self.dir {
+            self.presence.tick(ui.ctx(), dir.path());
+        }
         let mut commands = Vec::new();
         self.shortcuts_and_drops(ui.ctx(), &mut commands);
 

@@ -206,24 +206,30 @@ fn start_folder(last: Option<PathBuf>, working: Option<PathBuf>, home: Option<Pa
 /// there, else to its left, else nowhere in particular (the window manager decides). Side by
 /// side is the demo.
 fn place_beside(viewport: &egui::ViewportInfo) -> Option<[f32; 2]> {
-    const GAP: f32 = 10.0;
     log::debug!(
         "placing another window beside {:?} on a screen of {:?}",
         viewport.outer_rect,
         viewport.monitor_size
     );
     let outer = viewport.outer_rect?;
-    let screen = viewport.monitor_size?;
+    place_beside_rect(outer, outer.size(), viewport.monitor_size?)
+}
+
+/// Where a window of `size` goes beside the window at `other` on a screen of `screen`: to its
+/// right if there is room, else to its left, else nowhere in particular.
+pub(super) fn place_beside_rect(
+    other: egui::Rect,
+    size: egui::Vec2,
+    screen: egui::Vec2,
+) -> Option<[f32; 2]> {
+    const GAP: f32 = 10.0;
     // A small gap where there is room for one: two default windows fill a 1920 px screen.
-    let room_right = screen.x - outer.right() - outer.width();
-    let room_left = outer.left() - outer.width();
+    let room_right = screen.x - other.right() - size.x;
+    let room_left = other.left() - size.x;
     if room_right >= 0.0 {
-        Some([outer.right() + room_right.min(GAP), outer.top()])
+        Some([other.right() + room_right.min(GAP), other.top()])
     } else if room_left >= 0.0 {
-        Some([
-            outer.left() - outer.width() - room_left.min(GAP),
-            outer.top(),
-        ])
+        Some([other.left() - size.x - room_left.min(GAP), other.top()])
     } else {
         None
     }
