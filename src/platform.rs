@@ -22,6 +22,14 @@ impl Os {
             Os::Linux
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Os::Linux => "Linux",
+            Os::MacOs => "macOS",
+            Os::Windows => "Windows",
+        }
+    }
 }
 
 /// What decides where this user's segments live, as the OS layer found it.

@@ -165,6 +165,22 @@ pub enum Command {
     /// A reader that stays attached, for `check` (runs in its own process).
     #[command(hide = true)]
     CheckReader,
+    /// The lessons: six experiments a class predicts, runs for real and hears explained. Prints
+    /// the teacher's handout (with --answers, the answers on this OS and why), or runs a lesson.
+    Lessons {
+        /// Print the handout as Markdown (what it prints anyway; for scripts that say so).
+        #[arg(long)]
+        markdown: bool,
+        /// Add each lesson's answer on this OS, and why.
+        #[arg(long)]
+        answers: bool,
+        /// The handout's language.
+        #[arg(long, default_value = "en", value_parser = ["en", "zh-CN"])]
+        language: String,
+        /// Run lesson N (1 to 6) with real processes and say what happened.
+        #[arg(long, value_name = "N", conflicts_with_all = ["markdown", "answers"])]
+        run: Option<usize>,
+    },
     /// Print every process's protocol steps under the key as they happen (create, attach, lock,
     /// copy, unlock, detach, with their Qt calls and OS objects), until Ctrl-C.
     Trace {
@@ -245,6 +261,7 @@ impl Command {
             Command::Stream { .. } => "stream",
             Command::Check { .. } => "check",
             Command::CheckReader => "check-reader",
+            Command::Lessons { .. } => "lessons",
             Command::Trace { .. } => "trace",
         }
     }
@@ -255,7 +272,9 @@ impl Command {
             Command::Put { .. } | Command::Stream { .. } => protocol::Role::Put,
             Command::Get { .. } => protocol::Role::Get,
             Command::Bench { .. } | Command::BenchReader => protocol::Role::Bench,
-            Command::Check { .. } | Command::CheckReader => protocol::Role::Check,
+            Command::Check { .. } | Command::CheckReader | Command::Lessons { .. } => {
+                protocol::Role::Check
+            }
             Command::Info { .. } | Command::Clean | Command::Trace { .. } => protocol::Role::Other,
         }
     }

@@ -20,6 +20,37 @@ use std::time::Duration;
 use crate::protocol::{self, Options, SegmentDir, ShareError};
 
 /// The segment directory: `SHMIMAGE_DIR` if set (tests use it for isolation), else this user's.
+/// `shmimage lessons --run N`: lesson N with real processes, and which answer that was.
+fn run_lesson(number: usize, out: &mut dyn Write) -> Result<(), CliError> {
+    let index = number.checked_sub(1).unwrap_or(usize::MAX);
+    let program = std::env::current_exe().map_err(|source| check::CheckError::Prepare {
+        path: "this program's path".into(),
+        source,
+    })?;
+    let found = check::run_lesson(&segment_dir()?, &program, index)?;
+    let lesson = &check::LESSONS[index];
+    writeln!(
+        out,
+        "Lesson {number}: {}
+{}
+{}",
+        lesson.title, lesson.setup, lesson.question
+    )
+    .ok();
+    writeln!(out, "observed: {}", found.observed).ok();
+    match found.happened {
+        Some(answer) => {
+            let letter = (b'a' + answer as u8) as char;
+            writeln!(out, "that is answer ({letter}): {}", lesson.answers[answer]).ok();
+        }
+        None => {
+            writeln!(out, "no answer could be told from this run").ok();
+        }
+    }
+    writeln!(out, "why: {}", lesson.why).ok();
+    Ok(())
+}
+
 pub fn segment_dir() -> Result<SegmentDir, ShareError> {
     Ok(SegmentDir::from_env_or_default()?)
 }
@@ -95,6 +126,15 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
         }
         Command::Check { json, markdown, .. } => check::command(*json, *markdown, out)?,
         Command::CheckReader => check::hold_attached(&cli.endpoint()?, out)?,
+        Command::Lessons {
+            run: Some(number), ..
+        } => run_lesson(*number, out)?,
+        Command::Lessons {
+            answers, language, ..
+        } => {
+            let handout = check::handout(*answers, crate::platform::Os::current(), language);
+            write!(out, "{handout}").ok();
+        }
         Command::Bench { .. } | Command::Stream { .. } | Command::Trace { .. } => {
             measure(cli, command, out)?;
         }

@@ -58,6 +58,8 @@ pub(super) const SAVE_AS_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
 pub(super) const INSPECTOR_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+pub(crate) const LESSONS_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND, Key::E);
 pub(super) const PROTOCOL_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::T);
 const CANCEL_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::NONE, Key::Escape);
@@ -110,6 +112,8 @@ pub(super) enum Command {
     CancelJob,
     SetActualSize(bool),
     RunCheck,
+    /// Runs lesson N (an index into `LESSONS`) with real processes.
+    RunLesson(usize),
     /// Asks for another machine's `check --json` report to show beside this one's.
     PickReportToCompare,
     CompareReport(PathBuf),
@@ -384,6 +388,7 @@ impl ShmImageApp {
             Command::CancelJob => self.steps.cancel(),
             Command::SetActualSize(actual) => self.viewer.actual_size = actual,
             Command::RunCheck => self.run_check(),
+            Command::RunLesson(index) => self.run_lesson(index),
             Command::PickReportToCompare => self.pick_report_to_compare(),
             Command::CompareReport(path) => self.compare_report(path),
             Command::CopyCheckReport => {
@@ -444,7 +449,19 @@ impl ShmImageApp {
                     check.running = false;
                     check.report = Some(Err(status::job_failed(&what)));
                 }
+                let lessons = &mut self.panels.lessons;
+                if lessons.running {
+                    lessons.running = false;
+                    lessons.finding = Some(Err(status::job_failed(&what)));
+                }
                 self.fail(status::job_failed(&what));
+            }
+            Outcome::LessonRan(index, found) => {
+                let lessons = &mut self.panels.lessons;
+                if lessons.selected == index {
+                    lessons.running = false;
+                    lessons.finding = Some(found.map_err(|err| err.to_string()));
+                }
             }
             Outcome::Checked(report) => {
                 let check = &mut self.panels.check;

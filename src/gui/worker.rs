@@ -74,6 +74,11 @@ pub enum Outcome {
     },
     /// "Check this OS" finished (its rows arrived one by one meanwhile).
     Checked(Result<crate::commands::check::Report, crate::commands::check::CheckError>),
+    /// A lesson's run finished: its index, and what it found.
+    LessonRan(
+        usize,
+        Result<crate::commands::check::Finding, crate::commands::check::CheckError>,
+    ),
     /// Another machine's report, read for the Check panel (or why it could not be).
     ReportRead(Result<(PathBuf, crate::commands::check::Saved), String>),
     /// A job could not run or died of a bug; the window must not stay busy because of it.

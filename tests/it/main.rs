@@ -14,6 +14,8 @@ mod follow;
 #[cfg(feature = "gui")]
 mod gui;
 #[cfg(feature = "gui")]
+mod gui_lessons;
+#[cfg(feature = "gui")]
 mod gui_protocol;
 mod hardening;
 #[cfg(unix)] // needs sh (ulimit) and ImageMagick as the reference decoder

@@ -63,10 +63,7 @@ fn is_check_key(key: &str) -> bool {
     key.strip_prefix(&format!("{PREFIX}-"))
         .and_then(|rest| rest.split_once('-'))
         .is_some_and(|(pid, slug)| {
-            pid.parse::<u32>().is_ok()
-                && super::sections()
-                    .flat_map(|(_, rows)| rows.iter())
-                    .any(|s| s.slug == slug)
+            pid.parse::<u32>().is_ok() && super::all_slugs().any(|known| known == slug)
         })
 }
 

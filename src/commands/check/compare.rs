@@ -187,7 +187,7 @@ fn section_table(reports: &[Saved], section: Section) -> String {
 
 /// An observation without what differs from run to run and says nothing about the OS: the
 /// check's own key names, and the advice that follows "nothing is shared".
-fn tidy(observed: &str) -> String {
+pub(super) fn tidy(observed: &str) -> String {
     let mut text = observed.replace("; load an image in another window first", "");
     while let Some(start) = text.find(" under key \"") {
         let rest = &text[start + " under key \"".len()..];

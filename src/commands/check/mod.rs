@@ -9,6 +9,7 @@
 mod boundaries;
 mod cleanup;
 mod compare;
+mod lessons;
 mod place;
 mod process;
 mod report;
@@ -27,6 +28,7 @@ use crate::protocol::{self, Endpoint, SegmentDir, ShareError};
 use cleanup::{clean_after_interrupted_runs, clean_dir, clean_keys};
 pub use compare::read as read_report;
 pub use compare::{Saved, SideBySide, compare, side_by_side};
+pub use lessons::{Finding, LESSONS, Lesson, handout, run as run_lesson};
 pub use process::interrupt;
 use process::{Spawned, first_line, run_bounded, set_run};
 pub use report::{About, to_json, to_markdown, to_text, verdict};
@@ -56,6 +58,8 @@ pub enum CheckError {
     },
     #[error("{path} is not a report of `shmimage check --json` ({why}); make one on each machine with `shmimage check --json > NAME.json`", path = path.display())]
     NotAReport { path: PathBuf, why: String },
+    #[error("there is no lesson {number}; the lessons are 1 to {count}", number = index + 1, count = lessons::LESSONS.len())]
+    NoSuchLesson { index: usize },
 }
 
 /// Which rules (or objects) a row was run under.
@@ -137,6 +141,14 @@ impl Section {
     pub fn from_id(id: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|section| section.id() == id)
     }
+}
+
+/// Every slug a run may make a key of: its rows', and the lessons'.
+fn all_slugs() -> impl Iterator<Item = &'static str> {
+    sections()
+        .flat_map(|(_, rows)| rows.iter().map(|row| row.slug))
+        .chain(lessons::LESSONS.iter().map(|lesson| lesson.slug))
+        .chain(lessons::EXTRA_SLUGS.iter().copied())
 }
 
 /// Every section's rows, in order.
@@ -283,9 +295,8 @@ impl Check {
             second: pattern(40, 24, 2),
         };
         // Written first, so that a run killed halfway is cleaned up by the next one.
-        let keys: String = sections()
-            .flat_map(|(_, rows)| rows.iter())
-            .map(|s| format!("{}\n", check.key(s.slug)))
+        let keys: String = all_slugs()
+            .map(|slug| format!("{}\n", check.key(slug)))
             .collect();
         create_new_file(&check.work.join(KEYS), keys.as_bytes()).map_err(&prepare)?;
         set_run(Some((check.dir.clone(), check.work.clone())));

@@ -128,7 +128,7 @@ fn writer_exits(check: &Check, key: &str) -> Result<String, String> {
     )
 }
 
-fn writer_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn writer_killed(check: &Check, key: &str) -> Result<String, String> {
     check.put(key, "first.png", &[])?.kill()?;
     check.wait_until_released(key);
     let left = check.segments(key).len();
@@ -147,7 +147,7 @@ fn writer_killed(check: &Check, key: &str) -> Result<String, String> {
     )
 }
 
-fn lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     let _first = check.put(key, "first.png", &[])?;
     kill_while_holding(
         check,
@@ -275,7 +275,7 @@ fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
 /// The article's row. On Linux the segment outlives its killed writer; on Windows the kernel
 /// frees it, some time after `TerminateProcess` returns.
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
     check.put(key, "first.png", &["--qt"])?.kill()?;
     let mut create = qt_create_now(check, key);
     let deadline = Instant::now() + super::RELEASE_WITHIN;
@@ -340,7 +340,7 @@ fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
 /// A reader killed while it holds Qt's lock (after its copy, before its unlock): Qt's System V
 /// semaphore has `SEM_UNDO`, so the kernel gives it back.
 #[cfg(any(target_os = "linux", target_os = "macos"))]
-fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     let _writer = check.put(key, "first.png", &["--qt"])?;
     kill_qt_reader_holding_the_lock(check, key)?;
     let started = Instant::now();
@@ -365,7 +365,7 @@ fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
 /// as long as any program has it open, as Qt's example keeps it after a load (the check plays
 /// that program).
 #[cfg(windows)]
-fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
     const GIVE_UP_MS: &str = "1000";
     let _writer = check.put(key, "first.png", &["--qt"])?;
     let kept = super::process::in_process(|| {

@@ -200,7 +200,7 @@ fn outcome(result: &Result<String, String>) -> String {
     }
 }
 
-fn another_user(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn another_user(check: &Check, key: &str) -> Result<String, String> {
     if let Some(why) = unavailable(check) {
         return Ok(why);
     }

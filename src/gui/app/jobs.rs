@@ -142,6 +142,27 @@ impl ShmImageApp {
             .spawn(Lane::Foreground, self.tag(), move || read_report(path));
     }
 
+    /// Runs a lesson on the worker, with real processes.
+    pub(super) fn run_lesson(&mut self, index: usize) {
+        let lessons = &mut self.panels.lessons;
+        let dir = match self.dir.clone() {
+            Ok(dir) => dir,
+            Err(err) => {
+                lessons.finding = Some(Err(err));
+                return;
+            }
+        };
+        lessons.running = true;
+        lessons.finding = None;
+        let (program, tag) = (self.program.clone(), self.tag());
+        self.worker.spawn(Lane::Foreground, tag, move || {
+            Outcome::LessonRan(
+                index,
+                crate::commands::check::run_lesson(&dir, &program, index),
+            )
+        });
+    }
+
     /// Runs "Check this OS" on the worker; its rows arrive in `check.rows` as they finish.
     pub(super) fn run_check(&mut self) {
         let dir = match self.dir.clone() {

@@ -1,9 +1,10 @@
 //! The panels beside the image, each a part that owns its state, its poller and its drawing:
-//! the inspector, the Protocol panel and Check this OS. `Panels::each` lists them, and that
+//! the inspector, the Protocol panel, Lessons and Check this OS. `Panels::each` lists them, and that
 //! list drives their toggles, shortcuts, saved settings, pollers and places in the window.
 
 pub mod check;
 pub mod inspector;
+pub mod lessons;
 mod polling;
 pub mod protocol;
 
@@ -15,6 +16,7 @@ use super::app::{Command, ShmImageApp};
 use super::language::tr;
 pub use check::CheckPanel;
 pub use inspector::Inspector;
+pub use lessons::LessonsPanel;
 pub(super) use polling::Poller;
 pub use protocol::ProtocolPanel;
 
@@ -63,16 +65,22 @@ pub struct Panels {
     pub inspector: Inspector,
     pub protocol: ProtocolPanel,
     pub check: CheckPanel,
+    pub lessons: LessonsPanel,
 }
 
 impl Panels {
     /// The panels, in the order their toggles appear.
-    pub(super) fn each(&mut self) -> [&mut dyn Panel; 3] {
-        [&mut self.protocol, &mut self.inspector, &mut self.check]
+    pub(super) fn each(&mut self) -> [&mut dyn Panel; 4] {
+        [
+            &mut self.protocol,
+            &mut self.inspector,
+            &mut self.lessons,
+            &mut self.check,
+        ]
     }
 
-    pub(super) fn each_ref(&self) -> [&dyn Panel; 3] {
-        [&self.protocol, &self.inspector, &self.check]
+    pub(super) fn each_ref(&self) -> [&dyn Panel; 4] {
+        [&self.protocol, &self.inspector, &self.lessons, &self.check]
     }
 
     pub(super) fn named(&mut self, name: &str) -> Option<&mut dyn Panel> {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# screenshots/lessons.png: the release window's Lessons panel after lesson 4, the article's bug,
+# was predicted and run here (real processes). Clicks are at the places the panel has at
+# 1260x880; look at the picture. LANGUAGE=zh-CN takes the Chinese window instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/x-server.sh 1280x900
+lang="${LANGUAGE:-en}"
+out="screenshots/lessons${LANGUAGE:+-$LANGUAGE}.png"
+XDG_DATA_HOME="$work/data" LANG="${lang/-/_}.UTF-8" LC_ALL= "$bin" --key lessons-demo >"$work/window.log" 2>&1 &
+pid=$!; track "$pid"; window=$(window_of "$pid")
+xdotool windowmove "$window" 0 0 windowsize "$window" 1260 880
+sleep 5
+xdotool mousemove 600 300; xdotool windowfocus "$window"; sleep 0.5
+xdotool key ctrl+e; sleep 2                          # Lessons
+import -window root "$work/opened.png"
+xdotool mousemove ${X_LESSON:-330} ${Y_LESSON:-66} click 1; sleep 1      # 4. The article's bug
+xdotool mousemove ${X_ANSWER:-40} ${Y_ANSWER:-224} click 1; sleep 1      # (b)
+xdotool mousemove ${X_RUN:-47} ${Y_RUN:-270} click 1; sleep 6            # Run it
+mkdir -p screenshots
+import -window root "$out"
+echo "wrote $out"

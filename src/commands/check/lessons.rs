@@ -1,0 +1,345 @@
+//! Lessons: the article as experiments a class first predicts, then runs for real, then hears
+//! explained. Each lesson's run uses `check`'s machinery (real child processes on the user's
+//! segment directory, under keys of its own, everything removed afterwards), and what happened
+//! is read from what the processes did, never scripted. The texts here are the one source of
+//! both the window's panel and the teacher's handout (`shmimage lessons --markdown`), in English
+//! and, through `locales/app.yml`, Chinese.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use super::process::Spawned;
+use super::{Check, CheckError, scenarios, users};
+use crate::platform::Os;
+use crate::protocol::{self, SegmentDir};
+
+/// Keys a lesson uses besides its own slug (Qt's rules get keys with "qt" in them, which the
+/// cleanup knows to clean as Qt's).
+pub(super) const EXTRA_SLUGS: &[&str] = &["l4own", "qtl4", "qtl5"];
+
+/// One experiment.
+pub struct Lesson {
+    /// Part of its key, so every lesson has one of its own.
+    pub slug: &'static str,
+    pub title: &'static str,
+    /// Two sentences: what is set up.
+    pub setup: &'static str,
+    pub question: &'static str,
+    pub answers: &'static [&'static str],
+    /// The answer that comes out on `os`, for the handout's answer key.
+    pub expected: fn(Os) -> usize,
+    pub why: &'static str,
+    run: fn(&Check, &str) -> Finding,
+}
+
+/// What a run saw, and which answer that is (`None`: the run could not tell here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub observed: String,
+    pub happened: Option<usize>,
+}
+
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        slug: "l1",
+        title: "The protocol",
+        setup: "A writer process loads an image into shared memory, and a reader process fetches it. Both record every step they take in the protocol journal.",
+        question: "In what order does the writer work?",
+        answers: &[
+            "create, lock, copy in, unlock",
+            "lock, copy in, create, unlock",
+            "create, copy in, unlock, lock",
+        ],
+        expected: |_| 0,
+        why: "Qt's loadFromFile: create() makes a segment as large as the image, lock() keeps readers out while memcpy fills it, and unlock() lets them in. The reader does attach, lock, copy out, unlock, detach, so it never sees half an image.",
+        run: protocol_order,
+    },
+    Lesson {
+        slug: "l2",
+        title: "Why the lock",
+        setup: "A writer is halfway through copying a new image, holding the lock. A reader that takes the lock, as every reader here does, fetches at that moment.",
+        question: "What does the reader get?",
+        answers: &[
+            "the new image, whole, once the writer is done",
+            "the top half of the new image and the rest empty",
+            "an error: the segment is busy",
+        ],
+        expected: |_| 0,
+        why: "The lock makes the copy one step for everyone else: a reader waits until the writer unlocks, then copies the whole image. Without it the reader would copy whatever half the writer had written so far, a torn picture.",
+        run: reader_meets_a_writer_mid_copy,
+    },
+    Lesson {
+        slug: "l3",
+        title: "Waiting",
+        setup: "One process holds the lock for a second and a half, halfway through writing its image, as a window paused in step-through holds it. Another process fetches the image meanwhile.",
+        question: "What does the second process do?",
+        answers: &[
+            "it fails at once: the segment is busy",
+            "it waits, and reads the image once the lock is given back",
+            "it reads the image at once, without waiting",
+        ],
+        expected: |_| 1,
+        why: "lock() blocks until the holder unlocks. shmimage waits at most five seconds, and longer while the holder is a window in step-through, then says who holds the lock.",
+        run: waiting,
+    },
+    Lesson {
+        slug: "l4",
+        title: "The article's bug",
+        setup: "A writer shares an image and is killed (kill -9, or TerminateProcess) while idle, holding its segment. Then a new writer creates a segment under the same key, as Qt's example does.",
+        question: "What does Qt's next create() do on this machine?",
+        answers: &[
+            "it works: the dead writer's segment is gone",
+            "it fails: \"Unable to create shared memory segment.\"",
+            "it waits for the dead writer's lock",
+        ],
+        expected: |os| if os == Os::Windows { 0 } else { 1 },
+        why: "On Windows the kernel frees a file mapping when its last handle closes, and a killed process's handles close. System V (Linux, macOS) keeps a segment until someone removes it, and Qt removes it only in detach(), which a killed writer never calls. shmimage's own segments go with their last process on every OS, and its Qt mode removes such a leftover and says so.",
+        run: article_bug,
+    },
+    Lesson {
+        slug: "l5",
+        title: "A lock holder is killed",
+        setup: "A reader is killed while it holds the lock, halfway through its copy. Then another reader fetches the image.",
+        question: "In shmimage's own mode, what does the next reader get?",
+        answers: &[
+            "the image, at once: the OS gave the lock back",
+            "nothing, ever: the lock stays taken",
+            "a damaged image",
+        ],
+        expected: |_| 0,
+        why: "shmimage's lock is a file lock (flock, LockFileEx), which the OS releases when its holder dies. System V semaphores have an undo that does the same for Qt 5. Qt 6's POSIX semaphore and Windows' named semaphore have none: a killed holder leaves them taken, and Qt's next lock() waits forever.",
+        run: holder_killed,
+    },
+    Lesson {
+        slug: "l6",
+        title: "Another user",
+        setup: "Another user of this machine (uid 65534) points shmimage at your segment directory, then publishes under the same key in their own.",
+        question: "What can they do to your image?",
+        answers: &[
+            "read it",
+            "replace it",
+            "neither: they cannot enter your directory, and their image is their own",
+        ],
+        expected: |_| 2,
+        why: "Each user's segments live in a directory only that user may enter, so the same key names two different images. Qt's System V keys and key files, by contrast, are one namespace for every user.",
+        run: another_user,
+    },
+];
+
+/// What the run saw, without the check's own key names, which say nothing to a class.
+fn finding(happened: Option<usize>, observed: String) -> Finding {
+    Finding {
+        observed: super::compare::tidy(&observed),
+        happened,
+    }
+}
+
+fn failed(why: String) -> Finding {
+    finding(None, format!("the run failed: {why}"))
+}
+
+/// Runs lesson `index` with real processes, and removes what it made.
+pub fn run(dir: &SegmentDir, program: &Path, index: usize) -> Result<Finding, CheckError> {
+    let lesson = LESSONS
+        .get(index)
+        .ok_or(CheckError::NoSuchLesson { index })?;
+    let check = Check::prepare(dir, program)?;
+    let found = (lesson.run)(&check, &check.key(lesson.slug));
+    check.finish();
+    Ok(found)
+}
+
+/// The writer's steps, from its own journal.
+fn protocol_order(check: &Check, key: &str) -> Finding {
+    let put = |key| {
+        let mut command = check.command(
+            key,
+            &["put", &check.image("first.png"), "--until-stdin-closes"],
+        );
+        command.env_remove(protocol::JOURNAL_ENV);
+        Spawned::start(command, "ready")
+    };
+    let _writer = match put(key) {
+        Ok(writer) => writer,
+        Err(err) => return failed(err),
+    };
+    let endpoint = check.endpoint(key);
+    let lanes = protocol::journal(&endpoint);
+    let steps: Vec<&str> = lanes
+        .iter()
+        .filter(|lane| lane.owner.role == protocol::Role::Put)
+        .flat_map(|lane| lane.records.iter())
+        .filter(|record| record.state == protocol::State::Ok)
+        .map(|record| record.step.name())
+        .filter(|name| matches!(*name, "create" | "lock" | "copy in" | "unlock"))
+        .collect();
+    let order = steps.join(", ");
+    let happened = LESSONS[0]
+        .answers
+        .iter()
+        .position(|answer| *answer == order);
+    finding(happened, format!("the writer's journal: {order}"))
+}
+
+fn reader_meets_a_writer_mid_copy(check: &Check, key: &str) -> Finding {
+    let mut holder = check.command(
+        key,
+        &["put", &check.image("second.png"), "--until-stdin-closes"],
+    );
+    holder.env(protocol::PAUSE_MID_COPY_ENV, "1500");
+    let _writer = match Spawned::start(holder, "paused mid-copy") {
+        Ok(writer) => writer,
+        Err(err) => return failed(err),
+    };
+    let got = check.get(key, &[]);
+    match got {
+        Ok(image) if image == check.second => finding(
+            Some(0),
+            "the reader waited, then read the new image, whole".to_owned(),
+        ),
+        Ok(_) => finding(
+            Some(1),
+            "the reader read a picture that is not the new image: a torn copy".to_owned(),
+        ),
+        Err(err) => finding(Some(2), format!("the reader failed: {err}")),
+    }
+}
+
+fn waiting(check: &Check, key: &str) -> Finding {
+    let mut holder = check.command(
+        key,
+        &["put", &check.image("first.png"), "--until-stdin-closes"],
+    );
+    holder.env(protocol::PAUSE_MID_COPY_ENV, "1500");
+    let _holder = match Spawned::start(holder, "paused mid-copy") {
+        Ok(holder) => holder,
+        Err(err) => return failed(err),
+    };
+    let started = Instant::now();
+    let got = check.get(key, &[]);
+    let waited = started.elapsed().as_millis();
+    match got {
+        Ok(image) if image == check.first && waited >= 1000 => finding(
+            Some(1),
+            format!("the second process waited {waited} ms, then read the image"),
+        ),
+        Ok(_) => finding(
+            Some(2),
+            format!("the second process read at once ({waited} ms)"),
+        ),
+        Err(err) => finding(
+            Some(0),
+            format!("the second process failed after {waited} ms: {err}"),
+        ),
+    }
+}
+
+fn article_bug(check: &Check, _key: &str) -> Finding {
+    let qt = scenarios::qt_writer_killed(check, &check.key("qtl4"));
+    let ours = scenarios::writer_killed(check, &check.key("l4own"));
+    let text = |result: Result<String, String>| result.unwrap_or_else(|e| e);
+    let qt = text(qt);
+    let happened = if qt.contains("Qt's create: fails") {
+        Some(1)
+    } else if qt.contains("Qt's create: works") {
+        Some(0)
+    } else {
+        None
+    };
+    finding(
+        happened,
+        format!("Qt's rules: {qt}. shmimage's own segments: {}", text(ours)),
+    )
+}
+
+fn holder_killed(check: &Check, key: &str) -> Finding {
+    let ours = scenarios::lock_holder_killed(check, key);
+    let qt = scenarios::qt_lock_holder_killed(check, &check.key("qtl5"));
+    let text = |result: &Result<String, String>| match result {
+        Ok(observed) | Err(observed) => observed.clone(),
+    };
+    let happened = match &ours {
+        Ok(_) => Some(0),
+        Err(observed) if observed.contains("damaged") => Some(2),
+        Err(_) => Some(1),
+    };
+    finding(
+        happened,
+        format!("shmimage: {}. Qt 5's rules: {}", text(&ours), text(&qt)),
+    )
+}
+
+fn another_user(check: &Check, key: &str) -> Finding {
+    match users::another_user(check, key) {
+        Ok(observed) if observed.starts_with(super::NOT_MEASURED) => finding(None, observed),
+        Ok(observed) => finding(Some(2), observed),
+        Err(observed) => finding(None, observed),
+    }
+}
+
+/// The teacher's handout: every lesson's setup, question and answers, and with `answers` what
+/// comes out on `os` and why, in `language` ("en" or "zh-CN").
+pub fn handout(answers: bool, os: Os, language: &str) -> String {
+    let t = |text: &str| rust_i18n::t!(text, locale = language).into_owned();
+    let mut out = format!("# {}\n\n", t("shmimage lessons: predict, run, explain"));
+    for (number, lesson) in LESSONS.iter().enumerate() {
+        let _ = write!(
+            out,
+            "## {}. {}\n\n{}\n\n**{}**\n\n",
+            number + 1,
+            t(lesson.title),
+            t(lesson.setup),
+            t(lesson.question)
+        );
+        for (letter, answer) in ('a'..).zip(lesson.answers) {
+            let _ = writeln!(out, "- ({letter}) {}", t(answer));
+        }
+        if answers {
+            let right = (lesson.expected)(os);
+            let letter = (b'a' + right as u8) as char;
+            let _ = write!(
+                out,
+                "\n{} ({letter}) {}. {}\n",
+                t("Answer:"),
+                t(lesson.answers[right]),
+                t(lesson.why)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every text of every lesson is translated: the handout and the panel come from here.
+    #[test]
+    fn every_lesson_text_has_its_chinese() {
+        for lesson in LESSONS {
+            let texts = [lesson.title, lesson.setup, lesson.question, lesson.why];
+            for text in texts.iter().chain(lesson.answers) {
+                let chinese = rust_i18n::t!(*text, locale = "zh-CN");
+                assert_ne!(chinese, *text, "no zh-CN for {text:?}");
+            }
+            assert!((3..=4).contains(&lesson.answers.len()), "{}", lesson.title);
+            for os in [Os::Linux, Os::MacOs, Os::Windows] {
+                assert!((lesson.expected)(os) < lesson.answers.len());
+            }
+        }
+        assert_eq!(LESSONS.len(), 6);
+    }
+
+    #[test]
+    fn the_handout_has_answers_only_when_asked() {
+        let questions = handout(false, Os::Linux, "en");
+        assert_eq!(questions.matches("\n## ").count(), 6);
+        assert!(!questions.contains("Answer:"));
+        let answers = handout(true, Os::Windows, "en");
+        assert!(answers.contains("Answer: (a) it works: the dead writer's segment is gone."));
+        let linux = handout(true, Os::Linux, "zh-CN");
+        assert!(linux.contains("答案： (b) 失败"), "{linux}");
+    }
+}
