@@ -14,8 +14,8 @@
 //!
 //! The article's two halves, as code to run, are `examples/writer.rs` and `examples/reader.rs`.
 
-// The window's translations (locales/app.yml), for `t!` anywhere in the crate.
-#[cfg(feature = "gui")]
+// The translations (locales/app.yml), for `t!` anywhere in the crate: the window's, and the
+// lessons' handout, which the headless build prints too.
 rust_i18n::i18n!("locales", fallback = "en");
 
 pub mod child;
