@@ -89,9 +89,7 @@ pub(super) fn reader_command(
     cli: &super::Cli,
     out: &mut dyn std::io::Write,
 ) -> Result<(), super::CliError> {
-    let endpoint =
-        Endpoint::in_dir(&cli.key, super::segment_dir()?).with_options(super::options_from_env());
-    let fetched = protocol::fetch(&endpoint)?;
+    let fetched = protocol::fetch(&cli.endpoint()?)?;
     writeln!(out, "{}", stages_line(&fetched.stages)).ok();
     Ok(())
 }
@@ -124,13 +122,16 @@ pub fn run(endpoint: &Endpoint, options: &BenchOptions) -> Result<String, BenchE
 }
 
 /// The reader's half: `shmimage bench-reader` in a process of its own, its stages by name.
-fn fetch_in_a_reader_process(endpoint: &Endpoint) -> Result<Vec<(String, f64)>, BenchError> {
+pub(super) fn fetch_in_a_reader_process(
+    endpoint: &Endpoint,
+) -> Result<Vec<(String, f64)>, BenchError> {
     let exe = std::env::current_exe().map_err(|source| BenchError::StartReader {
         program: "this program's path".to_owned(),
         source,
     })?;
     let output = crate::child::command(&exe)
         .args(["bench-reader", "--key", &endpoint.key])
+        .args(endpoint.mode.args())
         .env(protocol::DIR_ENV, endpoint.dir.path())
         .output()
         .map_err(|source| BenchError::StartReader {

@@ -129,6 +129,17 @@ pub enum Command {
         /// With --follow, a test seam: the follower also waits this long per frame.
         #[arg(long, default_value_t = 0, hide = true, requires = "follow")]
         slow_ms: u64,
+        /// Sweep the size instead: publish-to-fetch latency from 64 bytes to 64 MiB in powers of
+        /// 4, for shmimage's segments, Qt 5's mode and the copy floor; writes a log-log plot
+        /// (OUT.svg) and the figures (OUT.json).
+        #[arg(long, conflicts_with = "follow")]
+        sweep: bool,
+        /// With --sweep: runs per point (the median is plotted, the spread beside it).
+        #[arg(long, default_value_t = 5, requires = "sweep")]
+        reps: usize,
+        /// With --sweep: where the plot and the figures go, without the extension.
+        #[arg(long, default_value = "bench-sweep", requires = "sweep")]
+        out: PathBuf,
     },
     /// Publish a moving test pattern at a fixed rate until Ctrl-C (a live demo of Follow, and
     /// the publisher of `bench --follow`). Prints a line per frame.

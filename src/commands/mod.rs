@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check;
 pub mod follow_bench;
 pub mod stream;
+pub mod sweep;
 pub mod trace;
 
 mod flags;
@@ -77,6 +78,8 @@ pub enum CliError {
         "--native-key before a command is the window's; to {command} with it, put it after the command: shmimage {command} … --native-key NAME"
     )]
     NativeKeyBeforeCommand { command: &'static str },
+    #[error("{0}")]
+    Sweep(String),
 }
 
 impl From<crate::codec::CodecError> for CliError {
@@ -146,6 +149,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
 /// `trace`.
 fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
     match command {
+        Command::Bench {
+            sweep: true,
+            reps,
+            out: prefix,
+            ..
+        } => sweep::command(cli, *reps, prefix, out)?,
         Command::Bench {
             size,
             json,

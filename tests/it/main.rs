@@ -33,4 +33,5 @@ mod qt_windows;
 mod second_review;
 mod segments;
 mod stress;
+mod sweep;
 mod util;

@@ -1,0 +1,83 @@
+//! `bench --sweep` and `lessons` from the command line, as a reader of the README runs them.
+
+use crate::util::Scratch;
+
+/// One repetition is enough to see the whole shape: a plot and figures for every size from
+/// 64 bytes to 64 MiB, for each series, with the spread around each median.
+#[test]
+fn the_sweep_writes_a_log_log_plot_and_its_figures() {
+    let scratch = Scratch::new("sweep");
+    let prefix = scratch.path("sweep");
+    let said = scratch.ok(&[
+        "bench",
+        "--sweep",
+        "--reps",
+        "1",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
+    assert!(said.contains("wrote "), "{said}");
+    let svg = std::fs::read_to_string(prefix.with_extension("svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("publish-to-fetch latency"),
+        "{svg:.200}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(prefix.with_extension("json")).unwrap())
+            .unwrap();
+    let series = json["series"].as_array().unwrap();
+    let names: Vec<&str> = series.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"shmimage (raw)")
+            && names.last() == Some(&"copy floor (one copy in, one out)"),
+        "{names:?}"
+    );
+    for s in series {
+        let points = s["points"].as_array().unwrap();
+        assert_eq!(points.len(), 11, "{s}");
+        assert_eq!(points[0]["bytes"], 64);
+        assert_eq!(points[10]["bytes"], 64 << 20);
+        for p in points {
+            let (min, median, max) = (
+                p["min_ms"].as_f64().unwrap(),
+                p["median_ms"].as_f64().unwrap(),
+                p["max_ms"].as_f64().unwrap(),
+            );
+            assert!(min <= median && median <= max && min > 0.0, "{p}");
+        }
+    }
+    // Nothing of the sweep's keys is left in the segment directory.
+    let left: Vec<_> = std::fs::read_dir(scratch.seg_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".seg"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The handout in both languages, and a lesson run from a terminal.
+#[test]
+fn the_handout_prints_in_english_and_chinese_and_a_lesson_runs() {
+    let scratch = Scratch::new("lessons-cli");
+    let english = scratch.ok(&["lessons", "--markdown"]);
+    assert_eq!(english.matches("\n## ").count(), 6, "{english}");
+    assert!(!english.contains("Answer:"));
+    let chinese = scratch.ok(&["lessons", "--answers", "--language", "zh-CN"]);
+    assert!(
+        chinese.contains("## 4. 文章里的缺陷") && chinese.contains("答案："),
+        "{chinese}"
+    );
+    let ran = scratch.ok(&["lessons", "--run", "3"]);
+    assert!(
+        ran.contains(
+            "that is answer (b): it waits, and reads the image once the lock is given back"
+        ),
+        "{ran}"
+    );
+    let none = scratch.fails(&["lessons", "--run", "7"]);
+    assert!(
+        none.contains("there is no lesson 7; the lessons are 1 to 6"),
+        "{none}"
+    );
+}
