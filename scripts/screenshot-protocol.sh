@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 key="课堂演示"
 source scripts/x-server.sh 1920x760
+# Settings of their own: a remembered open panel would change the picture.
+export XDG_DATA_HOME="$work/data"
 
 "$bin" put --key "$key" assets/sample.png >"$work/put.log" 2>&1 &
 track $!
