@@ -150,7 +150,7 @@ pub(super) fn fetched(tag: &JobTag, header: &Header, note: Option<String>) -> St
     if let Some(name) = &tag.native_key {
         // No shmimage header: no publisher, and the generation is only a checksum of the bytes.
         return Status::Done(tr!(
-            "Showing what another program put under the native key \"%{name}\"; no lock guards it, so shmimage reads it twice and compares to catch a torn read.%{note}",
+            "Showing what another program put under the native key \"%{name}\"; no lock guards it, so shmimage checks samples taken before and after its copy to catch a torn read.%{note}",
             name = name,
             note = note_sentence(note)
         ));

@@ -3,7 +3,8 @@
 //! OpenCV pipeline).
 //!
 //! As with Qt, no lock means anything there, so a read can tear while the writer writes: the
-//! object is read twice and compared, and one that keeps changing is shown as such.
+//! object is copied once and checked by samples taken before and after the copy (see
+//! `copy_settled`), and one that keeps changing is shown as such.
 
 use std::time::Instant;
 
@@ -90,19 +91,19 @@ impl NativeKeyProtocol {
         })
     }
 
-    /// The object's bytes, read until two reads agree (or [`READS`] have not): `true` if they
-    /// never did.
+    /// The object's bytes, copied once and checked whole by a sample of them (see
+    /// [`copy_settled`]); copied again, up to [`READS`] times, while a writer is at work: `true`
+    /// if it never settled.
     fn read(&self) -> Result<(Vec<u8>, bool), ShareError> {
         let object = self.open()?;
-        let mut last = self.read_once(&object)?;
-        for _ in 1..READS {
-            let again = self.read_once(&object)?;
-            if again == last {
-                return Ok((again, false));
-            }
-            last = again;
-        }
-        Ok((last, true))
+        // Over the bytes a copy gets (a raw shape's), as `newest_generation` samples them.
+        let span = self
+            .raw
+            .map_or(object.len(), |shape| shape.bytes_needed().min(object.len()));
+        copy_settled(
+            || sampled_generation(span, |at, sample| object.read_at(at, sample)),
+            || self.read_once(&object),
+        )
     }
 
     /// The bytes an image can need: with a raw shape only the pixels it spans (a 1 TiB object
@@ -172,12 +173,7 @@ impl Protocol for NativeKeyProtocol {
             publisher_pid: 0,
             payload_len: bytes.len() as u64,
             // From the bytes read: the same value a probe gets, without reading the object again.
-            generation: sampled_generation(bytes.len() as u64, |at, sample| {
-                let from = &bytes[at as usize..];
-                let count = sample.len().min(from.len());
-                sample[..count].copy_from_slice(&from[..count]);
-                count
-            }),
+            generation: generation_of(&bytes),
             payload_crc: crc32fast::hash(&bytes),
         };
         Ok(Fetched {
@@ -267,6 +263,40 @@ impl Protocol for NativeKeyProtocol {
     }
 }
 
+/// Copies until the copy is whole by its samples: the object's samples just before the copy,
+/// the copy's own, and the object's just after, all the same. One copy where nobody writes,
+/// where reading twice and comparing cost two full copies and a full compare. The trade-off: a
+/// write that changes only bytes between two samples (at most 128 of 64 bytes, at least 64 KiB
+/// apart) during the copy goes unseen; a writer that rewrites whole frames, as a video source
+/// does, changes every sample. `true` if it never settled in [`READS`] copies.
+fn copy_settled(
+    mut probe: impl FnMut() -> u64,
+    mut copy: impl FnMut() -> Result<Vec<u8>, ShareError>,
+) -> Result<(Vec<u8>, bool), ShareError> {
+    let mut last = Vec::new();
+    for _ in 0..READS {
+        let before = probe();
+        let bytes = copy()?;
+        let after = probe();
+        let own = generation_of(&bytes);
+        if before == own && own == after {
+            return Ok((bytes, false));
+        }
+        last = bytes;
+    }
+    Ok((last, true))
+}
+
+/// [`sampled_generation`] of bytes already copied.
+fn generation_of(bytes: &[u8]) -> u64 {
+    sampled_generation(bytes.len() as u64, |at, sample| {
+        let from = &bytes[at as usize..];
+        let count = sample.len().min(from.len());
+        sample[..count].copy_from_slice(&from[..count]);
+        count
+    })
+}
+
 /// Bytes sampled, how far apart at least, and how many samples at most, for Follow's checksum
 /// of a native key's object. The cap keeps a probe's cost flat however large the object: each
 /// sample is one read.
@@ -298,6 +328,49 @@ fn sampled_generation(len: u64, mut read_at: impl FnMut(u64, &mut [u8]) -> usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One copy where nobody writes; copied again while a writer is at work (the object's
+    /// samples differ before and after a copy); said to keep changing if it never settles.
+    #[test]
+    fn a_copy_is_kept_once_its_samples_agree() {
+        let frame = |n: u8| vec![n; 300 * 1024];
+        let copies = std::cell::Cell::new(0u8);
+        let stable = copy_settled(
+            || generation_of(&frame(1)),
+            || {
+                copies.set(copies.get() + 1);
+                Ok(frame(1))
+            },
+        )
+        .unwrap();
+        assert_eq!((stable.0[0], stable.1, copies.get()), (1, false, 1));
+        // A writer busy during the first copy: the object reads as frame 1, then 2 after it.
+        let probes = std::cell::Cell::new(0u8);
+        copies.set(0);
+        let settled = copy_settled(
+            || {
+                probes.set(probes.get() + 1);
+                generation_of(&frame(if probes.get() == 1 { 1 } else { 2 }))
+            },
+            || {
+                copies.set(copies.get() + 1);
+                Ok(frame(2))
+            },
+        )
+        .unwrap();
+        assert_eq!((settled.0[0], settled.1, copies.get()), (2, false, 2));
+        // Always changing: the last copy, said to be torn.
+        let n = std::cell::Cell::new(0u8);
+        let torn = copy_settled(
+            || {
+                n.set(n.get() + 1);
+                generation_of(&frame(n.get()))
+            },
+            || Ok(frame(n.get())),
+        )
+        .unwrap();
+        assert!(torn.1);
+    }
 
     /// A fetch's generation, from the bytes it read, is what a probe reading the object gets:
     /// else Follow would fetch the same object again and again.

@@ -140,7 +140,7 @@ pub const RAW_SHAPE_LABEL: &str = "Raw shape";
 fn native_key(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.label(RichText::new(tr!("Other frameworks")).strong());
     ui.label(tr!(
-        "To show what Python, OpenCV or any program put in shared memory, give its exact name (Qt's setNativeKey). There is no lock then, as with Qt: a read can tear, and shmimage reads twice to notice."
+        "To show what Python, OpenCV or any program put in shared memory, give its exact name (Qt's setNativeKey). There is no lock then, as with Qt: a read can tear, and shmimage compares samples taken before and after its copy to notice."
     ));
     egui::Grid::new("native-key").num_columns(2).show(ui, |ui| {
         let label = ui.label(tr!(NATIVE_KEY_LABEL));
