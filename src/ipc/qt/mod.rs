@@ -148,6 +148,43 @@ fn round_up_to_page(size: u64) -> u64 {
     size.div_ceil(4096).saturating_mul(4096)
 }
 
+/// Takes a semaphore that can only be tried (`sem_trywait`: Qt 6's named semaphore on Linux and
+/// macOS), trying again after pauses that grow from 0.2 to 10 ms, by the monotonic clock, for
+/// at most `timeout` (longer while `patience` says so). Marks the hold as begun (see
+/// `interrupt`); on an error or a timeout it is ended here, else the caller's guard ends it.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub(crate) fn take_retrying(
+    mut try_take: impl FnMut() -> std::io::Result<bool>,
+    timeout: std::time::Duration,
+    patience: Option<&std::sync::Arc<dyn crate::ipc::segment::Patience>>,
+    failed: impl FnOnce(std::io::Error) -> ShmError,
+    too_long: impl FnOnce(std::time::Duration) -> ShmError,
+) -> Result<(), ShmError> {
+    use crate::ipc::segment::interrupt::{exit_requested, holding_begins, holding_ends};
+    use std::time::Duration;
+    let mut waiting = crate::ipc::segment::Waiting::new(timeout, patience);
+    let mut pause = Duration::from_micros(200);
+    holding_begins();
+    let given_up = loop {
+        let waited = match try_take() {
+            Ok(true) => return Ok(()),
+            // Qt 6's semaphore records no holder to ask about.
+            Ok(false) => waiting.go_on(|| None),
+            Err(err) => break failed(err),
+        };
+        match waited {
+            Ok(true) if !exit_requested() => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            Ok(_) => break too_long(waiting.waited()),
+            Err(cancelled) => break cancelled,
+        }
+    };
+    holding_ends();
+    Err(given_up)
+}
+
 /// What a live Qt segment must start with for a new publish to replace it: an image as Qt
 /// writes one. The protocol passes the codec's test in, so this layer reads no image format.
 #[derive(Debug, Clone, Copy)]

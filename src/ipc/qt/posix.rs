@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Qt6Inspection, Replaceable};
-use crate::ipc::segment::interrupt::{exit_requested, holding_begins, holding_ends};
-use crate::ipc::segment::{self, AccessMode, Patience, Segment, SegmentAccess, ShmError, Waiting};
+use crate::ipc::segment::interrupt::holding_ends;
+use crate::ipc::segment::{self, AccessMode, Patience, Segment, SegmentAccess, ShmError};
 use crate::ipc::sys::Mapping;
 use crate::ipc::sys::posix_semaphore::NamedSemaphore;
 use crate::safe_fs::{Entry, OpenFor, classify, open_file, read_at};
@@ -140,35 +140,14 @@ fn acquire<'a>(
     let Some(OpenSemaphore { semaphore, .. }) = slot else {
         return Err(ShmError::NotAttached);
     };
-    let mut waiting = Waiting::new(timeout, patience);
-    let mut pause = Duration::from_micros(200);
-    holding_begins();
-    loop {
-        match semaphore.try_wait() {
-            Ok(true) => return Ok(PosixSemaphoreGuard { semaphore }),
-            Ok(false) => {
-                // Qt 6's semaphore records no holder.
-                match waiting.go_on(|| None) {
-                    Ok(true) if !exit_requested() => {
-                        std::thread::sleep(pause);
-                        pause = (pause * 2).min(Duration::from_millis(10));
-                    }
-                    Ok(_) => {
-                        holding_ends();
-                        return Err(taken_too_long(sem_path, waiting.waited()));
-                    }
-                    Err(cancelled) => {
-                        holding_ends();
-                        return Err(cancelled);
-                    }
-                }
-            }
-            Err(err) => {
-                holding_ends();
-                return Err(ShmError::io("taking Qt 6's semaphore", sem_path, err));
-            }
-        }
-    }
+    super::take_retrying(
+        || semaphore.try_wait(),
+        timeout,
+        patience,
+        |err| ShmError::io("taking Qt 6's semaphore", sem_path, err),
+        |waited| taken_too_long(sem_path, waited),
+    )?;
+    Ok(PosixSemaphoreGuard { semaphore })
 }
 
 /// Opens the key's semaphore, creating it (value 1) if it does not exist. An existing one is

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Qt6Inspection, Replaceable, macos_posix_name};
-use crate::ipc::segment::interrupt::{exit_requested, holding_begins, holding_ends};
-use crate::ipc::segment::{self, AccessMode, Patience, Segment, SegmentAccess, ShmError, Waiting};
+use crate::ipc::segment::interrupt::holding_ends;
+use crate::ipc::segment::{self, AccessMode, Patience, Segment, SegmentAccess, ShmError};
 use crate::ipc::sys::Mapping;
 use crate::ipc::sys::posix_macos::{NamedSemaphore, shm_open, shm_unlink};
 
@@ -106,30 +106,14 @@ fn acquire<'a>(
     let Some((semaphore, _)) = slot.as_ref() else {
         return Err(ShmError::NotAttached);
     };
-    let mut waiting = Waiting::new(timeout, patience);
-    let mut pause = Duration::from_micros(200);
-    holding_begins();
-    loop {
-        let waited = match semaphore.try_wait() {
-            Ok(true) => return Ok(Held(semaphore)),
-            Ok(false) => waiting.go_on(|| None),
-            Err(err) => Err(lock_error(name, err)),
-        };
-        match waited {
-            Ok(true) if !exit_requested() => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(10));
-            }
-            Ok(_) => {
-                holding_ends();
-                return Err(taken_too_long(name, waiting.waited()));
-            }
-            Err(err) => {
-                holding_ends();
-                return Err(err);
-            }
-        }
-    }
+    super::take_retrying(
+        || semaphore.try_wait(),
+        timeout,
+        patience,
+        |err| lock_error(name, err),
+        |waited| taken_too_long(name, waited),
+    )?;
+    Ok(Held(semaphore))
 }
 
 fn describe_segment(name: &str) -> String {
