@@ -332,6 +332,33 @@ mod tests {
         assert_eq!(LESSONS.len(), 6);
     }
 
+    /// The Check panel shows each row's rules and scenario in the window's language.
+    #[test]
+    fn every_check_row_name_has_its_chinese() {
+        use super::super::{Column, sections};
+        let columns = [
+            Column::Shmimage,
+            Column::QtRules,
+            Column::NativeKeys,
+            Column::Machine,
+        ];
+        let names = sections()
+            .flat_map(|(_, rows)| rows.iter().map(|row| row.name))
+            .chain(
+                columns
+                    .map(Column::name)
+                    .into_iter()
+                    .filter(|n| *n != "shmimage"),
+            );
+        for name in names {
+            assert_ne!(
+                rust_i18n::t!(name, locale = "zh-CN"),
+                name,
+                "no zh-CN for {name:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_handout_has_answers_only_when_asked() {
         let questions = handout(false, Os::Linux, "en");

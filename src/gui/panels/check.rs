@@ -238,8 +238,8 @@ fn side_by_side(ui: &mut egui::Ui, panel: &CheckPanel, there: &check::Saved) {
                 heading(ui, &mut section, line.section);
                 ui.vertical(|ui| {
                     ui.set_width(scenario_width);
-                    ui.label(RichText::new(line.rules.as_str()).small());
-                    ui.add(egui::Label::new(line.scenario.as_str()).wrap());
+                    ui.label(RichText::new(tr!(line.rules.as_str())).small());
+                    ui.add(egui::Label::new(tr!(line.scenario.as_str())).wrap());
                 });
                 ui.vertical(|ui| cell(ui, &line.here));
                 ui.vertical(|ui| cell(ui, &line.there));
@@ -260,8 +260,8 @@ fn table(ui: &mut egui::Ui, rows: &[Row]) {
             let mut section = None;
             for row in rows {
                 heading(ui, &mut section, row.section);
-                ui.label(row.column.name());
-                ui.label(row.scenario).on_hover_text(row.expected);
+                ui.label(tr!(row.column.name()));
+                ui.label(tr!(row.scenario)).on_hover_text(row.expected);
                 let text = check::verdict(row);
                 let color = match text {
                     "pass" => Color32::from_rgb(80, 180, 90),
