@@ -206,7 +206,7 @@ fn other_users_rows_are_measured_as_root_and_need_root_otherwise() {
         (
             "shmimage",
             "another user",
-            "uid 65534 pointed at our directory: get refused",
+            "uid 65534 pointed at our directory: get and put refused",
         ),
         (
             "shmimage",

@@ -221,10 +221,13 @@ pub(super) fn another_user(check: &Check, key: &str) -> Result<String, String> {
     expect(
         read.is_err() && replace.is_err() && theirs.is_ok() && intact && next.is_ok(),
         format!(
-            "uid {OTHER_UID} pointed at our directory: get {}, put {}; its own publish under the \
-             same key {}; then our get {} and our next publish {}",
-            outcome(&read),
-            outcome(&replace),
+            "uid {OTHER_UID} pointed at our directory: {}; its own publish under the same key {}; \
+             then our get {} and our next publish {}",
+            // The same refusal twice says nothing new: once is enough.
+            match (&read, &replace) {
+                (Err(got), Err(put)) if got == put => format!("get and put refused ({got})"),
+                _ => format!("get {}, put {}", outcome(&read), outcome(&replace)),
+            },
             if theirs.is_ok() { "worked" } else { "failed" },
             if intact {
                 "read our image"
