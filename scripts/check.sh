@@ -5,7 +5,8 @@
 #
 # Witnesses: Debian packages (ImageMagick as the reference decoder, Qt 5's QSharedMemory through
 # python3-pyqt5, Xvfb and Mesa for the real window, setpriv and mount for the root-only tests)
-# and Qt 6's QSharedMemory (PySide6 from PyPI, in a venv kept in the per-user cache directory).
+# and Qt 6's QSharedMemory (PySide6 from PyPI, in a venv kept in the per-user cache directory,
+# with NumPy for the native-key video example).
 # Run as root it installs packages with apt-get; as a normal user with `sudo` when that needs no
 # password; otherwise it stops before testing, naming the packages to install.
 set -euo pipefail
@@ -55,6 +56,11 @@ if ! "$pyside6/bin/python" -c "import PySide6.QtGui" >/dev/null 2>&1; then
   /usr/bin/python3 -m venv "$pyside6"
   "$pyside6/bin/pip" install --quiet --disable-pip-version-check PySide6-Essentials
   "$pyside6/bin/python" -c "import PySide6.QtGui"
+fi
+# NumPy in the same venv, for the native-key video example (examples/numpy_frames.py).
+if ! "$pyside6/bin/python" -c "import numpy" >/dev/null 2>&1; then
+  echo "== installing NumPy into $pyside6"
+  "$pyside6/bin/pip" install --quiet --disable-pip-version-check numpy
 fi
 export SHMIMAGE_PYSIDE6_PYTHON="$pyside6/bin/python"
 

@@ -378,3 +378,54 @@ fn the_window_follows_a_native_key_that_the_peer_rewrites_in_place() {
         shown_value(app) == Some(200)
     });
 }
+
+/// The NumPy example (`examples/numpy_frames.py`) streams BGR frames into a native key in place,
+/// as a camera pipeline would; `get --native-key` reads whole frames (every row has the same
+/// frame number in green, and blue is the moving ramp that number gives), and a later read gets
+/// a later frame. NumPy comes from the venv `scripts/check.sh` makes.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_numpy_example_streams_whole_frames_into_a_native_key() {
+    let python = crate::util::venv_python();
+    assert!(
+        Command::new(&python)
+            .args(["-c", "import numpy"])
+            .status()
+            .is_ok_and(|s| s.success()),
+        "this test needs NumPy in {python}: run scripts/check.sh once (it installs it), or set SHMIMAGE_PYSIDE6_PYTHON"
+    );
+    let scratch = Scratch::new("numpy-frames");
+    let name = format!("shmimage_numpy_{}", std::process::id());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/numpy_frames.py");
+    let mut stream = Command::new(&python);
+    stream.args([example, &name, "320x240", "30", "3"]);
+    let _writer = Publisher::start(stream, "ready");
+    let frame_of = |out: &str| {
+        let path = scratch.path(out);
+        scratch.ok(&[
+            "get",
+            path.to_str().unwrap(),
+            "--native-key",
+            &name,
+            "--raw",
+            "320x240:bgr8",
+        ]);
+        let image = load(&path);
+        let number = image.get_pixel(0, 0)[1];
+        for (x, y, pixel) in image.enumerate_pixels() {
+            let [red, green, blue, _] = pixel.0;
+            assert_eq!(green, number, "a torn frame at ({x}, {y})");
+            assert_eq!(red, (y % 256) as u8, "row {y}");
+            assert_eq!(
+                blue,
+                ((x + u32::from(number) * 8) % 256) as u8,
+                "({x}, {y})"
+            );
+        }
+        number
+    };
+    let first = frame_of("first.png");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let later = frame_of("later.png");
+    assert_ne!(first, later, "the stream moved on between the two reads");
+}

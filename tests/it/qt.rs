@@ -345,18 +345,9 @@ impl Qt6Key {
         }
     }
 
-    /// The variable, else where `scripts/check.sh` puts the venv:
-    /// `${XDG_CACHE_HOME:-$HOME/.cache}/shmimage/pyside6`.
+    /// The variable, else where `scripts/check.sh` puts the venv.
     fn python() -> String {
-        if let Some(python) = std::env::var_os(PYSIDE6_PYTHON_ENV) {
-            return python.to_string_lossy().into_owned();
-        }
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .filter(|dir| !dir.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-        let python = cache.join("shmimage/pyside6/bin/python");
-        python.to_string_lossy().into_owned()
+        crate::util::venv_python()
     }
 
     fn files(&self) -> Vec<PathBuf> {

@@ -315,3 +315,19 @@ pub fn test_image(width: u32, height: u32, seed: u8) -> RgbaImage {
 pub fn load(path: &Path) -> RgbaImage {
     image::open(path).expect("open fetched image").into_rgba8()
 }
+
+/// The Python of the venv `scripts/check.sh` makes (PySide6 for Qt 6, NumPy for the video
+/// example): `SHMIMAGE_PYSIDE6_PYTHON`, else `${XDG_CACHE_HOME:-$HOME/.cache}/shmimage/pyside6`.
+pub fn venv_python() -> String {
+    if let Some(python) = std::env::var_os("SHMIMAGE_PYSIDE6_PYTHON") {
+        return python.to_string_lossy().into_owned();
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+    cache
+        .join("shmimage/pyside6/bin/python")
+        .to_string_lossy()
+        .into_owned()
+}
