@@ -7,11 +7,28 @@ work=$(mktemp -d)
 x_pids=()
 x_cleanup() { kill "${x_pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 trap x_cleanup EXIT
-display=":$((100 + RANDOM % 400))"
-Xvfb "$display" -screen 0 "${1}x24" -nolisten tcp >"$work/xvfb.log" 2>&1 &
-x_pids+=($!)
+# A display number another server (or a stale lock) holds makes Xvfb exit at once: try another,
+# up to five, and say so if none came up rather than let the window fail to connect.
+x_up=""
+for _ in 1 2 3 4 5; do
+  display=":$((100 + RANDOM % 400))"
+  Xvfb "$display" -screen 0 "${1}x24" -nolisten tcp >"$work/xvfb.log" 2>&1 &
+  x_pid=$!
+  x_pids+=("$x_pid")
+  for _ in $(seq 150); do
+    DISPLAY="$display" xdpyinfo >/dev/null 2>&1 && { x_up=1; break; }
+    kill -0 "$x_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$x_up" ] && break
+  kill "$x_pid" 2>/dev/null || true
+done
+if [ -z "$x_up" ]; then
+  echo "Xvfb did not start on five displays; its last log:" >&2
+  cat "$work/xvfb.log" >&2
+  exit 1
+fi
 export DISPLAY="$display" SHMIMAGE_DIR="$work/segments" LIBGL_ALWAYS_SOFTWARE=1
-for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 
 # Kill these processes too when the script exits.
 track() { x_pids+=("$@"); }
