@@ -92,9 +92,8 @@ impl NativeKeyProtocol {
     }
 
     /// The object's bytes, copied once and checked whole by a sample of them (see
-    /// [`copy_settled`]); copied again, up to [`READS`] times, while a writer is at work: `true`
-    /// if it never settled.
-    fn read(&self) -> Result<(Vec<u8>, bool), ShareError> {
+    /// [`copy_settled`]); copied again, up to [`READS`] times, while a writer is at work.
+    fn read(&self) -> Result<Copied, ShareError> {
         let object = self.open()?;
         // Over the bytes a copy gets (a raw shape's), as `newest_generation` samples them.
         let span = self
@@ -163,7 +162,11 @@ impl Protocol for NativeKeyProtocol {
 
     fn fetch(&self) -> Result<Fetched, ShareError> {
         let started = Instant::now();
-        let (bytes, kept_changing) = self.read()?;
+        let Copied {
+            bytes,
+            generation,
+            kept_changing,
+        } = self.read()?;
         let copied = started.elapsed();
         let (image, _) = self.decode(&bytes)?;
         let header = Header {
@@ -173,7 +176,7 @@ impl Protocol for NativeKeyProtocol {
             publisher_pid: 0,
             payload_len: bytes.len() as u64,
             // From the bytes read: the same value a probe gets, without reading the object again.
-            generation: generation_of(&bytes),
+            generation,
             payload_crc: crc32fast::hash(&bytes),
         };
         Ok(Fetched {
@@ -268,23 +271,42 @@ impl Protocol for NativeKeyProtocol {
 /// where reading twice and comparing cost two full copies and a full compare. The trade-off: a
 /// write that changes only bytes between two samples (at most 128 of 64 bytes, at least 64 KiB
 /// apart) during the copy goes unseen; a writer that rewrites whole frames, as a video source
-/// does, changes every sample. `true` if it never settled in [`READS`] copies.
+/// does, changes every sample. The last copy is said to keep changing if none settled in
+/// [`READS`] copies.
 fn copy_settled(
     mut probe: impl FnMut() -> u64,
     mut copy: impl FnMut() -> Result<Vec<u8>, ShareError>,
-) -> Result<(Vec<u8>, bool), ShareError> {
-    let mut last = Vec::new();
+) -> Result<Copied, ShareError> {
+    let mut last = Copied {
+        bytes: Vec::new(),
+        generation: 0,
+        kept_changing: true,
+    };
     for _ in 0..READS {
         let before = probe();
         let bytes = copy()?;
         let after = probe();
-        let own = generation_of(&bytes);
-        if before == own && own == after {
-            return Ok((bytes, false));
+        let generation = generation_of(&bytes);
+        let settled = before == generation && generation == after;
+        last = Copied {
+            bytes,
+            generation,
+            kept_changing: !settled,
+        };
+        if settled {
+            break;
         }
-        last = bytes;
     }
-    Ok((last, true))
+    Ok(last)
+}
+
+/// A native key's bytes as [`copy_settled`] left them.
+struct Copied {
+    bytes: Vec<u8>,
+    /// Their sampled generation: what a probe of the object gets while it holds them.
+    generation: u64,
+    /// Never settled: a writer kept writing during every copy.
+    kept_changing: bool,
 }
 
 /// [`sampled_generation`] of bytes already copied.
@@ -343,7 +365,11 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!((stable.0[0], stable.1, copies.get()), (1, false, 1));
+        assert_eq!(
+            (stable.bytes[0], stable.kept_changing, copies.get()),
+            (1, false, 1)
+        );
+        assert_eq!(stable.generation, generation_of(&frame(1)));
         // A writer busy during the first copy: the object reads as frame 1, then 2 after it.
         let probes = std::cell::Cell::new(0u8);
         copies.set(0);
@@ -358,7 +384,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!((settled.0[0], settled.1, copies.get()), (2, false, 2));
+        assert_eq!(
+            (settled.bytes[0], settled.kept_changing, copies.get()),
+            (2, false, 2)
+        );
         // Always changing: the last copy, said to be torn.
         let n = std::cell::Cell::new(0u8);
         let torn = copy_settled(
@@ -369,7 +398,7 @@ mod tests {
             || Ok(frame(n.get())),
         )
         .unwrap();
-        assert!(torn.1);
+        assert!(torn.kept_changing);
     }
 
     /// A fetch's generation, from the bytes it read, is what a probe reading the object gets:
