@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use image::RgbaImage;
 use plotters::prelude::*;
 
 use super::bench::{BenchError, fetch_in_a_reader_process, pattern};
@@ -47,9 +48,8 @@ fn summary(bytes: u64, mut samples: Vec<f64>) -> Point {
 }
 
 /// Publish here, fetch in a reader process: the two totals, in ms.
-fn latency(endpoint: &Endpoint, side: u32, encoding: Encoding) -> Result<f64, BenchError> {
-    let image = pattern(side, side);
-    let publication = protocol::publish(endpoint, &image, encoding)?;
+fn latency(endpoint: &Endpoint, image: &RgbaImage, encoding: Encoding) -> Result<f64, BenchError> {
+    let publication = protocol::publish(endpoint, image, encoding)?;
     let fetch = fetch_in_a_reader_process(endpoint)?;
     let publish_ms = publication.stages.total.as_secs_f64() * 1000.0;
     publication.withdraw();
@@ -67,6 +67,8 @@ pub fn run(
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<Series>, BenchError> {
     let reps = reps.max(1);
+    // Made once: a 64 MiB pattern takes longer to draw than to share.
+    let images: Vec<RgbaImage> = SIDES.iter().map(|&side| pattern(side, side)).collect();
     let modes = [
         ("shmimage (raw)", Mode::Shmimage, Encoding::Raw),
         ("Qt 5 mode (Qt's PNG)", Mode::Qt5, Encoding::Png),
@@ -78,22 +80,22 @@ pub fn run(
             .with_mode(mode)
             .with_options(endpoint.options.clone());
         let mut points = Vec::new();
-        for side in SIDES {
-            progress(&format!("{name}: {side}x{side}"));
+        for image in &images {
+            progress(&format!("{name}: {}x{}", image.width(), image.height()));
             let samples = (0..reps)
-                .map(|_| latency(&here, side, encoding))
+                .map(|_| latency(&here, image, encoding))
                 .collect::<Result<Vec<f64>, _>>()?;
-            points.push(summary(u64::from(side) * u64::from(side) * 4, samples));
+            points.push(summary(image.as_raw().len() as u64, samples));
         }
         all.push(Series { name, points });
     }
     let mut floor = Vec::new();
-    for side in SIDES {
-        progress(&format!("copy floor: {side}x{side}"));
-        let bytes = pattern(side, side).into_raw();
+    for image in &images {
+        progress(&format!("copy floor: {}x{}", image.width(), image.height()));
+        let bytes = image.as_raw();
         let samples = (0..reps)
             .map(|_| {
-                protocol::measure_copy_floor(&endpoint.dir, &bytes)
+                protocol::measure_copy_floor(&endpoint.dir, bytes)
                     .map(|(into, out)| (into + out).as_secs_f64() * 1000.0)
             })
             .collect::<Result<Vec<f64>, _>>()?;
