@@ -126,6 +126,13 @@ pub enum Command {
         /// With --follow: how long the stream runs.
         #[arg(long, default_value_t = 5.0, requires = "follow", value_parser = parse_seconds)]
         seconds: f64,
+        /// With --follow: the publisher rewrites one native object in place (headerless pixels
+        /// in --raw-format, as a video source does), and this process follows that object.
+        #[arg(long, requires = "follow")]
+        native_key: bool,
+        /// With --native-key: the pixel format the publisher writes.
+        #[arg(long, requires = "native_key", default_value = "bgr8", value_parser = stream_format_parser())]
+        raw_format: crate::codec::raw::PixelFormat,
         /// With --follow, a test seam: the follower also waits this long per frame.
         #[arg(long, default_value_t = 0, hide = true, requires = "follow")]
         slow_ms: u64,
@@ -155,6 +162,14 @@ pub enum Command {
         seconds: Option<f64>,
         #[arg(long, default_value = "raw")]
         encoding: Encoding,
+        /// Rewrite one shared-memory object of exactly this name in place instead, headerless
+        /// pixels in --raw-format, as a camera or OpenCV process writes its frames.
+        #[arg(long)]
+        native_key: Option<String>,
+        /// With --native-key: the pixel format written (formats with colour: the frame's index
+        /// is kept in its colour channels).
+        #[arg(long, requires = "native_key", default_value = "rgba8", value_parser = stream_format_parser())]
+        raw_format: crate::codec::raw::PixelFormat,
     },
     /// The reader half of `bench` (runs in its own process).
     #[command(hide = true)]
@@ -191,6 +206,28 @@ pub enum Command {
         /// Run lesson N (1 to 6) with real processes and say what happened.
         #[arg(long, value_name = "N", conflicts_with_all = ["markdown", "answers"])]
         run: Option<usize>,
+    },
+    /// Lesson 2's writer (runs in its own process): shares OLD as raw pixels under the native
+    /// key, and on "write" from stdin rewrites it in place with NEW holding the key's lock,
+    /// stopping halfway until "go on".
+    #[command(hide = true)]
+    LessonWriter {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        native_key: String,
+    },
+    /// Lesson 2's reader (runs in its own process): copies the picture once into OUT, after
+    /// taking the key's lock with --lock, or without it.
+    #[command(hide = true)]
+    LessonReader {
+        out: PathBuf,
+        #[arg(long)]
+        native_key: String,
+        #[arg(long, value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long)]
+        lock: bool,
     },
     /// Print every process's protocol steps under the key as they happen (create, attach, lock,
     /// copy, unlock, detach, with their Qt calls and OS objects), until Ctrl-C.
@@ -255,6 +292,21 @@ fn pixel_format_parser()
         .try_map(|name| name.parse::<PixelFormat>())
 }
 
+/// The pixel formats a stream can be written in: those with colour, where a frame keeps its
+/// index.
+fn stream_format_parser()
+-> impl clap::builder::TypedValueParser<Value = crate::codec::raw::PixelFormat> {
+    use crate::codec::raw::PixelFormat;
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(
+        PixelFormat::ALL
+            .into_iter()
+            .filter(|format| format.has_colour())
+            .map(PixelFormat::name),
+    )
+    .try_map(|name| name.parse::<PixelFormat>())
+}
+
 fn parse_raw(text: &str) -> Result<crate::codec::raw::RawShape, String> {
     text.parse()
 }
@@ -273,6 +325,8 @@ impl Command {
             Command::Check { .. } => "check",
             Command::CheckReader => "check-reader",
             Command::Lessons { .. } => "lessons",
+            Command::LessonWriter { .. } => "lesson-writer",
+            Command::LessonReader { .. } => "lesson-reader",
             Command::Trace { .. } => "trace",
         }
     }
@@ -283,9 +337,11 @@ impl Command {
             Command::Put { .. } | Command::Stream { .. } => protocol::Role::Put,
             Command::Get { .. } => protocol::Role::Get,
             Command::Bench { .. } | Command::BenchReader => protocol::Role::Bench,
-            Command::Check { .. } | Command::CheckReader | Command::Lessons { .. } => {
-                protocol::Role::Check
-            }
+            Command::Check { .. }
+            | Command::CheckReader
+            | Command::Lessons { .. }
+            | Command::LessonWriter { .. }
+            | Command::LessonReader { .. } => protocol::Role::Check,
             Command::Info { .. } | Command::Clean | Command::Trace { .. } => protocol::Role::Other,
         }
     }

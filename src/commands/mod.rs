@@ -129,6 +129,23 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
         }
         Command::Check { json, markdown, .. } => check::command(*json, *markdown, out)?,
         Command::CheckReader => check::hold_attached(&cli.endpoint()?, out)?,
+        Command::LessonWriter {
+            old,
+            new,
+            native_key,
+        } => check::lesson_writer(&cli.endpoint()?.with_native_key(native_key), old, new, out)?,
+        Command::LessonReader {
+            out: path,
+            native_key,
+            size,
+            lock,
+        } => check::lesson_reader(
+            &cli.endpoint()?.with_native_key(native_key),
+            path,
+            *size,
+            *lock,
+            out,
+        )?,
         Command::Lessons {
             run: Some(number), ..
         } => run_lesson(*number, out)?,
@@ -162,6 +179,8 @@ fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliE
             rate,
             seconds,
             slow_ms,
+            native_key,
+            raw_format,
             ..
         } => {
             let options = follow_bench::FollowBenchOptions {
@@ -171,6 +190,7 @@ fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliE
                 seconds: *seconds,
                 json: *json,
                 slow_ms: *slow_ms,
+                native_format: native_key.then_some(*raw_format),
             };
             follow_bench::bench_follow_command(cli, &options, out)?;
         }
@@ -179,6 +199,8 @@ fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliE
             rate,
             seconds,
             encoding,
+            native_key,
+            raw_format,
         } => {
             let options = stream::StreamOptions {
                 width: size.0,
@@ -186,6 +208,7 @@ fn measure(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CliE
                 rate: *rate,
                 seconds: *seconds,
                 encoding: *encoding,
+                native: native_key.clone().map(|name| (name, *raw_format)),
             };
             stream::run_stream(&cli.endpoint()?, &options, out)?;
         }

@@ -451,16 +451,14 @@ impl ShmImageApp {
                 }
                 let lessons = &mut self.panels.lessons;
                 if lessons.running {
-                    lessons.running = false;
-                    lessons.finding = Some(Err(status::job_failed(&what)));
+                    lessons.found(Err(status::job_failed(&what)));
                 }
                 self.fail(status::job_failed(&what));
             }
             Outcome::LessonRan(index, found) => {
                 let lessons = &mut self.panels.lessons;
                 if lessons.selected == index {
-                    lessons.running = false;
-                    lessons.finding = Some(found.map_err(|err| err.to_string()));
+                    lessons.found(found.map_err(|err| err.to_string()));
                 }
             }
             Outcome::Checked(report) => {

@@ -25,6 +25,10 @@ pub const DAMAGE_AFTER_PUBLISH_ENV: &str = "SHMIMAGE_TEST_DAMAGE_AFTER_PUBLISH";
 /// breaking that one guarantee on purpose so a test can watch `shmimage check` catch it.
 pub const KEEP_LEFTOVERS_ENV: &str = "SHMIMAGE_TEST_KEEP_LEFTOVERS";
 
+/// Test switch : when set, lesson 2's writer and readers skip the lock they
+/// would take, breaking it on purpose so a test can watch the lesson's verdict change.
+pub const BREAK_LOCK_ENV: &str = "SHMIMAGE_TEST_BREAK_LOCK";
+
 /// A number of milliseconds from the environment variable `variable`, if it holds one.
 pub(super) fn env_millis(variable: &str) -> Option<Duration> {
     std::env::var(variable)
@@ -44,6 +48,8 @@ pub struct Faults {
     pub keep_leftovers: bool,
     /// See [`DAMAGE_AFTER_PUBLISH_ENV`].
     pub damage_after_publish: bool,
+    /// See [`BREAK_LOCK_ENV`].
+    pub break_lock: bool,
 }
 
 impl Faults {
@@ -54,6 +60,7 @@ impl Faults {
             pause_after_create: env_millis(PAUSE_AFTER_CREATE_ENV),
             keep_leftovers: std::env::var_os(KEEP_LEFTOVERS_ENV).is_some(),
             damage_after_publish: std::env::var_os(DAMAGE_AFTER_PUBLISH_ENV).is_some(),
+            break_lock: std::env::var_os(BREAK_LOCK_ENV).is_some(),
         }
     }
 

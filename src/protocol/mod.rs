@@ -6,6 +6,7 @@
 
 mod faults;
 mod follow;
+pub mod in_place;
 pub mod journal;
 mod mode;
 mod native_key;
@@ -42,12 +43,12 @@ pub use crate::protocol::journal::{
     ProcessJournal, Record, Role, State, Step, describe_death, whose_leftover,
 };
 pub use faults::{
-    DAMAGE_AFTER_PUBLISH_ENV, Faults, KEEP_LEFTOVERS_ENV, PAUSE_AFTER_CREATE_ENV,
+    BREAK_LOCK_ENV, DAMAGE_AFTER_PUBLISH_ENV, Faults, KEEP_LEFTOVERS_ENV, PAUSE_AFTER_CREATE_ENV,
     PAUSE_MID_COPY_ENV,
 };
 pub use follow::{ChangeWatch, Follower, fetch_retrying, follow};
 pub use mode::{Mode, ModeFacts};
-pub use native_key::{RawPublication, publish_raw, validate_native_key};
+pub use native_key::{RawPublication, native_generation, publish_raw, validate_native_key};
 use steps::Recorder;
 pub use steps::{Observer, human_duration};
 
@@ -189,6 +190,12 @@ impl Endpoint {
 
     pub fn with_options(mut self, options: Options) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Qt's `setNativeKey`.
+    pub fn with_native_key(mut self, name: &str) -> Self {
+        self.native_key = Some(name.to_owned());
         self
     }
 
@@ -337,6 +344,8 @@ pub struct Fetched {
     pub stages: Stages,
     /// What was cleaned up on the way, e.g. a crashed Qt writer's segment.
     pub note: Option<String>,
+    /// A native key's writer wrote during every copy: the image may be torn (Follow skips it).
+    pub may_be_torn: bool,
 }
 
 /// A fetch whose raw pixels may already sit in the [`Landing`]'s buffer.
@@ -348,6 +357,7 @@ pub struct FetchedInto {
     pub segment_size: usize,
     pub stages: Stages,
     pub note: Option<String>,
+    pub may_be_torn: bool,
 }
 
 impl From<Fetched> for FetchedInto {
@@ -358,6 +368,7 @@ impl From<Fetched> for FetchedInto {
             segment_size: fetched.segment_size,
             stages: fetched.stages,
             note: fetched.note,
+            may_be_torn: fetched.may_be_torn,
         }
     }
 }

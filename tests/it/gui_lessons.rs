@@ -69,5 +69,11 @@ fn every_lesson_runs_from_the_window_and_meets_its_prediction() {
             );
             harness.get_by_label(&verdict);
         }
+        if lesson.slug == "l2" {
+            // The pictures the two readers got are shown, the torn one first.
+            assert_eq!(finding.pictures.len(), 2, "{finding:?}");
+            harness.get_by_label("Without the lock:");
+            harness.get_by_label("With the lock:");
+        }
     }
 }

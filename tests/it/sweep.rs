@@ -81,3 +81,26 @@ fn the_handout_prints_in_english_and_chinese_and_a_lesson_runs() {
         "{none}"
     );
 }
+
+/// Lesson 2's verdict comes from the picture the locked reader really got: with the lock
+/// broken on purpose (writer and readers skip it), that reader copies mid-rewrite too, and the
+/// lesson says the picture was torn.
+#[test]
+fn lesson_2_sees_a_torn_picture_once_the_lock_is_broken() {
+    let scratch = Scratch::new("lesson-2");
+    let kept = scratch.ok(&["lessons", "--run", "2"]);
+    assert!(
+        kept.contains("without the lock the reader copied at once and got the top 48 of 96 rows new and the rest old: a torn picture")
+            && kept.contains("that is answer (a): the new picture, whole"),
+        "{kept}"
+    );
+    let mut broken = scratch.cmd(&["lessons", "--run", "2"]);
+    broken.env(shmimage::protocol::BREAK_LOCK_ENV, "1");
+    let output = crate::util::run_with_deadline(broken);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("that is answer (b): the top half new and the rest old: a torn picture"),
+        "{said}"
+    );
+}

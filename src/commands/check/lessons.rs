@@ -6,8 +6,11 @@
 //! and, through `locales/app.yml`, Chinese.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use image::RgbaImage;
 
 use super::process::Spawned;
 use super::{Check, CheckError, scenarios, users};
@@ -38,6 +41,15 @@ pub struct Lesson {
 pub struct Finding {
     pub observed: String,
     pub happened: Option<usize>,
+    /// What the readers got, where seeing it is the lesson (lesson 2's torn picture).
+    pub pictures: Vec<Picture>,
+}
+
+/// A picture a reader process got, and a label that says which reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    pub label: &'static str,
+    pub image: RgbaImage,
 }
 
 pub const LESSONS: &[Lesson] = &[
@@ -58,16 +70,16 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         slug: "l2",
         title: "Why the lock",
-        setup: "A writer is halfway through copying a new image, holding the lock. A reader that takes the lock, as every reader here does, fetches at that moment.",
-        question: "What does the reader get?",
+        setup: "A writer rewrites a picture in place, slice by slice, holding the lock, and stops halfway. One reader copies the picture without taking the lock, as a program reading a native key does; another takes the lock first.",
+        question: "What does the reader that takes the lock get?",
         answers: &[
-            "the new image, whole, once the writer is done",
-            "the top half of the new image and the rest empty",
-            "an error: the segment is busy",
+            "the new picture, whole, once the writer is done",
+            "the top half new and the rest old: a torn picture",
+            "an error: the picture is busy",
         ],
         expected: |_| 0,
-        why: "The lock makes the copy one step for everyone else: a reader waits until the writer unlocks, then copies the whole image. Without it the reader would copy whatever half the writer had written so far, a torn picture.",
-        run: reader_meets_a_writer_mid_copy,
+        why: "The lock makes the rewrite one step for everyone else: the reader that takes it waits until the writer unlocks, then copies the whole new picture. The reader without it copies what is there halfway, the top half new and the rest old: a torn picture. shmimage's own segments are written once, before any reader can see them, so they cannot tear; a native key has no lock, and a video source that rewrites frames in place can tear them.",
+        run: torn_or_whole,
     },
     Lesson {
         slug: "l3",
@@ -132,6 +144,7 @@ fn finding(happened: Option<usize>, observed: String) -> Finding {
     Finding {
         observed: super::compare::tidy(&observed),
         happened,
+        pictures: Vec::new(),
     }
 }
 
@@ -182,28 +195,176 @@ fn protocol_order(check: &Check, key: &str) -> Finding {
     finding(happened, format!("the writer's journal: {order}"))
 }
 
-fn reader_meets_a_writer_mid_copy(check: &Check, key: &str) -> Finding {
-    let mut holder = check.command(
-        key,
-        &["put", &check.image("second.png"), "--until-stdin-closes"],
-    );
-    holder.env(protocol::PAUSE_MID_COPY_ENV, "1500");
-    let _writer = match Spawned::start(holder, "paused mid-copy") {
-        Ok(writer) => writer,
-        Err(err) => return failed(err),
-    };
-    let got = check.get(key, &[]);
-    match got {
-        Ok(image) if image == check.second => finding(
-            Some(0),
-            "the reader waited, then read the new image, whole".to_owned(),
-        ),
-        Ok(_) => finding(
-            Some(1),
-            "the reader read a picture that is not the new image: a torn copy".to_owned(),
-        ),
-        Err(err) => finding(Some(2), format!("the reader failed: {err}")),
+/// Lesson 2's two pictures: one size, so one can be written over the other, and unlike at a
+/// glance (the new one is blue).
+fn old_and_new_pictures() -> (RgbaImage, RgbaImage) {
+    (super::pattern(160, 96, 1), super::pattern(160, 96, 6))
+}
+
+/// A writer stopped halfway through an in-place rewrite, holding the lock; a reader without
+/// the lock copies then, and one with the lock starts then. The verdict is the locked reader's
+/// picture: whole only if the lock really kept it out (a test breaks the lock and sees it torn).
+fn torn_or_whole(check: &Check, key: &str) -> Finding {
+    match readers_meet_a_rewrite(check, key) {
+        Ok(finding) => finding,
+        Err(err) => failed(err),
     }
+}
+
+fn readers_meet_a_rewrite(check: &Check, key: &str) -> Result<Finding, String> {
+    let (old, new) = old_and_new_pictures();
+    let [old_path, new_path] = ["old.png", "new.png"].map(|name| check.image(name));
+    for (picture, path) in [(&old, &old_path), (&new, &new_path)] {
+        crate::codec::save_image(picture, Path::new(path)).map_err(|err| err.to_string())?;
+    }
+    let mut writer = check.start(
+        key,
+        &["lesson-writer", &old_path, &new_path, "--native-key", key],
+        "ready",
+    )?;
+    writer.say("write")?;
+    writer.wait_for("halfway")?;
+    let size = format!("{}x{}", old.width(), old.height());
+    let reader = |locked: bool| {
+        let out = check.image(if locked {
+            "with-lock.png"
+        } else {
+            "without-lock.png"
+        });
+        let mut args = vec!["lesson-reader", &out, "--native-key", key, "--size", &size];
+        if locked {
+            args.push("--lock");
+        }
+        (check.command(key, &args), out)
+    };
+    let (without_lock, without_path) = reader(false);
+    let output = super::process::run_bounded(without_lock)?;
+    if !output.status.success() {
+        return Err(super::process::first_line(&output.stderr));
+    }
+    let (with_lock, with_path) = reader(true);
+    let mut locked_reader = Spawned::start(with_lock, "taking the lock")?;
+    // A reader the lock keeps out says nothing more until the writer goes on and unlocks.
+    let early = locked_reader.wait_within("copied", Duration::from_secs(1));
+    writer.say("go on")?;
+    let copied = match early {
+        Ok(line) => line,
+        Err(_) => locked_reader.wait_for("copied")?,
+    };
+    locked_reader.wait()?;
+    writer.finish()?;
+    let decode = |path: &str| {
+        crate::codec::decode_file(Path::new(path))
+            .map(|loaded| loaded.image)
+            .map_err(|err| err.to_string())
+    };
+    let (without, with) = (decode(&without_path)?, decode(&with_path)?);
+    let waited = copied.rsplit("waiting ").next().unwrap_or_default();
+    let seen = |picture: &RgbaImage| match rows_of(picture, &old, &new) {
+        (new_rows, 0) if new_rows == new.height() => "the new picture, whole".to_owned(),
+        (new_rows, old_rows) if new_rows > 0 && new_rows + old_rows == new.height() => format!(
+            "the top {new_rows} of {} rows new and the rest old: a torn picture",
+            new.height()
+        ),
+        (0, old_rows) if old_rows == new.height() => "the old picture, whole".to_owned(),
+        _ => "a picture that is neither old nor new".to_owned(),
+    };
+    let happened = match rows_of(&with, &old, &new) {
+        (new_rows, 0) if new_rows == new.height() => Some(0),
+        (new_rows, _) if new_rows > 0 && new_rows < new.height() => Some(1),
+        _ => None,
+    };
+    let mut found = finding(
+        happened,
+        format!(
+            "without the lock the reader copied at once and got {}; with the lock the reader waited {waited} and got {}",
+            seen(&without),
+            seen(&with)
+        ),
+    );
+    found.pictures = vec![
+        Picture {
+            label: "Without the lock:",
+            image: without,
+        },
+        Picture {
+            label: "With the lock:",
+            image: with,
+        },
+    ];
+    Ok(found)
+}
+
+/// How many rows of `got`, from the top, are `new`'s, and how many after them are `old`'s.
+fn rows_of(got: &RgbaImage, old: &RgbaImage, new: &RgbaImage) -> (u32, u32) {
+    if got.dimensions() != new.dimensions() {
+        return (0, 0);
+    }
+    fn row(image: &RgbaImage, y: u32) -> &[u8] {
+        let len = image.width() as usize * 4;
+        &image.as_raw()[y as usize * len..(y as usize + 1) * len]
+    }
+    let new_rows = (0..new.height())
+        .take_while(|&y| row(got, y) == row(new, y))
+        .count() as u32;
+    let old_rows = (new_rows..new.height())
+        .take_while(|&y| row(got, y) == row(old, y))
+        .count() as u32;
+    (new_rows, old_rows)
+}
+
+/// `shmimage lesson-writer`: lesson 2's writer, in its own process.
+pub fn lesson_writer(
+    endpoint: &protocol::Endpoint,
+    old: &Path,
+    new: &Path,
+    out: &mut dyn Write,
+) -> Result<(), crate::commands::CliError> {
+    let [old, new] = [old, new].map(crate::codec::decode_file);
+    let (old, new) = (old?.image, new?.image);
+    let mut picture = protocol::in_place::InPlacePicture::share(endpoint, &old)?;
+    let mut say = |line: &str| {
+        writeln!(out, "{line}").ok();
+        out.flush().ok();
+    };
+    let mut lines = std::io::stdin().lines().map_while(Result::ok);
+    say("ready");
+    if lines.by_ref().any(|line| line.trim() == "write") {
+        picture.rewrite(&new, || {
+            say("halfway");
+            let _ = lines.by_ref().any(|line| line.trim() == "go on");
+        })?;
+        say("written");
+    }
+    // Shared until the lesson is done with it: the object goes when this process ends.
+    lines.for_each(drop);
+    Ok(())
+}
+
+/// `shmimage lesson-reader`: one of lesson 2's readers, in its own process.
+pub fn lesson_reader(
+    endpoint: &protocol::Endpoint,
+    path: &Path,
+    (width, height): (u32, u32),
+    lock: bool,
+    out: &mut dyn Write,
+) -> Result<(), crate::commands::CliError> {
+    let said = if lock {
+        "taking the lock"
+    } else {
+        "copying without the lock"
+    };
+    writeln!(out, "{said}").ok();
+    out.flush().ok();
+    let copy = protocol::in_place::copy(endpoint, width, height, lock)?;
+    crate::codec::save_image(&copy.picture, path)?;
+    writeln!(
+        out,
+        "copied after waiting {}",
+        protocol::human_duration(copy.waited)
+    )
+    .ok();
+    Ok(())
 }
 
 fn waiting(check: &Check, key: &str) -> Finding {

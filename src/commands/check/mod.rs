@@ -28,7 +28,9 @@ use crate::protocol::{self, Endpoint, SegmentDir, ShareError};
 use cleanup::{clean_after_interrupted_runs, clean_dir, clean_keys};
 pub use compare::read as read_report;
 pub use compare::{Saved, SideBySide, compare, side_by_side};
-pub use lessons::{Finding, LESSONS, Lesson, handout, run as run_lesson};
+pub use lessons::{
+    Finding, LESSONS, Lesson, handout, lesson_reader, lesson_writer, run as run_lesson,
+};
 pub use process::interrupt;
 use process::{Spawned, first_line, run_bounded, set_run};
 pub use report::{About, to_json, to_markdown, to_text, verdict};

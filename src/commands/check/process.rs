@@ -1,7 +1,7 @@
 //! The check's child processes: started and registered under one lock, so Ctrl-C can end
 //! every one of them and remove what the run made; every wait has a deadline.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -152,7 +152,12 @@ impl Spawned {
     }
 
     pub(super) fn wait_for(&mut self, marker: &str) -> Result<String, String> {
-        let deadline = Instant::now() + STEP;
+        self.wait_within(marker, STEP)
+    }
+
+    /// Waits at most `limit` for a line that contains `marker`.
+    pub(super) fn wait_within(&mut self, marker: &str, limit: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + limit;
         let mut seen = Vec::new();
         while let Ok(line) = self
             .lines
@@ -168,6 +173,25 @@ impl Spawned {
             self.child.id(),
             seen.last().map_or("no output", String::as_str)
         ))
+    }
+
+    /// Writes `line` to the child's stdin.
+    pub(super) fn say(&mut self, line: &str) -> Result<(), String> {
+        let id = self.child.id();
+        self.child
+            .stdin
+            .as_mut()
+            .map_or(Err(std::io::ErrorKind::BrokenPipe.into()), |stdin| {
+                writeln!(stdin, "{line}").and_then(|()| stdin.flush())
+            })
+            .map_err(|err| format!("cannot tell pid {id} \"{line}\": {err}"))
+    }
+
+    /// Closes the child's stdin, which tells a child that shares until then to end, and waits
+    /// for it to end by itself.
+    pub(super) fn finish(mut self) -> Result<(), String> {
+        drop(self.child.stdin.take());
+        self.wait()
     }
 
     /// SIGKILL / TerminateProcess: no chance to clean up.

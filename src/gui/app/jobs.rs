@@ -106,7 +106,7 @@ impl ShmImageApp {
         let (max_side, tag) = (self.max_texture_side(), self.tag());
         self.start(Job::Fetching, tr!(FETCHING_TEXT));
         self.worker.spawn(Lane::Foreground, tag, move || {
-            worker::fetch(endpoint, max_side)
+            worker::fetch(endpoint, max_side, false)
         });
     }
 
@@ -148,12 +148,12 @@ impl ShmImageApp {
         let dir = match self.dir.clone() {
             Ok(dir) => dir,
             Err(err) => {
-                lessons.finding = Some(Err(err));
+                lessons.found(Err(err));
                 return;
             }
         };
+        lessons.found_nothing_yet();
         lessons.running = true;
-        lessons.finding = None;
         let (program, tag) = (self.program.clone(), self.tag());
         self.worker.spawn(Lane::Foreground, tag, move || {
             Outcome::LessonRan(

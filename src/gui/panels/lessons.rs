@@ -34,6 +34,8 @@ pub struct LessonsPanel {
     pub running: bool,
     /// What the selected lesson's last run found, or why it could not run.
     pub finding: Option<Result<Finding, String>>,
+    /// The finding's pictures, uploaded once it is shown.
+    textures: Vec<egui::TextureHandle>,
 }
 
 impl Panel for LessonsPanel {
@@ -62,6 +64,19 @@ impl Panel for LessonsPanel {
 }
 
 impl LessonsPanel {
+    /// What a run found (or why it could not run): shown from the next frame on.
+    pub fn found(&mut self, finding: Result<Finding, String>) {
+        self.running = false;
+        self.finding = Some(finding);
+        self.textures.clear();
+    }
+
+    /// A run is starting: nothing found so far.
+    pub fn found_nothing_yet(&mut self) {
+        self.finding = None;
+        self.textures.clear();
+    }
+
     fn show(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         ui.horizontal_wrapped(|ui| {
             for (index, lesson) in LESSONS.iter().enumerate() {
@@ -111,7 +126,12 @@ impl LessonsPanel {
             }
         });
         match &self.finding {
-            Some(Ok(finding)) => outcome(ui, lesson, self.predicted, finding),
+            Some(Ok(finding)) => {
+                if self.textures.len() != finding.pictures.len() {
+                    self.textures = textures(ui.ctx(), finding);
+                }
+                outcome(ui, lesson, self.predicted, finding, &self.textures);
+            }
             Some(Err(err)) => {
                 ui.colored_label(Color32::from_rgb(220, 60, 60), err);
             }
@@ -124,11 +144,41 @@ fn letter(index: usize) -> char {
     (b'a' + index as u8) as char
 }
 
+fn textures(ctx: &egui::Context, finding: &Finding) -> Vec<egui::TextureHandle> {
+    finding
+        .pictures
+        .iter()
+        .map(|picture| {
+            let size = [
+                picture.image.width() as usize,
+                picture.image.height() as usize,
+            ];
+            let image = egui::ColorImage::from_rgba_unmultiplied(size, picture.image.as_raw());
+            ctx.load_texture(picture.label, image, egui::TextureOptions::NEAREST)
+        })
+        .collect()
+}
+
 /// What happened, against the prediction, and why.
-fn outcome(ui: &mut egui::Ui, lesson: &Lesson, predicted: Option<usize>, finding: &Finding) {
+fn outcome(
+    ui: &mut egui::Ui,
+    lesson: &Lesson,
+    predicted: Option<usize>,
+    finding: &Finding,
+    pictures: &[egui::TextureHandle],
+) {
     ui.separator();
     ui.label(RichText::new(tr!("What happened")).strong());
     ui.add(egui::Label::new(finding.observed.as_str()).wrap());
+    // What each reader got, twice the size, so a class sees where it tore.
+    ui.horizontal(|ui| {
+        for (picture, texture) in finding.pictures.iter().zip(pictures) {
+            ui.vertical(|ui| {
+                ui.label(tr!(picture.label));
+                ui.add(egui::Image::new(texture).fit_to_exact_size(texture.size_vec2() * 2.0));
+            });
+        }
+    });
     match finding.happened {
         Some(happened) => {
             let answer = format!("({}) {}", letter(happened), tr!(lesson.answers[happened]));

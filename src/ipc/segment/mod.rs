@@ -38,7 +38,7 @@ pub use patience::{Patience, Verdict};
 
 use crate::ipc::sys::Mapping;
 use crate::limits::MAX_SEGMENT_BYTES;
-use lock::{KeyLock, KeyLockGuard};
+pub(crate) use lock::{KeyLock, KeyLockGuard};
 
 /// How long `lock()` waits for another process before giving up.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);

@@ -77,6 +77,8 @@ impl Opened {
 pub(super) struct Created {
     path: PathBuf,
     inode: u64,
+    len: u64,
+    file: File,
 }
 
 impl Created {
@@ -88,12 +90,27 @@ impl Created {
             Ok(meta) => Ok(Self {
                 path,
                 inode: meta.ino(),
+                len: meta.len(),
+                file,
             }),
             Err(err) => {
                 let _ = std::fs::remove_file(&path);
                 Err(err)
             }
         }
+    }
+}
+
+impl Created {
+    pub(super) fn write_at(&self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        // Never past the end: a write there would grow the object under its readers.
+        if at
+            .checked_add(bytes.len() as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        self.file.write_all_at(bytes, at)
     }
 }
 

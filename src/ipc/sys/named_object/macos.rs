@@ -81,7 +81,9 @@ impl Opened {
 pub(super) struct Created {
     name: String,
     len: usize,
+    /// Of what was written last, to tell this object from a later one of the same name.
     crc: u32,
+    map: Mapping,
 }
 
 fn unlink(name: &str) {
@@ -94,11 +96,6 @@ fn unlink(name: &str) {
 impl Created {
     pub(super) fn create_new(name: &str, bytes: &[u8]) -> io::Result<Self> {
         let file = shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL)?;
-        let created = Self {
-            name: name.to_owned(),
-            len: bytes.len(),
-            crc: crc32fast::hash(bytes),
-        };
         // macOS sizes an object once, then maps it to fill it. The object is ours from
         // O_EXCL on: a failure after it removes it, or its name would stay taken.
         let filled = file
@@ -106,16 +103,34 @@ impl Created {
             .and_then(|()| Mapping::read_write(&file, bytes.len()))
             .and_then(|mut map| {
                 if map.copy_in(0, bytes) {
-                    Ok(())
+                    Ok(map)
                 } else {
                     Err(io::ErrorKind::WriteZero.into())
                 }
             });
-        if let Err(err) = filled {
-            unlink(name);
-            return Err(err);
+        match filled {
+            Ok(map) => Ok(Self {
+                name: name.to_owned(),
+                len: bytes.len(),
+                crc: crc32fast::hash(bytes),
+                map,
+            }),
+            Err(err) => {
+                unlink(name);
+                Err(err)
+            }
         }
-        Ok(created)
+    }
+
+    pub(super) fn write_at(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        let at = usize::try_from(at).map_err(|_| io::ErrorKind::InvalidInput)?;
+        if !self.map.copy_in(at, bytes) {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let mut now = vec![0; self.len];
+        self.map.copy_out(0, &mut now);
+        self.crc = crc32fast::hash(&now);
+        Ok(())
     }
 }
 

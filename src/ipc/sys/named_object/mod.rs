@@ -48,7 +48,7 @@ impl NamedObject {
 /// An object this process created (`create_new`): it is removed when this is dropped, if it is
 /// still the one created here (on Windows it simply goes when its last handle closes).
 pub(crate) struct CreatedObject {
-    _inner: imp::Created,
+    inner: imp::Created,
 }
 
 impl CreatedObject {
@@ -61,7 +61,15 @@ impl CreatedObject {
                 "an empty object cannot be shared",
             ));
         }
-        imp::Created::create_new(name, bytes).map(|inner| Self { _inner: inner })
+        imp::Created::create_new(name, bytes).map(|inner| Self { inner })
+    }
+
+    /// Writes `bytes` over what it holds from `at` on, in place: a reader copying meanwhile
+    /// sees part old, part new bytes (a video source writes frames this way). The range must
+    /// lie within what was created.
+    #[allow(clippy::needless_pass_by_ref_mut)] // Linux writes through the file, others a view.
+    pub(crate) fn write_at(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        self.inner.write_at(at, bytes)
     }
 }
 

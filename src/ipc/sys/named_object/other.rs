@@ -37,4 +37,7 @@ impl Created {
     pub(super) fn create_new(_name: &str, _bytes: &[u8]) -> io::Result<Self> {
         Err(unsupported())
     }
+    pub(super) fn write_at(&mut self, _at: u64, _bytes: &[u8]) -> io::Result<()> {
+        Err(unsupported())
+    }
 }

@@ -153,6 +153,7 @@ fn create_mapping(name: &str, size: usize) -> io::Result<(Handle, bool)> {
 }
 
 pub(super) struct Created {
+    view: View,
     _handle: Handle,
 }
 
@@ -171,7 +172,24 @@ impl Created {
         if !copied {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        Ok(Self { _handle: handle })
+        Ok(Self {
+            view,
+            _handle: handle,
+        })
+    }
+
+    pub(super) fn write_at(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        let at = usize::try_from(at).map_err(|_| io::ErrorKind::InvalidInput)?;
+        // SAFETY: the view is `view.len` writable bytes of our mapping, mapped until `self` is
+        // dropped; `bytes` is a private buffer, which cannot overlap it; the range is checked.
+        let copied = unsafe {
+            crate::ipc::sys::copy_into(self.view.base.Value.cast::<u8>(), self.view.len, at, bytes)
+        };
+        if copied {
+            Ok(())
+        } else {
+            Err(io::ErrorKind::WriteZero.into())
+        }
     }
 }
 
