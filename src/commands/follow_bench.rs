@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::bench::BenchError;
-use super::stream::Frames;
+use super::stream::{Frames, Motion};
+use crate::codec::raw::{PixelFormat, RawShape};
 use crate::protocol::journal::now_us;
 use crate::protocol::{self, Endpoint};
 
@@ -22,9 +23,19 @@ pub(super) fn bench_follow_command(
     out: &mut dyn Write,
 ) -> Result<(), super::CliError> {
     let endpoint = cli.endpoint()?;
-    let endpoint = Endpoint::in_dir(&format!("{}-follow", cli.key), endpoint.dir.clone())
+    let mut endpoint = Endpoint::in_dir(&format!("{}-follow", cli.key), endpoint.dir.clone())
         .with_mode(endpoint.mode)
         .with_options(endpoint.options.clone());
+    if let Some(format) = options.native_format {
+        // A name of this run's own: an object of that name is never replaced.
+        endpoint = endpoint.with_native_key(&format!("shmimage-follow-{}", std::process::id()));
+        endpoint.raw = Some(RawShape {
+            width: options.width,
+            height: options.height,
+            format,
+            stride: options.width as usize * format.bytes_per_pixel(),
+        });
+    }
     write!(out, "{}", bench_follow(&endpoint, options)?).ok();
     Ok(())
 }
@@ -37,6 +48,8 @@ pub struct FollowBenchOptions {
     pub json: bool,
     /// Test seam: the follower also waits this long per frame, like a slow screen.
     pub slow_ms: u64,
+    /// The publisher rewrites one native object in place, in this format (`--native-key`).
+    pub native_format: Option<PixelFormat>,
 }
 
 /// What a follow benchmark saw.
@@ -46,6 +59,9 @@ pub struct FollowReport {
     pub delivered: u64,
     pub skipped: u64,
     pub torn: u64,
+    /// Fetches of a native key whose writer wrote during every copy: not shown, as Follow
+    /// skips them.
+    pub kept_changing: u64,
     pub out_of_order: u64,
     /// Fetches that failed (withdrawn between the news and the fetch, or refused as damaged).
     pub fetch_errors: u64,
@@ -63,7 +79,12 @@ pub fn bench_follow(
     endpoint: &Endpoint,
     options: &FollowBenchOptions,
 ) -> Result<String, BenchError> {
-    let mut frames = Frames::new(options.width, options.height);
+    // A native stream's frames change everywhere, as video does (see `stream::Motion`).
+    let motion = match options.native_format {
+        Some(_) => Motion::Everything,
+        None => Motion::Bar,
+    };
+    let mut frames = Frames::new(options.width, options.height, motion);
     let (news_tx, news) = mpsc::channel();
     let _follower = protocol::follow(endpoint, move |followed| match followed {
         Ok(generation) => {
@@ -96,8 +117,12 @@ pub fn bench_follow(
     }
     report.skipped = report.published - report.delivered;
     report.rss_end_mb = resident_mb();
-    let bytes = frames.base.as_raw();
-    let (_, floor_out) = protocol::measure_copy_floor(&endpoint.dir, bytes)?;
+    // The frame's bytes as they are shared: in a native stream's pixel format.
+    let bytes = match options.native_format {
+        Some(format) => crate::codec::raw::from_rgba(&frames.base, format).0,
+        None => frames.base.as_raw().clone(),
+    };
+    let (_, floor_out) = protocol::measure_copy_floor(&endpoint.dir, &bytes)?;
     report.floor_ms = floor_out.as_secs_f64() * 1e3;
     Ok(report.render(options))
 }
@@ -123,7 +148,7 @@ impl StreamProcess {
             .args(["--size", &format!("{}x{}", options.width, options.height)])
             .args(["--rate", &options.rate.to_string()])
             .args(["--seconds", &options.seconds.to_string()])
-            .args(endpoint.mode.args())
+            .args(publisher_args(endpoint))
             .env(protocol::DIR_ENV, endpoint.dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -185,6 +210,24 @@ impl StreamProcess {
     }
 }
 
+/// How the publisher writes: in place under the native key, or in the endpoint's mode.
+fn publisher_args(endpoint: &Endpoint) -> Vec<String> {
+    match (&endpoint.native_key, &endpoint.raw) {
+        (Some(name), Some(shape)) => vec![
+            "--native-key".to_owned(),
+            name.clone(),
+            "--raw-format".to_owned(),
+            shape.format.name().to_owned(),
+        ],
+        _ => endpoint
+            .mode
+            .args()
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+    }
+}
+
 /// Fetches the newest frame at each piece of news until the stream ends, checking every frame;
 /// returns when each generation was in this process's hands.
 fn follow_stream(
@@ -210,6 +253,14 @@ fn follow_stream(
         while let Ok(newer) = news.try_recv() {
             generation = newer;
         }
+        // News of the frame already fetched (it came during that fetch), as the window skips
+        // the generation it shows: fetching it again would only start the next fetch late.
+        if received
+            .last()
+            .is_some_and(|(shown, _)| *shown == generation)
+        {
+            continue;
+        }
         let started = Instant::now();
         let fetched = match protocol::fetch_retrying(|| protocol::fetch(endpoint)) {
             Ok(fetched) => fetched,
@@ -222,6 +273,10 @@ fn follow_stream(
         };
         let at = now_us();
         report.fetch_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        if fetched.may_be_torn {
+            report.kept_changing += 1;
+            continue;
+        }
         match frames.check(&fetched.image) {
             Ok(index) => {
                 if last_index.is_some_and(|last| index < last) {
@@ -284,7 +339,7 @@ impl FollowReport {
             let _ = write!(
                 out,
                 "{{\"width\":{},\"height\":{},\"rate_hz\":{},\"seconds\":{},\"published\":{},\
-                 \"delivered\":{},\"skipped\":{},\"torn\":{},\"out_of_order\":{},\"fetch_errors\":{},\
+                 \"delivered\":{},\"skipped\":{},\"torn\":{},\"kept_changing\":{},\"out_of_order\":{},\"fetch_errors\":{},\
                  \"latency_ms\":{{\"p50\":{:.3},\"p99\":{:.3},\"max\":{:.3}}},\
                  \"fetch_p50_ms\":{fetch:.3},\"floor_ms\":{:.3},\
                  \"rss_start_mb\":{},\"rss_end_mb\":{},\"first_error\":{}}}",
@@ -296,6 +351,7 @@ impl FollowReport {
                 self.delivered,
                 self.skipped,
                 self.torn,
+                self.kept_changing,
                 self.out_of_order,
                 self.fetch_errors,
                 lat(50.0),
@@ -309,19 +365,24 @@ impl FollowReport {
                     .map_or("null".to_owned(), |e| format!("{e:?}")),
             );
         } else {
+            let how = options.native_format.map_or(String::new(), |format| {
+                format!(" {}, rewritten in place under a native key,", format.name())
+            });
             let _ = writeln!(
                 out,
-                "stream {}x{} at {} Hz for {} s, followed by this process",
+                "stream {}x{}{how} at {} Hz for {} s, followed by this process",
                 options.width, options.height, options.rate, options.seconds
             );
             let _ = writeln!(
                 out,
                 "published {}, delivered {}, skipped (replaced before they were fetched) {}, \
-                 torn {}, out of order {}, failed fetches {}",
+                 torn {}, changed during every copy (not shown) {}, out of order {}, \
+                 failed fetches {}",
                 self.published,
                 self.delivered,
                 self.skipped,
                 self.torn,
+                self.kept_changing,
                 self.out_of_order,
                 self.fetch_errors
             );

@@ -382,7 +382,9 @@ fn published_outcome(
 /// Qt's `loadFromMemory` for the window. A raw image that fits a texture is copied out of the
 /// segment straight into egui's pixel buffer: no second 64 MB buffer and no conversion pass,
 /// only a premultiply of the pixels that are not opaque. Anything else is decoded, then scaled.
-pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
+/// With `whole_only` (Follow), a native key's frame that changed during every copy is not
+/// shown but failed: the next frame comes soon. A Load shows it, with a note that says so.
+pub fn fetch(endpoint: Endpoint, max_side: usize, whole_only: bool) -> Outcome {
     let started = Instant::now();
     let mut landing = TextureLanding {
         max_side,
@@ -392,6 +394,11 @@ pub fn fetch(endpoint: Endpoint, max_side: usize) -> Outcome {
         .protocol()
         .and_then(|protocol| protocol.fetch_into(&mut landing))
     {
+        Ok(fetched) if whole_only && fetched.may_be_torn => {
+            return Outcome::FetchFailed(ShareError::NativeKey(
+                "skipped a frame that the writer changed during every copy".to_owned(),
+            ));
+        }
         Ok(fetched) => fetched,
         Err(error) => return Outcome::FetchFailed(error),
     };

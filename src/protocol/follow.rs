@@ -21,6 +21,9 @@ pub struct ChangeWatch {
     pub dir: PathBuf,
     pub file_prefix: String,
     pub file_suffix: String,
+    /// Some writes make no event (through a mapping, as NumPy writes a native key): probe as
+    /// often as without events too, the events only making news come sooner.
+    pub probe_too: bool,
 }
 
 /// How often a mode with no file events is probed: well within a 60 Hz frame. One probe is one
@@ -93,13 +96,13 @@ pub fn follow(
 ) -> Result<Follower, ShareError> {
     let protocol = endpoint.protocol()?;
     let (wake, woken) = channel();
-    let watcher = protocol
-        .change_watch()
+    let watch = protocol.change_watch();
+    let watcher = watch
+        .clone()
         .and_then(|watch| watch_directory(watch, wake.clone()));
-    let every = if watcher.is_some() {
-        PROBE_DESPITE_EVENTS
-    } else {
-        PROBE_WITHOUT_EVENTS
+    let every = match &watch {
+        Some(watch) if watcher.is_some() && !watch.probe_too => PROBE_DESPITE_EVENTS,
+        _ => PROBE_WITHOUT_EVENTS,
     };
     let probes = Arc::new(AtomicUsize::new(0));
     let follower = Follower {

@@ -6,7 +6,7 @@
 //! object is copied once and checked by samples taken before and after the copy (see
 //! `copy_settled`), and one that keeps changing is shown as such.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 
@@ -14,7 +14,7 @@ use super::{
     AttachedReader, Fetched, Inspection, Protocol, Publication, ShareError, Stages, human_bytes,
 };
 use crate::codec::raw::RawShape;
-use crate::codec::{self, Encoding, Header, MAX_SEGMENT_BYTES};
+use crate::codec::{self, CodecError, Encoding, Header, MAX_SEGMENT_BYTES};
 use crate::ipc::sys::named_object::{self, CreatedObject, NamedObject};
 use crate::platform::{self, Os};
 
@@ -24,7 +24,17 @@ pub struct RawPublication {
     /// Where the object is, in the OS's terms.
     pub location: String,
     pub size: usize,
-    _object: CreatedObject,
+    object: CreatedObject,
+}
+
+impl RawPublication {
+    /// Writes `bytes` over the object from `at` on, in place, as a video source writes each
+    /// frame: a reader copying meanwhile may get part of the old frame and part of the new.
+    pub fn write_at(&mut self, at: usize, bytes: &[u8]) -> Result<(), ShareError> {
+        self.object.write_at(at as u64, bytes).map_err(|err| {
+            ShareError::NativeKey(format!("cannot write into {}: {err}", self.location))
+        })
+    }
 }
 
 /// Creates the object `name` holding `bytes` (no header: what another framework expects). An
@@ -44,8 +54,14 @@ pub fn publish_raw(name: &str, bytes: &[u8]) -> Result<RawPublication, ShareErro
     Ok(RawPublication {
         location,
         size: bytes.len(),
-        _object: object,
+        object,
     })
+}
+
+/// The generation a follower of a native key sees `bytes` as (Follow's sampled checksum): what
+/// a publisher that rewrites the object in place reports for each frame.
+pub fn native_generation(bytes: &[u8]) -> u64 {
+    generation_of(bytes)
 }
 
 /// Reads that may differ before a fetch gives up comparing and says the object keeps changing.
@@ -72,7 +88,7 @@ impl NativeKeyProtocol {
         named_object::location(&self.name)
     }
 
-    fn open(&self) -> Result<NamedObject, ShareError> {
+    pub(super) fn open(&self) -> Result<NamedObject, ShareError> {
         NamedObject::open(&self.name).map_err(|err| {
             ShareError::NativeKey(match err.kind() {
                 std::io::ErrorKind::NotFound => format!(
@@ -92,7 +108,8 @@ impl NativeKeyProtocol {
     }
 
     /// The object's bytes, copied once and checked whole by a sample of them (see
-    /// [`copy_settled`]); copied again, up to [`READS`] times, while a writer is at work.
+    /// [`copy_settled`]); copied again, up to [`READS`] times, while a writer is at work. With
+    /// a raw shape, its pixels, converted in the same pass as the copy.
     fn read(&self) -> Result<Copied, ShareError> {
         let object = self.open()?;
         // Over the bytes a copy gets (a raw shape's), as `newest_generation` samples them.
@@ -101,8 +118,62 @@ impl NativeKeyProtocol {
             .map_or(object.len(), |shape| shape.bytes_needed().min(object.len()));
         copy_settled(
             || sampled_generation(span, |at, sample| object.read_at(at, sample)),
-            || self.read_once(&object),
+            || match &self.raw {
+                Some(shape) => self.read_converting(&object, shape),
+                None => self.read_once(&object).map(OneCopy::of_bytes),
+            },
         )
+    }
+
+    /// A raw shape's pixels, copied and converted to RGBA in one pass, a band of rows at a
+    /// time: each band is converted while it is still in cache, and no copy of the whole
+    /// object is made. The samples and the crc of the bytes are taken in the same pass.
+    fn read_converting(
+        &self,
+        object: &NamedObject,
+        shape: &RawShape,
+    ) -> Result<OneCopy, ShareError> {
+        let span = shape.bytes_needed();
+        if object.len() < span {
+            return Err(CodecError::RawTooSmall {
+                what: format!("the object {:?}", self.name),
+                shape: shape.to_string(),
+                needed: span,
+                has: object.len(),
+            }
+            .into());
+        }
+        let span = usize::try_from(span).map_err(|_| {
+            ShareError::NativeKey(format!(
+                "the shape {shape} spans more than this machine can address"
+            ))
+        })?;
+        let rows_per_band = (BAND / shape.stride.max(1)).max(1);
+        let mut band = vec![0; (rows_per_band * shape.stride).min(span)];
+        let mut image = RgbaImage::new(shape.width, shape.height);
+        let mut samples = Samples::of(span as u64);
+        let mut crc = crc32fast::Hasher::new();
+        let (mut at, mut row) = (0, 0);
+        while at < span {
+            let band = &mut band[..(span - at).min(rows_per_band * shape.stride)];
+            if object.read_at(at as u64, band) < band.len() {
+                return Err(ShareError::NativeKey(format!(
+                    "{} shrank while being read: the program that writes it made it smaller",
+                    self.location()
+                )));
+            }
+            samples.take(at as u64, band);
+            crc.update(band);
+            shape.rows_to_rgba(row, band, &mut image);
+            at += band.len();
+            row += rows_per_band;
+        }
+        Ok(OneCopy {
+            generation: samples.generation(),
+            crc: crc.finalize(),
+            len: span,
+            content: Content::Pixels(image),
+        })
     }
 
     /// The bytes an image can need: with a raw shape only the pixels it spans (a 1 TiB object
@@ -163,31 +234,34 @@ impl Protocol for NativeKeyProtocol {
     fn fetch(&self) -> Result<Fetched, ShareError> {
         let started = Instant::now();
         let Copied {
-            bytes,
-            generation,
+            copy,
             kept_changing,
         } = self.read()?;
         let copied = started.elapsed();
-        let (image, _) = self.decode(&bytes)?;
+        let image = match copy.content {
+            Content::Pixels(image) => image,
+            Content::Bytes(bytes) => self.decode(&bytes)?.0,
+        };
         let header = Header {
             encoding: Encoding::Raw,
             width: image.width(),
             height: image.height(),
             publisher_pid: 0,
-            payload_len: bytes.len() as u64,
+            payload_len: copy.len as u64,
             // From the bytes read: the same value a probe gets, without reading the object again.
-            generation,
-            payload_crc: crc32fast::hash(&bytes),
+            generation: copy.generation,
+            payload_crc: copy.crc,
         };
         Ok(Fetched {
             image,
-            segment_size: bytes.len(),
+            segment_size: copy.len,
             header,
             stages: Stages {
                 copy: copied,
                 total: started.elapsed(),
                 ..Stages::default()
             },
+            may_be_torn: kept_changing,
             note: kept_changing.then(|| {
                 "changed while being read: the writer wrote during the copy (a native key has no lock), so the image may be torn".to_owned()
             }),
@@ -259,6 +333,19 @@ impl Protocol for NativeKeyProtocol {
         })))
     }
 
+    /// On Linux a `write` into `/dev/shm/NAME` is reported once it is done, so a follower
+    /// fetches a rewritten frame as soon as it is whole. Writes through a mapping (NumPy's) make
+    /// no event, so Follow keeps probing as well.
+    #[cfg(target_os = "linux")]
+    fn change_watch(&self) -> Option<super::ChangeWatch> {
+        Some(super::ChangeWatch {
+            dir: "/dev/shm".into(),
+            file_prefix: self.name.clone(),
+            file_suffix: String::new(),
+            probe_too: true,
+        })
+    }
+
     fn attach(&self) -> Result<AttachedReader, ShareError> {
         Err(ShareError::NativeKey(
             "a native key cannot be held attached: it is read and let go".to_owned(),
@@ -275,38 +362,124 @@ impl Protocol for NativeKeyProtocol {
 /// [`READS`] copies.
 fn copy_settled(
     mut probe: impl FnMut() -> u64,
-    mut copy: impl FnMut() -> Result<Vec<u8>, ShareError>,
+    mut copy: impl FnMut() -> Result<OneCopy, ShareError>,
 ) -> Result<Copied, ShareError> {
-    let mut last = Copied {
-        bytes: Vec::new(),
-        generation: 0,
-        kept_changing: true,
-    };
-    for _ in 0..READS {
-        let before = probe();
-        let bytes = copy()?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let before = quiet(&mut probe);
+        let copied = copy()?;
         let after = probe();
-        let generation = generation_of(&bytes);
-        let settled = before == generation && generation == after;
-        last = Copied {
-            bytes,
-            generation,
-            kept_changing: !settled,
-        };
-        if settled {
-            break;
+        let settled = before == copied.generation && copied.generation == after;
+        if settled || attempt == READS {
+            return Ok(Copied {
+                copy: copied,
+                kept_changing: !settled,
+            });
         }
     }
-    Ok(last)
 }
 
-/// A native key's bytes as [`copy_settled`] left them.
-struct Copied {
-    bytes: Vec<u8>,
+/// How far apart two probes must agree before a copy starts, and how many pairs are tried.
+const QUIET: Duration = Duration::from_millis(1);
+const QUIET_TRIES: usize = 20;
+
+/// The object's generation once two probes [`QUIET`] apart agree: a writer that is rewriting
+/// the object changes its samples between them. Starting the copy then, rather than at once,
+/// is what lets a reader keep up with a video source that rewrites a 4K frame every 33 ms:
+/// without it, most copies began mid-write and had to be made again. Gives up waiting after
+/// [`QUIET_TRIES`] pairs, and copies anyway.
+fn quiet(probe: &mut impl FnMut() -> u64) -> u64 {
+    let mut last = probe();
+    for _ in 0..QUIET_TRIES {
+        std::thread::sleep(QUIET);
+        let now = probe();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    last
+}
+
+/// What one copy of the object got.
+struct OneCopy {
+    content: Content,
+    /// The bytes copied.
+    len: usize,
     /// Their sampled generation: what a probe of the object gets while it holds them.
     generation: u64,
+    crc: u32,
+}
+
+enum Content {
+    /// The object's bytes, to be decoded by what they start with.
+    Bytes(Vec<u8>),
+    /// A raw shape's pixels, converted as they were copied.
+    Pixels(RgbaImage),
+}
+
+impl OneCopy {
+    fn of_bytes(bytes: Vec<u8>) -> Self {
+        Self {
+            generation: generation_of(&bytes),
+            crc: crc32fast::hash(&bytes),
+            len: bytes.len(),
+            content: Content::Bytes(bytes),
+        }
+    }
+}
+
+/// A native key's copy as [`copy_settled`] left it.
+struct Copied {
+    copy: OneCopy,
     /// Never settled: a writer kept writing during every copy.
     kept_changing: bool,
+}
+
+/// How many bytes a copy that converts as it goes takes at a time: well within a core's cache.
+const BAND: usize = 256 * 1024;
+
+/// The bytes at [`sample_offsets`] of a span, gathered as a copy passes them.
+struct Samples {
+    len: u64,
+    at: Vec<u64>,
+    bytes: Vec<[u8; SAMPLE]>,
+}
+
+impl Samples {
+    fn of(len: u64) -> Self {
+        let at: Vec<u64> = sample_offsets(len).collect();
+        Self {
+            len,
+            bytes: vec![[0; SAMPLE]; at.len()],
+            at,
+        }
+    }
+
+    /// Keeps what of the samples `chunk`, the bytes from `from` on, holds.
+    fn take(&mut self, from: u64, chunk: &[u8]) {
+        let to = from + chunk.len() as u64;
+        for (at, sample) in self.at.iter().zip(&mut self.bytes) {
+            let (start, end) = ((*at).max(from), (at + SAMPLE as u64).min(to));
+            if start < end {
+                sample[(start - at) as usize..(end - at) as usize]
+                    .copy_from_slice(&chunk[(start - from) as usize..(end - from) as usize]);
+            }
+        }
+    }
+
+    /// The same value as [`sampled_generation`] reading the bytes the samples came from.
+    fn generation(&self) -> u64 {
+        sampled_generation(self.len, |at, sample| {
+            let Ok(index) = self.at.binary_search(&at) else {
+                return 0;
+            };
+            let count = sample.len().min((self.len - at) as usize);
+            sample[..count].copy_from_slice(&self.bytes[index][..count]);
+            count
+        })
+    }
 }
 
 /// [`sampled_generation`] of bytes already copied.
@@ -356,36 +529,41 @@ mod tests {
     #[test]
     fn a_copy_is_kept_once_its_samples_agree() {
         let frame = |n: u8| vec![n; 300 * 1024];
+        let first_byte = |copied: &Copied| match &copied.copy.content {
+            Content::Bytes(bytes) => bytes[0],
+            Content::Pixels(_) => unreachable!("copied as bytes"),
+        };
         let copies = std::cell::Cell::new(0u8);
         let stable = copy_settled(
             || generation_of(&frame(1)),
             || {
                 copies.set(copies.get() + 1);
-                Ok(frame(1))
+                Ok(OneCopy::of_bytes(frame(1)))
             },
         )
         .unwrap();
         assert_eq!(
-            (stable.bytes[0], stable.kept_changing, copies.get()),
+            (first_byte(&stable), stable.kept_changing, copies.get()),
             (1, false, 1)
         );
-        assert_eq!(stable.generation, generation_of(&frame(1)));
-        // A writer busy during the first copy: the object reads as frame 1, then 2 after it.
+        assert_eq!(stable.copy.generation, generation_of(&frame(1)));
+        // A writer busy during the first copy: the object reads as frame 1 (twice, so it looks
+        // quiet), then as frame 2 from the end of that copy on.
         let probes = std::cell::Cell::new(0u8);
         copies.set(0);
         let settled = copy_settled(
             || {
                 probes.set(probes.get() + 1);
-                generation_of(&frame(if probes.get() == 1 { 1 } else { 2 }))
+                generation_of(&frame(if probes.get() <= 2 { 1 } else { 2 }))
             },
             || {
                 copies.set(copies.get() + 1);
-                Ok(frame(2))
+                Ok(OneCopy::of_bytes(frame(2)))
             },
         )
         .unwrap();
         assert_eq!(
-            (settled.bytes[0], settled.kept_changing, copies.get()),
+            (first_byte(&settled), settled.kept_changing, copies.get()),
             (2, false, 2)
         );
         // Always changing: the last copy, said to be torn.
@@ -395,7 +573,7 @@ mod tests {
                 n.set(n.get() + 1);
                 generation_of(&frame(n.get()))
             },
-            || Ok(frame(n.get())),
+            || Ok(OneCopy::of_bytes(frame(n.get()))),
         )
         .unwrap();
         assert!(torn.kept_changing);
@@ -422,6 +600,24 @@ mod tests {
                 assert_ne!(probed, Some(sampled_generation(1, |_, _| 0)), "{tag}");
             }
         }
+    }
+
+    /// A copy that converts a band of rows at a time gives the image a copy of all the bytes
+    /// and a conversion give, padded rows and a last band shorter than the others included.
+    #[test]
+    fn a_copy_converted_in_bands_is_the_whole_copy_converted() {
+        let name = format!("shmimage-bands-{}", std::process::id());
+        // Rows of 3000 bgr8 pixels padded to 9004 bytes: 29 rows a band, and 7 rows left over.
+        let shape: RawShape = "3000x94:bgr8:9004".parse().unwrap();
+        let bytes: Vec<u8> = (0..shape.bytes_needed() as u32)
+            .map(|i| (i * 13 + i / 9004) as u8)
+            .collect();
+        let _object = CreatedObject::create_new(&name, &bytes).unwrap();
+        let protocol = NativeKeyProtocol::new(&name, Some(shape)).unwrap();
+        let fetched = protocol.fetch().unwrap();
+        assert_eq!(fetched.image, shape.to_rgba(&bytes, "bytes").unwrap());
+        assert_eq!(fetched.header.payload_crc, crc32fast::hash(&bytes));
+        assert_eq!(fetched.header.generation, generation_of(&bytes));
     }
 
     /// The inspector and a fetch of a 1 TiB object without a shape: a sentence, not an abort.

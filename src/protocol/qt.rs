@@ -88,5 +88,6 @@ pub(super) fn fetch(
         segment_size,
         stages: steps.stages(),
         note,
+        may_be_torn: false,
     })
 }

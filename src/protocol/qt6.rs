@@ -89,6 +89,7 @@ impl Protocol for Qt6Protocol {
             dir: path.parent()?.to_path_buf(),
             file_prefix: path.file_name()?.to_str()?.to_owned(),
             file_suffix: String::new(),
+            probe_too: false,
         })
     }
 }

@@ -143,6 +143,7 @@ impl Protocol for ShmimageProtocol {
             segment_size,
             stages,
             note: None,
+            may_be_torn: false,
         })
     }
 
@@ -155,6 +156,7 @@ impl Protocol for ShmimageProtocol {
             segment_size,
             stages,
             note: None,
+            may_be_torn: false,
         })
     }
 
@@ -217,6 +219,7 @@ impl Protocol for ShmimageProtocol {
             dir: self.dir.path().to_path_buf(),
             file_prefix: format!("{}.g", shm.native_key()),
             file_suffix: ".seg".to_owned(),
+            probe_too: false,
         })
     }
 }

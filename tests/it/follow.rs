@@ -102,6 +102,51 @@ fn qt_modes_are_followed_with_no_generation_missed() {
     }
 }
 
+/// A native object rewritten in place (as a camera or OpenCV writes its frames), in each
+/// colour format: a slow stream is followed with every frame whole and none missed, and the
+/// object is gone afterwards.
+#[test]
+fn a_native_object_rewritten_in_place_is_followed_whole() {
+    let scratch = Scratch::new("follow-native");
+    for format in ["bgr8", "rgba8"] {
+        let json = follow_bench(
+            &scratch,
+            &[
+                "--native-key",
+                "--raw-format",
+                format,
+                "--size",
+                "96x64",
+                "--rate",
+                "5",
+                "--seconds",
+                "1.6",
+            ],
+        );
+        assert!(field(&json, "published") >= 6, "{format}: {json}");
+        assert_eq!(
+            field(&json, "delivered"),
+            field(&json, "published"),
+            "{format}: {json}"
+        );
+        assert_eq!(field(&json, "torn"), 0, "{format}: {json}");
+        assert_eq!(field(&json, "kept_changing"), 0, "{format}: {json}");
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let left: Vec<_> = std::fs::read_dir("/dev/shm")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("shmimage-follow-")
+            })
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
+
 /// `put --watch` publishes the file again when an editor saves it, by renaming a new file over
 /// it or by rewriting it in place; a half-written file gets one note, and the last good image
 /// stays shared until the file decodes again.

@@ -60,7 +60,7 @@ impl ShmImageApp {
                     // A fetch's panic is this frame's status line; Follow goes on.
                     Ok(_) => crate::panics::catch(|| {
                         protocol::fetch_retrying(|| {
-                            match worker::fetch(fetching.clone(), max_side) {
+                            match worker::fetch(fetching.clone(), max_side, true) {
                                 Outcome::FetchFailed(error) => Err(error),
                                 outcome => Ok(outcome),
                             }
