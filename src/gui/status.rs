@@ -16,7 +16,7 @@ use crate::protocol::{self, Failure, Publication, ShareError, human_bytes};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     Ready,
-    /// A job is running (the line shows a spinner).
+    /// A job is running (the line shows its words and a Cancel button).
     Working(String),
     Done(String),
     Failed(String),
@@ -60,8 +60,11 @@ pub fn stepping_text(app: &ShmImageApp) -> Option<String> {
 pub(super) fn show_line(app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         if app.busy.is_some() {
-            ui.spinner();
-            ui.ctx().request_repaint_after(Duration::from_millis(100));
+            // No spinner (the job's own words end in "…"), and a redraw a second only as a safety
+            // net (every change of a job wakes the window itself): a spinner draws a frame every
+            // frame, and under a software renderer those frames take the cores from the fetch
+            // they wait for.
+            ui.ctx().request_repaint_after(Duration::from_secs(1));
             if ui
                 .small_button(tr!(super::panels::protocol::CANCEL_LABEL))
                 .on_hover_text(tr!(
