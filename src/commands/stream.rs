@@ -225,7 +225,7 @@ pub struct StreamOptions {
 /// Where frames go: a new segment per frame through the key's protocol, or one native object
 /// rewritten in place.
 enum Sink {
-    Protocol(Option<Publication>),
+    Protocol(Option<Box<Publication>>),
     Native {
         name: String,
         format: PixelFormat,
@@ -247,7 +247,7 @@ impl Sink {
                 let publication = protocol::publish(endpoint, frames.frame(index), encoding)?;
                 let readable = (publication.header.generation, now_us());
                 // The new segment is readable: the old one can go.
-                if let Some(old) = shown.replace(publication) {
+                if let Some(old) = shown.replace(Box::new(publication)) {
                     old.withdraw();
                 }
                 Ok(readable)
