@@ -143,13 +143,14 @@ impl RawShape {
     }
 
     /// Converts the rows that `bytes` holds, row `first_row` on (`bytes` starts at that row's
-    /// start), into the same rows of `image`: how a copy that goes a few rows at a time converts
-    /// them while they are still in cache. Rows `bytes` does not hold whole are left as they are.
-    pub fn rows_to_rgba(&self, first_row: usize, bytes: &[u8], image: &mut RgbaImage) {
+    /// start), into the same rows of `rgba` (the whole image's RGBA pixels, rows unpadded): how a
+    /// copy that goes a few rows at a time converts them while they are still in cache. Rows
+    /// `bytes` does not hold whole are left as they are.
+    pub fn rows_to_rgba(&self, first_row: usize, bytes: &[u8], rgba: &mut [u8]) {
         let row_len = self.width as usize * self.format.bytes_per_pixel();
         // At least 1: a chunk of 0 bytes would panic, and a 0-wide image has no rows to fill.
         let out_len = (self.width as usize * 4).max(1);
-        let rows = image.chunks_exact_mut(out_len).skip(first_row);
+        let rows = rgba.chunks_exact_mut(out_len).skip(first_row);
         for (y, out) in rows.enumerate() {
             // `get` keeps a shape built by hand with a wrapping stride from ever panicking.
             let start = y.saturating_mul(self.stride);

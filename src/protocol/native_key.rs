@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use image::RgbaImage;
 
 use super::{
-    AttachedReader, Fetched, Inspection, Protocol, Publication, ShareError, Stages, human_bytes,
+    AttachedReader, Fetched, FetchedInto, Inspection, Landing, Protocol, Publication, ShareError,
+    Stages, human_bytes,
 };
 use crate::codec::raw::RawShape;
 use crate::codec::{self, CodecError, Encoding, Header, MAX_SEGMENT_BYTES};
@@ -110,7 +111,7 @@ impl NativeKeyProtocol {
     /// The object's bytes, copied once and checked whole by a sample of them (see
     /// [`copy_settled`]); copied again, up to [`READS`] times, while a writer is at work. With
     /// a raw shape, its pixels, converted in the same pass as the copy.
-    fn read(&self) -> Result<Copied, ShareError> {
+    fn read(&self, mut landed: Option<&mut [u8]>) -> Result<Copied, ShareError> {
         let object = self.open()?;
         // Over the bytes a copy gets (a raw shape's), as `newest_generation` samples them.
         let span = self
@@ -119,7 +120,7 @@ impl NativeKeyProtocol {
         copy_settled(
             || sampled_generation(span, |at, sample| object.read_at(at, sample)),
             || match &self.raw {
-                Some(shape) => self.read_converting(&object, shape),
+                Some(shape) => self.read_converting(&object, shape, landed.as_deref_mut()),
                 None => self.read_once(&object).map(OneCopy::of_bytes),
             },
         )
@@ -127,11 +128,13 @@ impl NativeKeyProtocol {
 
     /// A raw shape's pixels, copied and converted to RGBA in one pass, a band of rows at a
     /// time: each band is converted while it is still in cache, and no copy of the whole
-    /// object is made. The samples and the crc of the bytes are taken in the same pass.
+    /// object is made. The samples and the crc of the bytes are taken in the same pass. The
+    /// pixels go into `landed` (the window's texture buffer) if given, else a new image.
     fn read_converting(
         &self,
         object: &NamedObject,
         shape: &RawShape,
+        landed: Option<&mut [u8]>,
     ) -> Result<OneCopy, ShareError> {
         let span = shape.bytes_needed();
         if object.len() < span {
@@ -148,9 +151,13 @@ impl NativeKeyProtocol {
                 "the shape {shape} spans more than this machine can address"
             ))
         })?;
+        let mut image = None;
+        let rgba = match landed {
+            Some(rgba) => rgba,
+            None => image.insert(RgbaImage::new(shape.width, shape.height)),
+        };
         let rows_per_band = (BAND / shape.stride.max(1)).max(1);
         let mut band = vec![0; (rows_per_band * shape.stride).min(span)];
-        let mut image = RgbaImage::new(shape.width, shape.height);
         let mut samples = Samples::of(span as u64);
         let mut crc = crc32fast::Hasher::new();
         let (mut at, mut row) = (0, 0);
@@ -164,7 +171,7 @@ impl NativeKeyProtocol {
             }
             samples.take(at as u64, band);
             crc.update(band);
-            shape.rows_to_rgba(row, band, &mut image);
+            shape.rows_to_rgba(row, band, rgba);
             at += band.len();
             row += rows_per_band;
         }
@@ -172,7 +179,7 @@ impl NativeKeyProtocol {
             generation: samples.generation(),
             crc: crc.finalize(),
             len: span,
-            content: Content::Pixels(image),
+            content: image.map_or(Content::Landed, Content::Pixels),
         })
     }
 
@@ -196,6 +203,50 @@ impl NativeKeyProtocol {
         object
             .read_prefix(limit)
             .map_err(|err| ShareError::NativeKey(format!("cannot read {}: {err}", self.location())))
+    }
+
+    /// A fetch, its pixels converted into `landed` where given (then `decoded` is `None`).
+    fn fetch_landing(&self, landed: Option<&mut [u8]>) -> Result<FetchedInto, ShareError> {
+        let started = Instant::now();
+        let Copied {
+            copy,
+            kept_changing,
+        } = self.read(landed)?;
+        let copied = started.elapsed();
+        let decoded = match copy.content {
+            Content::Pixels(image) => Some(image),
+            Content::Bytes(bytes) => Some(self.decode(&bytes)?.0),
+            Content::Landed => None,
+        };
+        let (width, height) = match (&decoded, &self.raw) {
+            (Some(image), _) => image.dimensions(),
+            (None, Some(shape)) => (shape.width, shape.height),
+            (None, None) => (0, 0),
+        };
+        let header = Header {
+            encoding: Encoding::Raw,
+            width,
+            height,
+            publisher_pid: 0,
+            payload_len: copy.len as u64,
+            // From the bytes read: the same value a probe gets, without reading the object again.
+            generation: copy.generation,
+            payload_crc: copy.crc,
+        };
+        Ok(FetchedInto {
+            decoded,
+            header,
+            segment_size: copy.len,
+            stages: Stages {
+                copy: copied,
+                total: started.elapsed(),
+                ..Stages::default()
+            },
+            may_be_torn: kept_changing,
+            note: kept_changing.then(|| {
+                "changed while being read: the writer wrote during the copy (a native key has no lock), so the image may be torn".to_owned()
+            }),
+        })
     }
 
     /// What the bytes are: a shmimage or Qt payload by its magic, else the `--raw` shape.
@@ -232,40 +283,36 @@ impl Protocol for NativeKeyProtocol {
     }
 
     fn fetch(&self) -> Result<Fetched, ShareError> {
-        let started = Instant::now();
-        let Copied {
-            copy,
-            kept_changing,
-        } = self.read()?;
-        let copied = started.elapsed();
-        let image = match copy.content {
-            Content::Pixels(image) => image,
-            Content::Bytes(bytes) => self.decode(&bytes)?.0,
-        };
-        let header = Header {
-            encoding: Encoding::Raw,
-            width: image.width(),
-            height: image.height(),
-            publisher_pid: 0,
-            payload_len: copy.len as u64,
-            // From the bytes read: the same value a probe gets, without reading the object again.
-            generation: copy.generation,
-            payload_crc: copy.crc,
-        };
+        let fetched = self.fetch_landing(None)?;
         Ok(Fetched {
-            image,
-            segment_size: copy.len,
-            header,
-            stages: Stages {
-                copy: copied,
-                total: started.elapsed(),
-                ..Stages::default()
-            },
-            may_be_torn: kept_changing,
-            note: kept_changing.then(|| {
-                "changed while being read: the writer wrote during the copy (a native key has no lock), so the image may be torn".to_owned()
-            }),
+            image: fetched.decoded.unwrap_or_default(),
+            header: fetched.header,
+            segment_size: fetched.segment_size,
+            stages: fetched.stages,
+            note: fetched.note,
+            may_be_torn: fetched.may_be_torn,
         })
+    }
+
+    /// With a raw shape, the pixels land in the window's texture buffer as they are copied:
+    /// one pass from the object to what egui uploads.
+    fn fetch_into(&self, landing: &mut dyn Landing) -> Result<FetchedInto, ShareError> {
+        let Some(shape) = self.raw else {
+            return self.fetch().map(FetchedInto::from);
+        };
+        let offered = Header {
+            encoding: Encoding::Raw,
+            width: shape.width,
+            height: shape.height,
+            publisher_pid: 0,
+            payload_len: u64::from(shape.width) * u64::from(shape.height) * 4,
+            generation: 0,
+            payload_crc: 0,
+        };
+        match landing.buffer_for(&offered) {
+            Some(buffer) => self.fetch_landing(Some(buffer)),
+            None => self.fetch().map(FetchedInto::from),
+        }
     }
 
     fn inspect(&self) -> Result<Inspection, ShareError> {
@@ -417,6 +464,8 @@ enum Content {
     Bytes(Vec<u8>),
     /// A raw shape's pixels, converted as they were copied.
     Pixels(RgbaImage),
+    /// The same, converted into the buffer a [`Landing`] offered.
+    Landed,
 }
 
 impl OneCopy {
@@ -531,7 +580,7 @@ mod tests {
         let frame = |n: u8| vec![n; 300 * 1024];
         let first_byte = |copied: &Copied| match &copied.copy.content {
             Content::Bytes(bytes) => bytes[0],
-            Content::Pixels(_) => unreachable!("copied as bytes"),
+            Content::Pixels(_) | Content::Landed => unreachable!("copied as bytes"),
         };
         let copies = std::cell::Cell::new(0u8);
         let stable = copy_settled(
@@ -618,6 +667,22 @@ mod tests {
         assert_eq!(fetched.image, shape.to_rgba(&bytes, "bytes").unwrap());
         assert_eq!(fetched.header.payload_crc, crc32fast::hash(&bytes));
         assert_eq!(fetched.header.generation, generation_of(&bytes));
+        // Landed in a buffer the window offers: the same pixels, and no image besides.
+        struct Buffer(Vec<u8>);
+        impl Landing for Buffer {
+            fn buffer_for(&mut self, header: &Header) -> Option<&mut [u8]> {
+                self.0 = vec![0; header.payload_len as usize];
+                Some(&mut self.0)
+            }
+        }
+        let mut buffer = Buffer(Vec::new());
+        let landed = protocol.fetch_into(&mut buffer).unwrap();
+        assert!(landed.decoded.is_none());
+        assert_eq!(buffer.0, fetched.image.into_raw());
+        assert_eq!(
+            (landed.header.width, landed.header.generation),
+            (3000, fetched.header.generation)
+        );
     }
 
     /// The inspector and a fetch of a 1 TiB object without a shape: a sentence, not an abort.

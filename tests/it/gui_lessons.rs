@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::Queryable;
 use shmimage::commands::check::LESSONS;
-use shmimage::gui::panels::lessons::{LESSONS_LABEL, RUN_LESSON_LABEL};
+use shmimage::gui::panels::lessons::{LESSONS_LABEL, RUN_LESSON_LABEL, STEPS_LABEL};
 use shmimage::platform::Os;
 
 use crate::gui::harness;
@@ -68,6 +68,30 @@ fn every_lesson_runs_from_the_window_and_meets_its_prediction() {
                 lesson.answers[expected]
             );
             harness.get_by_label(&verdict);
+        }
+        // The processes' own steps, as the Protocol panel draws them: a writer killed in the
+        // article's bug shows as a death; the protocol's writer ends cleanly.
+        let deaths = finding
+            .lanes
+            .iter()
+            .filter_map(shmimage::protocol::describe_death)
+            .collect::<Vec<_>>();
+        match lesson.slug {
+            "l1" | "l3" => {
+                assert!(!finding.lanes.is_empty(), "{}: no lanes", lesson.title);
+                assert!(deaths.is_empty(), "{}: {deaths:?}", lesson.title);
+                harness.get_by_label(STEPS_LABEL);
+            }
+            "l4" | "l5" => {
+                assert!(
+                    !deaths.is_empty(),
+                    "{}: no death in {:?}",
+                    lesson.title,
+                    finding.lanes
+                );
+                harness.get_by_label(STEPS_LABEL);
+            }
+            _ => {}
         }
         if lesson.slug == "l2" {
             // The pictures the two readers got are shown, the torn one first.

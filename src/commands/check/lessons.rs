@@ -43,6 +43,9 @@ pub struct Finding {
     pub happened: Option<usize>,
     /// What the readers got, where seeing it is the lesson (lesson 2's torn picture).
     pub pictures: Vec<Picture>,
+    /// Every step the lesson's processes recorded, and how each ended, as the Protocol panel
+    /// shows a key's: read before the lesson's keys are cleaned up.
+    pub lanes: Vec<protocol::ProcessJournal>,
 }
 
 /// A picture a reader process got, and a label that says which reader.
@@ -145,6 +148,7 @@ fn finding(happened: Option<usize>, observed: String) -> Finding {
         observed: super::compare::tidy(&observed),
         happened,
         pictures: Vec::new(),
+        lanes: Vec::new(),
     }
 }
 
@@ -157,10 +161,30 @@ pub fn run(dir: &SegmentDir, program: &Path, index: usize) -> Result<Finding, Ch
     let lesson = LESSONS
         .get(index)
         .ok_or(CheckError::NoSuchLesson { index })?;
-    let check = Check::prepare(dir, program)?;
-    let found = (lesson.run)(&check, &check.key(lesson.slug));
+    let mut check = Check::prepare(dir, program)?;
+    check.journals = true;
+    let mut found = (lesson.run)(&check, &check.key(lesson.slug));
+    found.lanes = lanes(&check);
     check.finish();
     Ok(found)
+}
+
+/// What every process of the run recorded, under any of the lessons' keys, in any mode, oldest
+/// process first.
+fn lanes(check: &Check) -> Vec<protocol::ProcessJournal> {
+    let slugs = LESSONS
+        .iter()
+        .map(|lesson| lesson.slug)
+        .chain(EXTRA_SLUGS.iter().copied());
+    let mut lanes: Vec<protocol::ProcessJournal> = slugs
+        .flat_map(|slug| {
+            protocol::Mode::ALL.into_iter().flat_map(move |mode| {
+                protocol::journal(&check.endpoint(&check.key(slug)).with_mode(mode))
+            })
+        })
+        .collect();
+    lanes.sort_by_key(|lane| (lane.owner.opened_us, lane.owner.pid));
+    lanes
 }
 
 /// The writer's steps, from its own journal.

@@ -274,6 +274,9 @@ struct Check {
     exe: PathBuf,
     first: RgbaImage,
     second: RgbaImage,
+    /// Children record their steps (a lesson shows them); `check`'s rows are no protocol to
+    /// watch.
+    journals: bool,
 }
 
 impl Check {
@@ -295,6 +298,7 @@ impl Check {
             exe: program.to_path_buf(),
             first: pattern(48, 32, 1),
             second: pattern(40, 24, 2),
+            journals: false,
         };
         // Written first, so that a run killed halfway is cleaned up by the next one.
         let keys: String = all_slugs()
@@ -328,10 +332,14 @@ impl Check {
             .env_remove(protocol::PAUSE_AFTER_CREATE_ENV)
             .env_remove(protocol::LOCK_TIMEOUT_ENV)
             .env_remove(protocol::DAMAGE_AFTER_PUBLISH_ENV)
+            .env("RUST_LOG", "warn");
+        if self.journals {
+            command.env_remove(protocol::JOURNAL_ENV);
+        } else {
             // A killed child's journal would outlive it (trace reports deaths from it), and the
             // check's rows are not a protocol to watch.
-            .env(protocol::JOURNAL_ENV, "off")
-            .env("RUST_LOG", "warn");
+            command.env(protocol::JOURNAL_ENV, "off");
+        }
         command
     }
 

@@ -213,10 +213,20 @@ impl Spawned {
     }
 }
 
+/// How long a child whose stdin was closed may take to end by itself before it is killed.
+const END_WITHIN: Duration = Duration::from_secs(1);
+
 impl Drop for Spawned {
+    /// Closes the child's stdin, which ends every child the check starts the way it ends when
+    /// left alone (it detaches, and its journal says so), and kills it if it is still there
+    /// after [`END_WITHIN`]. A lesson shows what its processes did: one killed here would
+    /// show as a crash that never happened.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.child.stdin.take());
+        if exit_within(&mut self.child, END_WITHIN).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
         unregister(self.child.id());
     }
 }

@@ -5,6 +5,7 @@
 
 use egui::{Color32, RichText};
 
+use super::protocol::{StepId, show_timeline};
 use super::{Panel, PanelFacts, Place};
 use crate::commands::check::{Finding, LESSONS, Lesson};
 use crate::gui::app::{Command, LESSONS_SHORTCUT, ShmImageApp};
@@ -13,6 +14,8 @@ use crate::platform::Os;
 
 pub const LESSONS_LABEL: &str = "Lessons";
 pub const RUN_LESSON_LABEL: &str = "Run it";
+/// Over the lanes of every step the lesson's processes took (the Protocol panel's view).
+pub const STEPS_LABEL: &str = "Every step the processes took";
 pub(crate) const NAME: &str = "lessons";
 
 const FACTS: PanelFacts = PanelFacts {
@@ -36,6 +39,8 @@ pub struct LessonsPanel {
     pub finding: Option<Result<Finding, String>>,
     /// The finding's pictures, uploaded once it is shown.
     textures: Vec<egui::TextureHandle>,
+    /// The step selected in the lanes of what the lesson's processes did.
+    selected_step: Option<StepId>,
 }
 
 impl Panel for LessonsPanel {
@@ -69,6 +74,7 @@ impl LessonsPanel {
         self.running = false;
         self.finding = Some(finding);
         self.textures.clear();
+        self.selected_step = None;
     }
 
     /// A run is starting: nothing found so far.
@@ -131,6 +137,19 @@ impl LessonsPanel {
                     self.textures = textures(ui.ctx(), finding);
                 }
                 outcome(ui, lesson, self.predicted, finding, &self.textures);
+                if !finding.lanes.is_empty() {
+                    ui.separator();
+                    egui::CollapsingHeader::new(tr!(STEPS_LABEL))
+                        .default_open(true)
+                        .show(ui, |ui| {
+                            show_timeline(
+                                ui,
+                                &finding.lanes,
+                                &mut self.selected_step,
+                                "lesson-lanes",
+                            );
+                        });
+                }
             }
             Some(Err(err)) => {
                 ui.colored_label(Color32::from_rgb(220, 60, 60), err);

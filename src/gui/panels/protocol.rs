@@ -114,26 +114,45 @@ impl Panel for ProtocolPanel {
     fn ui(&mut self, app: &ShmImageApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         controls(app, ui, commands);
         ui.separator();
-        let mut clicked = None;
-        let steps = newest_steps(&self.timeline);
-        if steps.is_empty() {
+        if newest_steps(&self.timeline).is_empty() {
             ui.label(tr!(
                 "No steps recorded under this key yet. Load an image here or in another window, and every process's steps appear here as they happen."
             ));
             return;
         }
-        ui.horizontal_top(|ui| {
-            lane_labels(self, ui);
-            egui::ScrollArea::horizontal()
-                .stick_to_right(true)
-                .id_salt("protocol-lanes")
-                .show(ui, |ui| lanes(self, ui, &steps, &mut clicked));
-        });
-        ui.separator();
-        details(self, ui, &steps);
-        if clicked.is_some() {
-            self.selected_step = clicked;
-        }
+        show_timeline(
+            ui,
+            &self.timeline,
+            &mut self.selected_step,
+            "protocol-lanes",
+        );
+    }
+}
+
+/// Every process's steps as lanes, labelled and scrolled to the newest, and the selected step's
+/// details below: the Protocol panel's view, which the Lessons panel shows too, for what a
+/// lesson's processes did.
+pub(crate) fn show_timeline(
+    ui: &mut egui::Ui,
+    timeline: &[ProcessJournal],
+    selected: &mut Option<StepId>,
+    id_salt: &str,
+) {
+    let mut clicked = None;
+    let steps = newest_steps(timeline);
+    ui.horizontal_top(|ui| {
+        lane_labels(timeline, ui);
+        egui::ScrollArea::horizontal()
+            .stick_to_right(true)
+            .id_salt(id_salt)
+            .show(ui, |ui| {
+                lanes(timeline, *selected, ui, &steps, &mut clicked)
+            });
+    });
+    ui.separator();
+    details(timeline, *selected, ui, &steps);
+    if clicked.is_some() {
+        *selected = clicked;
     }
 }
 
@@ -216,11 +235,11 @@ fn lane_label(lane: &ProcessJournal) -> String {
 }
 
 /// The fixed column on the left: which process each lane is.
-fn lane_labels(panel: &ProtocolPanel, ui: &mut egui::Ui) {
-    let size = vec2(LABELS, LANE * panel.timeline.len() as f32);
+fn lane_labels(timeline: &[ProcessJournal], ui: &mut egui::Ui) {
+    let size = vec2(LABELS, LANE * timeline.len() as f32);
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
-    for (index, lane) in panel.timeline.iter().enumerate() {
+    for (index, lane) in timeline.iter().enumerate() {
         painter.text(
             pos2(rect.left() + 2.0, rect.top() + LANE * (index as f32 + 0.5)),
             egui::Align2::LEFT_CENTER,
@@ -232,12 +251,12 @@ fn lane_labels(panel: &ProtocolPanel, ui: &mut egui::Ui) {
 }
 
 fn lanes(
-    panel: &ProtocolPanel,
+    lanes: &[ProcessJournal],
+    selected_step: Option<StepId>,
     ui: &mut egui::Ui,
     steps: &[(usize, &Record)],
     clicked: &mut Option<StepId>,
 ) {
-    let lanes = &panel.timeline;
     // Room after the last step for a death's sentence, where there is one.
     let after = if lanes.iter().any(|l| l.died_during().is_some()) {
         4.0
@@ -259,7 +278,7 @@ fn lanes(
     for (slot, (lane_index, record)) in steps.iter().enumerate() {
         let lane = &lanes[*lane_index];
         let id = StepId::of(lane, record);
-        let selected = panel.selected_step == Some(id);
+        let selected = selected_step == Some(id);
         if step_bar(&grid, ui, (slot, *lane_index), lane, record, selected) {
             *clicked = Some(id);
         }
@@ -404,11 +423,16 @@ fn hold_band(painter: &egui::Painter, from: f32, to: f32, y: f32) {
     );
 }
 
-fn details(panel: &ProtocolPanel, ui: &mut egui::Ui, steps: &[(usize, &Record)]) {
-    let selected = panel.selected_step.and_then(|id| {
+fn details(
+    timeline: &[ProcessJournal],
+    selected_step: Option<StepId>,
+    ui: &mut egui::Ui,
+    steps: &[(usize, &Record)],
+) {
+    let selected = selected_step.and_then(|id| {
         steps
             .iter()
-            .find(|(lane, record)| StepId::of(&panel.timeline[*lane], record) == id)
+            .find(|(lane, record)| StepId::of(&timeline[*lane], record) == id)
     });
     let Some((lane, record)) = selected else {
         ui.label(tr!(
@@ -416,7 +440,7 @@ fn details(panel: &ProtocolPanel, ui: &mut egui::Ui, steps: &[(usize, &Record)])
         ));
         return;
     };
-    let lane = &panel.timeline[*lane];
+    let lane = &timeline[*lane];
     let outcome = match (record.state, record.duration_us) {
         (State::Paused, _) => tr!("paused, waiting for Next step"),
         (State::Running, _) if !lane.alive => tr!("never finished: the process died"),
