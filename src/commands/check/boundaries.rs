@@ -100,13 +100,17 @@ const VISIBILITY: &[Scenario] = &[Scenario {
     run: names_in_the_filesystem,
 }];
 
-/// The longest name a new file may have in `dir`, by creating throw-away files there.
+/// The longest name a new file may have in `dir`, by creating throw-away files there. Each is
+/// made and removed whole before Ctrl-C's cleanup may run (`process::in_process`): one made
+/// just after the cleanup looked would outlive the check.
 fn longest_file_name(dir: &Path, prefix: &str) -> Result<usize, String> {
     let works = |len: u64| {
         let name = format!("{prefix}{}", "x".repeat(len as usize - prefix.len()));
         let path = dir.join(name);
-        let made = crate::safe_fs::open_file(&path, crate::safe_fs::OpenFor::CreatingNew);
-        made.is_ok() && std::fs::remove_file(&path).is_ok()
+        super::process::in_process(|| {
+            let made = crate::safe_fs::open_file(&path, crate::safe_fs::OpenFor::CreatingNew);
+            made.is_ok() && std::fs::remove_file(&path).is_ok()
+        })
     };
     if !works(prefix.len() as u64) {
         return Err(format!("cannot create a file in {}", dir.display()));
@@ -161,14 +165,18 @@ fn longest_qt_key(_check: &Check, key: &str) -> Result<String, String> {
 
 #[cfg(windows)]
 fn longest_qt_key(_check: &Check, key: &str) -> Result<String, String> {
-    let longest = probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
-        .map_err(|err| format!("cannot create a named file mapping: {err}"))?;
+    let longest = super::process::in_process(|| {
+        probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
+    })
+    .map_err(|err| format!("cannot create a named file mapping: {err}"))?;
     Ok(format!("{} (file mapping names)", qt_letters(longest)))
 }
 
 fn longest_object_name(_check: &Check, key: &str) -> Result<String, String> {
-    let longest = probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
-        .map_err(|err| format!("cannot create a native object: {err}"))?;
+    let longest = super::process::in_process(|| {
+        probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
+    })
+    .map_err(|err| format!("cannot create a native object: {err}"))?;
     let short = if longest < 64 {
         "; Qt 6 and other programs that use longer names fail here (ENAMETOOLONG)"
     } else {

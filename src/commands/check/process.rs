@@ -49,7 +49,8 @@ fn unregister(pid: u32) {
 /// it, so the process never exits halfway through making Qt's key files.
 static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Call `work` on Qt's objects in this process, never interrupted halfway by Ctrl-C's cleanup.
+/// Call `work` on Qt's objects, or on throw-away files and objects, in this process, never
+/// interrupted halfway by Ctrl-C's cleanup.
 pub(super) fn in_process<T>(work: impl FnOnce() -> T) -> T {
     let _held = IN_PROCESS
         .lock()

@@ -180,7 +180,14 @@ impl OtherUser {
 
     /// The second user publishes its image under `key` in its own folder, and holds it.
     fn publish(&self, check: &Check, key: &str) -> Result<Spawned, String> {
-        let args = ["put", &self.image(), "--hold-ms", "20000"];
+        // Ends when the check is done with it (its stdin closes), else after 20 s.
+        let args = [
+            "put",
+            &self.image(),
+            "--hold-ms",
+            "20000",
+            "--until-stdin-closes",
+        ];
         Spawned::start(self.command(check, key, &args, None), "ready")
     }
 

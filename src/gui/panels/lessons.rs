@@ -60,7 +60,7 @@ impl Panel for LessonsPanel {
         let mut open = true;
         egui::Window::new(tr!(LESSONS_LABEL))
             .open(&mut open)
-            .default_width(620.0)
+            .default_width(900.0)
             .show(ui.ctx(), |ui| self.show(ui, commands));
         if !open {
             commands.push(Command::SetPanelOpen(NAME, false));
@@ -147,6 +147,7 @@ impl LessonsPanel {
                                 &finding.lanes,
                                 &mut self.selected_step,
                                 "lesson-lanes",
+                                false,
                             );
                         });
                 }

@@ -125,25 +125,27 @@ impl Panel for ProtocolPanel {
             &self.timeline,
             &mut self.selected_step,
             "protocol-lanes",
+            true,
         );
     }
 }
 
-/// Every process's steps as lanes, labelled and scrolled to the newest, and the selected step's
-/// details below: the Protocol panel's view, which the Lessons panel shows too, for what a
-/// lesson's processes did.
+/// Every process's steps as lanes, labelled, and the selected step's details below: the
+/// Protocol panel's view, scrolled to the newest step as they come (`live`), which the Lessons
+/// panel shows too, from the first step, for the story of what a lesson's processes did.
 pub(crate) fn show_timeline(
     ui: &mut egui::Ui,
     timeline: &[ProcessJournal],
     selected: &mut Option<StepId>,
     id_salt: &str,
+    live: bool,
 ) {
     let mut clicked = None;
     let steps = newest_steps(timeline);
     ui.horizontal_top(|ui| {
         lane_labels(timeline, ui);
         egui::ScrollArea::horizontal()
-            .stick_to_right(true)
+            .stick_to_right(live)
             .id_salt(id_salt)
             .show(ui, |ui| {
                 lanes(timeline, *selected, ui, &steps, &mut clicked)
