@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use crate::protocol::{self, Options, SegmentDir, ShareError};
 
-/// The segment directory: `SHMIMAGE_DIR` if set (tests use it for isolation), else this user's.
 /// `shmimage lessons --run N`: lesson N with real processes, and which answer that was.
 fn run_lesson(number: usize, out: &mut dyn Write) -> Result<(), CliError> {
     let index = number.checked_sub(1).unwrap_or(usize::MAX);
@@ -52,6 +51,7 @@ fn run_lesson(number: usize, out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The segment directory: `SHMIMAGE_DIR` if set (tests use it for isolation), else this user's.
 pub fn segment_dir() -> Result<SegmentDir, ShareError> {
     Ok(SegmentDir::from_env_or_default()?)
 }

@@ -284,26 +284,12 @@ fn readers_meet_a_rewrite(check: &Check, key: &str) -> Result<Finding, String> {
     };
     let (without, with) = (decode(&without_path)?, decode(&with_path)?);
     let waited = copied.rsplit("waiting ").next().unwrap_or_default();
-    let seen = |picture: &RgbaImage| match rows_of(picture, &old, &new) {
-        (new_rows, 0) if new_rows == new.height() => "the new picture, whole".to_owned(),
-        (new_rows, old_rows) if new_rows > 0 && new_rows + old_rows == new.height() => format!(
-            "the top {new_rows} of {} rows new and the rest old: a torn picture",
-            new.height()
-        ),
-        (0, old_rows) if old_rows == new.height() => "the old picture, whole".to_owned(),
-        _ => "a picture that is neither old nor new".to_owned(),
-    };
-    let happened = match rows_of(&with, &old, &new) {
-        (new_rows, 0) if new_rows == new.height() => Some(0),
-        (new_rows, _) if new_rows > 0 && new_rows < new.height() => Some(1),
-        _ => None,
-    };
+    let ((seen_without, _), (seen_with, happened)) =
+        (seen(&without, &old, &new), seen(&with, &old, &new));
     let mut found = finding(
         happened,
         format!(
-            "without the lock the reader copied at once and got {}; with the lock the reader waited {waited} and got {}",
-            seen(&without),
-            seen(&with)
+            "without the lock the reader copied at once and got {seen_without}; with the lock the reader waited {waited} and got {seen_with}",
         ),
     );
     found.pictures = vec![
@@ -317,6 +303,21 @@ fn readers_meet_a_rewrite(check: &Check, key: &str) -> Result<Finding, String> {
         },
     ];
     Ok(found)
+}
+
+/// What a reader got, said, and which of lesson 2's answers that is: the new picture whole
+/// (a), its top part new and the rest old (b); anything else answers none of them.
+fn seen(got: &RgbaImage, old: &RgbaImage, new: &RgbaImage) -> (String, Option<usize>) {
+    let rows = new.height();
+    match rows_of(got, old, new) {
+        (new_rows, 0) if new_rows == rows => ("the new picture, whole".to_owned(), Some(0)),
+        (new_rows, old_rows) if new_rows > 0 && new_rows + old_rows == rows => (
+            format!("the top {new_rows} of {rows} rows new and the rest old: a torn picture"),
+            Some(1),
+        ),
+        (0, old_rows) if old_rows == rows => ("the old picture, whole".to_owned(), None),
+        _ => ("a picture that is neither old nor new".to_owned(), None),
+    }
 }
 
 /// How many rows of `got`, from the top, are `new`'s, and how many after them are `old`'s.
