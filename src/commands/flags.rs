@@ -334,14 +334,14 @@ impl Command {
     /// What the journal calls a process running this command.
     pub(super) fn role(&self) -> protocol::Role {
         match self {
-            Command::Put { .. } | Command::Stream { .. } => protocol::Role::Put,
-            Command::Get { .. } => protocol::Role::Get,
+            Command::Put { .. } | Command::Stream { .. } | Command::LessonWriter { .. } => {
+                protocol::Role::Put
+            }
+            Command::Get { .. } | Command::LessonReader { .. } => protocol::Role::Get,
             Command::Bench { .. } | Command::BenchReader => protocol::Role::Bench,
-            Command::Check { .. }
-            | Command::CheckReader
-            | Command::Lessons { .. }
-            | Command::LessonWriter { .. }
-            | Command::LessonReader { .. } => protocol::Role::Check,
+            Command::Check { .. } | Command::CheckReader | Command::Lessons { .. } => {
+                protocol::Role::Check
+            }
             Command::Info { .. } | Command::Clean | Command::Trace { .. } => protocol::Role::Other,
         }
     }

@@ -4,13 +4,16 @@
 //!
 //! The picture is a native object of raw RGBA pixels, as a video source writes one. The writer
 //! rewrites it a slice at a time holding the key's lock (shmimage's lock file, as for every
-//! key); a reader copies it once, after taking the lock or without it.
+//! key); a reader copies it once, after taking the lock or without it. Both record their steps
+//! in the key's journal, so the lesson draws them as lanes.
 
 use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 
 use super::native_key::NativeKeyProtocol;
+use super::step::Step;
+use super::steps::Recorder;
 use super::{Endpoint, Options, RawPublication, ShareError, native_key_for, publish_raw};
 use crate::codec::raw::{PixelFormat, RawShape};
 use crate::ipc::segment::{KeyLock, KeyLockGuard};
@@ -23,6 +26,7 @@ pub struct InPlacePicture {
     publication: RawPublication,
     lock: KeyLock,
     options: Options,
+    steps: Recorder,
 }
 
 impl InPlacePicture {
@@ -33,6 +37,7 @@ impl InPlacePicture {
             publication: publish_raw(name, picture.as_raw())?,
             lock: key_lock(endpoint)?,
             options: endpoint.options.clone(),
+            steps: Recorder::new(endpoint),
         })
     }
 
@@ -52,15 +57,51 @@ impl InPlacePicture {
                 self.publication.size
             )));
         }
-        let _held = take_lock(&self.lock, &self.options)?;
+        let held = self
+            .steps
+            .begin_unstepped(Step::Lock, lock_name(&self.options))
+            .done(take_lock(&self.lock, &self.options))?;
         let slice = bytes.len().div_ceil(SLICES);
+        let location = self.publication.location.clone();
+        let copy_in = self.steps.begin_unstepped(
+            Step::CopyIn,
+            format!("{} bytes into {location}, a slice at a time", bytes.len()),
+        );
+        let mut written = Ok(());
         for (index, chunk) in bytes.chunks(slice).enumerate() {
             if index == SLICES / 2 {
                 halfway();
             }
-            self.publication.write_at(index * slice, chunk)?;
+            written = self.publication.write_at(index * slice, chunk);
+            if written.is_err() {
+                break;
+            }
         }
+        copy_in.done(written)?;
+        drop(held);
+        self.steps
+            .begin_unstepped(Step::Unlock, lock_name(&self.options))
+            .done(Ok::<(), ShareError>(()))?;
         Ok(())
+    }
+}
+
+impl InPlacePicture {
+    /// Stops sharing: the object is removed, and the journal says the writer detached.
+    pub fn withdraw(self) {
+        let location = self.publication.location.clone();
+        let detach = self.steps.begin_unstepped(Step::Detach, location);
+        drop(self.publication);
+        let _ = detach.done(Ok::<(), ShareError>(()));
+    }
+}
+
+/// What the lock step says it takes: shmimage's lock, or nothing when a test broke it.
+fn lock_name(options: &Options) -> &'static str {
+    if options.faults.break_lock {
+        "nothing: the lock is broken on purpose"
+    } else {
+        "the key's lock file"
     }
 }
 
@@ -84,19 +125,38 @@ pub fn copy(
         format: PixelFormat::Rgba8,
         stride: width as usize * 4,
     };
-    let object = NativeKeyProtocol::new(native_name(endpoint)?, Some(shape))?.open()?;
+    let steps = Recorder::new(endpoint);
+    let name = native_name(endpoint)?;
+    let object = steps
+        .begin_unstepped(Step::Attach, name)
+        .done(NativeKeyProtocol::new(name, Some(shape))?.open())?;
     let lock = key_lock(endpoint)?;
     let started = Instant::now();
     let held = if locked {
-        take_lock(&lock, &endpoint.options)?
+        steps
+            .begin_unstepped(Step::Lock, lock_name(&endpoint.options))
+            .done(take_lock(&lock, &endpoint.options))?
     } else {
         None
     };
     let waited = started.elapsed();
-    let bytes = object
-        .read_prefix(shape.bytes_needed())
-        .map_err(|err| ShareError::NativeKey(format!("cannot read the picture: {err}")))?;
-    drop(held);
+    let bytes = steps
+        .begin_unstepped(Step::CopyOut, format!("{} bytes", shape.bytes_needed()))
+        .done(
+            object
+                .read_prefix(shape.bytes_needed())
+                .map_err(|err| ShareError::NativeKey(format!("cannot read the picture: {err}"))),
+        )?;
+    if held.is_some() {
+        drop(held);
+        steps
+            .begin_unstepped(Step::Unlock, lock_name(&endpoint.options))
+            .done(Ok::<(), ShareError>(()))?;
+    }
+    drop(object);
+    steps
+        .begin_unstepped(Step::Detach, name)
+        .done(Ok::<(), ShareError>(()))?;
     Ok(Copy {
         picture: shape.to_rgba(&bytes, "the lesson's picture")?,
         waited,

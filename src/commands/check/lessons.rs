@@ -361,8 +361,9 @@ pub fn lesson_writer(
         })?;
         say("written");
     }
-    // Shared until the lesson is done with it: the object goes when this process ends.
+    // Shared until the lesson is done with it.
     lines.for_each(drop);
+    picture.withdraw();
     Ok(())
 }
 
