@@ -110,7 +110,8 @@ impl NativeKeyProtocol {
 
     /// The object's bytes, copied once and checked whole by a sample of them (see
     /// [`copy_settled`]); copied again, up to [`READS`] times, while a writer is at work. With
-    /// a raw shape, its pixels, converted in the same pass as the copy.
+    /// a raw shape and `landed` (its RGBA pixels' buffer), the pixels are converted into it in
+    /// the same pass as the copy.
     fn read(&self, mut landed: Option<&mut [u8]>) -> Result<Copied, ShareError> {
         let object = self.open()?;
         // Over the bytes a copy gets (a raw shape's), as `newest_generation` samples them.
@@ -119,22 +120,21 @@ impl NativeKeyProtocol {
             .map_or(object.len(), |shape| shape.bytes_needed().min(object.len()));
         copy_settled(
             || sampled_generation(span, |at, sample| object.read_at(at, sample)),
-            || match &self.raw {
-                Some(shape) => self.read_converting(&object, shape, landed.as_deref_mut()),
-                None => self.read_once(&object).map(OneCopy::of_bytes),
+            || match (&self.raw, landed.as_deref_mut()) {
+                (Some(shape), Some(rgba)) => self.read_converting(&object, shape, rgba),
+                _ => self.read_once(&object).map(OneCopy::of_bytes),
             },
         )
     }
 
-    /// A raw shape's pixels, copied and converted to RGBA in one pass, a band of rows at a
+    /// A raw shape's pixels, copied and converted into `rgba` in one pass, a band of rows at a
     /// time: each band is converted while it is still in cache, and no copy of the whole
-    /// object is made. The samples and the crc of the bytes are taken in the same pass. The
-    /// pixels go into `landed` (the window's texture buffer) if given, else a new image.
+    /// object is made. The samples and the crc of the bytes are taken in the same pass.
     fn read_converting(
         &self,
         object: &NamedObject,
         shape: &RawShape,
-        landed: Option<&mut [u8]>,
+        rgba: &mut [u8],
     ) -> Result<OneCopy, ShareError> {
         let span = shape.bytes_needed();
         if object.len() < span {
@@ -151,11 +151,6 @@ impl NativeKeyProtocol {
                 "the shape {shape} spans more than this machine can address"
             ))
         })?;
-        let mut image = None;
-        let rgba = match landed {
-            Some(rgba) => rgba,
-            None => image.insert(RgbaImage::new(shape.width, shape.height)),
-        };
         let rows_per_band = (BAND / shape.stride.max(1)).max(1);
         let mut band = vec![0; (rows_per_band * shape.stride).min(span)];
         let mut samples = Samples::of(span as u64);
@@ -179,7 +174,7 @@ impl NativeKeyProtocol {
             generation: samples.generation(),
             crc: crc.finalize(),
             len: span,
-            content: image.map_or(Content::Landed, Content::Pixels),
+            content: Content::Converted,
         })
     }
 
@@ -205,18 +200,25 @@ impl NativeKeyProtocol {
             .map_err(|err| ShareError::NativeKey(format!("cannot read {}: {err}", self.location())))
     }
 
-    /// A fetch, its pixels converted into `landed` where given (then `decoded` is `None`).
+    /// A fetch, a raw shape's pixels converted into `landed` where given (then `decoded` is
+    /// `None`), else into a new image made once for every attempt of the copy.
     fn fetch_landing(&self, landed: Option<&mut [u8]>) -> Result<FetchedInto, ShareError> {
         let started = Instant::now();
+        let mut image = None;
+        let landed = match (landed, &self.raw) {
+            (None, Some(shape)) => {
+                Some(&mut **image.insert(RgbaImage::new(shape.width, shape.height)))
+            }
+            (landed, _) => landed,
+        };
         let Copied {
             copy,
             kept_changing,
         } = self.read(landed)?;
         let copied = started.elapsed();
         let decoded = match copy.content {
-            Content::Pixels(image) => Some(image),
             Content::Bytes(bytes) => Some(self.decode(&bytes)?.0),
-            Content::Landed => None,
+            Content::Converted => image,
         };
         let (width, height) = match (&decoded, &self.raw) {
             (Some(image), _) => image.dimensions(),
@@ -462,10 +464,8 @@ struct OneCopy {
 enum Content {
     /// The object's bytes, to be decoded by what they start with.
     Bytes(Vec<u8>),
-    /// A raw shape's pixels, converted as they were copied.
-    Pixels(RgbaImage),
-    /// The same, converted into the buffer a [`Landing`] offered.
-    Landed,
+    /// A raw shape's pixels, converted into the buffer given as they were copied.
+    Converted,
 }
 
 impl OneCopy {
@@ -580,7 +580,7 @@ mod tests {
         let frame = |n: u8| vec![n; 300 * 1024];
         let first_byte = |copied: &Copied| match &copied.copy.content {
             Content::Bytes(bytes) => bytes[0],
-            Content::Pixels(_) | Content::Landed => unreachable!("copied as bytes"),
+            Content::Converted => unreachable!("copied as bytes"),
         };
         let copies = std::cell::Cell::new(0u8);
         let stable = copy_settled(
