@@ -170,6 +170,14 @@ impl Recorder {
         }
     }
 
+    /// Records `step` around `work`, which cannot fail and is never held for step-through (a
+    /// detach, which also runs while the program exits; an unlock that drops a guard).
+    pub(super) fn around(&self, step: Step, object: impl Into<String>, work: impl FnOnce()) {
+        let pending = self.begin_unstepped(step, object);
+        work();
+        let _ = pending.done(Ok::<(), ShareError>(()));
+    }
+
     /// Records a step that was noticed only after the fact (a leftover found and removed).
     pub(super) fn note(&self, step: Step, text: String) {
         if let Some(journal) = self.journal() {
@@ -420,9 +428,9 @@ impl Steps<'_> {
 /// Qt's `detach()`, recorded. Never stepped through: it also runs while the program exits.
 pub(super) fn detach(recorder: &Recorder, segment: &mut dyn Segment) {
     let object = segment.describe_segment();
-    let pending = recorder.begin_unstepped(Step::Detach, object);
-    segment.detach();
-    let _ = pending.done(Ok::<(), ShareError>(()));
+    recorder.around(Step::Detach, object, || {
+        segment.detach();
+    });
 }
 
 /// What a copy touches, for the journal: the segment's file or its System V id, and its size.
