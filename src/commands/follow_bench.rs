@@ -79,11 +79,7 @@ pub fn bench_follow(
     endpoint: &Endpoint,
     options: &FollowBenchOptions,
 ) -> Result<String, BenchError> {
-    // A native stream's frames change everywhere, as video does (see `stream::Motion`).
-    let motion = match options.native_format {
-        Some(_) => Motion::Everything,
-        None => Motion::Bar,
-    };
+    let motion = Motion::of_stream(options.native_format.is_some());
     let mut frames = Frames::new(options.width, options.height, motion);
     let (news_tx, news) = mpsc::channel();
     let _follower = protocol::follow(endpoint, move |followed| match followed {

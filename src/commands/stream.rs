@@ -36,6 +36,17 @@ pub enum Motion {
     Everything,
 }
 
+impl Motion {
+    /// A native key's stream changes everywhere, as video does; a key's stream moves a bar.
+    pub fn of_stream(native_key: bool) -> Self {
+        if native_key {
+            Self::Everything
+        } else {
+            Self::Bar
+        }
+    }
+}
+
 /// Frame `index` of a stream over `base`.
 pub struct Frames {
     pub(super) base: RgbaImage,
@@ -62,7 +73,7 @@ impl Frames {
         }
     }
 
-    /// Pixel (`x`, `y`) of frame `index`, but for the stamp.
+    /// The pixel of frame `index` in column `x` whose picture pixel is `base`, but for the stamp.
     fn pixel(&self, base: [u8; 4], x: u32, index: u64) -> [u8; 4] {
         let bar = bar_column(index, self.base.width());
         match self.motion {
@@ -111,13 +122,6 @@ impl Frames {
     /// made from the picture in that format, in one pass that steps every colour byte, plus the
     /// bar's columns and the stamp.
     pub fn pixels(&mut self, index: u64, format: PixelFormat) -> &[u8] {
-        if self
-            .base_pixels
-            .as_ref()
-            .is_none_or(|(made, _)| *made != format)
-        {
-            self.base_pixels = Some((format, crate::codec::raw::from_rgba(&self.base, format).0));
-        }
         // The stamp's three pixels, with the index in their colour channels.
         let mut first = [0u8; 12];
         for (x, pixel) in first.chunks_exact_mut(4).enumerate() {
@@ -131,8 +135,12 @@ impl Frames {
             Motion::Bar => 0,
             Motion::Everything => index as u8,
         };
-        let Some((_, base)) = &self.base_pixels else {
-            return &[];
+        let base = match &mut self.base_pixels {
+            Some((made, base)) if *made == format => base,
+            other => {
+                let base = crate::codec::raw::from_rgba(&self.base, format).0;
+                &mut other.insert((format, base)).1
+            }
         };
         let bytes = &mut self.pixels;
         bytes.resize(base.len(), 0);
@@ -294,10 +302,7 @@ pub fn run_stream(
     let until = options
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    let motion = match options.native {
-        Some(_) => Motion::Everything,
-        None => Motion::Bar,
-    };
+    let motion = Motion::of_stream(options.native.is_some());
     let mut frames = Frames::new(options.width, options.height, motion);
     let mut sink = match &options.native {
         Some((name, format)) => Sink::Native {
