@@ -14,6 +14,7 @@ mod place;
 mod process;
 mod report;
 mod scenarios;
+mod torn_picture;
 mod users;
 
 use std::io::Write;
@@ -28,13 +29,12 @@ use crate::protocol::{self, Endpoint, SegmentDir, ShareError};
 use cleanup::{clean_after_interrupted_runs, clean_dir, clean_keys};
 pub use compare::read as read_report;
 pub use compare::{Saved, SideBySide, compare, side_by_side};
-pub use lessons::{
-    Finding, LESSONS, Lesson, handout, lesson_reader, lesson_writer, run as run_lesson,
-};
+pub use lessons::{Finding, LESSONS, Lesson, handout, run as run_lesson};
 pub use process::interrupt;
 use process::{Spawned, first_line, run_bounded, set_run};
 pub use report::{About, to_json, to_markdown, to_text, verdict};
 use scenarios::SCENARIOS;
+pub use torn_picture::{lesson_reader, lesson_writer};
 
 /// Every `put` the check starts stops sharing by itself after this, so an interrupted check
 /// leaves no publisher running for long.
@@ -377,15 +377,7 @@ impl Check {
         args.extend_from_slice(extra);
         let mut command = self.command(key, &args);
         command.envs(env.iter().copied());
-        let output = run_bounded(command)?;
-        if !output.status.success() {
-            return Err(first_line(&output.stderr));
-        }
-        let image = codec::decode_file(&out)
-            .map_err(|err| err.to_string())?
-            .image;
-        let _ = std::fs::remove_file(out);
-        Ok(image)
+        image_saved_by(command, &out)
     }
 
     fn endpoint(&self, key: &str) -> Endpoint {
@@ -444,6 +436,25 @@ impl Check {
         let _ = std::fs::remove_dir_all(&self.work);
         set_run(None);
     }
+}
+
+/// Runs `command`, which saves an image to `out`: the image (its file removed), or the
+/// command's error line.
+fn image_saved_by(command: Command, out: &Path) -> Result<RgbaImage, String> {
+    let output = run_bounded(command)?;
+    if !output.status.success() {
+        return Err(first_line(&output.stderr));
+    }
+    saved_image(out)
+}
+
+/// The image a child saved to `out`, its file removed.
+fn saved_image(out: &Path) -> Result<RgbaImage, String> {
+    let image = codec::decode_file(out)
+        .map_err(|err| err.to_string())?
+        .image;
+    let _ = std::fs::remove_file(out);
+    Ok(image)
 }
 
 /// The check's own steps (a look at what a key holds, Qt's rules) are not part of any demo,
