@@ -61,6 +61,10 @@ impl Panel for LessonsPanel {
         egui::Window::new(tr!(LESSONS_LABEL))
             .open(&mut open)
             .default_width(900.0)
+            // A run's pictures and lanes are taller than the default 600-pixel window: the
+            // panel scrolls rather than run off its bottom.
+            .vscroll(true)
+            .default_height(ui.ctx().content_rect().height() - 60.0)
             .show(ui.ctx(), |ui| self.show(ui, commands));
         if !open {
             commands.push(Command::SetPanelOpen(NAME, false));
