@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use super::{options_from_env, segment_dir};
 use crate::codec::Encoding;
+use crate::codec::raw::PixelFormat;
 use crate::protocol::{self, DEFAULT_KEY, Endpoint, Mode, ShareError};
 
 #[derive(Debug, Parser)]
@@ -81,8 +82,8 @@ pub enum Command {
         #[arg(long)]
         native_key: Option<String>,
         /// With --native-key: the pixel format written.
-        #[arg(long, requires = "native_key", default_value = "rgba8", value_parser = pixel_format_parser())]
-        raw_format: crate::codec::raw::PixelFormat,
+        #[arg(long, requires = "native_key", default_value = "rgba8", value_parser = format_parser(|_| true))]
+        raw_format: PixelFormat,
         /// Publish IMAGE again whenever it changes on disk (an editor's save, in place or by
         /// renaming a new file over it). A file that does not decode yet is waited for, and
         /// the last good image stays shared meanwhile.
@@ -131,8 +132,8 @@ pub enum Command {
         #[arg(long, requires = "follow")]
         native_key: bool,
         /// With --native-key: the pixel format the publisher writes.
-        #[arg(long, requires = "native_key", default_value = "bgr8", value_parser = stream_format_parser())]
-        raw_format: crate::codec::raw::PixelFormat,
+        #[arg(long, requires = "native_key", default_value = "bgr8", value_parser = format_parser(PixelFormat::has_colour))]
+        raw_format: PixelFormat,
         /// With --follow, a test seam: the follower also waits this long per frame.
         #[arg(long, default_value_t = 0, hide = true, requires = "follow")]
         slow_ms: u64,
@@ -168,8 +169,8 @@ pub enum Command {
         native_key: Option<String>,
         /// With --native-key: the pixel format written (formats with colour: the frame's index
         /// is kept in its colour channels).
-        #[arg(long, requires = "native_key", default_value = "rgba8", value_parser = stream_format_parser())]
-        raw_format: crate::codec::raw::PixelFormat,
+        #[arg(long, requires = "native_key", default_value = "rgba8", value_parser = format_parser(PixelFormat::has_colour))]
+        raw_format: PixelFormat,
     },
     /// The reader half of `bench` (runs in its own process).
     #[command(hide = true)]
@@ -283,25 +284,16 @@ fn raw_shape_help() -> String {
     )
 }
 
-/// `--raw-format`'s values, from the one list of pixel formats.
-fn pixel_format_parser()
--> impl clap::builder::TypedValueParser<Value = crate::codec::raw::PixelFormat> {
-    use crate::codec::raw::PixelFormat;
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(PixelFormat::ALL.map(PixelFormat::name))
-        .try_map(|name| name.parse::<PixelFormat>())
-}
-
-/// The pixel formats a stream can be written in: those with colour, where a frame keeps its
-/// index.
-fn stream_format_parser()
--> impl clap::builder::TypedValueParser<Value = crate::codec::raw::PixelFormat> {
-    use crate::codec::raw::PixelFormat;
+/// `--raw-format`'s values, from the one list of pixel formats: those `accepts` lets through
+/// (every one for `put`; those with colour, where a frame keeps its index, for a stream).
+fn format_parser(
+    accepts: fn(PixelFormat) -> bool,
+) -> impl clap::builder::TypedValueParser<Value = PixelFormat> {
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(
         PixelFormat::ALL
             .into_iter()
-            .filter(|format| format.has_colour())
+            .filter(|format| accepts(*format))
             .map(PixelFormat::name),
     )
     .try_map(|name| name.parse::<PixelFormat>())
