@@ -31,5 +31,6 @@ pub mod panics;
 pub mod platform;
 pub mod protocol;
 pub(crate) mod safe_fs;
+pub mod sentence;
 
 pub use ipc::attach_parent_console;

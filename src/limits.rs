@@ -1,6 +1,8 @@
 //! The sizes every layer refuses beyond: images (the codec), segments (the IPC layer) and raw
 //! shapes agree on them, so they sit below all of them.
 
+use crate::sentence::{Sentence, sentence};
+
 /// Largest width or height accepted from a file or a segment.
 pub const MAX_SIDE: u32 = 65_535;
 /// Largest pixel count accepted: 256 megapixels, 1 GiB as RGBA8.
@@ -33,13 +35,14 @@ pub fn human_bytes(bytes: u64) -> String {
 
 /// What room for `bytes` means for images (4 bytes a pixel, raw): the one sentence that both
 /// `check`'s size rows and a publish that does not fit give.
-pub fn what_fits(bytes: u64) -> String {
+pub fn what_fits(bytes: u64) -> Sentence {
     let pixels = bytes.saturating_sub(RAW_OVERHEAD_BYTES) / 4;
     let side = pixels.isqrt();
-    format!(
-        "room for {}: the largest raw image that fits is about {:.1} MP ({side} × {side} pixels); PNG encoding or a smaller image is needed above that",
-        human_bytes(bytes),
-        pixels as f64 / 1e6
+    sentence!(
+        "room for %{size}: the largest raw image that fits is about %{megapixels} MP (%{side} × %{side} pixels); PNG encoding or a smaller image is needed above that",
+        size = human_bytes(bytes),
+        megapixels = format!("{:.1}", pixels as f64 / 1e6),
+        side = side
     )
 }
 
@@ -49,9 +52,13 @@ mod tests {
 
     #[test]
     fn room_is_told_in_images() {
-        let tmpfs = what_fits(64 << 20);
+        let tmpfs = what_fits(64 << 20).english();
         assert!(tmpfs.starts_with("room for 64.0 MiB: the largest raw image that fits is about 16.8 MP (4095 × 4095 pixels)"), "{tmpfs}");
-        assert!(what_fits(0).contains("about 0.0 MP (0 × 0 pixels)"));
+        assert!(
+            what_fits(0)
+                .english()
+                .contains("about 0.0 MP (0 × 0 pixels)")
+        );
         assert_eq!(human_bytes(512), "512 bytes");
     }
 }

@@ -201,7 +201,7 @@ pub enum Command {
         /// Add each lesson's answer on this OS, and why.
         #[arg(long)]
         answers: bool,
-        /// The handout's language.
+        /// The language of the handout, or of a lesson's run.
         #[arg(long, default_value = "en", value_parser = ["en", "zh-CN"])]
         language: String,
         /// Run lesson N (1 to 6) with real processes and say what happened.

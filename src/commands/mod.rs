@@ -19,9 +19,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::protocol::{self, Options, SegmentDir, ShareError};
+use crate::sentence::{Sentence, sentence};
 
-/// `shmimage lessons --run N`: lesson N with real processes, and which answer that was.
-fn run_lesson(number: usize, out: &mut dyn Write) -> Result<(), CliError> {
+/// `shmimage lessons --run N`: lesson N with real processes, and which answer that was, in
+/// `language` ("en" or "zh-CN").
+fn run_lesson(number: usize, language: &str, out: &mut dyn Write) -> Result<(), CliError> {
     let index = number.checked_sub(1).unwrap_or(usize::MAX);
     let program = std::env::current_exe().map_err(|source| check::CheckError::Prepare {
         path: "this program's path".into(),
@@ -29,25 +31,31 @@ fn run_lesson(number: usize, out: &mut dyn Write) -> Result<(), CliError> {
     })?;
     let found = check::run_lesson(&segment_dir()?, &program, index)?;
     let lesson = &check::LESSONS[index];
-    writeln!(
-        out,
-        "Lesson {number}: {}
-{}
-{}",
-        lesson.title, lesson.setup, lesson.question
-    )
-    .ok();
-    writeln!(out, "observed: {}", found.observed).ok();
-    match found.happened {
-        Some(answer) => {
-            let letter = (b'a' + answer as u8) as char;
-            writeln!(out, "that is answer ({letter}): {}", lesson.answers[answer]).ok();
-        }
-        None => {
-            writeln!(out, "no answer could be told from this run").ok();
-        }
+    let lines = [
+        sentence!(
+            "Lesson %{number}: %{title}",
+            number = number,
+            title = Sentence::term(lesson.title)
+        ),
+        Sentence::term(lesson.setup),
+        Sentence::term(lesson.question),
+        sentence!(
+            "observed: %{observed}",
+            observed = found.observed_in(language)
+        ),
+        match found.happened {
+            Some(answer) => sentence!(
+                "that is answer (%{letter}): %{answer}",
+                letter = ((b'a' + answer as u8) as char).to_string(),
+                answer = Sentence::term(lesson.answers[answer])
+            ),
+            None => sentence!("no answer could be told from this run"),
+        },
+        sentence!("why: %{why}", why = Sentence::term(lesson.why)),
+    ];
+    for line in lines {
+        writeln!(out, "{}", line.in_language(language)).ok();
     }
-    writeln!(out, "why: {}", lesson.why).ok();
     Ok(())
 }
 
@@ -147,8 +155,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<bool, CliError> {
             out,
         )?,
         Command::Lessons {
-            run: Some(number), ..
-        } => run_lesson(*number, out)?,
+            run: Some(number),
+            language,
+            ..
+        } => run_lesson(*number, language, out)?,
         Command::Lessons {
             answers, language, ..
         } => {

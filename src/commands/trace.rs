@@ -219,7 +219,7 @@ pub fn run(endpoint: &Endpoint, options: &TraceOptions, out: &mut dyn Write) {
                         "{{\"start_us\":{at},\"pid\":{},\"role\":\"{}\",\"died\":{}}}",
                         owner.0,
                         lane.owner.role.name(),
-                        json_string(&death)
+                        json_string(&death.english())
                     )
                 } else {
                     format!("{} {death}", time_of_day(at))

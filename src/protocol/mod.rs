@@ -36,6 +36,7 @@ use image::RgbaImage;
 
 use crate::codec::{CodecError, Encoding, Header};
 use crate::ipc::segment::ShmError;
+use crate::sentence::{Sentence, sentence};
 
 pub use crate::ipc::segment::interrupt::exit_when_released;
 pub use crate::ipc::segment::{DIR_ENV, Reclaimed, SegmentDir, native_key_for};
@@ -386,7 +387,8 @@ pub struct Inspection {
 pub struct Row {
     pub depth: u8,
     pub name: &'static str,
-    pub value: String,
+    /// Paths, names and numbers as they are; the protocol's own words in the window's language.
+    pub value: Sentence,
 }
 
 impl Inspection {
@@ -395,12 +397,12 @@ impl Inspection {
             rows: vec![Row {
                 depth: 0,
                 name: "key",
-                value: key.to_owned(),
+                value: Sentence::as_is(key),
             }],
         }
     }
 
-    fn row(&mut self, name: &'static str, value: impl Into<String>) {
+    fn row(&mut self, name: &'static str, value: impl Into<Sentence>) {
         self.rows.push(Row {
             depth: 0,
             name,
@@ -408,7 +410,7 @@ impl Inspection {
         });
     }
 
-    fn detail(&mut self, name: &'static str, value: impl Into<String>) {
+    fn detail(&mut self, name: &'static str, value: impl Into<Sentence>) {
         self.rows.push(Row {
             depth: 1,
             name,
@@ -416,7 +418,7 @@ impl Inspection {
         });
     }
 
-    /// The rows as `shmimage info` prints them: `name:` padded to a column, details indented.
+    /// The rows as `shmimage info` prints them (in English): `name:` padded to a column, details indented.
     pub fn to_text(&self) -> String {
         self.rows
             .iter()
@@ -426,6 +428,20 @@ impl Inspection {
             })
             .collect()
     }
+}
+
+/// The inspector's word for a key with nothing under it.
+fn nothing_shared() -> Sentence {
+    sentence!("none (nothing is shared under this key)")
+}
+
+/// A size as a person reads it, and exactly: "64.0 MiB (67112960 bytes)".
+fn size_in_bytes(bytes: u64) -> Sentence {
+    sentence!(
+        "%{size} (%{bytes} bytes)",
+        size = human_bytes(bytes),
+        bytes = bytes
+    )
 }
 
 /// The same as `endpoint.protocol()?.publish(…)`.

@@ -18,6 +18,7 @@ use crate::codec::raw::RawShape;
 use crate::codec::{self, CodecError, Encoding, Header, MAX_SEGMENT_BYTES};
 use crate::ipc::sys::named_object::{self, CreatedObject, NamedObject};
 use crate::platform::{self, Os};
+use crate::sentence::{Sentence, sentence};
 
 /// Headerless pixels written under a native key (`put --native-key`): the object lives until
 /// this is dropped, which removes it, if it is still the one written here.
@@ -319,10 +320,14 @@ impl Protocol for NativeKeyProtocol {
 
     fn inspect(&self) -> Result<Inspection, ShareError> {
         // As in Qt, where key() is empty after setNativeKey: the name below is all there is.
-        let mut inspection = Inspection::new("none: the native key is used instead");
+        let mut inspection = Inspection::new("");
+        inspection.rows[0].value = sentence!("none: the native key is used instead");
         inspection.row(
             "native key",
-            format!("{} (exact name: no hash, no prefix)", self.name),
+            sentence!(
+                "%{name} (exact name: no hash, no prefix)",
+                name = &self.name
+            ),
         );
         match self.open() {
             Ok(object) => {
@@ -331,37 +336,47 @@ impl Protocol for NativeKeyProtocol {
                 inspection.row(
                     "size",
                     if cfg!(target_os = "linux") {
-                        size
+                        Sentence::as_is(size)
                     } else {
-                        format!("{size} (whole pages: the OS rounds an object's size up)")
+                        sentence!(
+                            "%{size} (whole pages: the OS rounds an object's size up)",
+                            size = size
+                        )
                     },
                 );
                 inspection.row(
                     "owner",
                     match object.owner_uid() {
-                        Some(uid) => format!("uid {uid}"),
+                        Some(uid) => Sentence::as_is(format!("uid {uid}")),
                         None => {
-                            "not recorded (Windows' named mappings have no owner uid)".to_owned()
+                            sentence!("not recorded (Windows' named mappings have no owner uid)")
                         }
                     },
                 );
                 let format = match &self.raw {
-                    Some(shape) => format!("raw {shape} (the shape given)"),
+                    Some(shape) => {
+                        sentence!("raw %{shape} (the shape given)", shape = shape.to_string())
+                    }
                     None => match self
                         .read_once(&object)
                         .and_then(|bytes| self.decode(&bytes))
                     {
-                        Ok((_, format)) => format,
-                        Err(err) => err.to_string(),
+                        Ok((_, format)) => Sentence::as_is(format),
+                        Err(err) => Sentence::as_is(err.to_string()),
                     },
                 };
                 inspection.row("format assumed", format);
             }
-            Err(err) => inspection.row("object", format!("none: {err}")),
+            Err(err) => inspection.row(
+                "object",
+                sentence!("none: %{error}", error = err.to_string()),
+            ),
         }
         inspection.row(
             "given up",
-            "no lock and no liveness tracking, as with Qt's setNativeKey: a read can tear if the writer writes during the copy (detected by reading twice)",
+            sentence!(
+                "no lock and no liveness tracking, as with Qt's setNativeKey: a read can tear if the writer writes during the copy (detected by sampling it before and after)"
+            ),
         );
         Ok(inspection)
     }

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::codec::Encoding;
 use crate::ipc::qt::sysv::QtSharedMemory;
+use crate::sentence::sentence;
 
 pub(super) struct Qt5Protocol {
     key: String,
@@ -60,38 +61,49 @@ impl Protocol for Qt5Protocol {
         let qt = self.segment()?.inspect();
         let mut inspection = Inspection::new(&self.key);
         let key_file = |path: &std::path::Path, ipc_key: Option<i32>| match ipc_key {
-            Some(ipc_key) => format!("{} (IPC key 0x{ipc_key:08x})", path.display()),
-            None => format!("{} (missing)", path.display()),
+            Some(ipc_key) => sentence!(
+                "%{path} (IPC key %{key})",
+                path = path.display().to_string(),
+                key = format!("0x{ipc_key:08x}")
+            ),
+            None => sentence!("%{path} (missing)", path = path.display().to_string()),
         };
-        inspection.row("mode", "Qt-compatible (System V)");
+        inspection.row("mode", sentence!("Qt-compatible (System V)"));
         inspection.row("shm key", key_file(&qt.shm_key_file, qt.shm_ipc_key));
         inspection.row("sem key", key_file(&qt.sem_key_file, qt.sem_ipc_key));
         inspection.row(
             "semaphore",
             qt.semaphore_id
-                .map_or("none".to_owned(), |id| format!("id {id}")),
+                .map_or(sentence!("none"), |id| sentence!("id %{id}", id = id)),
         );
         match (qt.segment_id, &qt.segment) {
             (Some(id), Some(segment)) => {
-                let creator = if segment.creator_alive {
-                    "running"
-                } else {
-                    "exited"
-                };
                 let state = match (segment.attached, segment.creator_alive) {
-                    (0, false) => "leftover of a dead process (the next put or get removes it)",
-                    (0, true) => "nobody attached",
-                    _ => "live",
+                    (0, false) => {
+                        sentence!("leftover of a dead process (the next put or get removes it)")
+                    }
+                    (0, true) => sentence!("nobody attached"),
+                    _ => sentence!("live"),
                 };
-                inspection.row("segment", format!("id {id}, {} bytes", segment.size));
+                inspection.row(
+                    "segment",
+                    sentence!("id %{id}, %{bytes} bytes", id = id, bytes = segment.size),
+                );
                 inspection.detail("state", state);
-                inspection.detail("attached", format!("{} process(es)", segment.attached));
+                inspection.detail(
+                    "attached",
+                    sentence!("%{count} process(es)", count = segment.attached),
+                );
                 inspection.detail(
                     "creator",
-                    format!("pid {} ({creator})", segment.creator_pid),
+                    if segment.creator_alive {
+                        sentence!("pid %{pid} (running)", pid = segment.creator_pid)
+                    } else {
+                        sentence!("pid %{pid} (exited)", pid = segment.creator_pid)
+                    },
                 );
             }
-            _ => inspection.row("segment", "none (nothing is shared under this key)"),
+            _ => inspection.row("segment", super::nothing_shared()),
         }
         Ok(inspection)
     }

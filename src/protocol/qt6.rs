@@ -15,6 +15,7 @@ use crate::codec::Encoding;
 use crate::ipc::qt::posix::Qt6SharedMemory;
 #[cfg(target_os = "macos")]
 use crate::ipc::qt::posix_macos::Qt6SharedMemory;
+use crate::sentence::{Sentence, sentence};
 
 pub(super) struct Qt6Protocol {
     key: String,
@@ -54,16 +55,26 @@ impl Protocol for Qt6Protocol {
     fn inspect(&self) -> Result<Inspection, ShareError> {
         let qt6 = self.segment()?.inspect();
         let mut inspection = Inspection::new(&self.key);
-        inspection.row("mode", "Qt 6 compatible (POSIX)");
+        inspection.row("mode", sentence!("Qt 6 compatible (POSIX)"));
         inspection.row(
             "segment",
             match qt6.segment_size {
-                Some(size) => format!("{} ({size} bytes)", qt6.segment),
-                None => "none (nothing is shared under this key)".to_owned(),
+                Some(size) => sentence!(
+                    "%{name} (%{bytes} bytes)",
+                    name = &qt6.segment,
+                    bytes = size
+                ),
+                None => super::nothing_shared(),
             },
         );
-        let semaphore = if qt6.semaphore_exists { "" } else { " (none)" };
-        inspection.row("semaphore", format!("{}{semaphore}", qt6.semaphore));
+        inspection.row(
+            "semaphore",
+            if qt6.semaphore_exists {
+                Sentence::as_is(&qt6.semaphore)
+            } else {
+                sentence!("%{name} (none)", name = &qt6.semaphore)
+            },
+        );
         Ok(inspection)
     }
 

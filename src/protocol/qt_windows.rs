@@ -11,6 +11,7 @@ use super::{
 use crate::codec::Encoding;
 use crate::ipc::qt::WindowsKey;
 use crate::ipc::qt::windows::{KeptSemaphore, QtWindowsSharedMemory};
+use crate::sentence::sentence;
 
 pub(super) struct QtWindowsProtocol {
     key: String,
@@ -73,30 +74,41 @@ impl Protocol for QtWindowsProtocol {
         inspection.row(
             "mode",
             match self.kind {
-                WindowsKey::Legacy => "Qt 5 compatible (Windows file mapping)",
-                WindowsKey::Native => "Qt 6 compatible (Windows file mapping, QNativeIpcKey)",
+                WindowsKey::Legacy => sentence!("Qt 5 compatible (Windows file mapping)"),
+                WindowsKey::Native => {
+                    sentence!("Qt 6 compatible (Windows file mapping, QNativeIpcKey)")
+                }
             },
         );
         match qt.mapping_size {
             Some(size) => {
-                inspection.row("segment", format!("{} ({size} bytes)", qt.names.mapping));
+                inspection.row(
+                    "segment",
+                    sentence!(
+                        "%{name} (%{bytes} bytes)",
+                        name = &qt.names.mapping,
+                        bytes = size
+                    ),
+                );
                 // Windows frees a mapping with its last handle: one that exists is held open.
-                inspection.detail("state", "live");
+                inspection.detail("state", sentence!("live"));
             }
             None => inspection.row(
                 "segment",
-                format!(
-                    "none: no {} (nothing is shared under this key)",
-                    qt.names.mapping
+                sentence!(
+                    "none: no %{name} (nothing is shared under this key)",
+                    name = &qt.names.mapping
                 ),
             ),
         }
-        let semaphore = if qt.semaphore_exists {
-            "open in some process"
-        } else {
-            "none"
-        };
-        inspection.row("semaphore", format!("{} ({semaphore})", qt.names.semaphore));
+        inspection.row(
+            "semaphore",
+            if qt.semaphore_exists {
+                sentence!("%{name} (open in some process)", name = &qt.names.semaphore)
+            } else {
+                sentence!("%{name} (none)", name = &qt.names.semaphore)
+            },
+        );
         Ok(inspection)
     }
 

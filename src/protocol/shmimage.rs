@@ -8,10 +8,11 @@ use image::RgbaImage;
 use super::steps::Steps;
 use super::{
     AttachedReader, ChangeWatch, Endpoint, Faults, Fetched, FetchedInto, Inspection, Landing,
-    Options, Protocol, Publication, Recorder, ShareError, Stages, human_bytes,
+    Options, Protocol, Publication, Recorder, ShareError, Stages, nothing_shared, size_in_bytes,
 };
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
 use crate::ipc::segment::{SegmentAccess, SegmentDir, SegmentFile, SharedMemory, ShmError};
+use crate::sentence::sentence;
 
 /// Bytes copied between checksum updates: small enough to stay in cache while the CRC reads them.
 const CHUNK: usize = 256 * 1024;
@@ -168,30 +169,30 @@ impl Protocol for ShmimageProtocol {
         inspection.row("directory", shm.dir().display().to_string());
         inspection.row("lock", shm.lock_path().display().to_string());
         if files.is_empty() {
-            inspection.row("segments", "none (nothing is shared under this key)");
+            inspection.row("segments", nothing_shared());
         }
         for file in &files {
             inspection.row("segment", file.path.display().to_string());
             inspection.detail(
                 "state",
                 if file.live {
-                    "live"
+                    sentence!("live")
                 } else {
-                    "leftover of a dead process (run `shmimage clean`)"
+                    sentence!("leftover of a dead process (run `shmimage clean`)")
                 },
             );
             inspection.detail("generation", file.generation.to_string());
-            inspection.detail(
-                "size",
-                format!("{} ({} bytes)", human_bytes(file.size), file.size),
-            );
+            inspection.detail("size", size_in_bytes(file.size));
             match read_header_of(file) {
                 Ok(h) => {
                     inspection.detail("encoding", h.encoding.to_string());
                     inspection.detail("dimensions", format!("{}x{}", h.width, h.height));
                     inspection.detail("publisher", format!("pid {}", h.publisher_pid));
                 }
-                Err(err) => inspection.detail("contents", format!("unreadable: {err}")),
+                Err(err) => inspection.detail(
+                    "contents",
+                    sentence!("unreadable: %{error}", error = err.to_string()),
+                ),
             }
         }
         Ok(inspection)

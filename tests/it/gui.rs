@@ -707,7 +707,7 @@ fn open_panels_wake_the_window_only_when_the_key_changes() {
     }
     let shows_it = |app: &ShmImageApp| {
         matches!(&app.panels.inspector.inspection, Some(Ok(inspection))
-            if inspection.rows.iter().any(|row| row.name == "dimensions" && row.value == "8x8"))
+            if inspection.rows.iter().any(|row| row.name == "dimensions" && row.value.english() == "8x8"))
     };
     let started = Instant::now();
     while !shows_it(harness.state()) {

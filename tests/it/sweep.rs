@@ -75,6 +75,14 @@ fn the_handout_prints_in_english_and_chinese_and_a_lesson_runs() {
         ),
         "{ran}"
     );
+    // What a run saw, in Chinese around the processes' own quoted English.
+    let zh = scratch.ok(&["lessons", "--run", "3", "--language", "zh-CN"]);
+    assert!(
+        zh.contains("课程 3：等待")
+            && zh.contains("观察到：第二个进程等待了 ")
+            && zh.contains("这是答案 (b)：等待，锁被归还后读到图像"),
+        "{zh}"
+    );
     let none = scratch.fails(&["lessons", "--run", "7"]);
     assert!(
         none.contains("there is no lesson 7; the lessons are 1 to 6"),

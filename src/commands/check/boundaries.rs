@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
-use super::scenarios::Scenario;
-use super::{Check, Column, Section, place, users};
+use super::scenarios::{Observed, Scenario};
+use super::{Check, Column, Section, not_measured, place, users};
 use crate::limits::{human_bytes, what_fits};
 use crate::platform::Os;
 use crate::protocol::probe;
+use crate::sentence::{Sentence, sentence};
 
 /// Where a probe of names stops: longer names than this are not worth knowing.
 const LONGEST_PROBED_NAME: usize = 4096;
@@ -103,7 +104,7 @@ const VISIBILITY: &[Scenario] = &[Scenario {
 /// The longest name a new file may have in `dir`, by creating throw-away files there. Each is
 /// made and removed whole before Ctrl-C's cleanup may run (`process::in_process`): one made
 /// just after the cleanup looked would outlive the check.
-fn longest_file_name(dir: &Path, prefix: &str) -> Result<usize, String> {
+fn longest_file_name(dir: &Path, prefix: &str) -> Result<usize, Sentence> {
     let works = |len: u64| {
         let name = format!("{prefix}{}", "x".repeat(len as usize - prefix.len()));
         let path = dir.join(name);
@@ -113,90 +114,119 @@ fn longest_file_name(dir: &Path, prefix: &str) -> Result<usize, String> {
         })
     };
     if !works(prefix.len() as u64) {
-        return Err(format!("cannot create a file in {}", dir.display()));
+        return Err(sentence!(
+            "cannot create a file in %{dir}",
+            dir = dir.display().to_string()
+        ));
     }
     Ok(probe::largest_that_works(prefix.len() as u64, LONGEST_PROBED_NAME as u64, works) as usize)
 }
 
 /// A probed length, saying so when the probe stopped before the OS did.
-fn length(bytes: usize) -> String {
+fn length(bytes: usize) -> Sentence {
     if bytes >= LONGEST_PROBED_NAME {
-        format!("at least {bytes} bytes (the probe stops there)")
+        sentence!(
+            "at least %{bytes} bytes (the probe stops there)",
+            bytes = bytes
+        )
     } else {
-        format!("{bytes} bytes")
+        sentence!("%{bytes} bytes", bytes = bytes)
     }
 }
 
-fn longest_file_name_here(check: &Check, key: &str) -> Result<String, String> {
+fn longest_file_name_here(check: &Check, key: &str) -> Observed {
     let longest = longest_file_name(check.dir.path(), &format!("{key}-"))?;
     let ours = probe::LONGEST_FILE_NAME;
     let meaning = if longest >= ours {
-        format!("every key fits, since shmimage's longest file name is {ours} bytes")
+        sentence!(
+            "every key fits, since shmimage's longest file name is %{ours} bytes",
+            ours = ours
+        )
     } else {
-        format!(
-            "a raw native key (setNativeKey) over {} bytes cannot be shared here; derived keys \
-             always fit",
-            longest.saturating_sub(ours - 128)
+        sentence!(
+            "a raw native key (setNativeKey) over %{bytes} bytes cannot be shared here; derived keys always fit",
+            bytes = longest.saturating_sub(ours - 128)
         )
     };
-    Ok(format!("{}: {meaning}", length(longest)))
+    Ok(sentence!(
+        "%{length}: %{meaning}",
+        length = length(longest),
+        meaning = meaning
+    ))
 }
 
-fn qt_letters(longest: usize) -> String {
-    format!(
-        "{}: Qt's example shares keys of up to {} ASCII letters here (Qt keeps only a key's \
-         letters, between its prefix and the SHA-1); longer ones fail with \"Unable to create \
-         shared memory segment.\"",
-        length(longest),
-        longest.saturating_sub(QT_NAME_OVERHEAD)
+fn qt_letters(longest: usize) -> Sentence {
+    sentence!(
+        "%{length}: Qt's example shares keys of up to %{letters} ASCII letters here (Qt keeps only a key's letters, between its prefix and the SHA-1); longer ones fail with \"Unable to create shared memory segment.\"",
+        length = length(longest),
+        letters = longest.saturating_sub(QT_NAME_OVERHEAD)
     )
 }
 
 #[cfg(unix)]
-fn longest_qt_key(_check: &Check, key: &str) -> Result<String, String> {
+fn longest_qt_key(_check: &Check, key: &str) -> Observed {
     let dir = crate::protocol::qt_rules::qt_temp_dir();
     let longest = longest_file_name(&dir, &format!("{key}-"))?;
-    Ok(format!(
-        "{} (key files in {})",
-        qt_letters(longest),
-        dir.display()
+    Ok(sentence!(
+        "%{letters} (key files in %{dir})",
+        letters = qt_letters(longest),
+        dir = dir.display().to_string()
     ))
 }
 
 #[cfg(windows)]
-fn longest_qt_key(_check: &Check, key: &str) -> Result<String, String> {
+fn longest_qt_key(_check: &Check, key: &str) -> Observed {
     let longest = super::process::in_process(|| {
         probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
     })
-    .map_err(|err| format!("cannot create a named file mapping: {err}"))?;
-    Ok(format!("{} (file mapping names)", qt_letters(longest)))
-}
-
-fn longest_object_name(_check: &Check, key: &str) -> Result<String, String> {
-    let longest = super::process::in_process(|| {
-        probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
-    })
-    .map_err(|err| format!("cannot create a native object: {err}"))?;
-    let short = if longest < 64 {
-        "; Qt 6 and other programs that use longer names fail here (ENAMETOOLONG)"
-    } else {
-        ""
-    };
-    Ok(format!(
-        "{}: a native key (--native-key, and Qt 6's key) may be that long here{short}",
-        length(longest)
+    .map_err(|err| {
+        sentence!(
+            "cannot create a named file mapping: %{error}",
+            error = err.to_string()
+        )
+    })?;
+    Ok(sentence!(
+        "%{letters} (file mapping names)",
+        letters = qt_letters(longest)
     ))
 }
 
-fn largest_segment_here(check: &Check, _key: &str) -> Result<String, String> {
+fn longest_object_name(_check: &Check, key: &str) -> Observed {
+    let longest = super::process::in_process(|| {
+        probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
+    })
+    .map_err(|err| {
+        sentence!(
+            "cannot create a native object: %{error}",
+            error = err.to_string()
+        )
+    })?;
+    Ok(if longest < 64 {
+        sentence!(
+            "%{length}: a native key (--native-key, and Qt 6's key) may be that long here; Qt 6 and other programs that use longer names fail here (ENAMETOOLONG)",
+            length = length(longest)
+        )
+    } else {
+        sentence!(
+            "%{length}: a native key (--native-key, and Qt 6's key) may be that long here",
+            length = length(longest)
+        )
+    })
+}
+
+fn largest_segment_here(check: &Check, _key: &str) -> Observed {
     let dir = check.dir.path();
-    let free =
-        probe::free_space(dir).map_err(|err| format!("cannot read the free space: {err}"))?;
-    Ok(format!(
-        "{} ({} behind {})",
-        what_fits(free),
-        check.dir.filesystem(),
-        dir.display()
+    let free = probe::free_space(dir).map_err(|err| {
+        sentence!(
+            "cannot read the free space: %{error}",
+            error = err.to_string()
+        )
+    })?;
+    Ok(sentence!(
+        "%{room} (%{filesystem} behind %{dir})",
+        room = what_fits(free),
+        filesystem = check.dir.filesystem(),
+        dir = dir.display().to_string()
     ))
 }
 
@@ -205,99 +235,115 @@ fn largest_segment_here(check: &Check, _key: &str) -> Result<String, String> {
 const LARGEST_PROBED_SIZE: u64 = 1 << 40;
 
 #[cfg(unix)]
-fn largest_qt_segment(_check: &Check, _key: &str) -> Result<String, String> {
+fn largest_qt_segment(_check: &Check, _key: &str) -> Observed {
     let limits = probe::system_v_limits();
-    let largest = probe::largest_system_v_segment(LARGEST_PROBED_SIZE)
-        .map_err(|err| format!("cannot create a System V segment: {err}"))?;
+    let largest = probe::largest_system_v_segment(LARGEST_PROBED_SIZE).map_err(|err| {
+        sentence!(
+            "cannot create a System V segment: %{error}",
+            error = err.to_string()
+        )
+    })?;
     let size = if largest >= LARGEST_PROBED_SIZE {
-        format!("at least {} (the probe stops there)", human_bytes(largest))
+        sentence!(
+            "at least %{size} (the probe stops there)",
+            size = human_bytes(largest)
+        )
     } else {
-        format!("{largest} bytes ({})", human_bytes(largest))
+        sentence!(
+            "%{bytes} bytes (%{size})",
+            bytes = largest,
+            size = human_bytes(largest)
+        )
     };
-    let number = |value: Option<u64>| value.map_or("unread".to_owned(), |v| v.to_string());
-    Ok(format!(
-        "{size}, with shmmax {} and shmall {} pages: Qt's example cannot share an image whose \
-         PNG is larger than that",
-        number(limits.max_bytes),
-        number(limits.total_pages)
+    let number = |value: Option<u64>| value.map_or(sentence!("unread"), Sentence::from);
+    Ok(sentence!(
+        "%{size}, with shmmax %{shmmax} and shmall %{shmall} pages: Qt's example cannot share an image whose PNG is larger than that",
+        size = size,
+        shmmax = number(limits.max_bytes),
+        shmall = number(limits.total_pages)
     ))
 }
 
 #[cfg(windows)]
-fn largest_qt_segment(_check: &Check, _key: &str) -> Result<String, String> {
-    commit_room("Qt's example cannot share an image whose PNG is larger than that")
+fn largest_qt_segment(_check: &Check, _key: &str) -> Observed {
+    Ok(match probe::commit_available() {
+        Some(room) => sentence!(
+            "%{room} of commit left (a file mapping is backed by the paging file): Qt's example cannot share an image whose PNG is larger than that",
+            room = human_bytes(room)
+        ),
+        None => no_commit_limit(),
+    })
 }
 
 #[cfg(windows)]
-fn commit_room(meaning: &str) -> Result<String, String> {
-    match probe::commit_available() {
-        Some(room) => Ok(format!(
-            "{} of commit left (a file mapping is backed by the paging file): {meaning}",
-            human_bytes(room)
-        )),
-        None => Ok("not measured: Windows did not report its commit limit".to_owned()),
-    }
+fn no_commit_limit() -> Sentence {
+    not_measured(sentence!("Windows did not report its commit limit"))
 }
 
-fn largest_object(_check: &Check, _key: &str) -> Result<String, String> {
+fn largest_object(_check: &Check, _key: &str) -> Observed {
     match Os::current() {
         #[cfg(windows)]
         Os::Windows => Ok(match probe::commit_available() {
-            Some(room) => format!(
-                "{} (the commit left; a mapping is backed by the paging file)",
-                what_fits(room)
+            Some(room) => sentence!(
+                "%{room} (the commit left; a mapping is backed by the paging file)",
+                room = what_fits(room)
             ),
-            None => "not measured: Windows did not report its commit limit".to_owned(),
+            None => no_commit_limit(),
         }),
-        Os::MacOs => Ok(
-            "not measured: it cannot be without committing memory, since macOS keeps POSIX \
-             objects in memory, not on a filesystem with free space to read"
-                .to_owned(),
-        ),
+        Os::MacOs => Ok(not_measured(sentence!(
+            "it cannot be without committing memory, since macOS keeps POSIX objects in memory, not on a filesystem with free space to read"
+        ))),
         _ => {
-            let free = probe::free_space(Path::new("/dev/shm"))
-                .map_err(|err| format!("cannot read the free space of /dev/shm: {err}"))?;
-            Ok(format!("{} (/dev/shm)", what_fits(free)))
+            let free = probe::free_space(Path::new("/dev/shm")).map_err(|err| {
+                sentence!(
+                    "cannot read the free space of /dev/shm: %{error}",
+                    error = err.to_string()
+                )
+            })?;
+            Ok(sentence!("%{room} (/dev/shm)", room = what_fits(free)))
         }
     }
 }
 
 #[cfg(unix)]
-fn qt_segment_count(_check: &Check, _key: &str) -> Result<String, String> {
+fn qt_segment_count(_check: &Check, _key: &str) -> Observed {
     let limits = probe::system_v_limits();
     let system = limits
         .segments
-        .map_or("an unread number of".to_owned(), |n| n.to_string());
+        .map_or(sentence!("an unread number of"), Sentence::from);
     Ok(match limits.per_process {
-        Some(each) => format!(
-            "{each} a process (shmseg) and {system} on the system (shmmni): a window following \
-             more Qt keys than that cannot attach them all"
+        Some(each) => sentence!(
+            "%{each} a process (shmseg) and %{system} on the system (shmmni): a window following more Qt keys than that cannot attach them all",
+            each = each,
+            system = system
         ),
-        None => format!(
-            "no limit a process; {system} segments on the whole system (shmmni), shared by \
-             every program that uses System V"
+        None => sentence!(
+            "no limit a process; %{system} segments on the whole system (shmmni), shared by every program that uses System V",
+            system = system
         ),
     })
 }
 
 #[cfg(windows)]
-fn qt_segment_count(_check: &Check, _key: &str) -> Result<String, String> {
-    Ok("no count: Windows limits mappings only by address space and commit".to_owned())
+fn qt_segment_count(_check: &Check, _key: &str) -> Observed {
+    Ok(sentence!(
+        "no count: Windows limits mappings only by address space and commit"
+    ))
 }
 
-fn names_in_the_filesystem(_check: &Check, key: &str) -> Result<String, String> {
-    let file = probe::object_file(key).map_err(|err| format!("cannot create an object: {err}"))?;
+fn names_in_the_filesystem(_check: &Check, key: &str) -> Observed {
+    let file = probe::object_file(key)
+        .map_err(|err| sentence!("cannot create an object: %{error}", error = err.to_string()))?;
     Ok(match (file, Os::current()) {
-        (Some(path), _) => format!(
-            "yes, as {}: ls shows every name, and removing the file removes the object \
-             (Open POSIX leaves this unspecified; this OS shows them)",
-            path.display()
+        (Some(path), _) => sentence!(
+            "yes, as %{path}: ls shows every name, and removing the file removes the object (Open POSIX leaves this unspecified; this OS shows them)",
+            path = path.display().to_string()
         ),
-        (None, Os::Windows) => "no: named objects live in the object namespace \
-            (\\Sessions\\<n>\\BaseNamedObjects, which WinObj shows), not in the filesystem"
-            .to_owned(),
-        (None, _) => "no: only shm_open finds an object, by its exact name, and no tool lists \
-            them (Open POSIX leaves this unspecified; this OS hides them)"
-            .to_owned(),
+        (None, Os::Windows) => sentence!(
+            "no: named objects live in the object namespace (\\Sessions\\<n>\\BaseNamedObjects, which WinObj shows), not in the filesystem"
+        ),
+        (None, _) => sentence!(
+            "no: only shm_open finds an object, by its exact name, and no tool lists them (Open POSIX leaves this unspecified; this OS hides them)"
+        ),
     })
 }

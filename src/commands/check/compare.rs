@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{CheckError, Section};
+use crate::sentence::Sentence;
 
 /// Larger than any report `check --json` writes by far; anything larger is not one.
 const MAX_REPORT_BYTES: u64 = 1 << 20;
@@ -51,16 +52,21 @@ pub struct SideBySide {
     pub there: Option<(String, bool)>,
 }
 
-/// This machine's rows (`here`, in their order) with the other report's beside them, then the
+/// This machine's rows (`here`, in their order, each observation told by `tell`: the window
+/// tells them in its language) with the other report's beside them, as it saved them, then the
 /// other report's rows that did not run here.
-pub fn side_by_side(here: &[super::Row], there: &Saved) -> Vec<SideBySide> {
+pub fn side_by_side(
+    here: &[super::Row],
+    there: &Saved,
+    tell: impl Fn(&Sentence) -> String,
+) -> Vec<SideBySide> {
     let mut lines: Vec<SideBySide> = here
         .iter()
         .map(|row| SideBySide {
             section: row.section,
             rules: row.column.name().to_owned(),
             scenario: row.scenario.to_owned(),
-            here: Some((tidy(&row.observed), row.passed)),
+            here: Some((tidy(&tell(&row.observed)), row.passed)),
             there: None,
         })
         .collect();
@@ -186,8 +192,9 @@ fn section_table(reports: &[Saved], section: Section) -> String {
 }
 
 /// An observation without what differs from run to run and says nothing about the OS: the
-/// check's own key names, and the advice that follows "nothing is shared".
-pub(super) fn tidy(observed: &str) -> String {
+/// check's own key names, and the advice that follows "nothing is shared". The window shows
+/// its rows so; the command line prints them whole.
+pub fn tidy(observed: &str) -> String {
     let mut text = observed.replace("; load an image in another window first", "");
     while let Some(start) = text.find(" under key \"") {
         let rest = &text[start + " under key \"".len()..];
@@ -282,7 +289,7 @@ mod tests {
             column: Column::Shmimage,
             scenario: "a writer is killed",
             expected: "",
-            observed: "gone".to_owned(),
+            observed: crate::sentence::sentence!("get: %{got}", got = "gone"),
             passed: true,
             took: std::time::Duration::ZERO,
         }];
@@ -291,9 +298,10 @@ mod tests {
                 {"rules":"Qt 5 rules","scenario":"a lock holder is killed","observed":"hangs","passed":true},
                 {"rules":"shmimage","scenario":"a writer is killed","observed":"gone too","passed":false}]}"#,
         );
-        let lines = side_by_side(&here, &there);
+        let lines = side_by_side(&here, &there, |observed| observed.in_language("zh-CN"));
         assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].here, Some(("gone".to_owned(), true)));
+        // This machine's rows in the window's language; the other's as it saved them.
+        assert_eq!(lines[0].here, Some(("get：gone".to_owned(), true)));
         assert_eq!(lines[0].there, Some(("gone too".to_owned(), false)));
         assert_eq!(lines[1].rules, "Qt 5 rules");
         assert_eq!(lines[1].here, None);

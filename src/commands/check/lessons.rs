@@ -15,6 +15,7 @@ use super::process::Spawned;
 use super::{Check, CheckError, scenarios, users};
 use crate::platform::Os;
 use crate::protocol::{self, SegmentDir};
+use crate::sentence::{Sentence, sentence};
 
 /// Keys a lesson uses besides its own slug (Qt's rules get keys with "qt" in them, which the
 /// cleanup knows to clean as Qt's).
@@ -38,7 +39,7 @@ pub struct Lesson {
 /// What a run saw, and which answer that is (`None`: the run could not tell here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub observed: String,
+    pub observed: Sentence,
     pub happened: Option<usize>,
     /// What the readers got, where seeing it is the lesson (lesson 2's torn picture).
     pub pictures: Vec<Picture>,
@@ -141,18 +142,25 @@ pub const LESSONS: &[Lesson] = &[
     },
 ];
 
-/// What the run saw, without the check's own key names, which say nothing to a class.
-pub(super) fn finding(happened: Option<usize>, observed: String) -> Finding {
+impl Finding {
+    /// What the run saw, in `locale`, without the check's own key names, which say nothing to
+    /// a class.
+    pub fn observed_in(&self, locale: &str) -> String {
+        super::compare::tidy(&self.observed.in_language(locale))
+    }
+}
+
+pub(super) fn finding(happened: Option<usize>, observed: Sentence) -> Finding {
     Finding {
-        observed: super::compare::tidy(&observed),
+        observed,
         happened,
         pictures: Vec::new(),
         lanes: Vec::new(),
     }
 }
 
-pub(super) fn failed(why: String) -> Finding {
-    finding(None, format!("the run failed: {why}"))
+pub(super) fn failed(why: impl Into<Sentence>) -> Finding {
+    finding(None, sentence!("the run failed: %{why}", why = why.into()))
 }
 
 /// Runs lesson `index` with real processes, and removes what it made.
@@ -215,7 +223,10 @@ fn protocol_order(check: &Check, key: &str) -> Finding {
         .answers
         .iter()
         .position(|answer| *answer == order);
-    finding(happened, format!("the writer's journal: {order}"))
+    finding(
+        happened,
+        sentence!("the writer's journal: %{order}", order = order),
+    )
 }
 
 fn waiting(check: &Check, key: &str) -> Finding {
@@ -234,57 +245,64 @@ fn waiting(check: &Check, key: &str) -> Finding {
     match got {
         Ok(image) if image == check.first && waited >= 1000 => finding(
             Some(1),
-            format!("the second process waited {waited} ms, then read the image"),
+            sentence!(
+                "the second process waited %{ms} ms, then read the image",
+                ms = waited
+            ),
         ),
         Ok(_) => finding(
             Some(2),
-            format!("the second process read at once ({waited} ms)"),
+            sentence!("the second process read at once (%{ms} ms)", ms = waited),
         ),
         Err(err) => finding(
             Some(0),
-            format!("the second process failed after {waited} ms: {err}"),
+            sentence!(
+                "the second process failed after %{ms} ms: %{error}",
+                ms = waited,
+                error = err
+            ),
         ),
     }
 }
 
 fn article_bug(check: &Check, _key: &str) -> Finding {
-    let qt = scenarios::qt_writer_killed(check, &check.key("qtl4"));
-    let ours = scenarios::writer_killed(check, &check.key("l4own"));
-    let text = |result: Result<String, String>| result.unwrap_or_else(|e| e);
-    let qt = text(qt);
-    let happened = if qt.contains("Qt's create: fails") {
-        Some(1)
-    } else if qt.contains("Qt's create: works") {
-        Some(0)
-    } else {
-        None
+    let qt = match scenarios::qt_create_after_a_kill(check, &check.key("qtl4")) {
+        Ok(qt) => qt,
+        Err(why) => return failed(why),
     };
+    let ours = scenarios::writer_killed(check, &check.key("l4own"));
+    let text = |result: scenarios::Observed| result.unwrap_or_else(|observed| observed);
     finding(
-        happened,
-        format!("Qt's rules: {qt}. shmimage's own segments: {}", text(ours)),
+        Some(if qt.created { 0 } else { 1 }),
+        sentence!(
+            "Qt's rules: %{qt}. shmimage's own segments: %{ours}",
+            qt = text(qt.observed),
+            ours = text(ours)
+        ),
     )
 }
 
 fn holder_killed(check: &Check, key: &str) -> Finding {
-    let ours = scenarios::lock_holder_killed(check, key);
+    let ours = scenarios::lock_holder_killed_seen(check, key);
     let qt = scenarios::qt_lock_holder_killed(check, &check.key("qtl5"));
-    let text = |result: &Result<String, String>| match result {
-        Ok(observed) | Err(observed) => observed.clone(),
-    };
-    let happened = match &ours {
-        Ok(_) => Some(0),
-        Err(observed) if observed.contains("damaged") => Some(2),
-        Err(_) => Some(1),
+    let text = |result: scenarios::Observed| result.unwrap_or_else(|observed| observed);
+    let (happened, ours) = match ours {
+        Ok((got, observed)) => (Some(got.answer()), text(observed)),
+        Err(why) => (None, why),
     };
     finding(
         happened,
-        format!("shmimage: {}. Qt 5's rules: {}", text(&ours), text(&qt)),
+        sentence!(
+            "shmimage: %{ours}. Qt 5's rules: %{qt}",
+            ours = ours,
+            qt = text(qt)
+        ),
     )
 }
 
 fn another_user(check: &Check, key: &str) -> Finding {
     match users::another_user(check, key) {
-        Ok(observed) if observed.starts_with(super::NOT_MEASURED) => finding(None, observed),
+        Ok(observed) if super::is_not_measured(&observed) => finding(None, observed),
         Ok(observed) => finding(Some(2), observed),
         Err(observed) => finding(None, observed),
     }
@@ -344,7 +362,8 @@ mod tests {
         assert_eq!(LESSONS.len(), 6);
     }
 
-    /// The Check panel shows each row's rules and scenario in the window's language.
+    /// The Check panel shows each row's rules, scenario and what it expects (on hover) in the
+    /// window's language; its observations are `sentence!`s, checked where those are.
     #[test]
     fn every_check_row_name_has_its_chinese() {
         use super::super::{Column, sections};
@@ -355,7 +374,7 @@ mod tests {
             Column::Machine,
         ];
         let names = sections()
-            .flat_map(|(_, rows)| rows.iter().map(|row| row.name))
+            .flat_map(|(_, rows)| rows.iter().flat_map(|row| [row.name, row.expected]))
             .chain(
                 columns
                     .map(Column::name)

@@ -26,9 +26,10 @@ use image::RgbaImage;
 
 use crate::codec;
 use crate::protocol::{self, Endpoint, SegmentDir, ShareError};
+use crate::sentence::{Sentence, sentence};
 use cleanup::{clean_after_interrupted_runs, clean_dir, clean_keys};
 pub use compare::read as read_report;
-pub use compare::{Saved, SideBySide, compare, side_by_side};
+pub use compare::{Saved, SideBySide, compare, side_by_side, tidy};
 pub use lessons::{Finding, LESSONS, Lesson, handout, run as run_lesson};
 pub use process::interrupt;
 use process::{Spawned, first_line, run_bounded, set_run};
@@ -43,8 +44,6 @@ const HOLD_MS: &str = "20000";
 const PREFIX: &str = "shmimage-check";
 /// The file in a run's work folder that the run keeps locked while it lives.
 const ALIVE: &str = "alive";
-/// How a row that could not measure here begins: it is information, not a pass.
-const NOT_MEASURED: &str = "not measured";
 /// The file in a run's work folder that lists its keys, one a line.
 const KEYS: &str = "keys";
 
@@ -165,7 +164,7 @@ pub struct Row {
     pub column: Column,
     pub scenario: &'static str,
     pub expected: &'static str,
-    pub observed: String,
+    pub observed: Sentence,
     pub passed: bool,
     pub took: Duration,
 }
@@ -180,6 +179,16 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.rows.iter().all(|row| row.passed)
     }
+}
+
+/// How a row says it could not measure here: that is information, not a pass.
+fn not_measured(why: Sentence) -> Sentence {
+    sentence!("not measured: %{why}", why = why)
+}
+
+/// Whether a row's observation is [`not_measured`].
+fn is_not_measured(observed: &Sentence) -> bool {
+    observed.same_template(&not_measured(Sentence::default()))
 }
 
 /// How many rows [`run`] runs on this OS.
@@ -396,7 +405,7 @@ impl Check {
                 inspection
                     .rows
                     .iter()
-                    .any(|row| row.name == "state" && row.value == "live")
+                    .any(|row| row.name == "state" && row.value.english() == "live")
             })
         };
         while held() && std::time::Instant::now() < deadline {

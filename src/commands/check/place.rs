@@ -2,6 +2,9 @@
 //! ([`Markers::read`]) and told in the app's terms ([`container`], [`sandbox`]): what it means
 //! for sharing images with programs outside. The telling is plain logic, tested for every OS.
 
+use super::not_measured;
+use crate::sentence::{Sentence, Separator, sentence};
+
 /// What the machine shows of containers and sandboxes. `None`: could not be read here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Markers {
@@ -32,8 +35,23 @@ pub(super) struct Markers {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Compared {
     pub differs: bool,
-    /// "PID 1's" or "its parent processes'".
-    pub whose: &'static str,
+    pub whose: Whose,
+}
+
+/// Whose namespace or `/dev/shm` this process's was compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Whose {
+    Pid1,
+    Parents,
+}
+
+impl Whose {
+    fn said(self) -> Sentence {
+        match self {
+            Self::Pid1 => sentence!("PID 1's"),
+            Self::Parents => sentence!("its parent processes'"),
+        }
+    }
 }
 
 impl Markers {
@@ -82,7 +100,7 @@ fn compare(differs: impl Fn(&str) -> Option<bool>) -> Option<Compared> {
     if let Some(differs) = differs("1") {
         return Some(Compared {
             differs,
-            whose: "PID 1's",
+            whose: Whose::Pid1,
         });
     }
     let mut looked = false;
@@ -91,7 +109,7 @@ fn compare(differs: impl Fn(&str) -> Option<bool>) -> Option<Compared> {
             Some(true) => {
                 return Some(Compared {
                     differs: true,
-                    whose: "its parent processes'",
+                    whose: Whose::Parents,
                 });
             }
             Some(false) => looked = true,
@@ -100,7 +118,7 @@ fn compare(differs: impl Fn(&str) -> Option<bool>) -> Option<Compared> {
     }
     looked.then_some(Compared {
         differs: false,
-        whose: "its parent processes'",
+        whose: Whose::Parents,
     })
 }
 
@@ -140,15 +158,15 @@ fn own_dev_shm(_pid: &str) -> Option<bool> {
 
 /// The container row for this machine. Windows' containers are not looked for: the markers
 /// are Linux's (under Wine they would be the Linux host's).
-pub(super) fn container_here() -> String {
+pub(super) fn container_here() -> Sentence {
     if cfg!(windows) {
-        return "not measured: Windows containers are not looked for yet".to_owned();
+        return not_measured(sentence!("Windows containers are not looked for yet"));
     }
     container(&Markers::read())
 }
 
 /// The sandbox row for this machine; on Windows, the logon session, which bounds names.
-pub(super) fn sandbox_here() -> String {
+pub(super) fn sandbox_here() -> Sentence {
     if cfg!(windows) {
         session(session_id())
     } else {
@@ -167,94 +185,98 @@ fn session_id() -> Option<u32> {
 }
 
 /// Windows' logon session, told as what it means for names.
-pub(super) fn session(id: Option<u32>) -> String {
+pub(super) fn session(id: Option<u32>) -> Sentence {
     match id {
-        Some(0) => "session 0, the services' own: a desktop program does not see this program's \
-                    names unless they start with Global\\"
-            .to_owned(),
-        Some(id) => format!(
-            "session {id}: names are seen by programs of this session only, and a service (session \
-             0) needs names starting with Global\\, which only an administrator may create"
+        Some(0) => sentence!(
+            "session 0, the services' own: a desktop program does not see this program's names unless they start with Global\\"
         ),
-        None => "not measured: Windows did not say which session this is".to_owned(),
+        Some(id) => sentence!(
+            "session %{id}: names are seen by programs of this session only, and a service (session 0) needs names starting with Global\\, which only an administrator may create",
+            id = id
+        ),
+        None => not_measured(sentence!("Windows did not say which session this is")),
     }
 }
 
 /// The container row: what was found, and what it means for sharing.
-pub(super) fn container(markers: &Markers) -> String {
+pub(super) fn container(markers: &Markers) -> Sentence {
     let mut found = Vec::new();
     if markers.docker {
-        found.push("Docker (/.dockerenv)".to_owned());
+        found.push(Sentence::as_is("Docker (/.dockerenv)"));
     }
     if markers.podman {
-        found.push("podman (/run/.containerenv)".to_owned());
+        found.push(Sentence::as_is("podman (/run/.containerenv)"));
     }
     if let Some(name) = &markers.container_variable {
-        found.push(format!("a container named by $container ({name})"));
+        found.push(sentence!(
+            "a container named by $container (%{name})",
+            name = name
+        ));
     }
     if let Some(runtime) = markers.cgroup_runtime {
-        found.push(format!("{runtime} in this process's cgroup"));
+        found.push(sentence!(
+            "%{runtime} in this process's cgroup",
+            runtime = runtime
+        ));
     }
     let namespace = match markers.own_ipc_namespace {
         Some(Compared {
             differs: true,
             whose,
-        }) => format!(
-            "this process has an IPC namespace of its own (not {whose}): System V keys, and so \
-             Qt 5 mode, are not shared with programs outside it"
+        }) => sentence!(
+            "this process has an IPC namespace of its own (not %{whose}): System V keys, and so Qt 5 mode, are not shared with programs outside it",
+            whose = whose.said()
         ),
         Some(Compared {
             differs: false,
             whose,
-        }) => {
-            format!("System V keys (Qt 5 mode) are shared with {whose} IPC namespace")
-        }
-        None => "no other process's IPC namespace can be read here, so a private one cannot be \
-                 ruled out"
-            .to_owned(),
+        }) => sentence!(
+            "System V keys (Qt 5 mode) are shared with %{whose} IPC namespace",
+            whose = whose.said()
+        ),
+        None => sentence!(
+            "no other process's IPC namespace can be read here, so a private one cannot be ruled out"
+        ),
     };
-    let shm = if markers.docker || markers.podman || markers.cgroup_runtime.is_some() {
-        "; a container's /dev/shm is its own (Docker's holds 64 MiB unless --shm-size says more), \
-         so segments and native keys are shared only inside it unless /dev/shm and --ipc are shared"
+    let mut clauses = if found.is_empty() {
+        vec![sentence!(
+            "no container marker (Docker, podman, $container, cgroup)"
+        )]
     } else {
-        ""
+        vec![Sentence::joined(found, Separator::Items)]
     };
-    if found.is_empty() {
-        format!("no container marker (Docker, podman, $container, cgroup); {namespace}{shm}")
-    } else {
-        format!("{}; {namespace}{shm}", found.join(", "))
+    clauses.push(namespace);
+    if markers.docker || markers.podman || markers.cgroup_runtime.is_some() {
+        clauses.push(sentence!(
+            "a container's /dev/shm is its own (Docker's holds 64 MiB unless --shm-size says more), so segments and native keys are shared only inside it unless /dev/shm and --ipc are shared"
+        ));
     }
+    Sentence::joined(clauses, Separator::Clauses)
 }
 
 /// The sandbox row: what was found, and what it means for sharing.
-pub(super) fn sandbox(markers: &Markers) -> String {
+pub(super) fn sandbox(markers: &Markers) -> Sentence {
     let mut found = Vec::new();
     if markers.flatpak {
-        found.push(
-            "Flatpak (/.flatpak-info): the app has a private /dev/shm, so nothing it shares \
-             (segments, native keys, Qt 6) is seen by programs outside the sandbox"
-                .to_owned(),
-        );
+        found.push(sentence!(
+            "Flatpak (/.flatpak-info): the app has a private /dev/shm, so nothing it shares (segments, native keys, Qt 6) is seen by programs outside the sandbox"
+        ));
     }
     if let Some(name) = &markers.snap {
-        found.push(format!(
-            "Snap ({name}): strict confinement allows only shared memory names starting with \
-             snap.{name}., so other programs' keys need that prefix"
+        found.push(sentence!(
+            "Snap (%{name}): strict confinement allows only shared memory names starting with snap.%{name}., so other programs' keys need that prefix",
+            name = name
         ));
     }
     if markers.macos_sandbox {
-        found.push(
-            "the macOS App Sandbox: System V (Qt 5 mode) is forbidden, and POSIX names (native \
-             keys, Qt 6) must start with the app group's id and a slash"
-                .to_owned(),
-        );
+        found.push(sentence!(
+            "the macOS App Sandbox: System V (Qt 5 mode) is forbidden, and POSIX names (native keys, Qt 6) must start with the app group's id and a slash"
+        ));
     }
     if markers.wsl {
-        found.push(
-            "WSL: shared memory is shared with Linux programs of this distribution, never with \
-             Windows programs"
-                .to_owned(),
-        );
+        found.push(sentence!(
+            "WSL: shared memory is shared with Linux programs of this distribution, never with Windows programs"
+        ));
     }
     if let Some(Compared {
         differs: true,
@@ -262,19 +284,20 @@ pub(super) fn sandbox(markers: &Markers) -> String {
     }) = markers.own_dev_shm
         && !markers.flatpak
     {
-        found.push(format!(
-            "a /dev/shm of its own (not {whose}): segments and native keys are not shared with \
-             programs that see {whose}"
+        found.push(sentence!(
+            "a /dev/shm of its own (not %{whose}): segments and native keys are not shared with programs that see %{whose}",
+            whose = whose.said()
         ));
     }
     if !found.is_empty() {
-        return found.join("; ");
+        return Sentence::joined(found, Separator::Clauses);
     }
     match markers.own_dev_shm {
-        Some(Compared { whose, .. }) => format!(
-            "none: not Flatpak, Snap, the macOS App Sandbox or WSL, and /dev/shm is {whose}"
+        Some(Compared { whose, .. }) => sentence!(
+            "none: not Flatpak, Snap, the macOS App Sandbox or WSL, and /dev/shm is %{whose}",
+            whose = whose.said()
         ),
-        None => "none found: not Flatpak, Snap, the macOS App Sandbox or WSL".to_owned(),
+        None => sentence!("none found: not Flatpak, Snap, the macOS App Sandbox or WSL"),
     }
 }
 
@@ -282,12 +305,25 @@ pub(super) fn sandbox(markers: &Markers) -> String {
 mod tests {
     use super::*;
 
+    // The rows in English, as the command line prints them.
+    fn container(markers: &Markers) -> String {
+        super::container(markers).english()
+    }
+
+    fn sandbox(markers: &Markers) -> String {
+        super::sandbox(markers).english()
+    }
+
+    fn session(id: Option<u32>) -> String {
+        super::session(id).english()
+    }
+
     #[test]
     fn a_private_ipc_namespace_means_qt5_is_not_shared_outside() {
         let markers = Markers {
             own_ipc_namespace: Some(Compared {
                 differs: true,
-                whose: "its parent processes'",
+                whose: Whose::Parents,
             }),
             ..Markers::default()
         };
@@ -302,7 +338,7 @@ mod tests {
             cgroup_runtime: runtime_in_cgroup("0::/docker/4f1e"),
             own_ipc_namespace: Some(Compared {
                 differs: false,
-                whose: "PID 1's",
+                whose: Whose::Pid1,
             }),
             ..Markers::default()
         });
@@ -333,7 +369,7 @@ mod tests {
     fn each_sandbox_says_what_it_means_for_sharing() {
         let own = Some(Compared {
             differs: true,
-            whose: "PID 1's",
+            whose: Whose::Pid1,
         });
         let flatpak = sandbox(&Markers {
             flatpak: true,
@@ -370,7 +406,7 @@ mod tests {
         let none = sandbox(&Markers {
             own_dev_shm: Some(Compared {
                 differs: false,
-                whose: "PID 1's",
+                whose: Whose::Pid1,
             }),
             ..Markers::default()
         });

@@ -90,7 +90,7 @@ fn today() -> String {
 /// The word a row's result is shown with: a contract passes or fails; a measurement is
 /// information, unless it could not be made.
 pub fn verdict(row: &Row) -> &'static str {
-    if row.passed && row.observed.starts_with(super::NOT_MEASURED) {
+    if row.passed && super::is_not_measured(&row.observed) {
         return "info";
     }
     match (row.passed, row.section.is_contract()) {
@@ -186,7 +186,7 @@ pub fn to_markdown(report: &Report) -> String {
                 row.column.name(),
                 row.scenario,
                 row.expected,
-                row.observed.replace('|', "\\|"),
+                row.observed.english().replace('|', "\\|"),
                 match verdict(row) {
                     "FAIL" => "**FAIL**",
                     word => word,
@@ -226,7 +226,7 @@ pub fn to_json(report: &Report) -> String {
                 text(row.column.name()),
                 text(row.scenario),
                 text(row.expected),
-                text(&row.observed),
+                text(&row.observed.english()),
                 row.passed,
                 row.took.as_millis()
             )

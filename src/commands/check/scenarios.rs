@@ -9,6 +9,7 @@ use image::RgbaImage;
 use super::process::Spawned;
 use super::{Check, Column, HOLD_MS};
 use crate::protocol;
+use crate::sentence::{Sentence, sentence};
 
 pub(super) struct Scenario {
     pub(super) column: Column,
@@ -17,7 +18,7 @@ pub(super) struct Scenario {
     pub(super) name: &'static str,
     pub(super) expected: &'static str,
     /// `Ok(observed)` if the contract held, `Err(observed)` if not.
-    pub(super) run: fn(&Check, &str) -> Result<String, String>,
+    pub(super) run: fn(&Check, &str) -> Observed,
 }
 
 pub(super) const SCENARIOS: &[Scenario] = &[
@@ -105,7 +106,10 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-pub(super) fn expect(condition: bool, observed: String) -> Result<String, String> {
+/// What a row saw: `Ok` when the contract held (or the row measures and did), `Err` if not.
+pub(super) type Observed = Result<Sentence, Sentence>;
+
+pub(super) fn expect(condition: bool, observed: Sentence) -> Observed {
     if condition {
         Ok(observed)
     } else {
@@ -113,22 +117,22 @@ pub(super) fn expect(condition: bool, observed: String) -> Result<String, String
     }
 }
 
-fn writer_exits(check: &Check, key: &str) -> Result<String, String> {
+fn writer_exits(check: &Check, key: &str) -> Observed {
     check.put(key, "first.png", &["--hold-ms", "300"])?.wait()?;
     let segments = check.segments(key);
     let got = check.get(key, &[]);
     let nothing = matches!(&got, Err(err) if err.contains("nothing is shared"));
     expect(
         segments.is_empty() && nothing,
-        format!(
-            "{} segment file(s) left after it exited; get: {}",
-            segments.len(),
-            describe(&got)
+        sentence!(
+            "%{count} segment file(s) left after it exited; get: %{got}",
+            count = segments.len(),
+            got = describe(&got)
         ),
     )
 }
 
-pub(super) fn writer_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn writer_killed(check: &Check, key: &str) -> Observed {
     check.put(key, "first.png", &[])?.kill()?;
     check.wait_until_released(key);
     let left = check.segments(key).len();
@@ -136,10 +140,12 @@ pub(super) fn writer_killed(check: &Check, key: &str) -> Result<String, String> 
     let nothing = matches!(&got, Err(err) if err.contains("nothing is shared"));
     let after_get = check.segments(key).len();
     let next = check.put(key, "second.png", &[]);
-    let observed = format!(
-        "{left} leftover after the kill; get: {}; {after_get} left after that get; next publish: {}",
-        describe(&got),
-        if next.is_ok() { "works" } else { "failed" }
+    let observed = sentence!(
+        "%{left} leftover after the kill; get: %{got}; %{after_get} left after that get; next publish: %{next}",
+        left = left,
+        got = describe(&got),
+        after_get = after_get,
+        next = works_or_failed(next.is_ok())
     );
     expect(
         left == 1 && nothing && after_get == 0 && next.is_ok(),
@@ -147,7 +153,35 @@ pub(super) fn writer_killed(check: &Check, key: &str) -> Result<String, String> 
     )
 }
 
-pub(super) fn lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+fn lock_holder_killed(check: &Check, key: &str) -> Observed {
+    lock_holder_killed_seen(check, key)?.1
+}
+
+/// What the next reader got once a lock holder was killed mid-copy (lesson 5's answers).
+pub(super) enum NextRead {
+    /// The previous image, intact.
+    Intact,
+    /// A refusal that says the segment is damaged.
+    Damaged,
+    /// Anything else: an error, a timeout, another image.
+    Not,
+}
+
+impl NextRead {
+    /// Which of lesson 5's answers this is.
+    pub(super) fn answer(&self) -> usize {
+        match self {
+            Self::Intact => 0,
+            Self::Not => 1,
+            Self::Damaged => 2,
+        }
+    }
+}
+
+pub(super) fn lock_holder_killed_seen(
+    check: &Check,
+    key: &str,
+) -> Result<(NextRead, Observed), Sentence> {
     let _first = check.put(key, "first.png", &[])?;
     kill_while_holding(
         check,
@@ -157,19 +191,25 @@ pub(super) fn lock_holder_killed(check: &Check, key: &str) -> Result<String, Str
     let started = Instant::now();
     let got = check.get(key, &[]);
     let waited = started.elapsed();
-    let intact = matches!(&got, Ok(image) if *image == check.first);
-    expect(
+    let next = match &got {
+        Ok(image) if *image == check.first => NextRead::Intact,
+        Err(err) if err.contains("damaged") => NextRead::Damaged,
+        _ => NextRead::Not,
+    };
+    let intact = matches!(next, NextRead::Intact);
+    let observed = expect(
         intact,
-        format!(
-            "after the holder was killed, get took {} ms and read {}",
-            waited.as_millis(),
-            if intact {
-                "the previous image, intact".to_owned()
+        sentence!(
+            "after the holder was killed, get took %{ms} ms and read %{read}",
+            ms = waited.as_millis(),
+            read = if intact {
+                sentence!("the previous image, intact")
             } else {
                 describe(&got)
             }
         ),
-    )
+    );
+    Ok((next, observed))
 }
 
 /// Runs `shmimage ARGS`, which pauses halfway through its copy holding the lock, and kills it
@@ -191,7 +231,7 @@ fn kill_qt_reader_holding_the_lock(check: &Check, key: &str) -> Result<(), Strin
     )
 }
 
-fn second_writer(check: &Check, key: &str) -> Result<String, String> {
+fn second_writer(check: &Check, key: &str) -> Observed {
     let _first = check.put(key, "first.png", &[])?;
     let mut reader = check.start(key, &["check-reader"], "attached")?;
     let before = crc_in(&reader.ready_line)?;
@@ -201,23 +241,25 @@ fn second_writer(check: &Check, key: &str) -> Result<String, String> {
     let after = ask_reader(&mut reader)?;
     expect(
         newest_wins && before == after,
-        format!(
-            "a new get read {}; the attached reader's copy {} (crc {before:08x}, then {after:08x})",
-            if newest_wins {
-                "the newest image".to_owned()
+        sentence!(
+            "a new get read %{newest}; the attached reader's copy %{copy} (crc %{before}, then %{after})",
+            newest = if newest_wins {
+                sentence!("the newest image")
             } else {
                 describe(&newest)
             },
-            if before == after {
-                "is unchanged"
+            copy = if before == after {
+                sentence!("is unchanged")
             } else {
-                "changed"
-            }
+                sentence!("changed")
+            },
+            before = format!("{before:08x}"),
+            after = format!("{after:08x}")
         ),
     )
 }
 
-fn reader_killed(check: &Check, key: &str) -> Result<String, String> {
+fn reader_killed(check: &Check, key: &str) -> Observed {
     let writer = check.put(key, "first.png", &["--hold-ms", "500"])?;
     let reader = check.start(key, &["check-reader"], "attached")?;
     writer.wait()?;
@@ -229,15 +271,19 @@ fn reader_killed(check: &Check, key: &str) -> Result<String, String> {
     let gone = matches!(&after, Err(err) if err.contains("nothing is shared"));
     expect(
         lives && gone,
-        format!(
-            "writer gone, reader attached: get {}; reader killed: get {}",
-            if lives { "read the image" } else { "failed" },
-            describe(&after)
+        sentence!(
+            "writer gone, reader attached: get %{while_attached}; reader killed: get %{after}",
+            while_attached = if lives {
+                sentence!("read the image")
+            } else {
+                sentence!("failed")
+            },
+            after = describe(&after)
         ),
     )
 }
 
-fn damaged_segment(check: &Check, key: &str) -> Result<String, String> {
+fn damaged_segment(check: &Check, key: &str) -> Observed {
     // A writer with a bug: it damages its own segment after committing it. (Nobody else can:
     // the file is private, and on Windows locked and mapped by its writer.)
     let mut writer = check.command(
@@ -254,20 +300,20 @@ fn damaged_segment(check: &Check, key: &str) -> Result<String, String> {
     let _writer = Spawned::start(writer, "ready")?;
     let got = check.get(key, &[]);
     let refused = matches!(&got, Err(err) if err.contains("damaged"));
-    expect(refused, format!("get: {}", describe(&got)))
+    expect(refused, sentence!("get: %{got}", got = describe(&got)))
 }
 
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
+fn qt_writer_exits(check: &Check, key: &str) -> Observed {
     check
         .put(key, "first.png", &["--qt", "--hold-ms", "300"])?
         .wait()?;
     let create = qt_create_now(check, key);
     expect(
         create.is_ok(),
-        format!(
-            "after the writer's detach, Qt's create: {}",
-            qt_create(&create)
+        sentence!(
+            "after the writer's detach, Qt's create: %{create}",
+            create = qt_create(&create)
         ),
     )
 }
@@ -275,7 +321,22 @@ fn qt_writer_exits(check: &Check, key: &str) -> Result<String, String> {
 /// The article's row. On Linux the segment outlives its killed writer; on Windows the kernel
 /// frees it, some time after `TerminateProcess` returns.
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-pub(super) fn qt_writer_killed(check: &Check, key: &str) -> Result<String, String> {
+fn qt_writer_killed(check: &Check, key: &str) -> Observed {
+    qt_create_after_a_kill(check, key)?.observed
+}
+
+/// What Qt's next create did once its writer was killed, and the row's observation of it.
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+pub(super) struct QtCreateAfterAKill {
+    pub(super) created: bool,
+    pub(super) observed: Observed,
+}
+
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+pub(super) fn qt_create_after_a_kill(
+    check: &Check,
+    key: &str,
+) -> Result<QtCreateAfterAKill, Sentence> {
     check.put(key, "first.png", &["--qt"])?.kill()?;
     let mut create = qt_create_now(check, key);
     let deadline = Instant::now() + super::RELEASE_WITHIN;
@@ -283,39 +344,42 @@ pub(super) fn qt_writer_killed(check: &Check, key: &str) -> Result<String, Strin
         std::thread::sleep(std::time::Duration::from_millis(20));
         create = qt_create_now(check, key);
     }
+    let created = create.is_ok();
     if cfg!(windows) {
         let got = check.get(key, &["--qt"]);
         let nothing = matches!(&got, Err(err) if err.contains("nothing is shared"));
-        return expect(
-            create.is_ok() && nothing,
-            format!(
-                "after the kill, get --qt: {}; Qt's create: {}",
-                describe(&got),
-                qt_create(&create)
+        let observed = expect(
+            created && nothing,
+            sentence!(
+                "after the kill, get --qt: %{got}; Qt's create: %{create}",
+                got = describe(&got),
+                create = qt_create(&create)
             ),
         );
+        return Ok(QtCreateAfterAKill { created, observed });
     }
     // shmimage's Qt mode removes such a leftover; a writer also takes over the semaphore the
     // killed one left, and removes both when it stops.
     let cleaned = check
         .put(key, "second.png", &["--qt", "--hold-ms", "0"])
         .and_then(Spawned::wait);
-    expect(
-        create.is_err(),
-        format!(
-            "after the kill, Qt's create: {}; shmimage --qt then {}",
-            qt_create(&create),
-            if cleaned.is_ok() {
-                "removed the leftover"
+    let observed = expect(
+        !created,
+        sentence!(
+            "after the kill, Qt's create: %{create}; shmimage --qt then %{cleaned}",
+            create = qt_create(&create),
+            cleaned = if cleaned.is_ok() {
+                sentence!("removed the leftover")
             } else {
-                "could not remove the leftover"
+                sentence!("could not remove the leftover")
             }
         ),
-    )
+    );
+    Ok(QtCreateAfterAKill { created, observed })
 }
 
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
+fn qt_second_writer(check: &Check, key: &str) -> Observed {
     let first = check.put(key, "first.png", &["--qt"])?;
     let create = qt_create_now(check, key);
     let replaced = check.put(key, "second.png", &["--qt", "--hold-ms", "0"]);
@@ -325,13 +389,13 @@ fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
         .and_then(Spawned::wait);
     expect(
         create.is_err(),
-        format!(
-            "while the first writer is attached, Qt's create: {}; shmimage --qt {}",
-            qt_create(&create),
-            if replaced.is_ok() {
-                "replaced the image"
+        sentence!(
+            "while the first writer is attached, Qt's create: %{create}; shmimage --qt %{replaced}",
+            create = qt_create(&create),
+            replaced = if replaced.is_ok() {
+                sentence!("replaced the image")
             } else {
-                "failed too"
+                sentence!("failed too")
             }
         ),
     )
@@ -340,7 +404,7 @@ fn qt_second_writer(check: &Check, key: &str) -> Result<String, String> {
 /// A reader killed while it holds Qt's lock (after its copy, before its unlock): Qt's System V
 /// semaphore has `SEM_UNDO`, so the kernel gives it back.
 #[cfg(any(target_os = "linux", target_os = "macos"))]
-pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Observed {
     let _writer = check.put(key, "first.png", &["--qt"])?;
     kill_qt_reader_holding_the_lock(check, key)?;
     let started = Instant::now();
@@ -349,11 +413,11 @@ pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, 
     let read = matches!(&next, Ok(image) if *image == check.first);
     expect(
         read,
-        format!(
-            "after the holder was killed, get --qt took {} ms and read {}",
-            waited.as_millis(),
-            if read {
-                "the image".to_owned()
+        sentence!(
+            "after the holder was killed, get --qt took %{ms} ms and read %{read}",
+            ms = waited.as_millis(),
+            read = if read {
+                sentence!("the image")
             } else {
                 describe(&next)
             }
@@ -365,7 +429,7 @@ pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, 
 /// as long as any program has it open, as Qt's example keeps it after a load (the check plays
 /// that program).
 #[cfg(windows)]
-pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, String> {
+pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Observed {
     const GIVE_UP_MS: &str = "1000";
     let _writer = check.put(key, "first.png", &["--qt"])?;
     let kept = super::process::in_process(|| {
@@ -388,15 +452,15 @@ pub(super) fn qt_lock_holder_killed(check: &Check, key: &str) -> Result<String, 
     let recovered = matches!(&after, Ok(image) if *image == check.first);
     expect(
         qt_blocked && explained && recovered,
-        format!(
-            "Qt's next lock: {}; get --qt: {}; once no program had it open, get --qt: {}",
-            if qt_blocked {
-                "still taken after 1 s (Qt waits forever)"
+        sentence!(
+            "Qt's next lock: %{qt}; get --qt: %{ours}; once no program had it open, get --qt: %{after}",
+            qt = if qt_blocked {
+                sentence!("still taken after 1 s (Qt waits forever)")
             } else {
-                "taken at once"
+                sentence!("taken at once")
             },
-            describe(&ours),
-            describe(&after)
+            ours = describe(&ours),
+            after = describe(&after)
         ),
     )
 }
@@ -410,20 +474,32 @@ fn qt_create_now(check: &Check, key: &str) -> Result<(), protocol::ShareError> {
 }
 
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-fn qt_create(result: &Result<(), protocol::ShareError>) -> String {
+fn qt_create(result: &Result<(), protocol::ShareError>) -> Sentence {
     match result {
-        Ok(()) => "works".to_owned(),
+        Ok(()) => sentence!("works"),
         Err(err) if err.is_already_exists() => {
-            "fails (\"Unable to create shared memory segment.\")".to_owned()
+            sentence!("fails (\"Unable to create shared memory segment.\")")
         }
-        Err(err) => format!("fails: {err}"),
+        Err(err) => sentence!("fails: %{error}", error = err.to_string()),
     }
 }
 
-fn describe(result: &Result<RgbaImage, String>) -> String {
+fn works_or_failed(worked: bool) -> Sentence {
+    if worked {
+        sentence!("works")
+    } else {
+        sentence!("failed")
+    }
+}
+
+fn describe(result: &Result<RgbaImage, String>) -> Sentence {
     match result {
-        Ok(image) => format!("an image of {}x{}", image.width(), image.height()),
-        Err(err) => format!("says {err}"),
+        Ok(image) => sentence!(
+            "an image of %{width}x%{height}",
+            width = image.width(),
+            height = image.height()
+        ),
+        Err(err) => sentence!("says %{error}", error = err),
     }
 }
 

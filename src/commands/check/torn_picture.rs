@@ -12,6 +12,7 @@ use super::Check;
 use super::lessons::{Finding, Picture, failed, finding};
 use super::process::Spawned;
 use crate::protocol;
+use crate::sentence::{Sentence, sentence};
 
 /// Lesson 2's two pictures: one size, so one can be written over the other, and unlike at a
 /// glance (the new one is blue).
@@ -29,7 +30,7 @@ pub(super) fn torn_or_whole(check: &Check, key: &str) -> Finding {
     }
 }
 
-fn readers_meet_a_rewrite(check: &Check, key: &str) -> Result<Finding, String> {
+fn readers_meet_a_rewrite(check: &Check, key: &str) -> Result<Finding, Sentence> {
     let (old, new) = old_and_new_pictures();
     let [old_path, new_path] = ["old.png", "new.png"].map(|name| check.image(name));
     for (picture, path) in [(&old, &old_path), (&new, &new_path)] {
@@ -74,8 +75,11 @@ fn readers_meet_a_rewrite(check: &Check, key: &str) -> Result<Finding, String> {
         (seen(&without, &old, &new), seen(&with, &old, &new));
     let mut found = finding(
         happened,
-        format!(
-            "without the lock the reader copied at once and got {seen_without}; with the lock the reader waited {waited} and got {seen_with}",
+        sentence!(
+            "without the lock the reader copied at once and got %{without}; with the lock the reader waited %{waited} and got %{with}",
+            without = seen_without,
+            waited = waited,
+            with = seen_with
         ),
     );
     found.pictures = vec![
@@ -93,16 +97,20 @@ fn readers_meet_a_rewrite(check: &Check, key: &str) -> Result<Finding, String> {
 
 /// What a reader got, said, and which of lesson 2's answers that is: the new picture whole
 /// (a), its top part new and the rest old (b); anything else answers none of them.
-fn seen(got: &RgbaImage, old: &RgbaImage, new: &RgbaImage) -> (String, Option<usize>) {
+fn seen(got: &RgbaImage, old: &RgbaImage, new: &RgbaImage) -> (Sentence, Option<usize>) {
     let rows = new.height();
     match rows_of(got, old, new) {
-        (new_rows, 0) if new_rows == rows => ("the new picture, whole".to_owned(), Some(0)),
+        (new_rows, 0) if new_rows == rows => (sentence!("the new picture, whole"), Some(0)),
         (new_rows, old_rows) if new_rows > 0 && new_rows + old_rows == rows => (
-            format!("the top {new_rows} of {rows} rows new and the rest old: a torn picture"),
+            sentence!(
+                "the top %{new_rows} of %{rows} rows new and the rest old: a torn picture",
+                new_rows = new_rows,
+                rows = rows
+            ),
             Some(1),
         ),
-        (0, old_rows) if old_rows == rows => ("the old picture, whole".to_owned(), None),
-        _ => ("a picture that is neither old nor new".to_owned(), None),
+        (0, old_rows) if old_rows == rows => (sentence!("the old picture, whole"), None),
+        _ => (sentence!("a picture that is neither old nor new"), None),
     }
 }
 

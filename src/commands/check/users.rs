@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::process::{Spawned, first_line, run_bounded};
-use super::scenarios::{Scenario, expect};
-use super::{Check, Column, PREFIX};
+use super::scenarios::{Observed, Scenario, expect};
+use super::{Check, Column, PREFIX, not_measured};
 use crate::protocol;
+use crate::sentence::{Sentence, sentence};
 
 /// `nobody` on Debian and most Linux systems.
 const OTHER_UID: u32 = 65534;
@@ -64,38 +65,43 @@ fn as_other_user() -> Command {
 
 /// Why a second user cannot be run here, if it cannot.
 #[cfg(target_os = "linux")]
-fn unavailable(check: &Check) -> Option<String> {
+fn unavailable(check: &Check) -> Option<Sentence> {
     use std::os::unix::fs::MetadataExt;
     let root = std::fs::metadata(&check.work).is_ok_and(|meta| meta.uid() == 0);
     if !root {
-        return Some(
-            "not measured: it needs root, to run a second user (sudo shmimage check)".to_owned(),
-        );
+        return Some(not_measured(sentence!(
+            "it needs root, to run a second user (sudo shmimage check)"
+        )));
     }
     let setpriv = Command::new("setpriv").arg("--version").output();
     if !setpriv.is_ok_and(|out| out.status.success()) {
-        return Some("not measured: it needs setpriv (util-linux) to run a second user".to_owned());
+        return Some(not_measured(sentence!(
+            "it needs setpriv (util-linux) to run a second user"
+        )));
     }
     let mut runs = as_other_user();
     runs.arg(&check.exe).arg("--version");
     if !run_bounded(runs).is_ok_and(|out| out.status.success()) {
-        return Some(format!(
-            "not measured: uid {OTHER_UID} cannot run {} (it must be able to enter its folders)",
-            check.exe.display()
-        ));
+        return Some(not_measured(sentence!(
+            "uid %{uid} cannot run %{program} (it must be able to enter its folders)",
+            uid = OTHER_UID,
+            program = check.exe.display().to_string()
+        )));
     }
     None
 }
 
 #[cfg(not(target_os = "linux"))]
-fn unavailable(_check: &Check) -> Option<String> {
-    Some(if cfg!(windows) {
-        "not measured: a second Windows user runs only with their password (runas), and under \
-         Wine every program is the same user"
-            .to_owned()
+fn unavailable(_check: &Check) -> Option<Sentence> {
+    Some(not_measured(if cfg!(windows) {
+        sentence!(
+            "a second Windows user runs only with their password (runas), and under Wine every program is the same user"
+        )
     } else {
-        "not measured on macOS yet: the check runs a second user with Linux's setpriv".to_owned()
-    })
+        sentence!(
+            "on macOS the check cannot run a second user yet: it does so with Linux's setpriv"
+        )
+    }))
 }
 
 /// The second user, ready: their folder exists, is theirs, and holds a copy of second.png.
@@ -200,14 +206,22 @@ impl OtherUser {
     }
 }
 
-fn outcome(result: &Result<String, String>) -> String {
+fn outcome(result: &Result<String, String>) -> Sentence {
     match result {
-        Ok(_) => "worked".to_owned(),
-        Err(err) => format!("refused ({err})"),
+        Ok(_) => sentence!("worked"),
+        Err(err) => sentence!("refused (%{error})", error = err),
     }
 }
 
-pub(super) fn another_user(check: &Check, key: &str) -> Result<String, String> {
+fn worked_or_failed(worked: bool) -> Sentence {
+    if worked {
+        sentence!("worked")
+    } else {
+        sentence!("failed")
+    }
+}
+
+pub(super) fn another_user(check: &Check, key: &str) -> Observed {
     if let Some(why) = unavailable(check) {
         return Ok(why);
     }
@@ -227,26 +241,32 @@ pub(super) fn another_user(check: &Check, key: &str) -> Result<String, String> {
     let next = check.put(key, "second.png", &["--hold-ms", "100"]);
     expect(
         read.is_err() && replace.is_err() && theirs.is_ok() && intact && next.is_ok(),
-        format!(
-            "uid {OTHER_UID} pointed at our directory: {}; its own publish under the same key {}; \
-             then our get {} and our next publish {}",
+        sentence!(
+            "uid %{uid} pointed at our directory: %{tried}; its own publish under the same key %{theirs}; then our get %{ours} and our next publish %{next}",
+            uid = OTHER_UID,
             // The same refusal twice says nothing new: once is enough.
-            match (&read, &replace) {
-                (Err(got), Err(put)) if got == put => format!("get and put refused ({got})"),
-                _ => format!("get {}, put {}", outcome(&read), outcome(&replace)),
+            tried = match (&read, &replace) {
+                (Err(got), Err(put)) if got == put => {
+                    sentence!("get and put refused (%{error})", error = got)
+                }
+                _ => sentence!(
+                    "get %{read}, put %{replace}",
+                    read = outcome(&read),
+                    replace = outcome(&replace)
+                ),
             },
-            if theirs.is_ok() { "worked" } else { "failed" },
-            if intact {
-                "read our image"
+            theirs = worked_or_failed(theirs.is_ok()),
+            ours = if intact {
+                sentence!("read our image")
             } else {
-                "did not read our image"
+                sentence!("did not read our image")
             },
-            if next.is_ok() { "worked" } else { "failed" }
+            next = worked_or_failed(next.is_ok())
         ),
     )
 }
 
-fn root_leftover(check: &Check, key: &str) -> Result<String, String> {
+fn root_leftover(check: &Check, key: &str) -> Observed {
     if let Some(why) = unavailable(check) {
         return Ok(why);
     }
@@ -258,16 +278,17 @@ fn root_leftover(check: &Check, key: &str) -> Result<String, String> {
     let read = other.run(check, key, &["get", &other.out()], None);
     expect(
         left == 1 && theirs.is_ok() && read.is_ok(),
-        format!(
-            "our killed writer left {left} segment in our directory; uid {OTHER_UID}'s publish \
-             under the same key {}, and its get {}",
-            if theirs.is_ok() { "worked" } else { "failed" },
-            outcome(&read)
+        sentence!(
+            "our killed writer left %{left} segment in our directory; uid %{uid}'s publish under the same key %{theirs}, and its get %{read}",
+            left = left,
+            uid = OTHER_UID,
+            theirs = worked_or_failed(theirs.is_ok()),
+            read = outcome(&read)
         ),
     )
 }
 
-fn qt_root_leftover(check: &Check, key: &str) -> Result<String, String> {
+fn qt_root_leftover(check: &Check, key: &str) -> Observed {
     if let Some(why) = unavailable(check) {
         return Ok(why);
     }
@@ -277,11 +298,11 @@ fn qt_root_leftover(check: &Check, key: &str) -> Result<String, String> {
     #[cfg(not(unix))]
     let temp = std::env::temp_dir();
     if !other.may_write(&temp) {
-        return Ok(format!(
-            "not measured: uid {OTHER_UID} may not make files in Qt's temporary folder {} \
-             (TMPDIR), so its Qt programs use another folder and never meet ours",
-            temp.display()
-        ));
+        return Ok(not_measured(sentence!(
+            "uid %{uid} may not make files in Qt's temporary folder %{folder} (TMPDIR), so its Qt programs use another folder and never meet ours",
+            uid = OTHER_UID,
+            folder = temp.display().to_string()
+        )));
     }
     check.put(key, "first.png", &["--qt"])?.kill()?;
     let theirs = other.run(
@@ -292,9 +313,10 @@ fn qt_root_leftover(check: &Check, key: &str) -> Result<String, String> {
     );
     expect(
         theirs.is_err(),
-        format!(
-            "after our Qt writer was killed, uid {OTHER_UID}'s put --qt {}",
-            outcome(&theirs)
+        sentence!(
+            "after our Qt writer was killed, uid %{uid}'s put --qt %{theirs}",
+            uid = OTHER_UID,
+            theirs = outcome(&theirs)
         ),
     )
 }

@@ -11,6 +11,7 @@ use super::{Panel, PanelFacts, Place};
 use crate::commands::check::{self, Report, Row, Section};
 use crate::gui::app::{Command, ShmImageApp};
 use crate::gui::language::tr;
+use crate::sentence::Sentence;
 
 pub const CHECK_LABEL: &str = "Check this OS…";
 pub const RUN_CHECK_LABEL: &str = "Run the check";
@@ -234,7 +235,7 @@ fn side_by_side(ui: &mut egui::Ui, panel: &CheckPanel, there: &check::Saved) {
             ui.label(RichText::new(there.os.as_str()).strong());
             ui.end_row();
             let mut section = None;
-            for line in check::side_by_side(here, there) {
+            for line in check::side_by_side(here, there, Sentence::in_current_language) {
                 heading(ui, &mut section, line.section);
                 ui.vertical(|ui| {
                     ui.set_width(scenario_width);
@@ -261,7 +262,7 @@ fn table(ui: &mut egui::Ui, rows: &[Row]) {
             for row in rows {
                 heading(ui, &mut section, row.section);
                 ui.label(tr!(row.column.name()));
-                ui.label(tr!(row.scenario)).on_hover_text(row.expected);
+                ui.label(tr!(row.scenario)).on_hover_text(tr!(row.expected));
                 let text = check::verdict(row);
                 let color = match text {
                     "pass" => Color32::from_rgb(80, 180, 90),
@@ -270,8 +271,12 @@ fn table(ui: &mut egui::Ui, rows: &[Row]) {
                 };
                 ui.label(RichText::new(tr!(text)).color(color).strong());
                 ui.add(
-                    egui::Label::new(format!("{} ({} ms)", row.observed, row.took.as_millis()))
-                        .wrap(),
+                    egui::Label::new(format!(
+                        "{} ({} ms)",
+                        check::tidy(&row.observed.in_current_language()),
+                        row.took.as_millis()
+                    ))
+                    .wrap(),
                 );
                 ui.end_row();
             }

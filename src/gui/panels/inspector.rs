@@ -186,7 +186,10 @@ fn grid(ui: &mut egui::Ui, inspection: &Inspection) {
             for row in &inspection.rows {
                 let indent = "  ".repeat(usize::from(row.depth));
                 ui.label(format!("{indent}{}", tr!(row.name)));
-                ui.add(egui::Label::new(RichText::new(&row.value).monospace()).wrap());
+                ui.add(
+                    egui::Label::new(RichText::new(row.value.in_current_language()).monospace())
+                        .wrap(),
+                );
                 ui.end_row();
             }
         });

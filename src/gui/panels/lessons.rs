@@ -193,7 +193,7 @@ fn outcome(
 ) {
     ui.separator();
     ui.label(RichText::new(tr!("What happened")).strong());
-    ui.add(egui::Label::new(finding.observed.as_str()).wrap());
+    ui.add(egui::Label::new(finding.observed_in(&rust_i18n::locale())).wrap());
     // What each reader got, twice the size, so a class sees where it tore.
     ui.horizontal(|ui| {
         for (picture, texture) in finding.pictures.iter().zip(pictures) {

@@ -348,7 +348,7 @@ fn lane_background(
         painter.text(
             pos2(grid.slot_x(slot + 1) + 4.0, y + LANE / 2.0),
             egui::Align2::LEFT_CENTER,
-            death,
+            death.in_current_language(),
             egui::FontId::proportional(12.0),
             Color32::from_rgb(220, 60, 60),
         );

@@ -66,7 +66,7 @@ pub enum ShmError {
     #[error("not enough shared memory for {needed} bytes in {dir} ({source}): {room}",
         dir = dir.display(),
         room = match available {
-            Some(bytes) => crate::limits::what_fits(*bytes),
+            Some(bytes) => crate::limits::what_fits(*bytes).english(),
             None => "free some space or share a smaller image".to_owned(),
         })]
     OutOfResources {

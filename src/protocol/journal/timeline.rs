@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::{ProcessJournal, State, Step, read};
+use crate::sentence::{Sentence, sentence};
 
 impl ProcessJournal {
     /// Whether the process holds the key's lock now. A dead process holds nothing: the OS
@@ -46,28 +47,37 @@ impl ProcessJournal {
 /// lock"; "pid 4711 died without detach; its segment g1 stays until the next writer removes
 /// it". `None` for a process that exited cleanly (its last step a finished detach) or left no
 /// record.
-pub fn describe_death(journal: &ProcessJournal) -> Option<String> {
+pub fn describe_death(journal: &ProcessJournal) -> Option<Sentence> {
     if journal.alive {
         return None;
     }
     let pid = journal.owner.pid;
     if let Some(step) = journal.died_during() {
-        let freed = if journal.last_step_left_the_lock_held() {
-            "; the OS freed its lock"
+        let step = Sentence::term(step.name());
+        return Some(if journal.last_step_left_the_lock_held() {
+            sentence!(
+                "pid %{pid} died during %{step}; the OS freed its lock",
+                pid = pid,
+                step = step
+            )
         } else {
-            ""
-        };
-        return Some(format!("pid {pid} died during {}{freed}", step.name()));
+            sentence!("pid %{pid} died during %{step}", pid = pid, step = step)
+        });
     }
     let segment = journal.segment_left()?;
-    let rules = if journal.owner.qt {
-        " (Qt's own example leaves it for good on Linux, and its next create fails)"
+    Some(if journal.owner.qt {
+        sentence!(
+            "pid %{pid} died without detach; its segment %{segment} stays until the next writer removes it (Qt's own example leaves it for good on Linux, and its next create fails)",
+            pid = pid,
+            segment = segment
+        )
     } else {
-        ""
-    };
-    Some(format!(
-        "pid {pid} died without detach; its segment {segment} stays until the next writer removes it{rules}"
-    ))
+        sentence!(
+            "pid %{pid} died without detach; its segment %{segment} stays until the next writer removes it",
+            pid = pid,
+            segment = segment
+        )
+    })
 }
 
 impl ProcessJournal {
@@ -174,7 +184,7 @@ mod tests {
         );
         assert!(!dead.holds_lock());
         assert_eq!(
-            describe_death(&dead).as_deref(),
+            describe_death(&dead).map(|said| said.english()).as_deref(),
             Some("pid 4711 died during copy in; the OS freed its lock")
         );
         let finished = journal(
@@ -203,7 +213,9 @@ mod tests {
             ],
         );
         assert_eq!(
-            describe_death(&killed).as_deref(),
+            describe_death(&killed)
+                .map(|said| said.english())
+                .as_deref(),
             Some(
                 "pid 4711 died without detach; its segment g1 stays until the next writer removes it"
             )
@@ -217,7 +229,7 @@ mod tests {
         let mut qt = killed.clone();
         qt.owner.qt = true;
         qt.records[2].text = "168 bytes of System V segment shmid 42".to_owned();
-        let said = describe_death(&qt).unwrap();
+        let said = describe_death(&qt).unwrap().english();
         assert!(
             said.starts_with("pid 4711 died without detach; its segment shmid 42 stays"),
             "{said}"
