@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The window's memory with a 16 MP image: idle, after each of three fetches, with the Save as…
-# dialog open, and after saving (VmRSS now, VmHWM the peak so far). The README's "Memory" figures.
+# dialog open, and after saving (VmRSS now, VmHWM the peak so far); and once the replaced
+# picture's pixels, kept 5 s for the next fetch, have gone. The README's "Memory" figures.
 # Needs: a release build, xvfb, xdotool, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,8 @@ w=$(window_of $window); sleep 3
 xdotool windowfocus --sync "$w" 2>/dev/null || true
 echo -n "idle: "; rss $window
 for i in 1 2 3; do xdotool key --window "$w" ctrl+l; sleep 4; echo -n "shown, fetch $i: "; rss $window; done
+# The pixels of the picture a fetch replaced wait 5 s for the next fetch, then go.
+sleep 3; echo -n "held, 7 s after the last fetch: "; rss $window
 # No XDG portal here, so Save as… opens the window's own dialog; its Save button is clicked.
 xdotool key --window "$w" ctrl+s; sleep 3
 echo -n "Save as… dialog open: "; rss $window

@@ -581,6 +581,11 @@ impl ShmImageApp {
     /// they asked for.
     fn frame(&mut self, ui: &mut egui::Ui) {
         self.viewer.note_time_on_screen();
+        // The pixels a fetch may reuse go once stale; egui forgets a repaint asked for before
+        // the last frame, so each frame asks again.
+        if let Some(wait) = super::pixels::let_go_of_a_stale_spare() {
+            self.ctx.request_repaint_after(wait);
+        }
         while let Some(finished) = self.worker.poll() {
             self.apply_outcome(finished);
         }

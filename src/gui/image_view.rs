@@ -47,7 +47,12 @@ impl Viewer {
             shown.texture.set(image.pixels, TextureOptions::LINEAR);
             shown.full_size = image.full_size;
             shown.caption = caption;
-            shown.original = image.original;
+            // The picture replaced was uploaded frames ago: its pixels can take the next fetch.
+            if let Original::Texture(pixels) =
+                std::mem::replace(&mut shown.original, image.original)
+            {
+                super::pixels::recycle(pixels);
+            }
             return;
         }
         let texture = ctx.load_texture("shown-image", image.pixels, TextureOptions::LINEAR);

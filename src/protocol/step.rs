@@ -84,3 +84,17 @@ impl Step {
         !matches!(self, Step::Encode | Step::Decode)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Step;
+
+    /// A step's name is a term the window translates, in its lanes and in a death's sentence.
+    #[test]
+    fn every_step_name_has_its_chinese() {
+        for step in Step::ALL {
+            let chinese = rust_i18n::t!(step.name(), locale = "zh-CN");
+            assert_ne!(chinese, step.name(), "no zh-CN for {:?}", step.name());
+        }
+    }
+}

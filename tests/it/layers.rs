@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 
 /// Bottom up. Layers that share a rank sit beside each other and must not use each other.
 const LAYERS: &[(&str, u8)] = &[
-    ("limits", 0),
+    // Its sentences are `sentence`s, beside the IPC layer's bottom, which does not use it.
+    ("limits", 1),
     ("safe_fs", 0),
     ("panics", 0),
     ("platform", 0),
     ("output", 0),
     ("child", 0),
+    ("sentence", 0),
     ("ipc/sys", 1),
     ("ipc/segment", 2),
     ("ipc/qt", 3),
