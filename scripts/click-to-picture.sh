@@ -4,6 +4,8 @@
 # and when the picture was on screen after the click; in the same run `shmimage bench` measures
 # the CLI's fetch and the copy floor for the same size, five times. Prints the medians and the
 # ratios the issue sets targets on (read in / CLI fetch, click to picture / floor).
+# ALPHA=128 makes every pixel translucent (255, opaque, unless told): the window then
+# premultiplies every pixel, and keeps a straight copy for Save as….
 # Needs: a release build, xvfb, xdotool, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +14,12 @@ export XDG_DATA_HOME="$work/data"
 side=4096
 "$bin" bench --size "${side}x${side}" --json >/dev/null   # warm the page cache and the binary
 for i in 1 2 3 4 5; do "$bin" bench --size "${side}x${side}" --json; echo; done >"$work/bench.json"
-python3 - "$work/16mp.png" "$side" <<'PY'
+python3 - "$work/16mp.png" "$side" "${ALPHA:-255}" <<'PY'
 import sys
 sys.path.insert(0, "scripts")
 from png_file import png
-side = int(sys.argv[2])
-rows = [[(x * 7 + y) & 255 if x % 4 != 3 else 255 for x in range(side * 4)] for y in range(side)]
+side, alpha = int(sys.argv[2]), int(sys.argv[3])
+rows = [[(x * 7 + y) & 255 if x % 4 != 3 else alpha for x in range(side * 4)] for y in range(side)]
 open(sys.argv[1], "wb").write(png(side, side, rows))
 PY
 "$bin" put "$work/16mp.png" --key click16 >"$work/put.log" 2>&1 & track $!

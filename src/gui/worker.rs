@@ -10,8 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::pixels::{DisplayImage, TextureLanding, display_image, is_opaque, premultiply};
-use super::save::Original;
+use super::pixels::{DisplayImage, TextureLanding, display_image};
 use crate::codec::{Encoding, Header};
 use crate::operations::publish::{self, ImageFile, Republished};
 use crate::protocol::{Endpoint, Mode, Publication, ShareError};
@@ -380,16 +379,14 @@ fn published_outcome(
 }
 
 /// Qt's `loadFromMemory` for the window. A raw image that fits a texture is copied out of the
-/// segment straight into egui's pixel buffer: no second 64 MB buffer and no conversion pass,
-/// only a premultiply of the pixels that are not opaque. Anything else is decoded, then scaled.
+/// segment straight into egui's pixel buffer: no second 64 MB buffer and no conversion pass;
+/// the pixels that are not opaque are premultiplied part by part as they land. Anything else
+/// is decoded, then scaled.
 /// With `whole_only` (Follow), a native key's frame that changed during every copy is not
 /// shown but failed: the next frame comes soon. A Load shows it, with a note that says so.
 pub fn fetch(endpoint: Endpoint, max_side: usize, whole_only: bool) -> Outcome {
     let started = Instant::now();
-    let mut landing = TextureLanding {
-        max_side,
-        pixels: None,
-    };
+    let mut landing = TextureLanding::new(max_side);
     let fetched = match endpoint
         .protocol()
         .and_then(|protocol| protocol.fetch_into(&mut landing))
@@ -404,30 +401,9 @@ pub fn fetch(endpoint: Endpoint, max_side: usize, whole_only: bool) -> Outcome {
     };
     let header = fetched.header;
     let full_size = [header.width as usize, header.height as usize];
-    let image = match (fetched.decoded, landing.pixels) {
+    let image = match (fetched.decoded, landing.into_display_image(full_size)) {
         (Some(image), _) => display_image(image, max_side),
-        (None, Some(pixels)) if is_opaque(&pixels) => {
-            DisplayImage::opaque(egui::ColorImage::new(full_size, pixels))
-        }
-        (None, Some(mut pixels)) => {
-            // Translucent: Save as… needs the straight pixels that premultiplying changes.
-            let straight = image::RgbaImage::from_raw(
-                header.width,
-                header.height,
-                bytemuck::cast_slice(&pixels).to_vec(),
-            );
-            premultiply(&mut pixels);
-            let pixels = Arc::new(egui::ColorImage::new(full_size, pixels));
-            let original = straight.map_or_else(
-                || Original::Texture(Arc::clone(&pixels)),
-                |straight| Original::Straight(Arc::new(straight)),
-            );
-            DisplayImage {
-                pixels,
-                full_size,
-                original,
-            }
-        }
+        (None, Some(landed)) => landed,
         (None, None) => return Outcome::JobFailed("a fetch returned no pixels".to_owned()),
     };
     log::info!(

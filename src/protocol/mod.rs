@@ -285,7 +285,28 @@ impl AttachedReader {
 pub trait Landing {
     /// A buffer of exactly `header.payload_len` bytes for this raw image, or `None` to have the
     /// image decoded into an [`RgbaImage`] instead.
-    fn buffer_for(&mut self, header: &Header) -> Option<&mut [u8]>;
+    fn buffer_for(&mut self, header: &Header) -> Option<Lent<'_>>;
+}
+
+/// A landing's buffer, and who is told of each part of it once that part is copied in and
+/// checksummed, while it is still in the cache (the window premultiplies a translucent part
+/// there). shmimage's segments land part by part, in order; a native key's copy, which may be
+/// taken again, tells no part.
+pub struct Lent<'a> {
+    pub bytes: &'a mut [u8],
+    pub parts: &'a mut dyn PartLanded,
+}
+
+/// Told of each part of a landing's buffer as it lands: its offset in the buffer, and its bytes.
+pub trait PartLanded {
+    fn landed(&mut self, offset: usize, part: &mut [u8]);
+}
+
+/// Told nothing: a landing that does nothing with the parts.
+pub struct NoParts;
+
+impl PartLanded for NoParts {
+    fn landed(&mut self, _offset: usize, _part: &mut [u8]) {}
 }
 
 /// Time spent in each stage, for the status line and the benchmark.

@@ -313,7 +313,7 @@ impl Protocol for NativeKeyProtocol {
             payload_crc: 0,
         };
         match landing.buffer_for(&offered) {
-            Some(buffer) => self.fetch_landing(Some(buffer)),
+            Some(lent) => self.fetch_landing(Some(lent.bytes)),
             None => self.fetch().map(FetchedInto::from),
         }
     }
@@ -683,14 +683,17 @@ mod tests {
         assert_eq!(fetched.header.payload_crc, crc32fast::hash(&bytes));
         assert_eq!(fetched.header.generation, generation_of(&bytes));
         // Landed in a buffer the window offers: the same pixels, and no image besides.
-        struct Buffer(Vec<u8>);
+        struct Buffer(Vec<u8>, crate::protocol::NoParts);
         impl Landing for Buffer {
-            fn buffer_for(&mut self, header: &Header) -> Option<&mut [u8]> {
+            fn buffer_for(&mut self, header: &Header) -> Option<crate::protocol::Lent<'_>> {
                 self.0 = vec![0; header.payload_len as usize];
-                Some(&mut self.0)
+                Some(crate::protocol::Lent {
+                    bytes: &mut self.0,
+                    parts: &mut self.1,
+                })
             }
         }
-        let mut buffer = Buffer(Vec::new());
+        let mut buffer = Buffer(Vec::new(), crate::protocol::NoParts);
         let landed = protocol.fetch_into(&mut buffer).unwrap();
         assert!(landed.decoded.is_none());
         assert_eq!(buffer.0, fetched.image.into_raw());

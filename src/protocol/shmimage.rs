@@ -7,8 +7,9 @@ use image::RgbaImage;
 
 use super::steps::Steps;
 use super::{
-    AttachedReader, ChangeWatch, Endpoint, Faults, Fetched, FetchedInto, Inspection, Landing,
-    Options, Protocol, Publication, Recorder, ShareError, Stages, nothing_shared, size_in_bytes,
+    AttachedReader, ChangeWatch, Endpoint, Faults, Fetched, FetchedInto, Inspection, Landing, Lent,
+    NoParts, Options, PartLanded, Protocol, Publication, Recorder, ShareError, Stages,
+    nothing_shared, size_in_bytes,
 };
 use crate::codec::{self, CodecError, Encoding, HEADER_LEN, Header, header};
 use crate::ipc::segment::{SegmentAccess, SegmentDir, SegmentFile, SharedMemory, ShmError};
@@ -36,7 +37,7 @@ enum Payload {
 struct Decode;
 
 impl Landing for Decode {
-    fn buffer_for(&mut self, _header: &Header) -> Option<&mut [u8]> {
+    fn buffer_for(&mut self, _header: &Header) -> Option<Lent<'_>> {
         None
     }
 }
@@ -280,14 +281,15 @@ fn read_image(
         Encoding::Png => None,
     };
     let mut private = Vec::new();
+    let mut no_parts = NoParts;
     let landed = offered.is_some();
-    let bytes = match offered {
-        Some(buffer) => buffer,
+    let (bytes, parts) = match offered {
+        Some(lent) => (lent.bytes, lent.parts),
         None => {
             // Header::parse bounded payload_len by the segment size and the image limits, so
             // this allocation is bounded too.
             private = vec![0u8; header.payload_len as usize];
-            &mut private[..]
+            (&mut private[..], &mut no_parts as &mut dyn PartLanded)
         }
     };
     if bytes.len() as u64 != header.payload_len {
@@ -304,6 +306,7 @@ fn read_image(
         let started = Instant::now();
         crc.update(chunk);
         checksum_time += started.elapsed();
+        parts.landed(index * CHUNK, chunk);
     }
     let payload = if landed {
         Payload::Landed
