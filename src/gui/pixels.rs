@@ -243,7 +243,7 @@ struct Opacity {
 }
 
 impl PartLanded for Opacity {
-    fn landed(&mut self, _offset: usize, part: &mut [u8]) {
+    fn landed(&mut self, part: &[u8]) {
         self.seen += part.len();
         if !self.translucent {
             self.translucent = bytemuck::try_cast_slice::<u8, egui::Color32>(part)
@@ -313,6 +313,7 @@ impl Landing for TextureLanding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::Encoding;
 
     #[test]
     fn a_picture_no_longer_shown_takes_the_next_fetch_of_its_size() {
@@ -359,7 +360,6 @@ mod tests {
         }
         assert!(is_opaque(&[]));
     }
-    use crate::codec::Encoding;
 
     /// A translucent picture, landed part by part as shmimage's segments land (opaque parts
     /// first) or whole as a native key's copy lands: egui's own premultiplied pixels on screen,
@@ -389,8 +389,8 @@ mod tests {
             let lent = landing.buffer_for(&header).unwrap();
             lent.bytes.copy_from_slice(image.as_raw());
             if part_by_part {
-                for (index, part) in lent.bytes.chunks_mut(400).enumerate() {
-                    lent.parts.landed(index * 400, part);
+                for part in lent.bytes.chunks(400) {
+                    lent.parts.landed(part);
                 }
             }
             let shown = landing.into_display_image([97, 31]).unwrap();
@@ -411,7 +411,7 @@ mod tests {
             })
             .unwrap();
         lent.bytes.copy_from_slice(opaque.as_raw());
-        lent.parts.landed(0, lent.bytes);
+        lent.parts.landed(lent.bytes);
         let shown = landing.into_display_image([5, 3]).unwrap();
         assert!(matches!(shown.original, Original::Texture(_)));
     }

@@ -289,7 +289,7 @@ pub trait Landing {
 }
 
 /// A landing's buffer, and who is told of each part of it once that part is copied in and
-/// checksummed, while it is still in the cache (the window premultiplies a translucent part
+/// checksummed, while it is still in the cache (the window looks for translucent pixels
 /// there). shmimage's segments land part by part, in order; a native key's copy, which may be
 /// taken again, tells no part.
 pub struct Lent<'a> {
@@ -297,16 +297,16 @@ pub struct Lent<'a> {
     pub parts: &'a mut dyn PartLanded,
 }
 
-/// Told of each part of a landing's buffer as it lands: its offset in the buffer, and its bytes.
+/// Told of each part of a landing's buffer as it lands, in order.
 pub trait PartLanded {
-    fn landed(&mut self, offset: usize, part: &mut [u8]);
+    fn landed(&mut self, part: &[u8]);
 }
 
 /// Told nothing: a landing that does nothing with the parts.
 pub struct NoParts;
 
 impl PartLanded for NoParts {
-    fn landed(&mut self, _offset: usize, _part: &mut [u8]) {}
+    fn landed(&mut self, _part: &[u8]) {}
 }
 
 /// Time spent in each stage, for the status line and the benchmark.

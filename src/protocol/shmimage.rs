@@ -306,7 +306,7 @@ fn read_image(
         let started = Instant::now();
         crc.update(chunk);
         checksum_time += started.elapsed();
-        parts.landed(index * CHUNK, chunk);
+        parts.landed(chunk);
     }
     let payload = if landed {
         Payload::Landed

@@ -174,15 +174,21 @@ fn longest_qt_key(_check: &Check, key: &str) -> Observed {
     ))
 }
 
-#[cfg(windows)]
-fn longest_qt_key(_check: &Check, key: &str) -> Observed {
-    let longest = super::process::in_process(|| {
+/// The longest name a named object made with `key` before it may have, by creating throw-away
+/// ones (each made and removed whole before Ctrl-C's cleanup may run).
+fn longest_object_name_here(key: &str) -> Result<usize, String> {
+    super::process::in_process(|| {
         probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
     })
-    .map_err(|err| {
+    .map_err(|err| err.to_string())
+}
+
+#[cfg(windows)]
+fn longest_qt_key(_check: &Check, key: &str) -> Observed {
+    let longest = longest_object_name_here(key).map_err(|error| {
         sentence!(
             "cannot create a named file mapping: %{error}",
-            error = err.to_string()
+            error = error
         )
     })?;
     Ok(sentence!(
@@ -192,15 +198,8 @@ fn longest_qt_key(_check: &Check, key: &str) -> Observed {
 }
 
 fn longest_object_name(_check: &Check, key: &str) -> Observed {
-    let longest = super::process::in_process(|| {
-        probe::longest_object_name(&format!("{key}-"), LONGEST_PROBED_NAME)
-    })
-    .map_err(|err| {
-        sentence!(
-            "cannot create a native object: %{error}",
-            error = err.to_string()
-        )
-    })?;
+    let longest = longest_object_name_here(key)
+        .map_err(|error| sentence!("cannot create a native object: %{error}", error = error))?;
     Ok(if longest < 64 {
         sentence!(
             "%{length}: a native key (--native-key, and Qt 6's key) may be that long here; Qt 6 and other programs that use longer names fail here (ENAMETOOLONG)",
